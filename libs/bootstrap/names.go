@@ -1,0 +1,46 @@
+// Package bootstrap creates, idempotently, what the services need in an AWS
+// account (or the emulator): FIFO queues with dead-letter queues, the SNS
+// topics, the SIM table, the KMS key, the IoT device policy and the
+// onboarding API key secret. `make run` and the tests use it; production
+// creates the same resources, with the same names, from the infrastructure
+// code in deployments/.
+package bootstrap
+
+// Names derives every resource name from one prefix, so environments and
+// tests never collide.
+type Names struct {
+	Prefix string
+}
+
+// CreateQueue is the FIFO queue of create and update commands (provisioner).
+func (n Names) CreateQueue() string { return n.Prefix + "-sims-create.fifo" }
+
+// CreateDLQ receives create commands that failed too often.
+func (n Names) CreateDLQ() string { return n.Prefix + "-sims-create-dlq.fifo" }
+
+// DisableQueue is the FIFO queue of disable commands (deactivator).
+func (n Names) DisableQueue() string { return n.Prefix + "-sims-disable.fifo" }
+
+// DisableDLQ receives disable commands that failed too often.
+func (n Names) DisableDLQ() string { return n.Prefix + "-sims-disable-dlq.fifo" }
+
+// SuccessTopic carries "SIM enabled/disabled/updated" notifications.
+func (n Names) SuccessTopic() string { return n.Prefix + "-success" }
+
+// FailureTopic carries failure notifications.
+func (n Names) FailureTopic() string { return n.Prefix + "-failure" }
+
+// Table is the SIM record table.
+func (n Names) Table() string { return n.Prefix + "-sims" }
+
+// KeyAlias is the alias of the KMS key that encrypts device private keys.
+func (n Names) KeyAlias() string { return "alias/" + n.Prefix + "-device-keys" }
+
+// Policy is the IoT policy attached to every device certificate.
+func (n Names) Policy() string { return n.Prefix + "-device-policy" }
+
+// APIKeySecret is the Secrets Manager secret shared by vpn-gateway and onboarding-api.
+func (n Names) APIKeySecret() string { return n.Prefix + "/onboarding-api-key" }
+
+// EndpointParameter is the SSM parameter the gateway publishes its device-facing endpoint to.
+func (n Names) EndpointParameter() string { return n.Prefix + "-openvpn-onboarding-proxy-server" }

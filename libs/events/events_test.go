@@ -1,0 +1,81 @@
+package events_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/simbridge/simbridge/libs/events"
+)
+
+func validCreate() events.SimCommand {
+	return events.SimCommand{Kind: events.KindCreate, ICCID: "8988280666000000001", IP: "10.0.0.1", Status: "Enabled", ObservedAt: time.Unix(1, 0)}
+}
+
+func TestDecodeSimCommand(t *testing.T) {
+	t.Parallel()
+	good, _ := validCreate().Encode()
+	tests := []struct {
+		name    string
+		body    string
+		wantErr bool
+	}{
+		{"valid create", string(good), false},
+		{"valid disable without ip", `{"kind":"disable","iccid":"8988280666000000001"}`, false},
+		{"not json", `{kind`, true},
+		{"unknown kind", `{"kind":"explode","iccid":"8988280666000000001","ip":"10.0.0.1"}`, true},
+		{"short iccid", `{"kind":"disable","iccid":"123"}`, true},
+		{"letters in iccid", `{"kind":"disable","iccid":"89882806660000000AB"}`, true},
+		{"create without ip", `{"kind":"create","iccid":"8988280666000000001"}`, true},
+		{"create with bad ip", `{"kind":"create","iccid":"8988280666000000001","ip":"10.0.0.300"}`, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := events.DecodeSimCommand([]byte(tc.body))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
+			}
+			if err != nil && !errors.Is(err, events.ErrInvalidCommand) {
+				t.Fatalf("error %v does not mark the command invalid", err)
+			}
+		})
+	}
+}
+
+func TestDeduplicationID(t *testing.T) {
+	t.Parallel()
+	a := validCreate()
+	resent := a
+	resent.ObservedAt = time.Unix(99, 0)
+	if a.DeduplicationID() != resent.DeduplicationID() {
+		t.Error("a re-sent identical change must deduplicate")
+	}
+	later := a
+	later.BaseVersion = 3
+	changedIP := a
+	changedIP.IP = "10.0.0.2"
+	other := a
+	other.ICCID = "8988280666000000002"
+	for name, c := range map[string]events.SimCommand{"later version": later, "changed ip": changedIP, "other sim": other} {
+		if c.DeduplicationID() == a.DeduplicationID() {
+			t.Errorf("%s must not deduplicate", name)
+		}
+	}
+	if n := len(a.DeduplicationID()); n > 128 {
+		t.Errorf("SQS allows 128 characters, got %d", n)
+	}
+}
+
+func TestNotificationShape(t *testing.T) {
+	t.Parallel()
+	b, _ := events.NewNotification(time.UnixMilli(1680618078888), "8988280666001099538", "10.242.0.3", events.MessageEnabled).Encode()
+	want := `{"iccid":"8988280666001099538","ip":"10.242.0.3","timestamp":1680618078888,"message":"SIM enabled"}`
+	if string(b) != want {
+		t.Fatalf("got %s\nwant %s", b, want)
+	}
+	f, _ := events.NewNotification(time.UnixMilli(1680526955876), "", "", "boom").Encode()
+	if string(f) != `{"timestamp":1680526955876,"message":"boom"}` {
+		t.Fatalf("failure shape %s", f)
+	}
+}

@@ -1,0 +1,104 @@
+// Package messaging wires Watermill to SQS FIFO queues and SNS topics the way
+// every service uses them: FIFO group id = ICCID (order per SIM, parallel
+// across SIMs), a deduplication id per change, queues and topics created by
+// the bootstrap (never implicitly by a consumer, so DLQs are never missing).
+package messaging
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill-aws/sqs"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/simbridge/simbridge/libs/events"
+)
+
+// Metadata keys carrying the FIFO fields; they become SendMessage parameters,
+// not message attributes.
+const (
+	MetadataGroupID         = "MessageGroupId"
+	MetadataDeduplicationID = "MessageDeduplicationId"
+)
+
+// NewSQSPublisher returns a publisher to SQS queues named by the Watermill
+// topic. It never creates queues.
+func NewSQSPublisher(cfg aws.Config, logger watermill.LoggerAdapter) (*sqs.Publisher, error) {
+	pub, err := sqs.NewPublisher(sqs.PublisherConfig{
+		AWSConfig:                   cfg,
+		DoNotCreateQueueIfNotExists: true,
+		GenerateSendMessageInput:    fifoSendMessageInput,
+	}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("sqs publisher: %w", err)
+	}
+	return pub, nil
+}
+
+// fifoSendMessageInput moves the FIFO metadata from message attributes into
+// the SendMessage fields SQS reads them from.
+func fifoSendMessageInput(_ context.Context, queueURL sqs.QueueURL, msg *types.Message) (*awssqs.SendMessageInput, error) {
+	in := &awssqs.SendMessageInput{
+		QueueUrl:          aws.String(string(queueURL)),
+		MessageBody:       msg.Body,
+		MessageAttributes: msg.MessageAttributes,
+	}
+	if v, ok := msg.MessageAttributes[MetadataGroupID]; ok {
+		in.MessageGroupId = v.StringValue
+		delete(in.MessageAttributes, MetadataGroupID)
+	}
+	if v, ok := msg.MessageAttributes[MetadataDeduplicationID]; ok {
+		in.MessageDeduplicationId = v.StringValue
+		delete(in.MessageAttributes, MetadataDeduplicationID)
+	}
+	return in, nil
+}
+
+// SubscriberOptions tune how a consumer receives.
+type SubscriberOptions struct {
+	// WaitTimeSeconds is the long-poll duration (0-20).
+	WaitTimeSeconds int32
+}
+
+// NewSQSSubscriber returns a subscriber for queues named by the Watermill
+// topic. It never creates queues: a missing queue is a deployment error.
+func NewSQSSubscriber(cfg aws.Config, logger watermill.LoggerAdapter, opts SubscriberOptions) (*sqs.Subscriber, error) {
+	wait := opts.WaitTimeSeconds
+	if wait <= 0 || wait > 20 {
+		wait = 20
+	}
+	sub, err := sqs.NewSubscriber(sqs.SubscriberConfig{
+		AWSConfig:                   cfg,
+		DoNotCreateQueueIfNotExists: true,
+		GenerateReceiveMessageInput: func(_ context.Context, queueURL sqs.QueueURL) (*awssqs.ReceiveMessageInput, error) {
+			return &awssqs.ReceiveMessageInput{
+				QueueUrl:                    aws.String(string(queueURL)),
+				MessageAttributeNames:       []string{"All"},
+				MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
+				WaitTimeSeconds:             wait,
+				MaxNumberOfMessages:         1,
+			}, nil
+		},
+	}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("sqs subscriber: %w", err)
+	}
+	return sub, nil
+}
+
+// NewCommandMessage wraps a SIM command in a message for its FIFO queue:
+// grouped by ICCID and deduplicated per change.
+func NewCommandMessage(cmd events.SimCommand) (*message.Message, error) {
+	body, err := cmd.Encode()
+	if err != nil {
+		return nil, err
+	}
+	msg := message.NewMessage(watermill.NewUUID(), body)
+	msg.Metadata.Set(MetadataGroupID, cmd.ICCID)
+	msg.Metadata.Set(MetadataDeduplicationID, cmd.DeduplicationID())
+	return msg, nil
+}

@@ -1,0 +1,94 @@
+package simstore
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Memory is an in-process store with the same semantics as Dynamo, for unit
+// tests of the services' use cases. The contract tests in storetest run
+// against both.
+type Memory struct {
+	mu   sync.Mutex
+	recs map[string]Record
+	now  func() time.Time
+}
+
+// NewMemory returns an empty store.
+func NewMemory() *Memory { return &Memory{recs: map[string]Record{}, now: time.Now} }
+
+// Get reads one record by ICCID.
+func (m *Memory) Get(_ context.Context, iccid string) (Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.recs[iccid]
+	if !ok {
+		return Record{}, fmt.Errorf("get sim %s: %w", iccid, ErrNotFound)
+	}
+	return clone(r), nil
+}
+
+// FindByIP returns every record holding ip.
+func (m *Memory) FindByIP(_ context.Context, ip string) ([]Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Record
+	for _, r := range m.recs {
+		if ip != "" && r.IP == ip {
+			out = append(out, clone(r))
+		}
+	}
+	return out, nil
+}
+
+// Create stores a new record with version 1.
+func (m *Memory) Create(_ context.Context, r Record) (Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.recs[r.ICCID]; ok {
+		return Record{}, fmt.Errorf("write sim %s: %w", r.ICCID, ErrConflict)
+	}
+	now := m.now().UTC()
+	r.Version, r.CreatedAt, r.UpdatedAt = 1, now, now
+	m.recs[r.ICCID] = clone(r)
+	return r, nil
+}
+
+// Update replaces the record if its version still equals r.Version.
+func (m *Memory) Update(_ context.Context, r Record) (Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.recs[r.ICCID]
+	if !ok || cur.Version != r.Version {
+		return Record{}, fmt.Errorf("write sim %s: %w", r.ICCID, ErrConflict)
+	}
+	r.Version++
+	r.UpdatedAt = m.now().UTC()
+	m.recs[r.ICCID] = clone(r)
+	return r, nil
+}
+
+// Scan calls fn with every record's summary in ICCID order.
+func (m *Memory) Scan(_ context.Context, fn func(Summary) error) error {
+	m.mu.Lock()
+	sums := make([]Summary, 0, len(m.recs))
+	for _, r := range m.recs {
+		sums = append(sums, r.Summary())
+	}
+	m.mu.Unlock()
+	sort.Slice(sums, func(i, j int) bool { return sums[i].ICCID < sums[j].ICCID })
+	for _, s := range sums {
+		if err := fn(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func clone(r Record) Record {
+	r.PrivateKeyCiphertext = append([]byte(nil), r.PrivateKeyCiphertext...)
+	return r
+}

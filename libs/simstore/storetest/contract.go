@@ -1,0 +1,195 @@
+// Package storetest is the contract every SIM store implementation must meet;
+// the same cases run against DynamoDB (through the emulator) and the in-memory
+// store, so unit tests on the memory store stay honest.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/simbridge/simbridge/libs/simstore"
+)
+
+// Store is the behaviour under contract.
+type Store interface {
+	Get(ctx context.Context, iccid string) (simstore.Record, error)
+	FindByIP(ctx context.Context, ip string) ([]simstore.Record, error)
+	Create(ctx context.Context, r simstore.Record) (simstore.Record, error)
+	Update(ctx context.Context, r simstore.Record) (simstore.Record, error)
+	Scan(ctx context.Context, fn func(simstore.Summary) error) error
+}
+
+// Run runs the contract against fresh stores made by newStore.
+func Run(t *testing.T, newStore func(t *testing.T) Store) {
+	cases := map[string]func(t *testing.T, s Store){
+		"create then get":              createThenGet,
+		"create twice conflicts":       createTwice,
+		"get missing":                  getMissing,
+		"update bumps version":         updateBumpsVersion,
+		"stale update conflicts":       staleUpdate,
+		"find by ip":                   findByIP,
+		"ip change moves the index":    ipChange,
+		"scan sees every record":       scanAll,
+		"scan stops on callback error": scanStops,
+	}
+	for name, fn := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, newStore(t))
+		})
+	}
+}
+
+func rec(iccid, ip string) simstore.Record {
+	return simstore.Record{
+		ICCID: iccid, IP: ip, Active: true, Status: "Enabled", ThingName: iccid,
+		CertificateID: "cid-" + iccid, CertificateARN: "arn:cert/" + iccid, CertificatePEM: "PEM",
+		PrivateKeyCiphertext: []byte{1, 2, 3},
+	}
+}
+
+func mustCreate(t *testing.T, s Store, r simstore.Record) simstore.Record {
+	t.Helper()
+	got, err := s.Create(context.Background(), r)
+	if err != nil {
+		t.Fatalf("create %s: %v", r.ICCID, err)
+	}
+	return got
+}
+
+func createThenGet(t *testing.T, s Store) {
+	created := mustCreate(t, s, rec("8988280666000000001", "10.0.0.1"))
+	if created.Version != 1 || created.CreatedAt.IsZero() {
+		t.Fatalf("create must set version 1 and timestamps: %+v", created)
+	}
+	got, err := s.Get(context.Background(), "8988280666000000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.IP != "10.0.0.1" || !got.Active || got.CertificateID != "cid-8988280666000000001" ||
+		string(got.PrivateKeyCiphertext) != "\x01\x02\x03" || got.Version != 1 || !got.HasCredentials() {
+		t.Fatalf("round trip lost data: %+v", got)
+	}
+}
+
+func createTwice(t *testing.T, s Store) {
+	mustCreate(t, s, rec("8988280666000000002", "10.0.0.2"))
+	if _, err := s.Create(context.Background(), rec("8988280666000000002", "10.0.0.3")); !errors.Is(err, simstore.ErrConflict) {
+		t.Fatalf("second create: want ErrConflict, got %v", err)
+	}
+}
+
+func getMissing(t *testing.T, s Store) {
+	if _, err := s.Get(context.Background(), "8988280666000000099"); !errors.Is(err, simstore.ErrNotFound) {
+		t.Fatalf("want ErrNotFound, got %v", err)
+	}
+}
+
+func updateBumpsVersion(t *testing.T, s Store) {
+	r := mustCreate(t, s, rec("8988280666000000003", "10.0.0.3"))
+	r.Active = false
+	updated, err := s.Update(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if updated.Version != 2 {
+		t.Fatalf("version = %d, want 2", updated.Version)
+	}
+	got, _ := s.Get(context.Background(), r.ICCID)
+	if got.Active || got.Version != 2 {
+		t.Fatalf("update not stored: %+v", got)
+	}
+}
+
+func staleUpdate(t *testing.T, s Store) {
+	r := mustCreate(t, s, rec("8988280666000000004", "10.0.0.4"))
+	first := r
+	first.Status = "Disabled"
+	if _, err := s.Update(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	stale := r
+	stale.IP = "10.9.9.9"
+	if _, err := s.Update(context.Background(), stale); !errors.Is(err, simstore.ErrConflict) {
+		t.Fatalf("stale update: want ErrConflict, got %v", err)
+	}
+	got, _ := s.Get(context.Background(), r.ICCID)
+	if got.IP != "10.0.0.4" || got.Status != "Disabled" {
+		t.Fatalf("stale write leaked through: %+v", got)
+	}
+}
+
+func findByIP(t *testing.T, s Store) {
+	mustCreate(t, s, rec("8988280666000000005", "10.0.0.5"))
+	mustCreate(t, s, rec("8988280666000000006", "10.0.0.6"))
+	mustCreate(t, s, rec("8988280666000000007", ""))
+	got, err := s.FindByIP(context.Background(), "10.0.0.6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ICCID != "8988280666000000006" || !got[0].HasCredentials() {
+		t.Fatalf("FindByIP = %+v", got)
+	}
+	if none, _ := s.FindByIP(context.Background(), "10.0.0.99"); len(none) != 0 {
+		t.Fatalf("unknown ip found %+v", none)
+	}
+	mustCreate(t, s, rec("8988280666000000008", "10.0.0.6"))
+	if two, _ := s.FindByIP(context.Background(), "10.0.0.6"); len(two) != 2 {
+		t.Fatalf("a shared ip must return both claimants, got %d", len(two))
+	}
+}
+
+func ipChange(t *testing.T, s Store) {
+	r := mustCreate(t, s, rec("8988280666000000009", "10.0.1.1"))
+	r.IP = "10.0.1.2"
+	if _, err := s.Update(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	if old, _ := s.FindByIP(context.Background(), "10.0.1.1"); len(old) != 0 {
+		t.Fatalf("old ip still resolves: %+v", old)
+	}
+	if cur, _ := s.FindByIP(context.Background(), "10.0.1.2"); len(cur) != 1 {
+		t.Fatalf("new ip does not resolve: %+v", cur)
+	}
+}
+
+func scanAll(t *testing.T, s Store) {
+	want := map[string]bool{}
+	for _, id := range []string{"8988280666000000010", "8988280666000000011", "8988280666000000012"} {
+		r := rec(id, "")
+		r.Active = id != "8988280666000000011"
+		mustCreate(t, s, r)
+		want[id] = r.Active
+	}
+	got := map[string]bool{}
+	err := s.Scan(context.Background(), func(sum simstore.Summary) error {
+		got[sum.ICCID] = sum.Active
+		if sum.Version != 1 || sum.Status != "Enabled" {
+			t.Errorf("summary incomplete: %+v", sum)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("scan saw %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("scan saw %v, want %v", got, want)
+		}
+	}
+}
+
+func scanStops(t *testing.T, s Store) {
+	mustCreate(t, s, rec("8988280666000000013", ""))
+	mustCreate(t, s, rec("8988280666000000014", ""))
+	stop := errors.New("stop")
+	calls := 0
+	err := s.Scan(context.Background(), func(simstore.Summary) error { calls++; return stop })
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Fatalf("scan must stop at the first error: err=%v calls=%d", err, calls)
+	}
+}

@@ -1,0 +1,162 @@
+// Package testkit gives integration and end-to-end tests real dependencies:
+// a moto server (the AWS emulator), AWS clients pointed at it and unique
+// resource names, so every test owns its own tables, queues and topics.
+// It is also used by the local runner (tools/devstack), so the way moto is
+// found and started is the same for `make run` and `make test`.
+package testkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrMotoMissing explains how to get the emulator; tests fail (never skip)
+// with it.
+var ErrMotoMissing = errors.New("moto_server not found: run `make deps` (installs moto[server] into .venv with pip), " +
+	"or `pip install 'moto[server]'`, or set MOTO_SERVER to its path, or MOTO_ENDPOINT to a running server")
+
+// Moto is a moto server process.
+type Moto struct {
+	// Endpoint is the base URL for AWS_ENDPOINT_URL.
+	Endpoint string
+	cmd      *exec.Cmd
+	done     chan error
+}
+
+// FindMotoServer returns the moto_server executable: $MOTO_SERVER, then PATH,
+// then .venv/bin/moto_server at the repository root (where `make deps` puts it).
+func FindMotoServer() (string, error) {
+	if p := os.Getenv("MOTO_SERVER"); p != "" {
+		return p, nil
+	}
+	if p, err := exec.LookPath("moto_server"); err == nil {
+		return p, nil
+	}
+	if root, err := RepoRoot(); err == nil {
+		p := filepath.Join(root, ".venv", "bin", "moto_server")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", ErrMotoMissing
+}
+
+// RepoRoot finds the directory holding go.work, walking up from the working directory.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.work not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// StartMoto starts moto_server on a free loopback port, waits until it
+// answers and configures it to compute IoT certificate ids as AWS does.
+// Its output goes to logw.
+func StartMoto(ctx context.Context, logw io.Writer) (*Moto, error) {
+	bin, err := FindMotoServer()
+	if err != nil {
+		return nil, err
+	}
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	cmd.Stdout, cmd.Stderr = logw, logw
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	m := &Moto{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan error, 1)}
+	go func() { m.done <- cmd.Wait() }()
+	if err := m.waitReady(ctx, 30*time.Second); err != nil {
+		_ = m.Stop()
+		return nil, err
+	}
+	if err := m.configure(ctx); err != nil {
+		_ = m.Stop()
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *Moto) waitReady(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-m.done:
+			return fmt.Errorf("moto_server exited before it was ready: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		resp, err := http.Get(m.Endpoint + "/moto-api/config")
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+	}
+	return fmt.Errorf("moto_server at %s not ready after %v", m.Endpoint, limit)
+}
+
+// configure makes moto derive certificate ids from the DER encoding like AWS
+// does, so a device's certificate fingerprint is its IoT certificate id.
+func (m *Moto) configure(ctx context.Context) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, m.Endpoint+"/moto-api/config",
+		strings.NewReader(`{"iot":{"use_valid_cert":true}}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("configure moto: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("configure moto: status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// Stop terminates the server and waits for it.
+func (m *Moto) Stop() error {
+	if m == nil || m.cmd.Process == nil {
+		return nil
+	}
+	_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-m.done:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
+		<-m.done
+	}
+	return nil
+}
+
+// FreePort asks the kernel for an unused loopback TCP port.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
