@@ -62,7 +62,9 @@ func TestServeGivesUpAfterShutdownTimeout(t *testing.T) {
 		<-release
 	})
 	served := make(chan error, 1)
-	go func() { served <- httpserver.Serve(ctx, ln, h, httpserver.Options{ShutdownTimeout: 100 * time.Millisecond}) }()
+	go func() {
+		served <- httpserver.Serve(ctx, ln, h, httpserver.Options{ShutdownTimeout: 100 * time.Millisecond})
+	}()
 	go func() { _, _ = http.Get("http://" + ln.Addr().String()) }()
 	<-started
 	begin := time.Now()
