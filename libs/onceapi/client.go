@@ -1,0 +1,175 @@
+package onceapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"golang.org/x/time/rate"
+
+	"github.com/simbridge/simbridge/libs/config"
+)
+
+// DefaultBaseURL is 1NCE's production Management API.
+const DefaultBaseURL = "https://api.1nce.com/management-api"
+
+// Errors callers branch on.
+var (
+	// ErrBadCredentials means 1NCE refused the account user or password; retrying cannot help.
+	ErrBadCredentials = errors.New("1NCE rejected the API credentials")
+	// ErrIncomplete means the listing ended early or inconsistently; a caller
+	// must not treat SIMs it did not see as gone.
+	ErrIncomplete = errors.New("SIM listing incomplete")
+)
+
+// Observer receives what the client did, for metrics; the zero value of
+// Config uses a no-op.
+type Observer interface {
+	// Request counts one HTTP exchange by endpoint ("token", "sims") and status ("200", "429", "error").
+	Request(endpoint, status string)
+	// Retry counts one retry by endpoint and reason.
+	Retry(endpoint, reason string)
+}
+
+// Config configures a Client.
+type Config struct {
+	BaseURL  string
+	Username string
+	Password config.Secret
+	// PageSize is the pageSize query parameter (1-100, default 100).
+	PageSize int
+	// RateLimit is the client-side limit in requests per second (default 10,
+	// 1NCE's limit for /v1/sims).
+	RateLimit float64
+	// MaxPages bounds a listing so a misbehaving API can never loop it forever (default 10,000).
+	MaxPages int
+	// MaxTries bounds attempts per request (default 6).
+	MaxTries uint
+	// MaxElapsed bounds the time spent retrying one request (default 2 min).
+	MaxElapsed time.Duration
+	HTTPClient *http.Client
+	Observer   Observer
+}
+
+// Client calls the 1NCE Management API with a cached token, a client-side
+// rate limit and bounded retries with exponential backoff and jitter.
+type Client struct {
+	cfg     Config
+	base    *url.URL
+	limiter *rate.Limiter
+
+	mu      sync.Mutex
+	token   string
+	expires time.Time
+	now     func() time.Time
+}
+
+// New validates cfg and returns a client.
+func New(cfg Config) (*Client, error) {
+	cfg = withDefaults(cfg)
+	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("1NCE base URL %q: want http(s)://host/path", cfg.BaseURL)
+	}
+	if cfg.Username == "" || !cfg.Password.IsSet() {
+		return nil, errors.New("1NCE credentials: username and password are required")
+	}
+	if cfg.PageSize < 1 || cfg.PageSize > MaxPageSize {
+		return nil, fmt.Errorf("1NCE page size %d: want 1-%d", cfg.PageSize, MaxPageSize)
+	}
+	return &Client{cfg: cfg, base: base, limiter: rate.NewLimiter(rate.Limit(cfg.RateLimit), 1), now: time.Now}, nil
+}
+
+func withDefaults(c Config) Config {
+	if c.BaseURL == "" {
+		c.BaseURL = DefaultBaseURL
+	}
+	if c.PageSize == 0 {
+		c.PageSize = MaxPageSize
+	}
+	if c.RateLimit <= 0 {
+		c.RateLimit = 10
+	}
+	if c.MaxPages == 0 {
+		c.MaxPages = 10_000
+	}
+	if c.MaxTries == 0 {
+		c.MaxTries = 6
+	}
+	if c.MaxElapsed == 0 {
+		c.MaxElapsed = 2 * time.Minute
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
+	}
+	return c
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Request(string, string) {}
+func (nopObserver) Retry(string, string)   {}
+
+// retry runs op with exponential backoff and jitter, honouring a
+// server-given Retry-After, until it succeeds, fails permanently, runs out of
+// tries or ctx ends.
+func retry[T any](ctx context.Context, c *Client, endpoint string, op backoff.Operation[T]) (T, error) {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 200 * time.Millisecond
+	b.MaxInterval = 10 * time.Second
+	return backoff.Retry(ctx, op,
+		backoff.WithBackOff(b),
+		backoff.WithMaxTries(c.cfg.MaxTries),
+		backoff.WithMaxElapsedTime(c.cfg.MaxElapsed),
+		backoff.WithNotify(func(err error, _ time.Duration) { c.cfg.Observer.Retry(endpoint, reasonOf(err)) }),
+	)
+}
+
+// statusError is a non-2xx answer.
+type statusError struct {
+	code int
+	body string
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("status %d: %s", e.code, e.body) }
+
+func reasonOf(err error) string {
+	var se *statusError
+	var ra *backoff.RetryAfterError
+	switch {
+	case errors.As(err, &ra):
+		return "429"
+	case errors.As(err, &se):
+		return strconv.Itoa(se.code)
+	default:
+		return "transport"
+	}
+}
+
+// classify turns a non-2xx response into a retryable or permanent error.
+func classify(resp *http.Response) error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	err := &statusError{code: resp.StatusCode, body: strings.TrimSpace(string(body))}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		if secs, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && secs >= 0 {
+			return backoff.RetryAfter(secs)
+		}
+		return err
+	case resp.StatusCode >= 500:
+		return err
+	default:
+		return backoff.Permanent(err)
+	}
+}
