@@ -1,0 +1,200 @@
+// Package iotcore performs the AWS IoT Core operations on things and
+// certificates that provisioning, deactivation and teardown share, each one
+// idempotent so a retried or redelivered step converges instead of failing.
+package iotcore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+)
+
+// Certificate is a device certificate and, right after creation only, its key.
+type Certificate struct {
+	ID         string
+	ARN        string
+	PEM        string
+	PrivateKey string
+}
+
+// API is the IoT API subset used here.
+type API interface {
+	CreateThing(ctx context.Context, in *iot.CreateThingInput, opts ...func(*iot.Options)) (*iot.CreateThingOutput, error)
+	DescribeThing(ctx context.Context, in *iot.DescribeThingInput, opts ...func(*iot.Options)) (*iot.DescribeThingOutput, error)
+	CreateKeysAndCertificate(ctx context.Context, in *iot.CreateKeysAndCertificateInput, opts ...func(*iot.Options)) (*iot.CreateKeysAndCertificateOutput, error)
+	AttachPolicy(ctx context.Context, in *iot.AttachPolicyInput, opts ...func(*iot.Options)) (*iot.AttachPolicyOutput, error)
+	DetachPolicy(ctx context.Context, in *iot.DetachPolicyInput, opts ...func(*iot.Options)) (*iot.DetachPolicyOutput, error)
+	AttachThingPrincipal(ctx context.Context, in *iot.AttachThingPrincipalInput, opts ...func(*iot.Options)) (*iot.AttachThingPrincipalOutput, error)
+	DetachThingPrincipal(ctx context.Context, in *iot.DetachThingPrincipalInput, opts ...func(*iot.Options)) (*iot.DetachThingPrincipalOutput, error)
+	ListThingPrincipals(ctx context.Context, in *iot.ListThingPrincipalsInput, opts ...func(*iot.Options)) (*iot.ListThingPrincipalsOutput, error)
+	ListAttachedPolicies(ctx context.Context, in *iot.ListAttachedPoliciesInput, opts ...func(*iot.Options)) (*iot.ListAttachedPoliciesOutput, error)
+	UpdateCertificate(ctx context.Context, in *iot.UpdateCertificateInput, opts ...func(*iot.Options)) (*iot.UpdateCertificateOutput, error)
+	DeleteCertificate(ctx context.Context, in *iot.DeleteCertificateInput, opts ...func(*iot.Options)) (*iot.DeleteCertificateOutput, error)
+}
+
+// Client wraps the IoT API.
+type Client struct {
+	api API
+}
+
+// New returns a client.
+func New(api API) *Client { return &Client{api: api} }
+
+// ManagedAttribute marks things this system created; only their
+// certificates are ever retired as strays. A thing that existed before (for
+// example from the reference system) keeps its other certificates.
+const ManagedAttribute = "managed-by"
+
+// ManagedValue is the value of ManagedAttribute.
+const ManagedValue = "simbridge"
+
+// EnsureThing creates the thing or accepts an existing one of that name, and
+// reports whether the thing is managed by this system. It checks first
+// instead of relying on CreateThing's behaviour for existing names, which
+// differs between AWS and emulators.
+func (c *Client) EnsureThing(ctx context.Context, name string) (managed bool, err error) {
+	d, err := c.api.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})
+	if err == nil {
+		return d.Attributes[ManagedAttribute] == ManagedValue, nil
+	}
+	if !isNotFound(err) {
+		return false, fmt.Errorf("describe thing %s: %w", name, err)
+	}
+	_, err = c.api.CreateThing(ctx, &iot.CreateThingInput{
+		ThingName:        aws.String(name),
+		AttributePayload: &types.AttributePayload{Attributes: map[string]string{ManagedAttribute: ManagedValue}},
+	})
+	var exists *types.ResourceAlreadyExistsException
+	if errors.As(err, &exists) { // created concurrently since DescribeThing
+		d, err := c.api.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})
+		if err != nil {
+			return false, fmt.Errorf("describe thing %s: %w", name, err)
+		}
+		return d.Attributes[ManagedAttribute] == ManagedValue, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("create thing %s: %w", name, err)
+	}
+	return true, nil
+}
+
+// CreateCertificate creates a key pair and certificate, inactive until
+// Activate so that a certificate is never usable before it is attached.
+func (c *Client) CreateCertificate(ctx context.Context) (Certificate, error) {
+	out, err := c.api.CreateKeysAndCertificate(ctx, &iot.CreateKeysAndCertificateInput{SetAsActive: false})
+	if err != nil {
+		return Certificate{}, fmt.Errorf("create keys and certificate: %w", err)
+	}
+	return Certificate{
+		ID: aws.ToString(out.CertificateId), ARN: aws.ToString(out.CertificateArn),
+		PEM: aws.ToString(out.CertificatePem), PrivateKey: aws.ToString(out.KeyPair.PrivateKey),
+	}, nil
+}
+
+// Attach attaches the certificate to the thing and the policy to the
+// certificate; both are no-ops when already attached.
+func (c *Client) Attach(ctx context.Context, thing, policy, certARN string) error {
+	if _, err := c.api.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{ThingName: aws.String(thing), Principal: aws.String(certARN)}); err != nil {
+		return fmt.Errorf("attach certificate to thing %s: %w", thing, err)
+	}
+	if _, err := c.api.AttachPolicy(ctx, &iot.AttachPolicyInput{PolicyName: aws.String(policy), Target: aws.String(certARN)}); err != nil {
+		return fmt.Errorf("attach policy %s: %w", policy, err)
+	}
+	return nil
+}
+
+// SetActive sets the certificate ACTIVE or INACTIVE.
+func (c *Client) SetActive(ctx context.Context, certID string, active bool) error {
+	status := types.CertificateStatusInactive
+	if active {
+		status = types.CertificateStatusActive
+	}
+	if _, err := c.api.UpdateCertificate(ctx, &iot.UpdateCertificateInput{CertificateId: aws.String(certID), NewStatus: status}); err != nil {
+		return fmt.Errorf("set certificate %s %s: %w", certID, status, err)
+	}
+	return nil
+}
+
+// ThingPrincipals lists the principals (certificate ARNs) attached to a
+// thing; a missing thing has none.
+func (c *Client) ThingPrincipals(ctx context.Context, thing string) ([]string, error) {
+	var out []string
+	p := iot.NewListThingPrincipalsPaginator(c.api, &iot.ListThingPrincipalsInput{ThingName: aws.String(thing)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if isNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list principals of %s: %w", thing, err)
+		}
+		out = append(out, page.Principals...)
+	}
+	return out, nil
+}
+
+// Retire takes a certificate out of service for good: detached from the
+// thing and its policies, INACTIVE, deleted. Each step tolerates having been
+// done already.
+func (c *Client) Retire(ctx context.Context, thing, certARN string) error {
+	if thing != "" {
+		_, err := c.api.DetachThingPrincipal(ctx, &iot.DetachThingPrincipalInput{ThingName: aws.String(thing), Principal: aws.String(certARN)})
+		if err != nil && !isNotFound(err) {
+			return fmt.Errorf("detach %s from %s: %w", certARN, thing, err)
+		}
+	}
+	if err := c.detachPolicies(ctx, certARN); err != nil {
+		return err
+	}
+	id := CertificateID(certARN)
+	if err := c.SetActive(ctx, id, false); err != nil {
+		if isNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	_, err := c.api.DeleteCertificate(ctx, &iot.DeleteCertificateInput{CertificateId: aws.String(id), ForceDelete: true})
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("delete certificate %s: %w", id, err)
+	}
+	return nil
+}
+
+func (c *Client) detachPolicies(ctx context.Context, certARN string) error {
+	p := iot.NewListAttachedPoliciesPaginator(c.api, &iot.ListAttachedPoliciesInput{Target: aws.String(certARN)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if isNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list policies of %s: %w", certARN, err)
+		}
+		for _, pol := range page.Policies {
+			_, err := c.api.DetachPolicy(ctx, &iot.DetachPolicyInput{PolicyName: pol.PolicyName, Target: aws.String(certARN)})
+			if err != nil && !isNotFound(err) {
+				return fmt.Errorf("detach policy %s: %w", aws.ToString(pol.PolicyName), err)
+			}
+		}
+	}
+	return nil
+}
+
+// CertificateID extracts the id from a certificate ARN (…:cert/<id>).
+func CertificateID(certARN string) string {
+	for i := len(certARN) - 1; i >= 0; i-- {
+		if certARN[i] == '/' {
+			return certARN[i+1:]
+		}
+	}
+	return certARN
+}
+
+func isNotFound(err error) bool {
+	var nf *types.ResourceNotFoundException
+	return errors.As(err, &nf)
+}

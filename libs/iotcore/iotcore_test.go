@@ -1,0 +1,87 @@
+package iotcore_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+
+	"github.com/simbridge/simbridge/libs/iotcore"
+	"github.com/simbridge/simbridge/libs/testkit"
+)
+
+func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
+
+func TestCertificateLifecycle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	api := iot.NewFromConfig(testkit.AWSConfig(t))
+	c := iotcore.New(api)
+	thing, policy := testkit.Name(t), testkit.Name(t)
+	if _, err := api.CreatePolicy(ctx, &iot.CreatePolicyInput{PolicyName: aws.String(policy), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if managed, err := c.EnsureThing(ctx, thing); err != nil || !managed {
+			t.Fatalf("EnsureThing must be repeatable and mark the thing managed: %v %v", managed, err)
+		}
+	}
+	foreign := testkit.Name(t)
+	if _, err := api.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String(foreign)}); err != nil {
+		t.Fatal(err)
+	}
+	if managed, err := c.EnsureThing(ctx, foreign); err != nil || managed {
+		t.Fatalf("a thing created elsewhere is not managed: %v %v", managed, err)
+	}
+	if ps, err := c.ThingPrincipals(ctx, "no-such-thing-"+thing); err != nil || len(ps) != 0 {
+		t.Fatalf("missing thing: %v %v", ps, err)
+	}
+	cert, err := c.CreateCertificate(ctx)
+	if err != nil || cert.PrivateKey == "" || cert.PEM == "" {
+		t.Fatalf("create: %+v %v", cert.ID, err)
+	}
+	if got := status(t, api, cert.ID); got != types.CertificateStatusInactive {
+		t.Fatalf("new certificate must start inactive, is %s", got)
+	}
+	for range 2 {
+		if err := c.Attach(ctx, thing, policy, cert.ARN); err != nil {
+			t.Fatalf("Attach must be repeatable: %v", err)
+		}
+	}
+	if err := c.SetActive(ctx, cert.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(t, api, cert.ID); got != types.CertificateStatusActive {
+		t.Fatalf("status %s", got)
+	}
+	ps, err := c.ThingPrincipals(ctx, thing)
+	if err != nil || len(ps) != 1 || ps[0] != cert.ARN {
+		t.Fatalf("principals %v %v", ps, err)
+	}
+	if iotcore.CertificateID(cert.ARN) != cert.ID {
+		t.Fatalf("CertificateID(%s) != %s", cert.ARN, cert.ID)
+	}
+	for range 2 {
+		if err := c.Retire(ctx, thing, cert.ARN); err != nil {
+			t.Fatalf("Retire must be repeatable: %v", err)
+		}
+	}
+	if ps, _ := c.ThingPrincipals(ctx, thing); len(ps) != 0 {
+		t.Fatalf("still attached: %v", ps)
+	}
+	if _, err := api.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(cert.ID)}); err == nil {
+		t.Fatal("retired certificate still exists")
+	}
+}
+
+func status(t *testing.T, api *iot.Client, id string) types.CertificateStatus {
+	t.Helper()
+	d, err := api.DescribeCertificate(context.Background(), &iot.DescribeCertificateInput{CertificateId: aws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.CertificateDescription.Status
+}

@@ -1,0 +1,28 @@
+// Command onboarding-api hands a device its certificate and key, looked up by its IP.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/simbridge/simbridge/libs/logging"
+	"github.com/simbridge/simbridge/services/onboarding-api/internal/service"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	logger, err := logging.FromEnv(ctx, os.Stdout, "onboarding-api")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if err := service.Run(ctx, logger); err != nil {
+		logger.Error("exit", "error", err)
+		stop()
+		os.Exit(1)
+	}
+}

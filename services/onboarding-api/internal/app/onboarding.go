@@ -1,0 +1,94 @@
+// Package app holds onboarding-api's use case: the credentials of the device
+// at an IP address.
+package app
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+
+	"github.com/simbridge/simbridge/libs/simstore"
+)
+
+// AmazonRootCA1 is a local copy of the root CA devices need to trust IoT
+// Core, served from memory instead of downloaded per request.
+//
+//go:embed AmazonRootCA1.pem
+var AmazonRootCA1 string
+
+// AmazonRootCAURL is where the root CA is published, as the reference answers.
+const AmazonRootCAURL = "https://www.amazontrust.com/repository/AmazonRootCA1.pem"
+
+// ErrNoCredentials means no active SIM with credentials has the IP.
+var ErrNoCredentials = errors.New("no onboarding data for this device")
+
+// Store finds records by IP.
+type Store interface {
+	FindByIP(ctx context.Context, ip string) ([]simstore.Record, error)
+}
+
+// Opener decrypts a SIM's sealed private key.
+type Opener interface {
+	Open(ctx context.Context, iccid string, ciphertext []byte) ([]byte, error)
+}
+
+// Credentials is what a device receives.
+type Credentials struct {
+	ICCID          string
+	CertificatePEM string
+	PrivateKeyPEM  string
+	IoTEndpoint    string
+	RootCAURL      string
+	RootCAPEM      string
+}
+
+// Onboarding answers credential lookups.
+type Onboarding struct {
+	store    Store
+	opener   Opener
+	endpoint string
+	rootCA   string
+	logger   *slog.Logger
+}
+
+// New returns the use case; endpoint is the IoT Core data endpoint host and
+// rootCA the PEM served in CSV answers.
+func New(store Store, opener Opener, endpoint, rootCA string, logger *slog.Logger) *Onboarding {
+	return &Onboarding{store: store, opener: opener, endpoint: endpoint, rootCA: rootCA, logger: logger}
+}
+
+// ForIP returns the credentials of the one active SIM holding ip. When
+// several active SIMs claim the IP nobody gets credentials: the device could
+// be either of them.
+func (o *Onboarding) ForIP(ctx context.Context, ip netip.Addr) (Credentials, error) {
+	recs, err := o.store.FindByIP(ctx, ip.String())
+	if err != nil {
+		return Credentials{}, err
+	}
+	var found []simstore.Record
+	for _, r := range recs {
+		if r.Active && r.HasCredentials() {
+			found = append(found, r)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return Credentials{}, ErrNoCredentials
+	case 1:
+	default:
+		o.logger.Error("several active SIMs claim one IP; refusing to choose", "ip", ip.String(), "sims", len(found))
+		return Credentials{}, ErrNoCredentials
+	}
+	r := found[0]
+	key, err := o.opener.Open(ctx, r.ICCID, r.PrivateKeyCiphertext)
+	if err != nil {
+		return Credentials{}, fmt.Errorf("open key of %s: %w", r.ICCID, err)
+	}
+	return Credentials{
+		ICCID: r.ICCID, CertificatePEM: r.CertificatePEM, PrivateKeyPEM: string(key),
+		IoTEndpoint: o.endpoint, RootCAURL: AmazonRootCAURL, RootCAPEM: o.rootCA,
+	}, nil
+}

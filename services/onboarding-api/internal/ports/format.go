@@ -1,0 +1,44 @@
+package ports
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/simbridge/simbridge/services/onboarding-api/internal/app"
+)
+
+// jsonBody is the reference's JSON answer; the field order is part of the
+// contract (some firmware parses it positionally).
+type jsonBody struct {
+	AmazonRootCaURL    string `json:"amazonRootCaUrl"`
+	Certificate        string `json:"certificate"`
+	PrivateKey         string `json:"privateKey"`
+	ICCID              string `json:"iccid"`
+	IoTCoreEndpointURL string `json:"iotCoreEndpointUrl"`
+}
+
+func encodeJSON(c app.Credentials) ([]byte, error) {
+	return json.Marshal(jsonBody{
+		AmazonRootCaURL: c.RootCAURL, Certificate: c.CertificatePEM, PrivateKey: c.PrivateKeyPEM,
+		ICCID: c.ICCID, IoTCoreEndpointURL: c.IoTEndpoint,
+	})
+}
+
+// newlines turns CRLF, CR and LF into the two characters \n, as firmware
+// built on 1NCE's blueprints expects in the CSV answer.
+var newlines = strings.NewReplacer("\r\n", `\n`, "\r", `\n`, "\n", `\n`)
+
+// encodeCSV renders the one-line, six-field, quoted CSV answer.
+func encodeCSV(c app.Credentials) []byte {
+	fields := []string{c.ICCID, c.IoTEndpoint, c.RootCAURL, c.RootCAPEM, c.CertificatePEM, c.PrivateKeyPEM}
+	var b strings.Builder
+	for i, f := range fields {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		b.WriteString(newlines.Replace(f))
+		b.WriteByte('"')
+	}
+	return []byte(b.String())
+}

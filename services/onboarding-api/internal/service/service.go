@@ -1,0 +1,100 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/simbridge/simbridge/libs/awsx"
+	"github.com/simbridge/simbridge/libs/config"
+	"github.com/simbridge/simbridge/libs/httpserver"
+	"github.com/simbridge/simbridge/libs/keyseal"
+	"github.com/simbridge/simbridge/libs/metrics"
+	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/services/onboarding-api/internal/app"
+	"github.com/simbridge/simbridge/services/onboarding-api/internal/ports"
+)
+
+// Run starts onboarding-api and blocks until ctx ends or a server fails.
+func Run(ctx context.Context, logger *slog.Logger) error {
+	// Configuration.
+	var cfg Config
+	if err := config.Load(ctx, &cfg); err != nil {
+		return err
+	}
+	logger.Info("starting", "config", config.LogValue(&cfg))
+
+	// Clients.
+	awsCfg, err := awsx.Load(ctx)
+	if err != nil {
+		return err
+	}
+	apiKey, err := cfg.APIKey.Resolve(ctx, secretsmanager.NewFromConfig(awsCfg))
+	if err != nil {
+		return fmt.Errorf("API key: %w", err)
+	}
+	endpoint, err := iotEndpoint(ctx, iot.NewFromConfig(awsCfg), cfg.IoTEndpoint)
+	if err != nil {
+		return err
+	}
+	rootCA, err := rootCA(cfg.RootCAFile)
+	if err != nil {
+		return err
+	}
+	reg, probe := metrics.NewRegistry(), metrics.NewProbe()
+
+	// Business.
+	onboarding := app.New(
+		simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable),
+		keyseal.NewOpener(kms.NewFromConfig(awsCfg), cfg.KMSKeyID),
+		endpoint, rootCA, logger,
+	)
+	handler := ports.NewHTTP(onboarding, ports.Options{
+		Paths: cfg.Paths, DeviceIPHeader: cfg.DeviceIPHeader, APIKeyHeader: cfg.APIKeyHeader,
+		APIKeys: func() []string { return []string{apiKey.Reveal()} },
+		Metrics: ports.NewMetrics(reg), Logger: logger,
+	})
+
+	// Servers.
+	opts := httpserver.Options{ShutdownTimeout: cfg.ShutdownTimeout}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return metrics.Serve(gctx, cfg.OpsAddr, reg, probe, opts) })
+	g.Go(func() error { return httpserver.ListenAndServe(gctx, cfg.HTTPAddr, handler, opts) })
+	probe.SetReady()
+	logger.Info("ready", "http", cfg.HTTPAddr, "ops", cfg.OpsAddr, "iot_endpoint", endpoint)
+	err = g.Wait()
+	logger.Info("stopped")
+	return err
+}
+
+// iotEndpoint returns the configured endpoint or asks IoT Core once for the
+// account's ATS data endpoint.
+func iotEndpoint(ctx context.Context, client *iot.Client, configured string) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	out, err := client.DescribeEndpoint(ctx, &iot.DescribeEndpointInput{EndpointType: aws.String("iot:Data-ATS")})
+	if err != nil {
+		return "", fmt.Errorf("describe IoT endpoint (or set IOT_ENDPOINT): %w", err)
+	}
+	return aws.ToString(out.EndpointAddress), nil
+}
+
+func rootCA(file string) (string, error) {
+	if file == "" {
+		return app.AmazonRootCA1, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("ROOT_CA_FILE: %w", err)
+	}
+	return string(b), nil
+}

@@ -1,0 +1,201 @@
+package domain_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
+)
+
+const (
+	a = "8988280666000000001"
+	b = "8988280666000000002"
+	c = "8988280666000000003"
+)
+
+func enabled(iccid, ip string) domain.RemoteSIM {
+	return domain.RemoteSIM{ICCID: iccid, IP: ip, Status: domain.StatusEnabled}
+}
+
+func active(iccid, ip string, v int64) domain.LocalSIM {
+	return domain.LocalSIM{ICCID: iccid, IP: ip, Active: true, Version: v}
+}
+
+var trusting = domain.Policy{ListingComplete: true, MaxDisableShare: 1, DisableAllowance: 100}
+
+func TestStateRules(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		local  []domain.LocalSIM
+		remote []domain.RemoteSIM
+		policy domain.Policy
+		want   []string // "kind iccid ip version"
+		check  func(t *testing.T, r domain.Report)
+	}{
+		{name: "new enabled SIM is created", remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")},
+			want: []string{"create " + a + " 10.0.0.1 0"}},
+		{name: "inactive SIM enabled again is re-enabled", local: []domain.LocalSIM{{ICCID: a, IP: "10.0.0.1", Version: 4}},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, want: []string{"create " + a + " 10.0.0.1 4"}},
+		{name: "IP change is one update", local: []domain.LocalSIM{active(a, "10.0.0.1", 2)},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.9")}, want: []string{"update " + a + " 10.0.0.9 2"}},
+		{name: "unchanged SIM publishes nothing", local: []domain.LocalSIM{active(a, "10.0.0.1", 2)},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")},
+			check: func(t *testing.T, r domain.Report) {
+				if r.Unchanged != 1 {
+					t.Errorf("unchanged = %d", r.Unchanged)
+				}
+			}},
+		{name: "IP written differently is the same IP", local: []domain.LocalSIM{active(a, "2001:db8::1", 1)},
+			remote: []domain.RemoteSIM{enabled(a, "2001:0db8:0::1")}},
+		{name: "disabled in 1NCE is disabled", local: []domain.LocalSIM{active(a, "10.0.0.1", 3)},
+			remote: []domain.RemoteSIM{{ICCID: a, IP: "10.0.0.1", Status: domain.StatusDisabled}},
+			want:   []string{"disable " + a + " 10.0.0.1 3"}},
+		{name: "disabled and already inactive does nothing", local: []domain.LocalSIM{{ICCID: a, IP: "10.0.0.1", Version: 3}},
+			remote: []domain.RemoteSIM{{ICCID: a, IP: "10.0.0.1", Status: domain.StatusDisabled}}},
+		{name: "disabled and unknown does nothing", remote: []domain.RemoteSIM{{ICCID: a, Status: domain.StatusDisabled}}},
+		{name: "absent SIM is disabled", local: []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, want: []string{"disable " + b + " 10.0.0.2 1"}},
+		{name: "absent and inactive does nothing", local: []domain.LocalSIM{{ICCID: b, IP: "10.0.0.2", Version: 1}},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, want: []string{"create " + a + " 10.0.0.1 0"}},
+		{name: "no IP is skipped and counted", local: []domain.LocalSIM{active(a, "10.0.0.1", 1)},
+			remote: []domain.RemoteSIM{enabled(a, ""), enabled(b, "")},
+			check:  problems(map[string]int{domain.ProblemNoIP: 2})},
+		{name: "invalid IP is skipped", remote: []domain.RemoteSIM{enabled(a, "10.0.0.300"), enabled(b, "ten")},
+			check: problems(map[string]int{domain.ProblemInvalidIP: 2})},
+		{name: "missing or malformed ICCID is skipped", remote: []domain.RemoteSIM{enabled("", "10.0.0.1"), enabled("89882806660000000AB", "10.0.0.2")},
+			check: problems(map[string]int{domain.ProblemInvalidICCID: 2})},
+		{name: "unknown status is skipped, never disabled", local: []domain.LocalSIM{active(a, "10.0.0.1", 1)},
+			remote: []domain.RemoteSIM{{ICCID: a, IP: "10.0.0.1", Status: "Suspended"}},
+			check:  problems(map[string]int{domain.ProblemInvalidStatus: 1})},
+		{name: "duplicate ICCID gets no change", remote: []domain.RemoteSIM{enabled(a, "10.0.0.1"), enabled(a, "10.0.0.2")},
+			check: problems(map[string]int{domain.ProblemDuplicateICCID: 1})},
+		{name: "duplicate ICCID known to the store is not disabled", local: []domain.LocalSIM{active(a, "10.0.0.1", 1)},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1"), {ICCID: a, Status: domain.StatusDisabled}},
+			check:  problems(map[string]int{domain.ProblemDuplicateICCID: 1})},
+		{name: "two new SIMs with one IP: neither is created", remote: []domain.RemoteSIM{enabled(a, "10.0.0.1"), enabled(b, "10.0.0.1"), enabled(c, "10.0.0.3")},
+			want:  []string{"create " + c + " 10.0.0.3 0"},
+			check: problems(map[string]int{domain.ProblemIPConflict: 2})},
+		{name: "new SIM claiming an active SIM's IP: the active one loses access too", local: []domain.LocalSIM{active(a, "10.0.0.1", 5)},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1"), enabled(b, "10.0.0.1")},
+			want:   []string{"disable " + a + " 10.0.0.1 5"},
+			check:  problems(map[string]int{domain.ProblemIPConflict: 2})},
+		{name: "IP swap between two SIMs is two updates", local: []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.2"), enabled(b, "10.0.0.1")},
+			want:   []string{"update " + a + " 10.0.0.2 1", "update " + b + " 10.0.0.1 1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			policy := tc.policy
+			if policy == (domain.Policy{}) {
+				policy = trusting
+			}
+			changes, report := run(tc.local, tc.remote, policy)
+			assertChanges(t, changes, tc.want)
+			if tc.check != nil {
+				tc.check(t, report)
+			}
+		})
+	}
+}
+
+func TestGuard(t *testing.T) {
+	t.Parallel()
+	var local []domain.LocalSIM
+	var remote []domain.RemoteSIM
+	for i := range 100 {
+		id := fmt.Sprintf("89882806660000%05d", i)
+		local = append(local, active(id, fmt.Sprintf("10.0.%d.%d", i/250, i%250), 1))
+		if i >= 20 {
+			remote = append(remote, enabled(id, fmt.Sprintf("10.0.%d.%d", i/250, i%250)))
+		}
+	}
+	newSIM := enabled("8988280666999999999", "10.9.9.9")
+	tests := []struct {
+		name        string
+		remote      []domain.RemoteSIM
+		policy      domain.Policy
+		wantDisable int
+		refused     bool
+		withheld    int
+	}{
+		{"over the share is refused", append(remote, newSIM), domain.Policy{ListingComplete: true, MaxDisableShare: 0.1, DisableAllowance: 5}, 0, true, 20},
+		{"within the share passes", append(remote[:0:0], append(remote, local2remote(local[10:20])...)...), domain.Policy{ListingComplete: true, MaxDisableShare: 0.1}, 10, false, 0},
+		{"forced passes", remote, domain.Policy{ListingComplete: true, MaxDisableShare: 0.1, Force: true}, 20, false, 0},
+		{"failed listing publishes no disable", remote[:10], domain.Policy{ListingComplete: false, MaxDisableShare: 1, Force: true}, 0, false, 90},
+		{"empty listing never mass-disables", nil, domain.Policy{ListingComplete: true, MaxDisableShare: 1, DisableAllowance: 1000}, 0, true, 100},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			changes, report := run(local, tc.remote, tc.policy)
+			disables, creates := 0, 0
+			for _, ch := range changes {
+				if ch.Kind == events.KindDisable {
+					disables++
+				} else {
+					creates++
+				}
+			}
+			if disables != tc.wantDisable || report.GuardRefused != tc.refused || report.DisablesWithheld != tc.withheld {
+				t.Fatalf("disables=%d refused=%v withheld=%d; want %d %v %d", disables, report.GuardRefused, report.DisablesWithheld, tc.wantDisable, tc.refused, tc.withheld)
+			}
+			for _, s := range tc.remote {
+				if s.ICCID == newSIM.ICCID && creates != 1 {
+					t.Fatal("the guard must not hold back creates")
+				}
+			}
+		})
+	}
+}
+
+func TestSmallFleetCanLoseOneSIM(t *testing.T) {
+	t.Parallel()
+	local := []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1), active(c, "10.0.0.3", 1)}
+	changes, report := run(local, []domain.RemoteSIM{enabled(a, "10.0.0.1"), enabled(b, "10.0.0.2")},
+		domain.Policy{ListingComplete: true, MaxDisableShare: 0.1, DisableAllowance: 1})
+	assertChanges(t, changes, []string{"disable " + c + " 10.0.0.3 1"})
+	if report.GuardRefused {
+		t.Fatal("allowance ignored")
+	}
+}
+
+func local2remote(l []domain.LocalSIM) []domain.RemoteSIM {
+	var out []domain.RemoteSIM
+	for _, s := range l {
+		out = append(out, enabled(s.ICCID, s.IP))
+	}
+	return out
+}
+
+func run(local []domain.LocalSIM, remote []domain.RemoteSIM, p domain.Policy) ([]domain.Change, domain.Report) {
+	r := domain.NewReconciler(local)
+	for _, s := range remote {
+		r.Observe(s)
+	}
+	return r.Finish(p)
+}
+
+func problems(want map[string]int) func(*testing.T, domain.Report) {
+	return func(t *testing.T, r domain.Report) {
+		t.Helper()
+		for k, v := range want {
+			if r.Problems[k] != v {
+				t.Errorf("problem %s = %d, want %d (all: %v)", k, r.Problems[k], v, r.Problems)
+			}
+		}
+	}
+}
+
+func assertChanges(t *testing.T, got []domain.Change, want []string) {
+	t.Helper()
+	var g []string
+	for _, c := range got {
+		g = append(g, fmt.Sprintf("%s %s %s %d", c.Kind, c.ICCID, c.IP, c.BaseVersion))
+	}
+	if fmt.Sprint(g) != fmt.Sprint(want) {
+		t.Fatalf("changes\n got %v\nwant %v", g, want)
+	}
+}

@@ -1,0 +1,64 @@
+// Package service is sim-poller's composition root: configuration, clients,
+// the use case and its servers, started and stopped together.
+package service
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/simbridge/simbridge/libs/secrets"
+)
+
+// Config is sim-poller's whole configuration, read from the environment.
+type Config struct {
+	// HTTPAddr serves POST /sync (operators, schedulers, tests).
+	HTTPAddr string `env:"HTTP_ADDR, default=:8080"`
+	// OpsAddr serves /metrics, /healthz and /readyz.
+	OpsAddr         string        `env:"OPS_ADDR, default=:9090"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=25s"`
+
+	OnceAPIURL    string         `env:"ONCE_API_URL, default=https://api.1nce.com/management-api"`
+	OnceUsername  string         `env:"ONCE_USERNAME, required"`
+	OncePassword  secrets.Source `env:", prefix=ONCE_PASSWORD_"`
+	OnceRateLimit float64        `env:"ONCE_RATE_LIMIT, default=10"`
+	OncePageSize  int            `env:"ONCE_PAGE_SIZE, default=100"`
+
+	SyncInterval time.Duration `env:"SYNC_INTERVAL, default=15m"`
+	SyncOnStart  bool          `env:"SYNC_ON_START, default=true"`
+	// MaxDisableShare and DisableAllowance configure the mass-disable guard:
+	// a run may disable at most max(share × active SIMs, allowance) SIMs.
+	MaxDisableShare  float64 `env:"MAX_DISABLE_SHARE, default=0.1"`
+	DisableAllowance int     `env:"DISABLE_ALLOWANCE, default=5"`
+	// Publishers is how many commands are sent to SQS concurrently.
+	Publishers int `env:"PUBLISHERS, default=16"`
+
+	SimTable        string `env:"SIM_TABLE, required"`
+	CreateQueue     string `env:"CREATE_QUEUE, required"`
+	DisableQueue    string `env:"DISABLE_QUEUE, required"`
+	FailureTopicARN string `env:"FAILURE_TOPIC_ARN, required"`
+}
+
+// Validate rejects settings that cannot work.
+func (c *Config) Validate() error {
+	var errs []error
+	if err := c.OncePassword.Validate("ONCE_PASSWORD_"); err != nil {
+		errs = append(errs, err)
+	}
+	if c.SyncInterval < time.Second {
+		errs = append(errs, fmt.Errorf("SYNC_INTERVAL %v: at least 1s", c.SyncInterval))
+	}
+	if c.MaxDisableShare < 0 || c.MaxDisableShare > 1 {
+		errs = append(errs, fmt.Errorf("MAX_DISABLE_SHARE %v: want 0-1", c.MaxDisableShare))
+	}
+	if c.DisableAllowance < 0 {
+		errs = append(errs, errors.New("DISABLE_ALLOWANCE must not be negative"))
+	}
+	if c.Publishers < 1 || c.Publishers > 256 {
+		errs = append(errs, fmt.Errorf("PUBLISHERS %d: want 1-256", c.Publishers))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT must be positive"))
+	}
+	return errors.Join(errs...)
+}
