@@ -51,10 +51,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 // Request counts a 1NCE API exchange (onceapi.Observer).
-func (m *Metrics) Request(endpoint, status string) { m.apiRequests.WithLabelValues(endpoint, status).Inc() }
+func (m *Metrics) Request(endpoint, status string) {
+	m.apiRequests.WithLabelValues(endpoint, status).Inc()
+}
 
 // Retry counts a 1NCE API retry (onceapi.Observer).
-func (m *Metrics) Retry(endpoint, reason string) { m.apiRetries.WithLabelValues(endpoint, reason).Inc() }
+func (m *Metrics) Retry(endpoint, reason string) {
+	m.apiRetries.WithLabelValues(endpoint, reason).Inc()
+}
 
 // Run records a finished run.
 func (m *Metrics) Run(sum app.Summary, err error) {
