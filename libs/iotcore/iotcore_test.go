@@ -2,6 +2,9 @@ package iotcore_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/pem"
+	"fmt"
 	"os"
 	"testing"
 
@@ -42,6 +45,9 @@ func TestCertificateLifecycle(t *testing.T) {
 	cert, err := c.CreateCertificate(ctx)
 	if err != nil || cert.PrivateKey == "" || cert.PEM == "" {
 		t.Fatalf("create: %+v %v", cert.ID, err)
+	}
+	if block, _ := pem.Decode([]byte(cert.PEM)); block == nil || fmt.Sprintf("%x", sha256.Sum256(block.Bytes)) != cert.ID {
+		t.Fatalf("certificate id %s is not the SHA-256 of the DER, as AWS computes it", cert.ID)
 	}
 	if got := status(t, api, cert.ID); got != types.CertificateStatusInactive {
 		t.Fatalf("new certificate must start inactive, is %s", got)

@@ -49,8 +49,13 @@ func ParseLevel(s string) (slog.Level, error) {
 // sensitive lists fragments of attribute names whose values are never logged.
 var sensitive = []string{"password", "secret", "token", "private_key", "privatekey", "api_key", "apikey", "authorization"}
 
-func redact(_ []string, a slog.Attr) slog.Attr {
-	if a.Value.Kind() == slog.KindGroup {
+// ConfigGroup is the attribute under which services log their configuration
+// (config.LogValue); it masks secrets by type, so names like API_KEY_HEADER
+// are shown.
+const ConfigGroup = "config"
+
+func redact(groups []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindGroup || (len(groups) > 0 && groups[0] == ConfigGroup) {
 		return a
 	}
 	key := strings.ReplaceAll(strings.ToLower(a.Key), "-", "_")

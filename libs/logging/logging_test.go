@@ -54,3 +54,12 @@ func TestContextCarriesLogger(t *testing.T) {
 		t.Fatalf("context logger not used: %s", buf.String())
 	}
 }
+
+func TestConfigGroupIsMaskedByTypeNotByName(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	logging.New(&buf, "svc", slog.LevelInfo).Info("starting", slog.Group(logging.ConfigGroup, "API_KEY_HEADER", "x-api-key"))
+	if !strings.Contains(buf.String(), `"API_KEY_HEADER":"x-api-key"`) {
+		t.Fatalf("setting names that merely mention keys must stay readable: %s", buf.String())
+	}
+}

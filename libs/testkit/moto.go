@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -81,7 +80,7 @@ func StartMoto(ctx context.Context, logw io.Writer) (*Moto, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	cmd := motoCommand(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
 	cmd.Stdout, cmd.Stderr = logw, logw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -93,11 +92,27 @@ func StartMoto(ctx context.Context, logw io.Writer) (*Moto, error) {
 		_ = m.Stop()
 		return nil, err
 	}
-	if err := m.configure(ctx); err != nil {
-		_ = m.Stop()
-		return nil, err
-	}
 	return m, nil
+}
+
+// motoLauncher starts moto's server with IoT certificate ids computed from
+// the DER encoding, as AWS does (moto's default hashes the PEM text, and its
+// HTTP config API cannot change this setting).
+const motoLauncher = `import sys
+from moto.core.config import default_user_config
+default_user_config.setdefault("iot", {})["use_valid_cert"] = True
+from moto.server import main
+main(sys.argv[1:])`
+
+// motoCommand runs moto_server through the Python interpreter installed next
+// to it (a virtualenv's bin, pyenv's shims, /usr/bin), falling back to the
+// executable itself.
+func motoCommand(bin string, args ...string) *exec.Cmd {
+	py := filepath.Join(filepath.Dir(bin), "python3")
+	if _, err := os.Stat(py); err != nil {
+		return exec.Command(bin, args...)
+	}
+	return exec.Command(py, append([]string{"-c", motoLauncher}, args...)...)
 }
 
 func (m *Moto) waitReady(ctx context.Context, limit time.Duration) error {
@@ -117,23 +132,6 @@ func (m *Moto) waitReady(ctx context.Context, limit time.Duration) error {
 		}
 	}
 	return fmt.Errorf("moto_server at %s not ready after %v", m.Endpoint, limit)
-}
-
-// configure makes moto derive certificate ids from the DER encoding like AWS
-// does, so a device's certificate fingerprint is its IoT certificate id.
-func (m *Moto) configure(ctx context.Context) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, m.Endpoint+"/moto-api/config",
-		strings.NewReader(`{"iot":{"use_valid_cert":true}}`))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("configure moto: %w", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("configure moto: status %d", resp.StatusCode)
-	}
-	return nil
 }
 
 // Stop terminates the server and waits for it.

@@ -65,15 +65,21 @@ func AWSConfig(t testing.TB) aws.Config {
 // AWSConfigFor returns an SDK configuration pointed at endpoint.
 func AWSConfigFor(t testing.TB, endpoint string) aws.Config {
 	t.Helper()
-	cfg, err := config.LoadDefaultConfig(context.Background(),
-		config.WithRegion(Region),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")),
-		config.WithBaseEndpoint(endpoint),
-	)
+	cfg, err := LoadAWSConfig(context.Background(), endpoint)
 	if err != nil {
 		t.Fatalf("aws config: %v", err)
 	}
 	return cfg
+}
+
+// LoadAWSConfig returns an SDK configuration for the emulator at endpoint,
+// with fake static credentials.
+func LoadAWSConfig(ctx context.Context, endpoint string) (aws.Config, error) {
+	return config.LoadDefaultConfig(ctx,
+		config.WithRegion(Region),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")),
+		config.WithBaseEndpoint(endpoint),
+	)
 }
 
 // Env returns the environment a child process needs to reach endpoint.

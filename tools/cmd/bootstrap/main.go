@@ -1,0 +1,55 @@
+// Command bootstrap creates, idempotently, the AWS resources the services
+// need (queues with DLQs, topics, table, KMS key, IoT policy, API key secret)
+// in the account and endpoint the standard AWS environment points at, and
+// prints the services' environment variables.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/simbridge/simbridge/libs/awsx"
+	"github.com/simbridge/simbridge/libs/bootstrap"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bootstrap:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("bootstrap", flag.ContinueOnError)
+	prefix := fs.String("prefix", "simbridge", "prefix of every resource name")
+	maxReceive := fs.Int("max-receive-count", 5, "receives before a message moves to its DLQ")
+	envFile := fs.String("env-file", "", "also write the variables to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := awsx.Load(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := bootstrap.Ensure(ctx, cfg, bootstrap.Names{Prefix: *prefix}, bootstrap.Options{MaxReceiveCount: *maxReceive})
+	if err != nil {
+		return err
+	}
+	env := strings.Join(res.Env(), "\n") + "\n"
+	if *envFile != "" {
+		if err := os.WriteFile(*envFile, []byte(env), 0o600); err != nil {
+			return err
+		}
+	}
+	_, err = io.WriteString(out, env)
+	return err
+}

@@ -1,0 +1,277 @@
+// Package devstack runs the whole system on one machine without Docker:
+// moto_server, the 1NCE simulator, the bootstrap and the five services as
+// separate processes, each logging to its own file in one folder. `make run`
+// and the end-to-end tests both use it.
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/simbridge/simbridge/libs/bootstrap"
+	"github.com/simbridge/simbridge/libs/testkit"
+)
+
+// Service names, in start order: consumers and the API before the poller
+// that feeds them.
+var Services = []string{"onboarding-api", "vpn-gateway", "provisioner", "deactivator", "sim-poller"}
+
+// Options configure a stack.
+type Options struct {
+	// BinDir holds the built commands (the five services and oncesim).
+	BinDir string
+	// LogDir receives one log file per process.
+	LogDir string
+	// Prefix names the AWS resources.
+	Prefix string
+	// SIMs, IPPattern and IPStart shape the simulator's inventory.
+	SIMs      int
+	IPPattern string
+	IPStart   int
+	// SyncInterval is sim-poller's schedule.
+	SyncInterval time.Duration
+	// ShutdownTimeout is every service's SHUTDOWN_TIMEOUT.
+	ShutdownTimeout time.Duration
+	// Env adds or overrides environment variables per service.
+	Env map[string][]string
+	// Progress receives one line per step (may be nil).
+	Progress io.Writer
+}
+
+func (o Options) withDefaults() Options {
+	if o.Prefix == "" {
+		o.Prefix = "simbridge-local"
+	}
+	if o.SIMs == 0 {
+		o.SIMs = 3
+	}
+	if o.IPPattern == "" {
+		o.IPPattern = "127.0.0.x"
+	}
+	if o.IPStart == 0 {
+		o.IPStart = 2
+	}
+	if o.SyncInterval == 0 {
+		o.SyncInterval = time.Minute
+	}
+	if o.ShutdownTimeout == 0 {
+		o.ShutdownTimeout = 10 * time.Second
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	return o
+}
+
+// Local credentials of the simulated 1NCE account.
+const (
+	OnceUser     = "demo@example.com"
+	oncePassword = "local-demo-password"
+	// IoTEndpoint is the IoT data endpoint devices are told (moto answers
+	// DescribeEndpoint with a random host, so the stack fixes one).
+	IoTEndpoint = "local-ats.iot.us-east-1.amazonaws.com"
+)
+
+// Stack is a running local system.
+type Stack struct {
+	Opts      Options
+	Moto      *testkit.Moto
+	Resources bootstrap.Resources
+	// OnceAPIURL is the simulator's API base; OnceAdminURL its root for the admin API.
+	OnceAPIURL   string
+	OnceAdminURL string
+	Simulator    *Proc
+	Procs        map[string]*Proc
+}
+
+// AWSEndpoint is the emulator's URL.
+func (s *Stack) AWSEndpoint() string { return s.Moto.Endpoint }
+
+// GatewayURL is the device-facing onboarding URL.
+func (s *Stack) GatewayURL() string {
+	return "http://" + s.Procs["vpn-gateway"].HTTPAddr + "/device-api/onboarding"
+}
+
+// APIURL is onboarding-api's own onboarding URL (behind the API key).
+func (s *Stack) APIURL() string {
+	return "http://" + s.Procs["onboarding-api"].HTTPAddr + "/device-api/onboarding"
+}
+
+// SyncURL is sim-poller's POST /sync.
+func (s *Stack) SyncURL() string { return "http://" + s.Procs["sim-poller"].HTTPAddr + "/sync" }
+
+// Start brings the whole system up and returns once every service is ready.
+// On error, whatever started is stopped again.
+func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
+	opts = opts.withDefaults()
+	if err := os.MkdirAll(opts.LogDir, 0o755); err != nil {
+		return nil, err
+	}
+	s := &Stack{Opts: opts, Procs: map[string]*Proc{}}
+	defer func() {
+		if err != nil {
+			s.Stop()
+		}
+	}()
+	if err := s.startMoto(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.bootstrap(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startSimulator(); err != nil {
+		return nil, err
+	}
+	for _, name := range Services {
+		if err := s.startService(ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Stack) progress(format string, args ...any) {
+	fmt.Fprintf(s.Opts.Progress, format+"\n", args...)
+}
+
+func (s *Stack) startMoto(ctx context.Context) error {
+	logf, err := os.Create(filepath.Join(s.Opts.LogDir, "moto.log"))
+	if err != nil {
+		return err
+	}
+	s.Moto, err = testkit.StartMoto(ctx, logf)
+	if err != nil {
+		return err
+	}
+	s.progress("AWS emulator (moto)   %s", s.Moto.Endpoint)
+	return nil
+}
+
+func (s *Stack) bootstrap(ctx context.Context) error {
+	cfg, err := testkit.LoadAWSConfig(ctx, s.Moto.Endpoint)
+	if err != nil {
+		return err
+	}
+	s.Resources, err = bootstrap.Ensure(ctx, cfg, bootstrap.Names{Prefix: s.Opts.Prefix}, bootstrap.Options{MaxReceiveCount: 5})
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	s.progress("bootstrap             queues, topics, table %s, KMS key, IoT policy %s, API key secret", s.Resources.Table(), s.Resources.Policy())
+	return nil
+}
+
+func (s *Stack) startSimulator() error {
+	pr, pw := io.Pipe()
+	args := []string{"-listen", "127.0.0.1:0", "-user", OnceUser, "-count", strconv.Itoa(s.Opts.SIMs),
+		"-ip-pattern", s.Opts.IPPattern, "-ip-start", strconv.Itoa(s.Opts.IPStart), "-rate-limit", "100", "-rate-burst", "100"}
+	p, err := startProc("oncesim", filepath.Join(s.Opts.BinDir, "oncesim"), args,
+		[]string{"ONCESIM_PASSWORD=" + oncePassword}, filepath.Join(s.Opts.LogDir, "oncesim.log"), pw)
+	if err != nil {
+		return err
+	}
+	s.Simulator = p
+	line, err := readLine(pr, 10*time.Second)
+	if err != nil {
+		return fmt.Errorf("simulator: %w: %s", err, tail(p.LogPath, 5))
+	}
+	url, ok := strings.CutPrefix(line, "oncesim listening on ")
+	if !ok {
+		return fmt.Errorf("simulator printed %q", line)
+	}
+	s.OnceAPIURL = url
+	s.OnceAdminURL = strings.TrimSuffix(url, "/management-api")
+	s.progress("1NCE simulator        %s (%d SIMs on %s from .%d)", url, s.Opts.SIMs, s.Opts.IPPattern, s.Opts.IPStart)
+	return nil
+}
+
+func (s *Stack) startService(ctx context.Context, name string) error {
+	httpAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	opsAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	env := append(append(testkit.Env(s.Moto.Endpoint), s.Resources.Env()...), s.serviceEnv(name, httpAddr, opsAddr)...)
+	env = append(env, s.Opts.Env[name]...)
+	p, err := startProc(name, filepath.Join(s.Opts.BinDir, name), nil, env, filepath.Join(s.Opts.LogDir, name+".log"), nil)
+	if err != nil {
+		return err
+	}
+	p.HTTPAddr, p.OpsAddr = httpAddr, opsAddr
+	s.Procs[name] = p
+	if err := p.waitReady(ctx, 20*time.Second); err != nil {
+		return err
+	}
+	s.progress("%-21s ready, ops http://%s", name, opsAddr)
+	return nil
+}
+
+// serviceEnv is the per-service part of the environment.
+func (s *Stack) serviceEnv(name, httpAddr, opsAddr string) []string {
+	env := []string{"OPS_ADDR=" + opsAddr, "SHUTDOWN_TIMEOUT=" + s.Opts.ShutdownTimeout.String(), "LOG_LEVEL=info"}
+	switch name {
+	case "sim-poller":
+		env = append(env, "HTTP_ADDR="+httpAddr, "ONCE_API_URL="+s.OnceAPIURL, "ONCE_USERNAME="+OnceUser,
+			"ONCE_PASSWORD_VALUE="+oncePassword, "SYNC_INTERVAL="+s.Opts.SyncInterval.String())
+	case "onboarding-api":
+		env = append(env, "HTTP_ADDR="+httpAddr, "IOT_ENDPOINT="+IoTEndpoint)
+	case "vpn-gateway":
+		env = append(env, "LISTEN_ADDR="+httpAddr, "UPSTREAM_URL=http://"+s.Procs["onboarding-api"].HTTPAddr)
+	case "provisioner", "deactivator":
+		env = append(env, "WORKERS=4")
+	}
+	return env
+}
+
+// Sync asks sim-poller for a run now and returns its JSON summary.
+func (s *Stack) Sync(ctx context.Context) (string, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.SyncURL(), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return string(b), fmt.Errorf("POST /sync: %d %s", resp.StatusCode, b)
+	}
+	return string(b), nil
+}
+
+// Stop terminates the services (poller first), the simulator and moto, and
+// reports every service that did not exit 0 within its shutdown timeout.
+func (s *Stack) Stop() error {
+	var errs []error
+	for i := len(Services) - 1; i >= 0; i-- {
+		if p, ok := s.Procs[Services[i]]; ok && !p.Exited() {
+			if _, err := p.Terminate(s.Opts.ShutdownTimeout + 5*time.Second); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if s.Simulator != nil && !s.Simulator.Exited() {
+		if _, err := s.Simulator.Terminate(10 * time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	_ = s.Moto.Stop()
+	return errors.Join(errs...)
+}
+
+func freeAddr() (string, error) {
+	port, err := testkit.FreePort()
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port), nil
+}
