@@ -1,18 +1,14 @@
 package onceapi
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"golang.org/x/time/rate"
 
 	"github.com/simbridge/simbridge/libs/config"
@@ -28,14 +24,21 @@ var (
 	// ErrIncomplete means the listing ended early or inconsistently; a caller
 	// must not treat SIMs it did not see as gone.
 	ErrIncomplete = errors.New("SIM listing incomplete")
+	// ErrInvalidResponse means 1NCE answered 200 with a body that is not the
+	// documented JSON; the listing cannot be trusted, so callers treat it like
+	// an incomplete one.
+	ErrInvalidResponse = errors.New("1NCE answer is not valid JSON")
 )
 
 // Observer receives what the client did, for metrics; the zero value of
 // Config uses a no-op.
 type Observer interface {
-	// Request counts one HTTP exchange by endpoint ("token", "sims") and status ("200", "429", "error").
+	// Request counts one HTTP exchange by endpoint ("token", "sims") and status
+	// ("200", "429", "error" for a transport failure, "invalid_json" for a 200
+	// whose body could not be decoded).
 	Request(endpoint, status string)
-	// Retry counts one retry by endpoint and reason.
+	// Retry counts one retry by endpoint and reason ("429", "500", "401",
+	// "transport", "invalid_json").
 	Retry(endpoint, reason string)
 }
 
@@ -120,56 +123,3 @@ type nopObserver struct{}
 
 func (nopObserver) Request(string, string) {}
 func (nopObserver) Retry(string, string)   {}
-
-// retry runs op with exponential backoff and jitter, honouring a
-// server-given Retry-After, until it succeeds, fails permanently, runs out of
-// tries or ctx ends.
-func retry[T any](ctx context.Context, c *Client, endpoint string, op backoff.Operation[T]) (T, error) {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = 200 * time.Millisecond
-	b.MaxInterval = 10 * time.Second
-	return backoff.Retry(ctx, op,
-		backoff.WithBackOff(b),
-		backoff.WithMaxTries(c.cfg.MaxTries),
-		backoff.WithMaxElapsedTime(c.cfg.MaxElapsed),
-		backoff.WithNotify(func(err error, _ time.Duration) { c.cfg.Observer.Retry(endpoint, reasonOf(err)) }),
-	)
-}
-
-// statusError is a non-2xx answer.
-type statusError struct {
-	code int
-	body string
-}
-
-func (e *statusError) Error() string { return fmt.Sprintf("status %d: %s", e.code, e.body) }
-
-func reasonOf(err error) string {
-	var se *statusError
-	var ra *backoff.RetryAfterError
-	switch {
-	case errors.As(err, &ra):
-		return "429"
-	case errors.As(err, &se):
-		return strconv.Itoa(se.code)
-	default:
-		return "transport"
-	}
-}
-
-// classify turns a non-2xx response into a retryable or permanent error.
-func classify(resp *http.Response) error {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	err := &statusError{code: resp.StatusCode, body: strings.TrimSpace(string(body))}
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests:
-		if secs, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && secs >= 0 {
-			return backoff.RetryAfter(secs)
-		}
-		return err
-	case resp.StatusCode >= 500:
-		return err
-	default:
-		return backoff.Permanent(err)
-	}
-}

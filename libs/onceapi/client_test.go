@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,6 +27,8 @@ type fakeAPI struct {
 	headers   func(h http.Header, page int)
 	validTok  atomic.Value
 	rejectTok atomic.Bool
+	// rejectAll answers 401 to every SIM request, as for an account without API access.
+	rejectAll bool
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -46,7 +49,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		_ = json.NewEncoder(w).Encode(onceapi.Token{AccessToken: tok, ExpiresIn: ttl, TokenType: "bearer"})
 	case "/v1/sims":
-		if r.Header.Get("Authorization") != "Bearer "+f.validTok.Load().(string) || f.rejectTok.CompareAndSwap(true, false) {
+		if r.Header.Get("Authorization") != "Bearer "+f.validTok.Load().(string) || f.rejectTok.CompareAndSwap(true, false) || f.rejectAll {
 			w.WriteHeader(401)
 			return
 		}
@@ -257,5 +260,123 @@ func TestNewValidates(t *testing.T) {
 		if _, err := onceapi.New(cfg); err == nil {
 			t.Errorf("%s: want error", name)
 		}
+	}
+}
+
+// recorder is an Observer that keeps what it saw.
+type recorder struct {
+	mu       sync.Mutex
+	requests map[string]int
+	retries  map[string]int
+}
+
+func newRecorder() *recorder {
+	return &recorder{requests: map[string]int{}, retries: map[string]int{}}
+}
+
+func (r *recorder) Request(endpoint, status string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.requests[endpoint+" "+status]++
+}
+
+func (r *recorder) Retry(endpoint, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.retries[endpoint+" "+reason]++
+}
+
+// answerOnce makes the first SIM request get status with headers and body.
+func answerOnce(status int, header map[string]string, body string) func(http.ResponseWriter, int, int32) bool {
+	return func(w http.ResponseWriter, _ int, call int32) bool {
+		if call != 1 {
+			return false
+		}
+		for k, v := range header {
+			w.Header().Set(k, v)
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(body))
+		return true
+	}
+}
+
+func TestFaultsAreRetriedAndCounted(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		api         *fakeAPI
+		wantErr     error
+		wantRetry   string
+		wantRequest string
+	}{
+		{name: "429 without Retry-After backs off and succeeds", wantRetry: "sims 429", wantRequest: "sims 429",
+			api: &fakeAPI{total: 30, hook: answerOnce(429, nil, "slow down")}},
+		{name: "429 with Retry-After seconds", wantRetry: "sims 429", wantRequest: "sims 429",
+			api: &fakeAPI{total: 30, hook: answerOnce(429, map[string]string{"Retry-After": "0"}, "")}},
+		{name: "429 with Retry-After date", wantRetry: "sims 429", wantRequest: "sims 429",
+			api: &fakeAPI{total: 30, hook: answerOnce(429, map[string]string{"Retry-After": time.Now().UTC().Format(http.TimeFormat)}, "")}},
+		{name: "502 once is retried", wantRetry: "sims 502", wantRequest: "sims 502",
+			api: &fakeAPI{total: 30, hook: answerOnce(502, nil, "bad gateway")}},
+		{name: "invalid JSON once is retried", wantRetry: "sims invalid_json", wantRequest: "sims invalid_json",
+			api: &fakeAPI{total: 30, hook: answerOnce(200, nil, `[{"iccid":`)}},
+		{name: "401 once refreshes the token", wantRetry: "sims 401", wantRequest: "sims 401",
+			api: &fakeAPI{total: 30, hook: answerOnce(401, nil, "")}},
+		{name: "invalid JSON on every try fails the listing", wantErr: onceapi.ErrInvalidResponse, wantRequest: "sims invalid_json",
+			api: &fakeAPI{total: 30, hook: func(w http.ResponseWriter, _ int, _ int32) bool { _, _ = w.Write([]byte(`{"sims":[]}`)); return true }}},
+		{name: "null body fails the listing", wantErr: onceapi.ErrInvalidResponse,
+			api: &fakeAPI{total: 30, hook: func(w http.ResponseWriter, _ int, _ int32) bool { _, _ = w.Write([]byte(`null`)); return true }}},
+		{name: "garbage after the array fails the listing", wantErr: onceapi.ErrInvalidResponse,
+			api: &fakeAPI{total: 30, hook: func(w http.ResponseWriter, _ int, _ int32) bool { _, _ = w.Write([]byte(`[] []`)); return true }}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			obs := newRecorder()
+			c := newClient(t, tc.api, func(c *onceapi.Config) { c.Observer = obs })
+			n, err := listAll(c)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tc.wantErr)
+				}
+			} else if err != nil || n != 30 {
+				t.Fatalf("got %d SIMs, %v; want all 30", n, err)
+			}
+			obs.mu.Lock()
+			defer obs.mu.Unlock()
+			if tc.wantRetry != "" && obs.retries[tc.wantRetry] == 0 {
+				t.Errorf("retries %v lack %q", obs.retries, tc.wantRetry)
+			}
+			if tc.wantRequest != "" && obs.requests[tc.wantRequest] == 0 {
+				t.Errorf("requests %v lack %q", obs.requests, tc.wantRequest)
+			}
+		})
+	}
+}
+
+func TestRepeated401StopsAfterOneRefresh(t *testing.T) {
+	t.Parallel()
+	api := &fakeAPI{total: 30, rejectAll: true}
+	c := newClient(t, api, func(c *onceapi.Config) { c.MaxTries = 10 })
+	_, err := listAll(c)
+	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "u@example.com") {
+		t.Fatalf("err = %v, want a 401 error naming the user", err)
+	}
+	if got := api.tokens.Load(); got != 2 {
+		t.Fatalf("fetched %d tokens, want the first and one refresh", got)
+	}
+}
+
+func TestLongRetryAfterEndsWithinMaxElapsed(t *testing.T) {
+	t.Parallel()
+	api := &fakeAPI{total: 30, hook: answerOnce(429, map[string]string{"Retry-After": "3600"}, "")}
+	c := newClient(t, api, func(c *onceapi.Config) { c.MaxElapsed = time.Second })
+	start := time.Now()
+	_, err := listAll(c)
+	if err == nil || !strings.Contains(err.Error(), "429") {
+		t.Fatalf("err = %v, want the 429 it gave up on", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatalf("waited %v for a Retry-After beyond MaxElapsed", time.Since(start))
 	}
 }

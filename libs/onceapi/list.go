@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 
@@ -31,11 +32,11 @@ func (c *Client) ListSIMs(ctx context.Context, fn func(page []SIM) error) (ListS
 		if page > c.cfg.MaxPages {
 			return stats, fmt.Errorf("%w: more than %d pages", ErrIncomplete, c.cfg.MaxPages)
 		}
-		res, err := retry(ctx, c, "sims", func() (pageResult, error) { return c.fetchPage(ctx, page) })
-		sims, hdr := res.sims, res.header
+		res, err := c.page(ctx, page)
 		if err != nil {
 			return stats, fmt.Errorf("list SIMs page %d: %w", page, err)
 		}
+		sims, hdr := res.sims, res.header
 		stats.Pages, stats.SIMs = page, stats.SIMs+len(sims)
 		if page == 1 {
 			declared, stats.TotalCount = headerInt(hdr, HeaderTotalPages), headerInt(hdr, HeaderTotalCount)
@@ -67,45 +68,103 @@ func (c *Client) lastPage(page, n, declared, current int) (bool, error) {
 	return false, nil
 }
 
+// page fetches one page with retries; a 401 refreshes the token once, and a
+// second 401 in a row means the account has no access, which retrying cannot fix.
+func (c *Client) page(ctx context.Context, page int) (pageResult, error) {
+	refreshed := false
+	return retry(ctx, c, "sims", func() (pageResult, error) {
+		res, err := c.fetchPage(ctx, page)
+		if errors.Is(err, errTokenRejected) {
+			if refreshed {
+				return res, backoff.Permanent(fmt.Errorf("%w again with a fresh token for user %s", err, c.cfg.Username))
+			}
+			refreshed = true
+		}
+		return res, err
+	})
+}
+
 type pageResult struct {
 	sims   []SIM
 	header http.Header
 }
 
+// fetchPage makes one attempt at a page and counts it by status.
 func (c *Client) fetchPage(ctx context.Context, page int) (pageResult, error) {
+	resp, tok, err := c.requestPage(ctx, page)
+	if err != nil {
+		return pageResult{}, err
+	}
+	defer resp.Body.Close()
+	res, err := c.readPage(resp, tok, page)
+	status := strconv.Itoa(resp.StatusCode)
+	if errors.Is(err, ErrInvalidResponse) {
+		status = "invalid_json"
+	}
+	c.cfg.Observer.Request("sims", status)
+	return res, err
+}
+
+// requestPage waits for the rate limiter and a token, then sends GET /v1/sims.
+func (c *Client) requestPage(ctx context.Context, page int) (*http.Response, string, error) {
 	if err := c.limiter.Wait(ctx); err != nil {
-		return pageResult{}, backoff.Permanent(err)
+		return nil, "", backoff.Permanent(err)
 	}
 	tok, err := c.accessToken(ctx)
 	if err != nil {
-		return pageResult{}, backoff.Permanent(err)
+		return nil, "", backoff.Permanent(err)
 	}
 	u := fmt.Sprintf("%s/v1/sims?page=%d&pageSize=%d", c.base, page, c.cfg.PageSize)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return pageResult{}, backoff.Permanent(err)
+		return nil, "", backoff.Permanent(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
 		c.cfg.Observer.Request("sims", "error")
-		return pageResult{}, transportError(ctx, err)
+		return nil, "", transportError(ctx, err)
 	}
-	defer resp.Body.Close()
-	c.cfg.Observer.Request("sims", strconv.Itoa(resp.StatusCode))
-	if resp.StatusCode == http.StatusUnauthorized {
+	return resp, tok, nil
+}
+
+// readPage turns an answer into SIMs or a retryable or permanent error.
+func (c *Client) readPage(resp *http.Response, tok string, page int) (pageResult, error) {
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusUnauthorized:
 		c.invalidate(tok)
-		return pageResult{}, errors.New("token rejected (401), fetching a new one")
+		return pageResult{}, errTokenRejected
+	default:
+		return pageResult{}, classify(resp, c.now())
 	}
-	if resp.StatusCode != http.StatusOK {
-		return pageResult{}, classify(resp)
-	}
-	var sims []SIM
-	if err := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 16<<20)).Decode(&sims); err != nil {
-		return pageResult{}, fmt.Errorf("decode page %d: %w", page, err)
+	sims, err := decodePage(resp.Body)
+	if err != nil {
+		return pageResult{}, fmt.Errorf("%w: page %d: %w", ErrInvalidResponse, page, err)
 	}
 	return pageResult{sims: sims, header: resp.Header}, nil
+}
+
+// maxPageBytes bounds one page's body: 100 SIMs take about 50 KB, so a much
+// larger answer is a broken API, not a page to hold in memory.
+const maxPageBytes = 16 << 20
+
+// decodePage reads a JSON array of SIMs; anything else (an object, trailing
+// garbage, a truncated body, an oversized one) is an error.
+func decodePage(body io.Reader) ([]SIM, error) {
+	dec := json.NewDecoder(io.LimitReader(body, maxPageBytes+1))
+	var sims []SIM
+	if err := dec.Decode(&sims); err != nil {
+		return nil, err
+	}
+	if sims == nil {
+		return nil, errors.New("null instead of an array")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("unexpected data after the array")
+	}
+	return sims, nil
 }
 
 // headerInt returns a non-negative integer header, or -1 when absent or invalid.

@@ -60,7 +60,7 @@ func (c *Client) fetchToken(ctx context.Context) (Token, error) {
 		return Token{}, backoff.Permanent(fmt.Errorf("%w (status %d)", ErrBadCredentials, resp.StatusCode))
 	}
 	if resp.StatusCode != http.StatusOK {
-		return Token{}, classify(resp)
+		return Token{}, classify(resp, c.now())
 	}
 	var tok Token
 	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil {
@@ -70,13 +70,4 @@ func (c *Client) fetchToken(ctx context.Context) (Token, error) {
 		return Token{}, errors.New("token answer without access_token or expires_in")
 	}
 	return tok, nil
-}
-
-// transportError makes a cancelled context final and other transport errors
-// (resets, timeouts) retryable.
-func transportError(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return backoff.Permanent(ctx.Err())
-	}
-	return err
 }
