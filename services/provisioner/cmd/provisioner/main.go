@@ -8,11 +8,15 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/simbridge/simbridge/libs/healthcheck"
 	"github.com/simbridge/simbridge/libs/logging"
 	"github.com/simbridge/simbridge/services/provisioner/internal/service"
 )
 
 func main() {
+	if healthcheck.Requested(os.Args[1:]) {
+		os.Exit(healthcheck.Main())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	logger, err := logging.FromEnv(ctx, os.Stdout, "provisioner")
