@@ -25,6 +25,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/simbridge/simbridge/libs/lease"
 	"github.com/simbridge/simbridge/libs/simstore"
 )
 
@@ -66,6 +67,7 @@ type Resources struct {
 func (r Resources) Env() []string {
 	return []string{
 		"SIM_TABLE=" + r.Table(),
+		"LEASE_TABLE=" + r.Leases(),
 		"CREATE_QUEUE=" + r.CreateQueue(),
 		"DISABLE_QUEUE=" + r.DisableQueue(),
 		"SUCCESS_TOPIC_ARN=" + r.SuccessTopicARN,
@@ -100,7 +102,11 @@ func Ensure(ctx context.Context, cfg aws.Config, names Names, opts Options) (Res
 	if res.FailureTopicARN, err = ensureTopic(ctx, t, names.FailureTopic()); err != nil {
 		return res, err
 	}
-	if err = ensureTable(ctx, dynamodb.NewFromConfig(cfg), names.Table()); err != nil {
+	db := dynamodb.NewFromConfig(cfg)
+	if err = ensureTable(ctx, db, simstore.TableDefinition(names.Table())); err != nil {
+		return res, err
+	}
+	if err = ensureTable(ctx, db, lease.TableDefinition(names.Leases())); err != nil {
 		return res, err
 	}
 	if res.KeyARN, err = ensureKey(ctx, kms.NewFromConfig(cfg), names.KeyAlias()); err != nil {
@@ -173,8 +179,9 @@ func ensureTopic(ctx context.Context, t *sns.Client, name string) (string, error
 	return *out.TopicArn, nil
 }
 
-func ensureTable(ctx context.Context, db *dynamodb.Client, name string) error {
-	_, err := db.CreateTable(ctx, simstore.TableDefinition(name))
+func ensureTable(ctx context.Context, db *dynamodb.Client, def *dynamodb.CreateTableInput) error {
+	name := aws.ToString(def.TableName)
+	_, err := db.CreateTable(ctx, def)
 	var inUse *ddbtypes.ResourceInUseException
 	if err != nil && !errors.As(err, &inUse) {
 		return fmt.Errorf("create table %s: %w", name, err)

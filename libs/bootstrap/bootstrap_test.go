@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -69,7 +70,10 @@ func TestEnsureIsIdempotentAndComplete(t *testing.T) {
 		t.Errorf("api key secret missing or weak: %v", err)
 	}
 	env := strings.Join(first.Env(), "\n")
-	for _, k := range []string{"SIM_TABLE=", "CREATE_QUEUE=", "SUCCESS_TOPIC_ARN=arn:", "KMS_KEY_ID=arn:", "IOT_POLICY_NAME="} {
+	if _, err := dynamodb.NewFromConfig(cfg).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(names.Leases())}); err != nil {
+		t.Errorf("lease table: %v", err)
+	}
+	for _, k := range []string{"SIM_TABLE=", "LEASE_TABLE=", "CREATE_QUEUE=", "SUCCESS_TOPIC_ARN=arn:", "KMS_KEY_ID=arn:", "IOT_POLICY_NAME="} {
 		if !strings.Contains(env, k) {
 			t.Errorf("env lacks %s: %s", k, env)
 		}

@@ -33,6 +33,10 @@ func (n Names) FailureTopic() string { return n.Prefix + "-failure" }
 // Table is the SIM record table.
 func (n Names) Table() string { return n.Prefix + "-sims" }
 
+// Leases is the table of leases that keep jobs (sim-poller's sync) from
+// running on two replicas at once.
+func (n Names) Leases() string { return n.Prefix + "-leases" }
+
 // KeyAlias is the alias of the KMS key that encrypts device private keys.
 func (n Names) KeyAlias() string { return "alias/" + n.Prefix + "-device-keys" }
 
