@@ -7,7 +7,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 
 	"github.com/simbridge/simbridge/libs/simstore"
@@ -24,6 +23,10 @@ const AmazonRootCAURL = "https://www.amazontrust.com/repository/AmazonRootCA1.pe
 
 // ErrNoCredentials means no active SIM with credentials has the IP.
 var ErrNoCredentials = errors.New("no onboarding data for this device")
+
+// ErrAmbiguousIP means several active SIMs claim the IP; it is an
+// ErrNoCredentials (the device gets a 404) that operators need to see.
+var ErrAmbiguousIP = fmt.Errorf("%w: several active SIMs claim the IP", ErrNoCredentials)
 
 // Store finds records by IP.
 type Store interface {
@@ -51,18 +54,18 @@ type Onboarding struct {
 	opener   Opener
 	endpoint string
 	rootCA   string
-	logger   *slog.Logger
 }
 
 // New returns the use case; endpoint is the IoT Core data endpoint host and
 // rootCA the PEM served in CSV answers.
-func New(store Store, opener Opener, endpoint, rootCA string, logger *slog.Logger) *Onboarding {
-	return &Onboarding{store: store, opener: opener, endpoint: endpoint, rootCA: rootCA, logger: logger}
+func New(store Store, opener Opener, endpoint, rootCA string) *Onboarding {
+	return &Onboarding{store: store, opener: opener, endpoint: endpoint, rootCA: rootCA}
 }
 
 // ForIP returns the credentials of the one active SIM holding ip. When
 // several active SIMs claim the IP nobody gets credentials: the device could
-// be either of them.
+// be either of them. The lookup is one query; the key is decrypted only now,
+// to answer.
 func (o *Onboarding) ForIP(ctx context.Context, ip netip.Addr) (Credentials, error) {
 	recs, err := o.store.FindByIP(ctx, ip.String())
 	if err != nil {
@@ -79,8 +82,7 @@ func (o *Onboarding) ForIP(ctx context.Context, ip netip.Addr) (Credentials, err
 		return Credentials{}, ErrNoCredentials
 	case 1:
 	default:
-		o.logger.Error("several active SIMs claim one IP; refusing to choose", "ip", ip.String(), "sims", len(found))
-		return Credentials{}, ErrNoCredentials
+		return Credentials{}, ErrAmbiguousIP
 	}
 	r := found[0]
 	key, err := o.opener.Open(ctx, r.ICCID, r.PrivateKeyCiphertext)

@@ -1,6 +1,7 @@
 package ports
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 
@@ -17,11 +18,17 @@ type jsonBody struct {
 	IoTCoreEndpointURL string `json:"iotCoreEndpointUrl"`
 }
 
-func encodeJSON(c app.Credentials) ([]byte, error) {
-	return json.Marshal(jsonBody{
+// encodeJSON renders the JSON answer as the reference does: no HTML
+// escaping, no trailing newline. Strings cannot fail to encode.
+func encodeJSON(c app.Credentials) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(jsonBody{
 		AmazonRootCaURL: c.RootCAURL, Certificate: c.CertificatePEM, PrivateKey: c.PrivateKeyPEM,
 		ICCID: c.ICCID, IoTCoreEndpointURL: c.IoTEndpoint,
 	})
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 // newlines turns CRLF, CR and LF into the two characters \n, as firmware

@@ -5,7 +5,6 @@ package ports
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -33,8 +32,8 @@ type Options struct {
 	DeviceIPHeader string
 	// APIKeyHeader carries the gateway's API key.
 	APIKeyHeader string
-	// APIKeys returns the keys accepted now (two while a key is rotated).
-	APIKeys func() []string
+	// APIKeys are the keys accepted now (two while a key is rotated).
+	APIKeys KeyRing
 	Metrics *Metrics
 	Logger  *slog.Logger
 }
@@ -44,6 +43,7 @@ const (
 	msgNotFound     = "No onboarding data found for this device"
 	msgUnexpected   = "Unexpected error occurred"
 	msgUnauthorized = "Unauthorized"
+	msgBadDeviceIP  = "Missing or invalid device IP"
 )
 
 // NewHTTP returns the HTTP handler.
@@ -51,32 +51,15 @@ func NewHTTP(o Onboarder, opts Options) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(opts.Logger)
+	e.Pre(sanitizeRequestID)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: uuid.NewString}))
 	e.Use(observe(opts.Metrics, opts.Logger))
-	e.Use(requireAPIKey(opts.APIKeyHeader, opts.APIKeys))
+	e.Use(requireAPIKey(opts.APIKeyHeader, opts.APIKeys, opts.Logger))
 	h := &onboardingHandler{app: o, ipHeader: opts.DeviceIPHeader}
 	for _, p := range opts.Paths {
 		e.GET(p, h.serve)
 	}
 	return e
-}
-
-// requireAPIKey rejects requests without one of the accepted keys, comparing
-// in constant time so the key cannot be guessed byte by byte.
-func requireAPIKey(header string, keys func() []string) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			got := []byte(c.Request().Header.Get(header))
-			ok := 0
-			for _, k := range keys() {
-				ok |= subtle.ConstantTimeCompare(got, []byte(k))
-			}
-			if ok != 1 || len(got) == 0 {
-				return c.JSON(http.StatusUnauthorized, map[string]string{"message": msgUnauthorized})
-			}
-			return next(c)
-		}
-	}
 }
 
 type onboardingHandler struct {
@@ -87,49 +70,44 @@ type onboardingHandler struct {
 func (h *onboardingHandler) serve(c echo.Context) error {
 	ip, err := netip.ParseAddr(strings.TrimSpace(c.Request().Header.Get(h.ipHeader)))
 	if err != nil {
-		return c.JSON(http.StatusBadRequest, map[string]string{"message": "missing or invalid device IP"})
+		c.Set(outcomeKey, "bad_device_ip")
+		return c.JSON(http.StatusBadRequest, message{msgBadDeviceIP})
 	}
-	creds, err := h.app.ForIP(c.Request().Context(), ip.Unmap())
-	if errors.Is(err, app.ErrNoCredentials) {
-		return c.JSON(http.StatusNotFound, map[string]string{"message": msgNotFound})
-	}
-	if err != nil {
+	ip = ip.Unmap()
+	c.Set(deviceIPKey, ip.String())
+	creds, err := h.app.ForIP(c.Request().Context(), ip)
+	switch {
+	case errors.Is(err, app.ErrAmbiguousIP):
+		c.Set(outcomeKey, "ambiguous_ip")
+		return c.JSON(http.StatusNotFound, message{msgNotFound})
+	case errors.Is(err, app.ErrNoCredentials):
+		c.Set(outcomeKey, "no_credentials")
+		return c.JSON(http.StatusNotFound, message{msgNotFound})
+	case err != nil:
 		return err
 	}
-	format, body := "json", []byte(nil)
+	return h.write(c, creds)
+}
+
+// write sends the answer in the format asked for; http.ServeContent honours
+// Range (206, 416, multipart) so modems can download it in chunks.
+func (h *onboardingHandler) write(c echo.Context, creds app.Credentials) error {
+	format, body, ctype := "json", encodeJSON(creds), echo.MIMEApplicationJSON
 	if wantsCSV(c.Request().Header.Get(echo.HeaderAccept)) {
-		format, body = "csv", encodeCSV(creds)
-		c.Response().Header().Set(echo.HeaderContentType, "text/csv")
-	} else if body, err = encodeJSON(creds); err != nil {
-		return err
-	}
-	if format == "json" {
-		c.Response().Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+		format, body, ctype = "csv", encodeCSV(creds), "text/csv"
 	}
 	c.Set(formatKey, format)
-	c.Response().Header().Set("Cache-Control", "no-store")
+	c.Set(outcomeKey, "served")
+	hdr := c.Response().Header()
+	hdr.Set(echo.HeaderContentType, ctype)
+	hdr.Set("Cache-Control", "no-store")
+	if r := c.Request(); !strings.HasPrefix(r.Header.Get("Range"), "bytes=") {
+		r.Header.Del("Range") // RFC 9110: a range unit not understood is ignored
+	}
 	http.ServeContent(c.Response(), c.Request(), "", time.Time{}, bytes.NewReader(body))
 	return nil
 }
 
 func wantsCSV(accept string) bool {
 	return strings.Contains(strings.ToLower(accept), "text/csv")
-}
-
-// errorHandler answers every unexpected error with the reference's 500 body
-// and the request id, and logs it once.
-func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
-	return func(err error, c echo.Context) {
-		if c.Response().Committed {
-			return
-		}
-		var he *echo.HTTPError
-		if errors.As(err, &he) && he.Code < 500 {
-			_ = c.JSON(he.Code, map[string]any{"message": http.StatusText(he.Code)})
-			return
-		}
-		id := c.Response().Header().Get(echo.HeaderXRequestID)
-		logger.Error("request failed", "request_id", id, "path", c.Path(), "error", err)
-		_ = c.JSON(http.StatusInternalServerError, map[string]string{"message": msgUnexpected, "requestId": id})
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -18,10 +19,15 @@ import (
 	"github.com/simbridge/simbridge/libs/httpserver"
 	"github.com/simbridge/simbridge/libs/keyseal"
 	"github.com/simbridge/simbridge/libs/metrics"
+	"github.com/simbridge/simbridge/libs/secrets"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/services/onboarding-api/internal/app"
 	"github.com/simbridge/simbridge/services/onboarding-api/internal/ports"
 )
+
+// keyRefreshGap is the shortest time between two on-demand re-reads of the
+// API key, so requests with wrong keys cannot hammer Secrets Manager.
+const keyRefreshGap = 5 * time.Second
 
 // Run starts onboarding-api and blocks until ctx ends or a server fails.
 func Run(ctx context.Context, logger *slog.Logger) error {
@@ -37,7 +43,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	apiKey, err := cfg.APIKey.Resolve(ctx, secretsmanager.NewFromConfig(awsCfg))
+	keys, err := secrets.NewRotating(ctx, cfg.APIKey, secretsmanager.NewFromConfig(awsCfg), cfg.APIKeyRefresh, keyRefreshGap)
 	if err != nil {
 		return fmt.Errorf("API key: %w", err)
 	}
@@ -50,29 +56,46 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 		return err
 	}
 	reg, probe := metrics.NewRegistry(), metrics.NewProbe()
+	m := ports.NewMetrics(reg)
 
 	// Business.
-	onboarding := app.New(
-		simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable),
-		keyseal.NewOpener(kms.NewFromConfig(awsCfg), cfg.KMSKeyID),
-		endpoint, rootCA, logger,
-	)
+	onboarding, err := newOnboarding(cfg, awsCfg, endpoint, rootCA, m)
+	if err != nil {
+		return err
+	}
 	handler := ports.NewHTTP(onboarding, ports.Options{
 		Paths: cfg.Paths, DeviceIPHeader: cfg.DeviceIPHeader, APIKeyHeader: cfg.APIKeyHeader,
-		APIKeys: func() []string { return []string{apiKey.Reveal()} },
-		Metrics: ports.NewMetrics(reg), Logger: logger,
+		APIKeys: keys, Metrics: m, Logger: logger,
 	})
 
-	// Servers.
+	// Servers and background work.
 	opts := httpserver.Options{ShutdownTimeout: cfg.ShutdownTimeout}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return metrics.Serve(gctx, cfg.OpsAddr, reg, probe, opts) })
 	g.Go(func() error { return httpserver.ListenAndServe(gctx, cfg.HTTPAddr, handler, opts) })
+	g.Go(func() error {
+		keys.Run(gctx, func(err error) { logger.Warn("API key refresh failed; keeping the last keys", "error", err) })
+		return nil
+	})
 	probe.SetReady()
 	logger.Info("ready", "http", cfg.HTTPAddr, "ops", cfg.OpsAddr, "iot_endpoint", endpoint)
 	err = g.Wait()
 	logger.Info("stopped")
 	return err
+}
+
+// newOnboarding builds the use case on DynamoDB and KMS, behind the short
+// answer cache unless CACHE_TTL is 0.
+func newOnboarding(cfg Config, awsCfg aws.Config, endpoint, rootCA string, m *ports.Metrics) (ports.Onboarder, error) {
+	o := app.New(
+		simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable),
+		keyseal.NewOpener(kms.NewFromConfig(awsCfg), cfg.KMSKeyID),
+		endpoint, rootCA,
+	)
+	if cfg.CacheTTL == 0 {
+		return o, nil
+	}
+	return app.NewCached(o, cfg.CacheSize, cfg.CacheTTL, m.CacheResult)
 }
 
 // iotEndpoint returns the configured endpoint or asks IoT Core once for the
