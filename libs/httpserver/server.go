@@ -5,6 +5,7 @@ package httpserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -21,6 +22,9 @@ type Options struct {
 	MaxHeaderBytes    int
 	// ShutdownTimeout is how long in-flight requests may run after the context ends.
 	ShutdownTimeout time.Duration
+	// TLSConfig, when set, makes Serve speak HTTPS; its GetCertificate can
+	// hand out a certificate that is replaced while the server runs.
+	TLSConfig *tls.Config
 }
 
 func (o Options) withDefaults() Options {
@@ -53,9 +57,16 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts Options) e
 		IdleTimeout:       opts.IdleTimeout,
 		MaxHeaderBytes:    opts.MaxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		TLSConfig:         opts.TLSConfig,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if opts.TLSConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 
 	select {
 	case err := <-errc:

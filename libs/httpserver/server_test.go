@@ -2,8 +2,12 @@ package httpserver_test
 
 import (
 	"context"
+	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,5 +78,27 @@ func TestServeGivesUpAfterShutdownTimeout(t *testing.T) {
 	}
 	if d := time.Since(begin); d > 2*time.Second {
 		t.Fatalf("shutdown took %v, not bounded", d)
+	}
+}
+
+func TestServeTLS(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ts := httptest.NewTLSServer(http.NotFoundHandler()) // for its test certificate and trusting client
+	defer ts.Close()
+	ln, _ := httpserver.Listen(ctx, "127.0.0.1:0")
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, r.Proto+" tls="+fmt.Sprint(r.TLS != nil)) })
+	go func() {
+		_ = httpserver.Serve(ctx, ln, h, httpserver.Options{TLSConfig: &tls.Config{Certificates: ts.TLS.Certificates}})
+	}()
+	resp, err := ts.Client().Get("https://" + ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.HasSuffix(string(b), "tls=true") {
+		t.Fatalf("got %q", b)
 	}
 }
