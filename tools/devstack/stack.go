@@ -226,7 +226,8 @@ func (s *Stack) serviceEnv(name, httpAddr, opsAddr string) []string {
 	case "onboarding-api":
 		env = append(env, "HTTP_ADDR="+httpAddr, "IOT_ENDPOINT="+IoTEndpoint)
 	case "vpn-gateway":
-		env = append(env, "LISTEN_ADDR="+httpAddr, "UPSTREAM_URL=http://"+s.Procs["onboarding-api"].HTTPAddr)
+		env = append(env, "LISTEN_ADDR="+httpAddr, "UPSTREAM_URL=http://"+s.Procs["onboarding-api"].HTTPAddr,
+			"TUNNEL_MODE=none", "ENDPOINT_PARAMETER="+s.Resources.EndpointParameter())
 	case "provisioner", "deactivator":
 		env = append(env, "WORKERS=4")
 	}

@@ -1,21 +1,20 @@
 // Package ports is the device-facing side of vpn-gateway: a reverse proxy to
 // onboarding-api that identifies the device by the TCP peer address of its
-// tunnel connection, never by anything the device sends.
+// tunnel connection, never by anything the device sends, behind guards
+// against floods and slow or oversized requests.
 package ports
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
-	"strconv"
+	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/simbridge/simbridge/libs/metrics"
+	"github.com/google/uuid"
 )
 
 // ProxyOptions configure the proxy.
@@ -25,110 +24,96 @@ type ProxyOptions struct {
 	Paths          []string
 	DeviceIPHeader string
 	APIKeyHeader   string
-	// APIKey returns the key presented to onboarding-api.
-	APIKey  func() string
-	Metrics *Metrics
-	Logger  *slog.Logger
+	// APIKey returns the key presented to onboarding-api now.
+	APIKey func() string
+	// UpstreamTimeout bounds the wait for onboarding-api's answer headers.
+	UpstreamTimeout time.Duration
+	Guard           GuardOptions
+	Metrics         *Metrics
+	Logger          *slog.Logger
 }
 
-// spoofable lists headers a device could use to claim another identity;
-// none reaches onboarding-api from the device.
-var spoofable = []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded", "X-Real-Ip", "X-Client-Ip", "True-Client-Ip"}
+// requestIDHeader carries one id per device request into onboarding-api's
+// logs and back to the device.
+const requestIDHeader = "X-Request-Id"
+
+// spoofable lists headers a device could use to claim another identity or
+// smuggle a key; none reaches onboarding-api from the device. Header names
+// are compared after lower-casing and turning '_' into '-', because some
+// servers treat both spellings alike.
+var spoofable = []string{"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "forwarded",
+	"x-real-ip", "x-client-ip", "true-client-ip", "x-original-forwarded-for", "authorization", "x-request-id"}
 
 // NewProxy returns the device-facing handler.
 func NewProxy(opts ProxyOptions) http.Handler {
 	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(opts.Upstream)
-			for _, h := range append(spoofable, opts.DeviceIPHeader, opts.APIKeyHeader) {
-				pr.Out.Header.Del(h)
+		Rewrite:      rewrite(opts),
+		Transport:    transport(opts.UpstreamTimeout),
+		ErrorHandler: upstreamError(opts.Logger),
+		// The gateway already set the request id on the answer.
+		ModifyResponse: func(res *http.Response) error { res.Header.Del(requestIDHeader); return nil },
+	}
+	return opts.Metrics.observe(opts.Logger, newGuard(opts.Guard, opts.Paths, opts.Metrics, rp))
+}
+
+// rewrite builds the upstream request: device IP from the socket, the API
+// key, a request id, and nothing identity-related from the device.
+func rewrite(opts ProxyOptions) func(*httputil.ProxyRequest) {
+	drop := map[string]bool{}
+	for _, h := range append(spoofable, opts.DeviceIPHeader, opts.APIKeyHeader) {
+		drop[normalize(h)] = true
+	}
+	return func(pr *httputil.ProxyRequest) {
+		pr.SetURL(opts.Upstream)
+		for name := range pr.Out.Header {
+			if n := normalize(name); drop[n] || strings.Contains(strings.ReplaceAll(n, "-", ""), "apikey") {
+				delete(pr.Out.Header, name)
 			}
-			pr.Out.Header.Set(opts.DeviceIPHeader, peerIP(pr.In.RemoteAddr))
-			pr.Out.Header.Set(opts.APIKeyHeader, opts.APIKey())
-		},
-		Transport: &http.Transport{
-			Proxy:               nil,
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:        512,
-			MaxIdleConnsPerHost: 512,
-			IdleConnTimeout:     90 * time.Second,
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			opts.Logger.Error("upstream failed", "path", r.URL.Path, "error", err)
-			writeJSON(w, http.StatusBadGateway, "Onboarding service unavailable")
-		},
-	}
-	allowed := map[string]bool{}
-	for _, p := range opts.Paths {
-		allowed[p] = true
-	}
-	return opts.Metrics.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case !allowed[r.URL.Path]:
-			writeJSON(w, http.StatusNotFound, "Not Found")
-		case r.Method != http.MethodGet && r.Method != http.MethodHead:
-			w.Header().Set("Allow", "GET, HEAD")
-			writeJSON(w, http.StatusMethodNotAllowed, "Method Not Allowed")
-		default:
-			rp.ServeHTTP(w, r)
 		}
-	}))
+		pr.Out.Body, pr.Out.ContentLength = nil, 0 // GET only: nothing to forward
+		pr.Out.Header.Set(opts.DeviceIPHeader, PeerIP(pr.In.RemoteAddr))
+		pr.Out.Header.Set(opts.APIKeyHeader, opts.APIKey())
+		pr.Out.Header.Set(requestIDHeader, requestID(pr.In))
+	}
 }
 
-// peerIP is the address of the TCP peer: in production the device's SIM IP
-// as seen through the OpenVPN tunnel.
-func peerIP(remoteAddr string) string {
-	host, _, err := net.SplitHostPort(remoteAddr)
+func normalize(h string) string { return strings.ReplaceAll(strings.ToLower(h), "_", "-") }
+
+func transport(timeout time.Duration) *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   1024,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: timeout,
+	}
+}
+
+func upstreamError(logger *slog.Logger) func(http.ResponseWriter, *http.Request, error) {
+	return func(w http.ResponseWriter, r *http.Request, err error) {
+		logger.Error("upstream failed", "request_id", requestID(r), "path", r.URL.Path, "error", err)
+		writeJSON(w, http.StatusBadGateway, "Onboarding service unavailable")
+	}
+}
+
+// PeerIP is the address of the TCP peer: in production the device's SIM IP
+// as seen through the OpenVPN tunnel. IPv4-mapped IPv6 peers are unmapped.
+func PeerIP(remoteAddr string) string {
+	ap, err := netip.ParseAddrPort(remoteAddr)
 	if err != nil {
-		return remoteAddr
+		host, _, _ := net.SplitHostPort(remoteAddr)
+		return host
 	}
-	return host
+	return ap.Addr().Unmap().String()
 }
 
-func writeJSON(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
-}
+type ctxKey struct{}
 
-// Metrics are the gateway's request series.
-type Metrics struct {
-	requests *prometheus.CounterVec
-	latency  prometheus.Histogram
-}
-
-// NewMetrics registers the series on reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "vpn_gateway",
-			Name: "requests_total", Help: "Device requests by status code."}, []string{"code"}),
-		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: metrics.Namespace, Subsystem: "vpn_gateway",
-			Name: "request_duration_seconds", Help: "Device request latency through the gateway.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}}),
+// requestID is the id the guard gave the request (a fresh one otherwise).
+func requestID(r *http.Request) string {
+	if id, ok := r.Context().Value(ctxKey{}).(string); ok {
+		return id
 	}
-	reg.MustRegister(m.requests, m.latency)
-	return m
+	return uuid.NewString()
 }
-
-func (m *Metrics) observe(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
-		next.ServeHTTP(rec, r)
-		m.requests.WithLabelValues(strconv.Itoa(rec.code)).Inc()
-		m.latency.Observe(time.Since(start).Seconds())
-	})
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	s.code = code
-	s.ResponseWriter.WriteHeader(code)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -4,6 +4,7 @@ package service
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -11,38 +12,132 @@ import (
 	"github.com/simbridge/simbridge/libs/secrets"
 )
 
+// Tunnel modes.
+const (
+	// TunnelOpenVPN runs the OpenVPN client and listens on its address (production).
+	TunnelOpenVPN = "openvpn"
+	// TunnelNone listens on LISTEN_ADDR as given (local runs, tests).
+	TunnelNone = "none"
+)
+
 // Config is vpn-gateway's configuration, read from the environment.
 type Config struct {
-	// ListenAddr is the device-facing address. Until tunnel management
-	// lands it is configured directly (local mode).
-	ListenAddr      string        `env:"LISTEN_ADDR, default=:8080"`
-	OpsAddr         string        `env:"OPS_ADDR, default=:9090"`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=25s"`
+	// ListenAddr is the device-facing plain HTTP address. With the tunnel
+	// only its port is used (the host is the tunnel address).
+	ListenAddr string `env:"LISTEN_ADDR, default=:8080"`
+	// TLSListenAddr, when set, adds an HTTPS listener (same rule).
+	TLSListenAddr string `env:"TLS_LISTEN_ADDR"`
+	// TLSCert is a PEM bundle (certificate chain and private key), from
+	// Secrets Manager in AWS so a replacement task serves the same certificate.
+	TLSCert         secrets.Source `env:", prefix=TLS_CERT_"`
+	TLSRefresh      time.Duration  `env:"TLS_REFRESH, default=1h"`
+	OpsAddr         string         `env:"OPS_ADDR, default=:9090"`
+	ShutdownTimeout time.Duration  `env:"SHUTDOWN_TIMEOUT, default=25s"`
 
 	// UpstreamURL is onboarding-api's base URL.
-	UpstreamURL    string         `env:"UPSTREAM_URL, required"`
-	APIKey         secrets.Source `env:", prefix=API_KEY_"`
-	APIKeyHeader   string         `env:"API_KEY_HEADER, default=x-api-key"`
-	DeviceIPHeader string         `env:"DEVICE_IP_HEADER, default=onboarding-ip"`
-	Paths          []string       `env:"ONBOARDING_PATHS, default=/device-api/onboarding"`
+	UpstreamURL     string         `env:"UPSTREAM_URL, required"`
+	UpstreamTimeout time.Duration  `env:"UPSTREAM_TIMEOUT, default=10s"`
+	APIKey          secrets.Source `env:", prefix=API_KEY_"`
+	APIKeyRefresh   time.Duration  `env:"API_KEY_REFRESH, default=1m"`
+	APIKeyHeader    string         `env:"API_KEY_HEADER, default=x-api-key"`
+	DeviceIPHeader  string         `env:"DEVICE_IP_HEADER, default=onboarding-ip"`
+	Paths           []string       `env:"ONBOARDING_PATHS, default=/device-api/onboarding"`
+
+	Limits Limits
+	Tunnel Tunnel
+}
+
+// Limits protect the gateway and onboarding-api from floods and slow clients.
+type Limits struct {
+	RatePerIP         float64       `env:"RATE_LIMIT, default=5"`
+	BurstPerIP        int           `env:"RATE_BURST, default=20"`
+	MaxConcurrent     int           `env:"MAX_CONCURRENT, default=1024"`
+	MaxHeaderBytes    int           `env:"MAX_HEADER_BYTES, default=8192"`
+	MaxBodyBytes      int64         `env:"MAX_BODY_BYTES, default=1024"`
+	ReadHeaderTimeout time.Duration `env:"READ_HEADER_TIMEOUT, default=5s"`
+	ReadTimeout       time.Duration `env:"READ_TIMEOUT, default=10s"`
+	WriteTimeout      time.Duration `env:"WRITE_TIMEOUT, default=30s"`
+	IdleTimeout       time.Duration `env:"IDLE_TIMEOUT, default=60s"`
+}
+
+// Tunnel configures the OpenVPN client and what the gateway announces.
+type Tunnel struct {
+	Mode string `env:"TUNNEL_MODE, default=openvpn"`
+	// OpenVPNConfig is the client configuration of the breakout region.
+	OpenVPNConfig secrets.Source `env:", prefix=OPENVPN_CONFIG_"`
+	// OpenVPNAuth is "username\npassword" when the configuration uses auth-user-pass.
+	OpenVPNAuth   secrets.Source `env:", prefix=OPENVPN_AUTH_"`
+	OpenVPNBinary string         `env:"OPENVPN_BINARY, default=openvpn"`
+	Device        string         `env:"TUNNEL_DEVICE, default=tun-onboard"`
+	UpTimeout     time.Duration  `env:"TUNNEL_UP_TIMEOUT, default=120s"`
+	MaxBackoff    time.Duration  `env:"TUNNEL_MAX_BACKOFF, default=1m"`
+	// EndpointParameter is the SSM parameter receiving host:port/path once
+	// the tunnel is up; empty disables publication.
+	EndpointParameter string `env:"ENDPOINT_PARAMETER, default=openvpn-onboarding-proxy-server"`
+	SuccessTopicARN   string `env:"SUCCESS_TOPIC_ARN"`
+	FailureTopicARN   string `env:"FAILURE_TOPIC_ARN"`
 }
 
 // Validate rejects settings that cannot work.
 func (c *Config) Validate() error {
-	var errs []error
-	if err := c.APIKey.Validate("API_KEY_"); err != nil {
-		errs = append(errs, err)
-	}
-	if u, err := url.Parse(c.UpstreamURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("UPSTREAM_URL %q: want http(s)://host:port", c.UpstreamURL))
+	errs := []error{c.APIKey.Validate("API_KEY_"), c.validateUpstream(), c.Limits.validate(), c.Tunnel.validate(c)}
+	if optionalSet(c.TLSCert) != (c.TLSListenAddr != "") {
+		errs = append(errs, errors.New("TLS_LISTEN_ADDR and one of TLS_CERT_SECRET_ID, TLS_CERT_FILE, TLS_CERT_VALUE go together"))
+	} else if c.TLSListenAddr != "" {
+		errs = append(errs, c.TLSCert.Validate("TLS_CERT_"))
 	}
 	for _, p := range c.Paths {
 		if !strings.HasPrefix(p, "/") {
 			errs = append(errs, fmt.Errorf("ONBOARDING_PATHS: %q must start with /", p))
 		}
 	}
-	if c.ShutdownTimeout <= 0 {
-		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT must be positive"))
+	if c.ShutdownTimeout <= 0 || c.APIKeyRefresh < time.Second || c.TLSRefresh < time.Second {
+		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT must be positive, API_KEY_REFRESH and TLS_REFRESH at least 1s"))
 	}
 	return errors.Join(errs...)
 }
+
+func (c *Config) validateUpstream() error {
+	if u, err := url.Parse(c.UpstreamURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("UPSTREAM_URL %q: want http(s)://host:port", c.UpstreamURL)
+	}
+	return nil
+}
+
+func (l Limits) validate() error {
+	if l.RatePerIP <= 0 || l.BurstPerIP < 1 || l.MaxConcurrent < 1 || l.MaxHeaderBytes < 1024 || l.MaxBodyBytes < 0 {
+		return errors.New("RATE_LIMIT, RATE_BURST, MAX_CONCURRENT must be positive, MAX_HEADER_BYTES at least 1024, MAX_BODY_BYTES not negative")
+	}
+	for _, d := range []time.Duration{l.ReadHeaderTimeout, l.ReadTimeout, l.WriteTimeout, l.IdleTimeout} {
+		if d <= 0 {
+			return errors.New("READ_HEADER_TIMEOUT, READ_TIMEOUT, WRITE_TIMEOUT and IDLE_TIMEOUT must be positive")
+		}
+	}
+	return nil
+}
+
+func (t Tunnel) validate(c *Config) error {
+	switch t.Mode {
+	case TunnelNone:
+		return nil
+	case TunnelOpenVPN:
+	default:
+		return fmt.Errorf("TUNNEL_MODE %q: want %s or %s", t.Mode, TunnelOpenVPN, TunnelNone)
+	}
+	errs := []error{t.OpenVPNConfig.Validate("OPENVPN_CONFIG_")}
+	if optionalSet(t.OpenVPNAuth) {
+		errs = append(errs, t.OpenVPNAuth.Validate("OPENVPN_AUTH_"))
+	}
+	for _, addr := range []string{c.ListenAddr, c.TLSListenAddr} {
+		if host, _, err := net.SplitHostPort(addr); addr != "" && (err != nil || host != "") {
+			errs = append(errs, fmt.Errorf("listen address %q: with the tunnel give only the port (\":8080\")", addr))
+		}
+	}
+	if t.Device == "" || len(t.Device) > 15 || t.UpTimeout <= 0 || t.MaxBackoff <= 0 {
+		errs = append(errs, errors.New("TUNNEL_DEVICE (1-15 characters), TUNNEL_UP_TIMEOUT and TUNNEL_MAX_BACKOFF are required"))
+	}
+	return errors.Join(errs...)
+}
+
+// optionalSet reports whether any source of an optional secret is given.
+func optionalSet(s secrets.Source) bool { return s.SecretID != "" || s.File != "" || s.Value.IsSet() }

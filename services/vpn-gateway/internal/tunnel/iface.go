@@ -1,0 +1,81 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// pollEvery is how often the tun interface is checked.
+const pollEvery = 200 * time.Millisecond
+
+// ErrNoAddress means the tun interface has (or still has) no IPv4 address.
+var ErrNoAddress = errors.New("tun interface has no IPv4 address")
+
+// Address returns the first IPv4 address of the interface named dev.
+func Address(dev string) (netip.Addr, error) {
+	ifc, err := net.InterfaceByName(dev)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("interface %s: %w", dev, err)
+	}
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("addresses of %s: %w", dev, err)
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() {
+			return p.Addr(), nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("%s: %w", dev, ErrNoAddress)
+}
+
+// waitForAddress polls dev until it has an IPv4 address, openvpn exits, the
+// limit passes or ctx ends.
+func waitForAddress(ctx context.Context, dev string, limit time.Duration, exited <-chan error) (netip.Addr, error) {
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	for {
+		if ip, err := Address(dev); err == nil {
+			return ip, nil
+		}
+		select {
+		case <-ctx.Done():
+			return netip.Addr{}, ctx.Err()
+		case err := <-exited:
+			return netip.Addr{}, fmt.Errorf("openvpn exited before the tunnel was up: %w", exitErr(err))
+		case <-deadline.C:
+			return netip.Addr{}, fmt.Errorf("tunnel not up within %v: %w", limit, ErrNoAddress)
+		case <-tick.C:
+		}
+	}
+}
+
+// watchAddress returns when dev no longer has ip (openvpn reconnected
+// elsewhere or tore the interface down) or ctx ends.
+func watchAddress(ctx context.Context, dev string, ip netip.Addr) error {
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			if got, err := Address(dev); err != nil || got != ip {
+				return fmt.Errorf("tunnel address %s gone (now %v): %w", ip, got, ErrNoAddress)
+			}
+		}
+	}
+}
+
+func exitErr(err error) error {
+	if err == nil {
+		return errors.New("exit status 0")
+	}
+	return err
+}
