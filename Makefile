@@ -32,6 +32,7 @@ build:
 deps:
 	$(GO) mod download -x 2>/dev/null || $(GO) list -m all >/dev/null
 	@./tools/scripts/ensure-moto.sh
+	@./tools/scripts/ensure-openvpn.sh
 
 ## run: the whole system locally without Docker, until Ctrl-C
 run: deps build

@@ -180,3 +180,7 @@ func readLine(r io.Reader, limit time.Duration) (string, error) {
 		return "", fmt.Errorf("no output within %v", limit)
 	}
 }
+
+// Pid is the process id, for tests that look at the process's children
+// (vpn-gateway's openvpn).
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
