@@ -2,46 +2,14 @@ package domain
 
 import (
 	"net/netip"
-	"sort"
 
 	"github.com/simbridge/simbridge/libs/events"
 )
 
-// Problem kinds counted in a Report.
-const (
-	ProblemNoIP           = "no_ip"
-	ProblemInvalidIP      = "invalid_ip"
-	ProblemInvalidICCID   = "invalid_iccid"
-	ProblemInvalidStatus  = "invalid_status"
-	ProblemDuplicateICCID = "duplicate_iccid"
-	ProblemIPConflict     = "ip_conflict"
-)
-
-// Report summarises one reconciliation.
-type Report struct {
-	Seen      int
-	Unchanged int
-	// Problems counts SIMs skipped by kind; Examples keeps a few ICCIDs per kind for the operator.
-	Problems map[string]int
-	Examples map[string][]string
-	// GuardRefused is set when disables were withheld by the mass-disable guard.
-	GuardRefused bool
-	// DisablesWithheld counts disables not published (failed listing or guard).
-	DisablesWithheld int
-}
-
-const maxExamples = 5
-
-func (r *Report) problem(kind, iccid string) {
-	r.Problems[kind]++
-	if len(r.Examples[kind]) < maxExamples {
-		r.Examples[kind] = append(r.Examples[kind], iccid)
-	}
-}
-
-// Reconciler compares a stream of 1NCE SIMs with the store. Feed every SIM to
-// Observe, then call Finish once. Memory holds the store's summaries and the
-// IPs seen, never the full 1NCE objects.
+// Reconciler compares a stream of 1NCE SIMs with the store. Feed every store
+// record to AddLocal and every listed SIM to Observe, then call Finish once.
+// Memory holds the store's summaries and one entry per listed IP, never the
+// full 1NCE objects, and every lookup is a map access: no O(n·m) comparison.
 type Reconciler struct {
 	local     map[string]*localEntry
 	owner     map[netip.Addr]string   // ip -> first enabled SIM claiming it
@@ -64,15 +32,16 @@ func NewReconciler(local []LocalSIM) *Reconciler {
 		conflicts: map[netip.Addr][]string{},
 		pending:   map[string]Change{},
 		seenNew:   map[string]bool{},
-		report:    Report{Problems: map[string]int{}, Examples: map[string][]string{}},
+		report:    newReport(),
 	}
 	for _, l := range local {
-		r.local[l.ICCID] = &localEntry{LocalSIM: l}
+		r.AddLocal(l)
 	}
 	return r
 }
 
-// AddLocal adds one store record; an alternative to passing all to NewReconciler.
+// AddLocal adds one store record, so a store scan can stream into the
+// reconciler instead of building a slice first.
 func (r *Reconciler) AddLocal(l LocalSIM) { r.local[l.ICCID] = &localEntry{LocalSIM: l} }
 
 // Observe takes one SIM of the 1NCE listing.
@@ -87,8 +56,10 @@ func (r *Reconciler) Observe(s RemoteSIM) {
 	}
 	switch s.Status {
 	case StatusEnabled:
+		r.report.Enabled++
 		r.observeEnabled(s)
 	case StatusDisabled:
+		r.report.Disabled++
 		r.observeDisabled(s)
 	default:
 		r.report.problem(ProblemInvalidStatus, s.ICCID)
@@ -138,6 +109,8 @@ func (r *Reconciler) observeEnabled(s RemoteSIM) {
 	r.pending[s.ICCID] = change
 }
 
+// claim records that iccid says it has addr; a second claimant makes every
+// claimant of addr conflicted.
 func (r *Reconciler) claim(addr netip.Addr, iccid string) {
 	first, taken := r.owner[addr]
 	switch {
@@ -157,105 +130,4 @@ func (r *Reconciler) observeDisabled(s RemoteSIM) {
 		return
 	}
 	r.pending[s.ICCID] = Change{Kind: events.KindDisable, ICCID: s.ICCID, IP: l.IP, Status: s.Status, Reason: ReasonDisabled, BaseVersion: l.Version}
-}
-
-// Policy bounds what Finish may publish.
-type Policy struct {
-	// ListingComplete is false when the listing failed or was cut short: then
-	// no disable is published at all.
-	ListingComplete bool
-	// MaxDisableShare is the largest share of active SIMs one run may disable (0-1).
-	MaxDisableShare float64
-	// DisableAllowance is a number of disables always allowed, so small fleets can lose a SIM.
-	DisableAllowance int
-	// Force lets an operator override the guard.
-	Force bool
-}
-
-// Finish returns the changes to publish, sorted by ICCID, and the report.
-func (r *Reconciler) Finish(p Policy) ([]Change, Report) {
-	var ups, downs []Change
-	conflicted := r.conflictedICCIDs()
-	for iccid, c := range r.pending {
-		switch {
-		case conflicted[iccid]:
-			continue
-		case c.Kind == events.KindDisable:
-			downs = append(downs, c)
-		default:
-			ups = append(ups, c)
-		}
-	}
-	downs = append(downs, r.conflictDisables(conflicted)...)
-	downs = append(downs, r.absentDisables()...)
-	downs = r.guard(downs, p)
-	changes := append(ups, downs...)
-	sort.Slice(changes, func(i, j int) bool { return changes[i].ICCID < changes[j].ICCID })
-	return changes, r.report
-}
-
-// conflictedICCIDs returns the SIMs sharing an IP with another listed SIM:
-// none of them may get credentials, so none is created or updated.
-func (r *Reconciler) conflictedICCIDs() map[string]bool {
-	out := map[string]bool{}
-	for _, iccids := range r.conflicts {
-		for _, id := range iccids {
-			if !out[id] {
-				r.report.problem(ProblemIPConflict, id)
-			}
-			out[id] = true
-		}
-	}
-	return out
-}
-
-// conflictDisables takes access away from active SIMs caught in an IP
-// conflict, since the device at that IP could be either SIM.
-func (r *Reconciler) conflictDisables(conflicted map[string]bool) []Change {
-	var out []Change
-	for id := range conflicted {
-		if l, ok := r.local[id]; ok && l.Active {
-			out = append(out, Change{Kind: events.KindDisable, ICCID: id, IP: l.IP, Status: StatusEnabled, Reason: ReasonIPConflict, BaseVersion: l.Version})
-		}
-	}
-	return out
-}
-
-func (r *Reconciler) absentDisables() []Change {
-	var out []Change
-	for _, l := range r.local {
-		if l.Active && !l.seen {
-			out = append(out, Change{Kind: events.KindDisable, ICCID: l.ICCID, IP: l.IP, Reason: ReasonAbsent, BaseVersion: l.Version})
-		}
-	}
-	return out
-}
-
-// guard withholds every disable when the listing is not trustworthy or the
-// run would disable more than the policy allows.
-func (r *Reconciler) guard(downs []Change, p Policy) []Change {
-	if len(downs) == 0 {
-		return nil
-	}
-	if !p.ListingComplete {
-		r.report.DisablesWithheld = len(downs)
-		return nil
-	}
-	if p.Force {
-		return downs
-	}
-	active := 0
-	for _, l := range r.local {
-		if l.Active {
-			active++
-		}
-	}
-	limit := max(int(p.MaxDisableShare*float64(active)), p.DisableAllowance)
-	emptyListing := r.report.Seen == 0 && active > 0
-	if len(downs) > limit || emptyListing {
-		r.report.GuardRefused = true
-		r.report.DisablesWithheld = len(downs)
-		return nil
-	}
-	return downs
 }

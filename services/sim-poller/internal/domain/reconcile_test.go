@@ -81,6 +81,28 @@ func TestStateRules(t *testing.T) {
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1"), enabled(b, "10.0.0.1")},
 			want:   []string{"disable " + a + " 10.0.0.1 5"},
 			check:  problems(map[string]int{domain.ProblemIPConflict: 2})},
+		{name: "re-enabled SIM with a new IP is re-enabled at the new IP", local: []domain.LocalSIM{{ICCID: a, IP: "10.0.0.1", Version: 6}},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.7")}, want: []string{"create " + a + " 10.0.0.7 6"}},
+		{name: "re-enabled SIM without IP is skipped, not created", local: []domain.LocalSIM{{ICCID: a, IP: "10.0.0.1", Version: 6}},
+			remote: []domain.RemoteSIM{enabled(a, "")}, check: problems(map[string]int{domain.ProblemNoIP: 1})},
+		{name: "active SIM losing its IP keeps its access and is counted", local: []domain.LocalSIM{active(a, "10.0.0.1", 2)},
+			remote: []domain.RemoteSIM{enabled(a, "")}, check: problems(map[string]int{domain.ProblemNoIP: 1})},
+		{name: "disabled SIM without IP is still disabled", local: []domain.LocalSIM{active(a, "10.0.0.1", 3)},
+			remote: []domain.RemoteSIM{{ICCID: a, Status: domain.StatusDisabled}}, want: []string{"disable " + a + " 10.0.0.1 3"}},
+		{name: "IPv6 SIM is created with the canonical address", remote: []domain.RemoteSIM{enabled(a, "2001:DB8:0:0::5")},
+			want: []string{"create " + a + " 2001:db8::5 0"}},
+		{name: "IP with a zone or port is invalid", remote: []domain.RemoteSIM{enabled(a, "10.0.0.1:80"), enabled(b, " 10.0.0.2")},
+			check: problems(map[string]int{domain.ProblemInvalidIP: 2})},
+		{name: "three SIMs with one IP: none gets credentials", local: []domain.LocalSIM{active(b, "10.0.0.1", 2)},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1"), enabled(b, "10.0.0.1"), enabled(c, "10.0.0.1")},
+			want:   []string{"disable " + b + " 10.0.0.1 2"},
+			check:  problems(map[string]int{domain.ProblemIPConflict: 3})},
+		{name: "a disabled SIM sharing an enabled SIM's IP is no conflict", local: []domain.LocalSIM{{ICCID: b, IP: "10.0.0.1", Version: 2}},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1"), {ICCID: b, IP: "10.0.0.1", Status: domain.StatusDisabled}},
+			want:   []string{"create " + a + " 10.0.0.1 0"}},
+		{name: "a new SIM taking the IP of a SIM that left is created, the old one disabled", local: []domain.LocalSIM{active(b, "10.0.0.1", 4)},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")},
+			want:   []string{"create " + a + " 10.0.0.1 0", "disable " + b + " 10.0.0.1 4"}},
 		{name: "IP swap between two SIMs is two updates", local: []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.2"), enabled(b, "10.0.0.1")},
 			want:   []string{"update " + a + " 10.0.0.2 1", "update " + b + " 10.0.0.1 1"}},
@@ -197,5 +219,37 @@ func assertChanges(t *testing.T, got []domain.Change, want []string) {
 	}
 	if fmt.Sprint(g) != fmt.Sprint(want) {
 		t.Fatalf("changes\n got %v\nwant %v", g, want)
+	}
+}
+
+func TestReportCountsWhatOperatorsSee(t *testing.T) {
+	t.Parallel()
+	local := []domain.LocalSIM{active(a, "10.0.0.1", 1), {ICCID: b, IP: "10.0.0.2", Version: 1}}
+	remote := []domain.RemoteSIM{
+		enabled(a, "10.0.0.1"), {ICCID: b, Status: domain.StatusDisabled}, enabled(c, ""),
+		enabled("bad", "10.0.0.9"), enabled("8988280666000000004", "nope"),
+	}
+	_, r := run(local, remote, trusting)
+	if r.Seen != 5 || r.Enabled != 3 || r.Disabled != 1 || r.Unchanged != 2 {
+		t.Fatalf("seen=%d enabled=%d disabled=%d unchanged=%d", r.Seen, r.Enabled, r.Disabled, r.Unchanged)
+	}
+	invalid := r.Invalid()
+	if invalid[domain.ProblemNoIP] != 0 || invalid[domain.ProblemInvalidICCID] != 1 || invalid[domain.ProblemInvalidIP] != 1 {
+		t.Fatalf("invalid = %v: SIMs without IP are expected, not invalid", invalid)
+	}
+	if got := r.Examples[domain.ProblemInvalidICCID]; len(got) != 1 || got[0] != "bad" {
+		t.Fatalf("examples = %v", r.Examples)
+	}
+}
+
+func TestExamplesStayBoundedForAWhollyInvalidAccount(t *testing.T) {
+	t.Parallel()
+	var remote []domain.RemoteSIM
+	for i := range 10_000 {
+		remote = append(remote, enabled(fmt.Sprintf("89882806660000%05d", i), "not-an-ip"))
+	}
+	_, r := run(nil, remote, trusting)
+	if r.Problems[domain.ProblemInvalidIP] != 10_000 || len(r.Examples[domain.ProblemInvalidIP]) > 5 {
+		t.Fatalf("problems=%v examples=%d", r.Problems, len(r.Examples[domain.ProblemInvalidIP]))
 	}
 }

@@ -1,0 +1,57 @@
+package domain
+
+// Problem kinds counted in a Report: why a listed SIM was skipped.
+const (
+	ProblemNoIP           = "no_ip"
+	ProblemInvalidIP      = "invalid_ip"
+	ProblemInvalidICCID   = "invalid_iccid"
+	ProblemInvalidStatus  = "invalid_status"
+	ProblemDuplicateICCID = "duplicate_iccid"
+	ProblemIPConflict     = "ip_conflict"
+)
+
+// Report summarises one reconciliation for operators.
+type Report struct {
+	// Seen counts every listed SIM; Enabled and Disabled those with a valid
+	// ICCID by 1NCE status.
+	Seen     int
+	Enabled  int
+	Disabled int
+	// Unchanged counts listed SIMs the store already matches.
+	Unchanged int
+	// Problems counts SIMs skipped by kind; Examples keeps a few ICCIDs per
+	// kind so the operator can look them up without a log search.
+	Problems map[string]int
+	Examples map[string][]string
+	// GuardRefused is set when disables were withheld by the mass-disable guard.
+	GuardRefused bool
+	// DisablesWithheld counts disables not published (failed listing or guard).
+	DisablesWithheld int
+}
+
+// maxExamples bounds the ICCIDs kept per problem kind: a report must stay
+// small even when every SIM of a large account is invalid.
+const maxExamples = 5
+
+func newReport() Report {
+	return Report{Problems: map[string]int{}, Examples: map[string][]string{}}
+}
+
+func (r *Report) problem(kind, iccid string) {
+	r.Problems[kind]++
+	if len(r.Examples[kind]) < maxExamples {
+		r.Examples[kind] = append(r.Examples[kind], iccid)
+	}
+}
+
+// Invalid reports the problems that mean 1NCE's data is wrong, as opposed to
+// SIMs without IP, which are expected (not yet attached) and only counted.
+func (r Report) Invalid() map[string]int {
+	out := map[string]int{}
+	for kind, n := range r.Problems {
+		if kind != ProblemNoIP && n > 0 {
+			out[kind] = n
+		}
+	}
+	return out
+}
