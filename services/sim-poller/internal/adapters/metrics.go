@@ -2,11 +2,14 @@ package adapters
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/simbridge/simbridge/libs/lease"
 	"github.com/simbridge/simbridge/libs/metrics"
+	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
 )
 
@@ -14,10 +17,11 @@ import (
 type Metrics struct {
 	simsByState   *prometheus.GaugeVec
 	published     *prometheus.CounterVec
-	problems      *prometheus.GaugeVec
+	skipped       *prometheus.GaugeVec
 	apiRequests   *prometheus.CounterVec
 	apiRetries    *prometheus.CounterVec
 	runs          *prometheus.CounterVec
+	failures      *prometheus.CounterVec
 	runDuration   prometheus.Histogram
 	lastSuccess   prometheus.Gauge
 	guardRefusals prometheus.Counter
@@ -28,17 +32,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	ns, sub := metrics.Namespace, "sim_poller"
 	m := &Metrics{
 		simsByState: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "sims",
-			Help: "SIMs by state at the last run: listed (1NCE), store_active, store_inactive, unchanged."}, []string{"state"}),
+			Help: "SIMs by state at the last run: listed, listed_enabled, listed_disabled (1NCE), store_active, store_inactive, unchanged."}, []string{"state"}),
 		published: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "changes_published_total",
 			Help: "Commands published, by kind (create, update, disable)."}, []string{"kind"}),
-		problems: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "skipped_sims",
-			Help: "SIMs skipped at the last run, by reason (no_ip, invalid_ip, duplicate_iccid, ip_conflict, ...)."}, []string{"reason"}),
+		skipped: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "skipped_sims",
+			Help: "SIMs skipped at the last run, by reason: no_ip (expected), invalid_ip, invalid_iccid, invalid_status, duplicate_iccid, ip_conflict (invalid data)."}, []string{"reason"}),
 		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "api_requests_total",
-			Help: "1NCE Management API requests by endpoint and status."}, []string{"endpoint", "status"}),
+			Help: "1NCE Management API requests by endpoint and status (HTTP status, error, invalid_json)."}, []string{"endpoint", "status"}),
 		apiRetries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "api_retries_total",
 			Help: "1NCE Management API retries by endpoint and reason."}, []string{"endpoint", "reason"}),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "runs_total",
-			Help: "Sync runs by result (success, failure)."}, []string{"result"}),
+			Help: "Sync runs by result: success, failure, skipped (another run held the lock or lease)."}, []string{"result"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "run_failures_total",
+			Help: "Failed runs by cause: credentials, listing_incomplete, invalid_json, lease_lost, other."}, []string{"cause"}),
 		runDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "run_duration_seconds",
 			Help: "Duration of sync runs.", Buckets: prometheus.ExponentialBuckets(0.5, 2, 12)}),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "last_success_timestamp_seconds",
@@ -46,7 +52,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		guardRefusals: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "guard_refusals_total",
 			Help: "Runs whose disables the mass-disable guard withheld."}),
 	}
-	reg.MustRegister(m.simsByState, m.published, m.problems, m.apiRequests, m.apiRetries, m.runs, m.runDuration, m.lastSuccess, m.guardRefusals)
+	reg.MustRegister(m.simsByState, m.published, m.skipped, m.apiRequests, m.apiRetries, m.runs, m.failures,
+		m.runDuration, m.lastSuccess, m.guardRefusals)
 	return m
 }
 
@@ -66,23 +73,45 @@ func (m *Metrics) Run(sum app.Summary, err error) {
 	for kind, n := range sum.Published {
 		m.published.WithLabelValues(kind).Add(float64(n))
 	}
-	m.problems.Reset()
+	m.skipped.Reset()
 	for reason, n := range sum.Problems {
-		m.problems.WithLabelValues(reason).Set(float64(n))
+		m.skipped.WithLabelValues(reason).Set(float64(n))
 	}
-	m.simsByState.WithLabelValues("listed").Set(float64(sum.Listed))
-	m.simsByState.WithLabelValues("unchanged").Set(float64(sum.Unchanged))
-	m.simsByState.WithLabelValues("store_active").Set(float64(sum.StoreActive))
-	m.simsByState.WithLabelValues("store_inactive").Set(float64(sum.StoreInactive))
+	for state, n := range map[string]int{
+		"listed": sum.Listed, "listed_enabled": sum.Enabled, "listed_disabled": sum.Disabled, "unchanged": sum.Unchanged,
+		"store_active": sum.StoreActive, "store_inactive": sum.StoreInactive,
+	} {
+		m.simsByState.WithLabelValues(state).Set(float64(n))
+	}
 	if sum.GuardRefused {
 		m.guardRefusals.Inc()
 	}
 	if err != nil {
 		m.runs.WithLabelValues("failure").Inc()
+		m.failures.WithLabelValues(causeOf(err)).Inc()
 		return
 	}
 	m.runs.WithLabelValues("success").Inc()
 	m.lastSuccess.Set(float64(sum.StartedAt.Add(time.Duration(sum.DurationSeconds * float64(time.Second))).Unix()))
+}
+
+// Skipped records a run refused because another one was in progress.
+func (m *Metrics) Skipped() { m.runs.WithLabelValues("skipped").Inc() }
+
+// causeOf names why a run failed, for the failure metric.
+func causeOf(err error) string {
+	switch {
+	case errors.Is(err, lease.ErrLost):
+		return "lease_lost"
+	case errors.Is(err, onceapi.ErrBadCredentials):
+		return "credentials"
+	case errors.Is(err, onceapi.ErrInvalidResponse):
+		return "invalid_json"
+	case errors.Is(err, onceapi.ErrIncomplete):
+		return "listing_incomplete"
+	default:
+		return "other"
+	}
 }
 
 // Syncer is the use case being measured.
@@ -96,12 +125,13 @@ type MeasuredSyncer struct {
 	Metrics *Metrics
 }
 
-// Sync runs Next and records the outcome, except for runs refused because
-// another one is in progress.
+// Sync runs Next and records the outcome.
 func (s MeasuredSyncer) Sync(ctx context.Context, force bool) (app.Summary, error) {
 	sum, err := s.Next.Sync(ctx, force)
-	if err != app.ErrRunInProgress {
-		s.Metrics.Run(sum, err)
+	if errors.Is(err, app.ErrRunInProgress) {
+		s.Metrics.Skipped()
+		return sum, err
 	}
+	s.Metrics.Run(sum, err)
 	return sum, err
 }

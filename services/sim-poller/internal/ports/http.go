@@ -19,8 +19,8 @@ type Syncer interface {
 }
 
 // NewHTTP returns the admin API: POST /sync[?force=true] runs a sync now and
-// answers with its summary (200), 409 if a run is in progress, 502 if the
-// run failed (the summary says why).
+// answers with its summary (200), 409 while a run is in progress here or on
+// another replica, 502 if the run failed (the summary says why).
 func NewHTTP(s Syncer, logger *slog.Logger) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -34,10 +34,10 @@ func NewHTTP(s Syncer, logger *slog.Logger) *echo.Echo {
 		case errors.Is(err, app.ErrRunInProgress):
 			return c.JSON(http.StatusConflict, map[string]string{"message": err.Error()})
 		case err != nil:
-			logger.Error("sync failed", "error", err)
+			logger.Error("sync failed", "trigger", "http", "force", force, "error", err, "summary", sum)
 			return c.JSON(http.StatusBadGateway, sum)
 		}
-		logger.Info("sync done", "summary", sum)
+		logger.Info("sync done", "trigger", "http", "force", force, "summary", sum)
 		return c.JSON(http.StatusOK, sum)
 	})
 	return e

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/simbridge/simbridge/libs/secrets"
+	"github.com/simbridge/simbridge/services/sim-poller/internal/ports"
 )
 
 // Config is sim-poller's whole configuration, read from the environment.
@@ -24,7 +25,9 @@ type Config struct {
 	OnceRateLimit float64        `env:"ONCE_RATE_LIMIT, default=10"`
 	OncePageSize  int            `env:"ONCE_PAGE_SIZE, default=100"`
 
+	// SyncInterval is the schedule unless SyncSchedule (a cron expression) is set.
 	SyncInterval time.Duration `env:"SYNC_INTERVAL, default=15m"`
+	SyncSchedule string        `env:"SYNC_SCHEDULE"`
 	SyncOnStart  bool          `env:"SYNC_ON_START, default=true"`
 	// MaxDisableShare and DisableAllowance configure the mass-disable guard:
 	// a run may disable at most max(share × active SIMs, allowance) SIMs.
@@ -32,8 +35,11 @@ type Config struct {
 	DisableAllowance int     `env:"DISABLE_ALLOWANCE, default=5"`
 	// Publishers is how many commands are sent to SQS concurrently.
 	Publishers int `env:"PUBLISHERS, default=16"`
+	// LeaseTTL is how long a crashed replica's lease blocks the others.
+	LeaseTTL time.Duration `env:"LEASE_TTL, default=30s"`
 
 	SimTable        string `env:"SIM_TABLE, required"`
+	LeaseTable      string `env:"LEASE_TABLE, required"`
 	CreateQueue     string `env:"CREATE_QUEUE, required"`
 	DisableQueue    string `env:"DISABLE_QUEUE, required"`
 	FailureTopicARN string `env:"FAILURE_TOPIC_ARN, required"`
@@ -45,8 +51,8 @@ func (c *Config) Validate() error {
 	if err := c.OncePassword.Validate("ONCE_PASSWORD_"); err != nil {
 		errs = append(errs, err)
 	}
-	if c.SyncInterval < time.Second {
-		errs = append(errs, fmt.Errorf("SYNC_INTERVAL %v: at least 1s", c.SyncInterval))
+	if _, err := ports.ParseSchedule(c.SyncSchedule, c.SyncInterval); err != nil {
+		errs = append(errs, fmt.Errorf("SYNC_SCHEDULE / SYNC_INTERVAL: %w", err))
 	}
 	if c.MaxDisableShare < 0 || c.MaxDisableShare > 1 {
 		errs = append(errs, fmt.Errorf("MAX_DISABLE_SHARE %v: want 0-1", c.MaxDisableShare))
@@ -56,6 +62,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Publishers < 1 || c.Publishers > 256 {
 		errs = append(errs, fmt.Errorf("PUBLISHERS %d: want 1-256", c.Publishers))
+	}
+	if c.LeaseTTL < 3*time.Second {
+		errs = append(errs, fmt.Errorf("LEASE_TTL %v: at least 3s", c.LeaseTTL))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT must be positive"))

@@ -4,14 +4,20 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"os"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/robfig/cron/v3"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/simbridge/simbridge/libs/awsx"
 	"github.com/simbridge/simbridge/libs/config"
 	"github.com/simbridge/simbridge/libs/httpserver"
+	"github.com/simbridge/simbridge/libs/lease"
 	"github.com/simbridge/simbridge/libs/messaging"
 	"github.com/simbridge/simbridge/libs/metrics"
 	"github.com/simbridge/simbridge/libs/onceapi"
@@ -21,64 +27,119 @@ import (
 	"github.com/simbridge/simbridge/services/sim-poller/internal/ports"
 )
 
-// Run starts sim-poller and blocks until ctx ends or a server fails.
+// leaseName is the lease every replica's runs share.
+const leaseName = "sim-poller-sync"
+
+// Run reads the configuration and AWS settings from the environment and
+// serves until ctx ends or a server fails.
 func Run(ctx context.Context, logger *slog.Logger) error {
-	// Configuration.
 	var cfg Config
 	if err := config.Load(ctx, &cfg); err != nil {
 		return err
 	}
 	logger.Info("starting", "config", config.LogValue(&cfg))
-
-	// Clients.
 	awsCfg, err := awsx.Load(ctx)
 	if err != nil {
 		return err
 	}
+	p, err := New(ctx, cfg, awsCfg, logger)
+	if err != nil {
+		return err
+	}
+	return p.Serve(ctx)
+}
+
+// Poller is sim-poller assembled: the use case, its HTTP API and schedule.
+// Component tests build it with their own resources and simulator.
+type Poller struct {
+	cfg      Config
+	schedule cron.Schedule
+	logger   *slog.Logger
+	// Syncer is the measured use case; HTTP serves POST /sync with it.
+	Syncer   adapters.Syncer
+	HTTP     http.Handler
+	Registry *prometheus.Registry
+	probe    *metrics.Probe
+}
+
+// New builds the poller's clients and use case from cfg and awsCfg.
+func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger) (*Poller, error) {
+	schedule, err := ports.ParseSchedule(cfg.SyncSchedule, cfg.SyncInterval)
+	if err != nil {
+		return nil, err
+	}
 	password, err := cfg.OncePassword.Resolve(ctx, secretsmanager.NewFromConfig(awsCfg))
 	if err != nil {
-		return fmt.Errorf("1NCE password: %w", err)
+		return nil, fmt.Errorf("1NCE password: %w", err)
 	}
-	reg, probe := metrics.NewRegistry(), metrics.NewProbe()
+	reg := metrics.NewRegistry()
 	m := adapters.NewMetrics(reg)
 	inventory, err := onceapi.New(onceapi.Config{
 		BaseURL: cfg.OnceAPIURL, Username: cfg.OnceUsername, Password: password,
 		RateLimit: cfg.OnceRateLimit, PageSize: cfg.OncePageSize, Observer: m,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	deps, err := newDeps(cfg, awsCfg, inventory, logger)
+	if err != nil {
+		return nil, err
+	}
+	syncer, err := app.NewSyncer(deps, app.Guard{MaxDisableShare: cfg.MaxDisableShare, DisableAllowance: cfg.DisableAllowance}, cfg.Publishers)
+	if err != nil {
+		return nil, err
+	}
+	measured := adapters.MeasuredSyncer{Metrics: m, Next: syncer}
+	return &Poller{cfg: cfg, schedule: schedule, logger: logger, Syncer: measured,
+		HTTP: ports.NewHTTP(measured, logger), Registry: reg, probe: metrics.NewProbe()}, nil
+}
+
+// newDeps builds the AWS-backed collaborators of the use case.
+func newDeps(cfg Config, awsCfg aws.Config, inventory app.Inventory, logger *slog.Logger) (app.Deps, error) {
 	wlog := messaging.Logger(logger)
 	sqsPub, err := messaging.NewSQSPublisher(awsCfg, wlog)
 	if err != nil {
-		return err
+		return app.Deps{}, err
 	}
 	snsPub, err := messaging.NewSNSPublisher(awsCfg, wlog)
 	if err != nil {
-		return err
+		return app.Deps{}, err
 	}
+	db := dynamodb.NewFromConfig(awsCfg)
+	l, err := lease.New(db, lease.Config{Table: cfg.LeaseTable, Name: leaseName, Owner: owner(), TTL: cfg.LeaseTTL, Logger: logger})
+	if err != nil {
+		return app.Deps{}, err
+	}
+	return app.Deps{
+		Store:     simstore.NewDynamo(db, cfg.SimTable),
+		Inventory: inventory,
+		Publisher: adapters.NewCommandPublisher(sqsPub, cfg.CreateQueue, cfg.DisableQueue),
+		Notifier:  messaging.NewNotifier(snsPub, "", cfg.FailureTopicARN),
+		Lease:     adapters.Lease{Lease: l},
+		Logger:    logger,
+	}, nil
+}
 
-	// Business.
-	syncer := adapters.MeasuredSyncer{Metrics: m, Next: app.NewSyncer(
-		simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable),
-		inventory,
-		adapters.NewCommandPublisher(sqsPub, cfg.CreateQueue, cfg.DisableQueue),
-		messaging.NewNotifier(snsPub, "", cfg.FailureTopicARN),
-		app.Guard{MaxDisableShare: cfg.MaxDisableShare, DisableAllowance: cfg.DisableAllowance},
-		cfg.Publishers, logger,
-	)}
+// owner names this replica in the lease item: host (the ECS task's) and pid.
+func owner() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown-host"
+	}
+	return fmt.Sprintf("%s/%d", host, os.Getpid())
+}
 
-	// Servers: the ops listener, POST /sync and the schedule stop together.
-	opts := httpserver.Options{ShutdownTimeout: cfg.ShutdownTimeout}
+// Serve runs the ops listener, POST /sync and the schedule until ctx ends or
+// one of them fails; they stop together.
+func (p *Poller) Serve(ctx context.Context) error {
+	opts := httpserver.Options{ShutdownTimeout: p.cfg.ShutdownTimeout}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return metrics.Serve(gctx, cfg.OpsAddr, reg, probe, opts) })
-	g.Go(func() error {
-		return httpserver.ListenAndServe(gctx, cfg.HTTPAddr, ports.NewHTTP(syncer, logger), opts)
-	})
-	g.Go(func() error { return ports.RunSchedule(gctx, syncer, cfg.SyncInterval, cfg.SyncOnStart, logger) })
-	probe.SetReady()
-	logger.Info("ready", "http", cfg.HTTPAddr, "ops", cfg.OpsAddr)
-	err = g.Wait()
-	logger.Info("stopped")
+	g.Go(func() error { return metrics.Serve(gctx, p.cfg.OpsAddr, p.Registry, p.probe, opts) })
+	g.Go(func() error { return httpserver.ListenAndServe(gctx, p.cfg.HTTPAddr, p.HTTP, opts) })
+	g.Go(func() error { return ports.RunSchedule(gctx, p.Syncer, p.schedule, p.cfg.SyncOnStart, p.logger) })
+	p.probe.SetReady()
+	p.logger.Info("ready", "http", p.cfg.HTTPAddr, "ops", p.cfg.OpsAddr)
+	err := g.Wait()
+	p.logger.Info("stopped")
 	return err
 }

@@ -1,0 +1,186 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
+)
+
+// iccid is the n-th test SIM's ICCID.
+func iccid(n int) string { return fmt.Sprintf("89882806660000%05d", n) }
+
+// ip is the n-th test SIM's IP.
+func ip(n int) string { return fmt.Sprintf("10.1.%d.%d", n/250, n%250+1) }
+
+// listed returns SIMs from..to-1 as 1NCE lists them, enabled.
+func listed(from, to int) []onceapi.SIM {
+	var out []onceapi.SIM
+	for n := from; n < to; n++ {
+		out = append(out, onceapi.SIM{ICCID: iccid(n), IPAddress: ip(n), Status: onceapi.StatusEnabled})
+	}
+	return out
+}
+
+// stored returns SIMs from..to-1 as the store holds them, active at version 1.
+func stored(from, to int) []simstore.Summary {
+	var out []simstore.Summary
+	for n := from; n < to; n++ {
+		out = append(out, simstore.Summary{ICCID: iccid(n), IP: ip(n), Active: true, Status: onceapi.StatusEnabled, Version: 1})
+	}
+	return out
+}
+
+type fakeStore struct {
+	sims []simstore.Summary
+	err  error
+}
+
+func (s *fakeStore) Scan(_ context.Context, fn func(simstore.Summary) error) error {
+	if s.err != nil {
+		return s.err
+	}
+	for _, sum := range s.sims {
+		if err := fn(sum); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fakeInventory serves sims in pages of 100; err ends the listing after the
+// first page, and onPage runs after each page (to lose a lease mid-run).
+type fakeInventory struct {
+	sims   []onceapi.SIM
+	err    error
+	onPage func(page int)
+	calls  int
+	mu     sync.Mutex
+}
+
+func (f *fakeInventory) ListSIMs(ctx context.Context, fn func([]onceapi.SIM) error) (onceapi.ListStats, error) {
+	f.mu.Lock()
+	f.calls++
+	f.mu.Unlock()
+	var stats onceapi.ListStats
+	for start := 0; start < len(f.sims) || start == 0; start += 100 {
+		if err := ctx.Err(); err != nil {
+			return stats, err
+		}
+		page := f.sims[start:min(start+100, len(f.sims))]
+		stats.Pages++
+		if err := fn(page); err != nil {
+			return stats, err
+		}
+		if f.onPage != nil {
+			f.onPage(stats.Pages)
+		}
+		if f.err != nil {
+			return stats, f.err
+		}
+		if len(f.sims) == 0 {
+			break
+		}
+	}
+	return stats, nil
+}
+
+type fakePublisher struct {
+	mu     sync.Mutex
+	sent   []events.SimCommand
+	failOn map[string]bool
+}
+
+func (p *fakePublisher) Publish(_ context.Context, cmd events.SimCommand) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failOn[cmd.ICCID] {
+		return errors.New("sqs unavailable")
+	}
+	p.sent = append(p.sent, cmd)
+	return nil
+}
+
+func (p *fakePublisher) count(kind events.Kind) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, c := range p.sent {
+		if c.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+type fakeNotifier struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (n *fakeNotifier) Failure(_ context.Context, iccid, ip, msg string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.msgs = append(n.msgs, msg)
+	return nil
+}
+
+var errLeaseLost = errors.New("lease lost")
+
+// fakeLease is held by another replica when held is set; lose cancels the
+// running job as a failed renewal would.
+type fakeLease struct {
+	held bool
+	mu   sync.Mutex
+	lose context.CancelCauseFunc
+}
+
+func (l *fakeLease) Do(ctx context.Context, fn func(context.Context) error) error {
+	if l.held {
+		return fmt.Errorf("%w on another replica", app.ErrRunInProgress)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	l.mu.Lock()
+	l.lose = cancel
+	l.mu.Unlock()
+	err := fn(ctx)
+	if errors.Is(context.Cause(ctx), errLeaseLost) {
+		return errors.Join(err, errLeaseLost)
+	}
+	return err
+}
+
+func (l *fakeLease) loseIt() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lose(errLeaseLost)
+}
+
+// world is one syncer with fakes around it.
+type world struct {
+	store    *fakeStore
+	inv      *fakeInventory
+	pub      *fakePublisher
+	notifier *fakeNotifier
+	lease    *fakeLease
+	syncer   *app.Syncer
+}
+
+func newWorld(store []simstore.Summary, sims []onceapi.SIM) *world {
+	w := &world{store: &fakeStore{sims: store}, inv: &fakeInventory{sims: sims}, pub: &fakePublisher{},
+		notifier: &fakeNotifier{}, lease: &fakeLease{}}
+	var err error
+	w.syncer, err = app.NewSyncer(app.Deps{Store: w.store, Inventory: w.inv, Publisher: w.pub, Notifier: w.notifier,
+		Lease: w.lease, Logger: slog.New(slog.DiscardHandler)}, app.Guard{MaxDisableShare: 0.1, DisableAllowance: 5}, 4)
+	if err != nil {
+		panic(err)
+	}
+	return w
+}

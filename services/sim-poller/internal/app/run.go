@@ -1,0 +1,55 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
+)
+
+// run reads the store, lists 1NCE, decides and publishes. A listing that
+// failed, or a run whose context ended (shutdown, lost lease), disables nothing.
+func (s *Syncer) run(ctx context.Context, force bool, sum *Summary) error {
+	rec := domain.NewReconciler(nil)
+	if err := s.scanStore(ctx, rec, sum); err != nil {
+		return err
+	}
+	stats, listErr := s.Inventory.ListSIMs(ctx, func(page []onceapi.SIM) error {
+		for _, sim := range page {
+			rec.Observe(domain.RemoteSIM{ICCID: sim.ICCID, IP: sim.IPAddress, Status: sim.Status})
+		}
+		return nil
+	})
+	sum.Pages = stats.Pages
+	sum.Complete = listErr == nil && ctx.Err() == nil
+	changes, report := rec.Finish(domain.Policy{
+		ListingComplete: sum.Complete, MaxDisableShare: s.guard.MaxDisableShare,
+		DisableAllowance: s.guard.DisableAllowance, Force: force,
+	})
+	sum.record(report)
+	pubErr := s.publishAll(ctx, changes, sum)
+	if listErr != nil {
+		return errors.Join(fmt.Errorf("list 1NCE SIMs (no SIM disabled this run): %w", listErr), pubErr)
+	}
+	return pubErr
+}
+
+// scanStore streams the store's summaries into the reconciler.
+func (s *Syncer) scanStore(ctx context.Context, rec *domain.Reconciler, sum *Summary) error {
+	err := s.Store.Scan(ctx, func(l simstore.Summary) error {
+		rec.AddLocal(domain.LocalSIM{ICCID: l.ICCID, IP: l.IP, Active: l.Active, Version: l.Version})
+		if l.Active {
+			sum.StoreActive++
+		} else {
+			sum.StoreInactive++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read SIM store (nothing published this run): %w", err)
+	}
+	return nil
+}
