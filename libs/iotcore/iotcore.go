@@ -31,6 +31,8 @@ type API interface {
 	AttachThingPrincipal(ctx context.Context, in *iot.AttachThingPrincipalInput, opts ...func(*iot.Options)) (*iot.AttachThingPrincipalOutput, error)
 	DetachThingPrincipal(ctx context.Context, in *iot.DetachThingPrincipalInput, opts ...func(*iot.Options)) (*iot.DetachThingPrincipalOutput, error)
 	ListThingPrincipals(ctx context.Context, in *iot.ListThingPrincipalsInput, opts ...func(*iot.Options)) (*iot.ListThingPrincipalsOutput, error)
+	ListCertificates(ctx context.Context, in *iot.ListCertificatesInput, opts ...func(*iot.Options)) (*iot.ListCertificatesOutput, error)
+	ListPrincipalThings(ctx context.Context, in *iot.ListPrincipalThingsInput, opts ...func(*iot.Options)) (*iot.ListPrincipalThingsOutput, error)
 	ListAttachedPolicies(ctx context.Context, in *iot.ListAttachedPoliciesInput, opts ...func(*iot.Options)) (*iot.ListAttachedPoliciesOutput, error)
 	UpdateCertificate(ctx context.Context, in *iot.UpdateCertificateInput, opts ...func(*iot.Options)) (*iot.UpdateCertificateOutput, error)
 	DeleteCertificate(ctx context.Context, in *iot.DeleteCertificateInput, opts ...func(*iot.Options)) (*iot.DeleteCertificateOutput, error)
@@ -52,17 +54,26 @@ const ManagedAttribute = "managed-by"
 // ManagedValue is the value of ManagedAttribute.
 const ManagedValue = "simbridge"
 
-// EnsureThing creates the thing or accepts an existing one of that name, and
-// reports whether the thing is managed by this system. It checks first
-// instead of relying on CreateThing's behaviour for existing names, which
-// differs between AWS and emulators.
-func (c *Client) EnsureThing(ctx context.Context, name string) (managed bool, err error) {
+// Thing says what EnsureThing found.
+type Thing struct {
+	// Managed is true for things this system created (only their stray
+	// certificates are ever retired).
+	Managed bool
+	// Created is true when this call created the thing, so it has no
+	// certificates yet.
+	Created bool
+}
+
+// EnsureThing creates the thing or accepts an existing one of that name. It
+// checks first instead of relying on CreateThing's behaviour for existing
+// names, which differs between AWS and emulators.
+func (c *Client) EnsureThing(ctx context.Context, name string) (Thing, error) {
 	d, err := c.api.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})
 	if err == nil {
-		return d.Attributes[ManagedAttribute] == ManagedValue, nil
+		return Thing{Managed: d.Attributes[ManagedAttribute] == ManagedValue}, nil
 	}
 	if !isNotFound(err) {
-		return false, fmt.Errorf("describe thing %s: %w", name, err)
+		return Thing{}, fmt.Errorf("describe thing %s: %w", name, err)
 	}
 	_, err = c.api.CreateThing(ctx, &iot.CreateThingInput{
 		ThingName:        aws.String(name),
@@ -72,20 +83,20 @@ func (c *Client) EnsureThing(ctx context.Context, name string) (managed bool, er
 	if errors.As(err, &exists) { // created concurrently since DescribeThing
 		d, err := c.api.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})
 		if err != nil {
-			return false, fmt.Errorf("describe thing %s: %w", name, err)
+			return Thing{}, fmt.Errorf("describe thing %s: %w", name, err)
 		}
-		return d.Attributes[ManagedAttribute] == ManagedValue, nil
+		return Thing{Managed: d.Attributes[ManagedAttribute] == ManagedValue}, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("create thing %s: %w", name, err)
+		return Thing{}, fmt.Errorf("create thing %s: %w", name, err)
 	}
-	return true, nil
+	return Thing{Managed: true, Created: true}, nil
 }
 
 // CreateCertificate creates a key pair and certificate, inactive until
 // Activate so that a certificate is never usable before it is attached.
 func (c *Client) CreateCertificate(ctx context.Context) (Certificate, error) {
-	out, err := c.api.CreateKeysAndCertificate(ctx, &iot.CreateKeysAndCertificateInput{SetAsActive: false})
+	out, err := c.api.CreateKeysAndCertificate(ctx, &iot.CreateKeysAndCertificateInput{SetAsActive: false}, retryThrottlesOnly)
 	if err != nil {
 		return Certificate{}, fmt.Errorf("create keys and certificate: %w", err)
 	}
@@ -95,12 +106,26 @@ func (c *Client) CreateCertificate(ctx context.Context) (Certificate, error) {
 	}, nil
 }
 
-// Attach attaches the certificate to the thing and the policy to the
-// certificate; both are no-ops when already attached.
-func (c *Client) Attach(ctx context.Context, thing, policy, certARN string) error {
+// AttachToThing attaches the certificate to the thing (a no-op when
+// attached), which also makes it findable through the thing's principals.
+func (c *Client) AttachToThing(ctx context.Context, thing, certARN string) error {
 	if _, err := c.api.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{ThingName: aws.String(thing), Principal: aws.String(certARN)}); err != nil {
 		return fmt.Errorf("attach certificate to thing %s: %w", thing, err)
 	}
+	return nil
+}
+
+// Attach attaches the certificate to the thing and the policy to the
+// certificate; both are no-ops when already attached.
+func (c *Client) Attach(ctx context.Context, thing, policy, certARN string) error {
+	if err := c.AttachToThing(ctx, thing, certARN); err != nil {
+		return err
+	}
+	return c.AttachPolicy(ctx, policy, certARN)
+}
+
+// AttachPolicy attaches the policy to the certificate (a no-op when attached).
+func (c *Client) AttachPolicy(ctx context.Context, policy, certARN string) error {
 	if _, err := c.api.AttachPolicy(ctx, &iot.AttachPolicyInput{PolicyName: aws.String(policy), Target: aws.String(certARN)}); err != nil {
 		return fmt.Errorf("attach policy %s: %w", policy, err)
 	}

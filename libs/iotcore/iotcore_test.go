@@ -27,17 +27,17 @@ func TestCertificateLifecycle(t *testing.T) {
 	if _, err := api.CreatePolicy(ctx, &iot.CreatePolicyInput{PolicyName: aws.String(policy), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`)}); err != nil {
 		t.Fatal(err)
 	}
-	for range 2 {
-		if managed, err := c.EnsureThing(ctx, thing); err != nil || !managed {
-			t.Fatalf("EnsureThing must be repeatable and mark the thing managed: %v %v", managed, err)
+	for i := range 2 {
+		if got, err := c.EnsureThing(ctx, thing); err != nil || !got.Managed || got.Created != (i == 0) {
+			t.Fatalf("EnsureThing must be repeatable, mark the thing managed and say when it created it: %+v %v", got, err)
 		}
 	}
 	foreign := testkit.Name(t)
 	if _, err := api.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String(foreign)}); err != nil {
 		t.Fatal(err)
 	}
-	if managed, err := c.EnsureThing(ctx, foreign); err != nil || managed {
-		t.Fatalf("a thing created elsewhere is not managed: %v %v", managed, err)
+	if got, err := c.EnsureThing(ctx, foreign); err != nil || got.Managed || got.Created {
+		t.Fatalf("a thing created elsewhere is not managed: %+v %v", got, err)
 	}
 	if ps, err := c.ThingPrincipals(ctx, "no-such-thing-"+thing); err != nil || len(ps) != 0 {
 		t.Fatalf("missing thing: %v %v", ps, err)

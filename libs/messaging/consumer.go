@@ -2,10 +2,19 @@ package messaging
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/logging"
@@ -14,24 +23,222 @@ import (
 // CommandFunc is a use case that handles one SIM command.
 type CommandFunc func(ctx context.Context, cmd events.SimCommand) error
 
-// CommandHandler adapts a use case to Watermill: decode, run with a logger
-// carrying the ICCID, ack on success, nack on error so SQS redelivers (and
-// moves the message to the DLQ after the queue's maxReceiveCount).
-func CommandHandler(handle CommandFunc, logger *slog.Logger) message.NoPublishHandlerFunc {
+// SQSAPI is the SQS subset a consumer needs besides receiving.
+type SQSAPI interface {
+	GetQueueUrl(ctx context.Context, in *awssqs.GetQueueUrlInput, opts ...func(*awssqs.Options)) (*awssqs.GetQueueUrlOutput, error)
+	GetQueueAttributes(ctx context.Context, in *awssqs.GetQueueAttributesInput, opts ...func(*awssqs.Options)) (*awssqs.GetQueueAttributesOutput, error)
+	SendMessage(ctx context.Context, in *awssqs.SendMessageInput, opts ...func(*awssqs.Options)) (*awssqs.SendMessageOutput, error)
+	ChangeMessageVisibility(ctx context.Context, in *awssqs.ChangeMessageVisibilityInput, opts ...func(*awssqs.Options)) (*awssqs.ChangeMessageVisibilityOutput, error)
+}
+
+// FailureNotifier tells operators about a message given up on.
+type FailureNotifier interface {
+	Failure(ctx context.Context, iccid, ip, msg string) error
+}
+
+// ConsumerObserver learns what the consumer did, for metrics.
+type ConsumerObserver interface {
+	// Retried counts a failed attempt made visible again for another try.
+	Retried(step string)
+	// DeadLettered counts a message moved to the DLQ, by reason (malformed, exhausted).
+	DeadLettered(reason, step string)
+}
+
+// Stepper is implemented by errors that name the step of the use case that failed.
+type Stepper interface {
+	Step() string
+}
+
+// Consumer runs a use case on the commands of one FIFO queue with the
+// failure handling every consumer needs: a failed attempt comes back after a
+// short backoff instead of the full visibility timeout; long work keeps its
+// message hidden; a malformed message, or one that failed as often as the
+// queue's redrive policy allows, moves to the DLQ with one failure
+// notification naming the SIM and the step, and the queue keeps flowing.
+type Consumer struct {
+	sqs         SQSAPI
+	queueURL    string
+	dlqURL      string
+	maxReceives int
+	visibility  time.Duration
+	notifier    FailureNotifier
+	observer    ConsumerObserver
+	logger      *slog.Logger
+	// RetryBase and RetryMax bound the backoff between attempts.
+	RetryBase, RetryMax time.Duration
+}
+
+// NewConsumer reads the queue's redrive policy and visibility timeout; a
+// queue without a DLQ is a deployment error.
+func NewConsumer(ctx context.Context, api SQSAPI, queue string, n FailureNotifier, obs ConsumerObserver, logger *slog.Logger) (*Consumer, error) {
+	u, err := api.GetQueueUrl(ctx, &awssqs.GetQueueUrlInput{QueueName: aws.String(queue)})
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: %w", queue, err)
+	}
+	attrs, err := api.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: u.QueueUrl,
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameRedrivePolicy, types.QueueAttributeNameVisibilityTimeout}})
+	if err != nil {
+		return nil, fmt.Errorf("queue %s attributes: %w", queue, err)
+	}
+	dlqName, maxReceives, err := parseRedrive(attrs.Attributes[string(types.QueueAttributeNameRedrivePolicy)])
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: %w", queue, err)
+	}
+	d, err := api.GetQueueUrl(ctx, &awssqs.GetQueueUrlInput{QueueName: aws.String(dlqName)})
+	if err != nil {
+		return nil, fmt.Errorf("dead-letter queue %s: %w", dlqName, err)
+	}
+	vis, _ := strconv.Atoi(attrs.Attributes[string(types.QueueAttributeNameVisibilityTimeout)])
+	return &Consumer{sqs: api, queueURL: *u.QueueUrl, dlqURL: *d.QueueUrl, maxReceives: maxReceives,
+		visibility: time.Duration(max(vis, 1)) * time.Second, notifier: n, observer: obs, logger: logger,
+		RetryBase: time.Second, RetryMax: 30 * time.Second}, nil
+}
+
+func parseRedrive(policy string) (dlqName string, maxReceives int, err error) {
+	var p struct {
+		Target string          `json:"deadLetterTargetArn"`
+		Max    json.RawMessage `json:"maxReceiveCount"`
+	}
+	if policy == "" {
+		return "", 0, errors.New("no RedrivePolicy: every queue needs a dead-letter queue")
+	}
+	if err := json.Unmarshal([]byte(policy), &p); err != nil {
+		return "", 0, fmt.Errorf("RedrivePolicy: %w", err)
+	}
+	n, err := strconv.Atoi(strings.Trim(string(p.Max), `"`))
+	if err != nil || n < 1 || p.Target == "" {
+		return "", 0, fmt.Errorf("RedrivePolicy %s: want deadLetterTargetArn and maxReceiveCount", policy)
+	}
+	return p.Target[strings.LastIndex(p.Target, ":")+1:], n, nil
+}
+
+// MaxReceives is the queue's maxReceiveCount.
+func (c *Consumer) MaxReceives() int { return c.maxReceives }
+
+// Handler adapts handle to Watermill with the failure handling above.
+func (c *Consumer) Handler(handle CommandFunc) message.NoPublishHandlerFunc {
 	return func(msg *message.Message) error {
+		ctx := msg.Context()
 		cmd, err := events.DecodeSimCommand(msg.Payload)
 		if err != nil {
-			logger.Error("invalid command", "message_uuid", msg.UUID, "error", err)
-			return err
+			return c.deadLetter(ctx, msg, events.SimCommand{}, "malformed", "decode", err)
 		}
-		log := logger.With("iccid", cmd.ICCID, "kind", cmd.Kind)
-		if err := handle(logging.WithContext(msg.Context(), log), cmd); err != nil {
-			log.Error("command failed, will be redelivered", "error", err)
-			return err
+		log := c.logger.With("iccid", cmd.ICCID, "kind", cmd.Kind, "receive_count", receiveCount(msg))
+		stop := c.keepHidden(ctx, msg)
+		err = handle(logging.WithContext(ctx, log), cmd)
+		stop()
+		if err == nil {
+			return nil
 		}
-		log.Debug("command done")
-		return nil
+		step := stepOf(err)
+		if errors.Is(err, events.ErrInvalidCommand) {
+			return c.deadLetter(ctx, msg, cmd, "malformed", step, err)
+		}
+		if receiveCount(msg) >= c.maxReceives {
+			return c.deadLetter(ctx, msg, cmd, "exhausted", step, err)
+		}
+		log.Warn("command failed; retrying", "step", step, "error", err)
+		c.observer.Retried(step)
+		c.retryAfter(ctx, msg, c.backoff(receiveCount(msg)))
+		return err
 	}
+}
+
+// deadLetter copies the message to the DLQ, notifies once and acks it.
+// If the copy fails the message is nacked: SQS's redrive moves it later.
+func (c *Consumer) deadLetter(ctx context.Context, msg *message.Message, cmd events.SimCommand, reason, step string, cause error) error {
+	group := msg.Metadata.Get(MetaGroupID)
+	if group == "" {
+		group = "dead-letter"
+	}
+	_, err := c.sqs.SendMessage(ctx, &awssqs.SendMessageInput{
+		QueueUrl: aws.String(c.dlqURL), MessageBody: aws.String(string(msg.Payload)),
+		MessageGroupId: aws.String(group), MessageDeduplicationId: aws.String(dedupOf(msg)),
+		MessageAttributes: map[string]types.MessageAttributeValue{
+			"dead_letter_reason": {DataType: aws.String("String"), StringValue: aws.String(reason + ": " + truncate(cause.Error(), 200))},
+			"failed_step":        {DataType: aws.String("String"), StringValue: aws.String(step)},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("move message to DLQ: %w (after %w)", err, cause)
+	}
+	c.observer.DeadLettered(reason, step)
+	text := fmt.Sprintf("SIM %s failed at step %q after %d attempts and was moved to the dead-letter queue: %s",
+		cmd.Kind, step, receiveCount(msg), truncate(cause.Error(), 300))
+	if reason == "malformed" {
+		text = "Malformed message moved to the dead-letter queue: " + truncate(cause.Error(), 300)
+	}
+	c.logger.Error("message moved to DLQ", "iccid", cmd.ICCID, "reason", reason, "step", step, "error", cause)
+	if err := c.notifier.Failure(ctx, cmd.ICCID, cmd.IP, text); err != nil {
+		c.logger.Error("failure notification not sent", "error", err)
+	}
+	return nil
+}
+
+// keepHidden extends the message's visibility while long work runs.
+func (c *Consumer) keepHidden(ctx context.Context, msg *message.Message) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(c.visibility / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				c.changeVisibility(ctx, msg, c.visibility)
+			}
+		}
+	}()
+	return cancel
+}
+
+// retryAfter makes the message visible again after d.
+func (c *Consumer) retryAfter(ctx context.Context, msg *message.Message, d time.Duration) {
+	c.changeVisibility(context.WithoutCancel(ctx), msg, d)
+}
+
+func (c *Consumer) changeVisibility(ctx context.Context, msg *message.Message, d time.Duration) {
+	_, err := c.sqs.ChangeMessageVisibility(ctx, &awssqs.ChangeMessageVisibilityInput{
+		QueueUrl: aws.String(c.queueURL), ReceiptHandle: aws.String(msg.Metadata.Get(MetaReceiptHandle)),
+		VisibilityTimeout: int32(d.Seconds()),
+	})
+	if err != nil && ctx.Err() == nil {
+		c.logger.Warn("change message visibility", "error", err)
+	}
+}
+
+// backoff grows exponentially with the receive count, up to RetryMax.
+func (c *Consumer) backoff(receives int) time.Duration {
+	d := time.Duration(float64(c.RetryBase) * math.Pow(2, float64(max(receives-1, 0))))
+	return min(d, c.RetryMax)
+}
+
+func receiveCount(msg *message.Message) int {
+	n, _ := strconv.Atoi(msg.Metadata.Get(MetaReceiveCount))
+	return max(n, 1)
+}
+
+func stepOf(err error) string {
+	var s Stepper
+	if errors.As(err, &s) {
+		return s.Step()
+	}
+	return "unknown"
+}
+
+func dedupOf(msg *message.Message) string {
+	if id := msg.Metadata.Get(MetaMessageID); id != "" {
+		return id
+	}
+	return msg.UUID
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // AddWorkers registers n handlers on one queue so n messages (of different

@@ -74,13 +74,16 @@ func NewSQSSubscriber(cfg aws.Config, logger watermill.LoggerAdapter, opts Subsc
 	sub, err := sqs.NewSubscriber(sqs.SubscriberConfig{
 		AWSConfig:                   cfg,
 		DoNotCreateQueueIfNotExists: true,
+		Unmarshaler:                 receiptUnmarshaler{},
 		GenerateReceiveMessageInput: func(_ context.Context, queueURL sqs.QueueURL) (*awssqs.ReceiveMessageInput, error) {
 			return &awssqs.ReceiveMessageInput{
-				QueueUrl:                    aws.String(string(queueURL)),
-				MessageAttributeNames:       []string{"All"},
-				MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
-				WaitTimeSeconds:             wait,
-				MaxNumberOfMessages:         1,
+				QueueUrl:              aws.String(string(queueURL)),
+				MessageAttributeNames: []string{"All"},
+				MessageSystemAttributeNames: []types.MessageSystemAttributeName{
+					types.MessageSystemAttributeNameApproximateReceiveCount, types.MessageSystemAttributeNameMessageGroupId,
+				},
+				WaitTimeSeconds:     wait,
+				MaxNumberOfMessages: 1,
 			}, nil
 		},
 	}, logger)
@@ -100,5 +103,30 @@ func NewCommandMessage(cmd events.SimCommand) (*message.Message, error) {
 	msg := message.NewMessage(watermill.NewUUID(), body)
 	msg.Metadata.Set(MetadataGroupID, cmd.ICCID)
 	msg.Metadata.Set(MetadataDeduplicationID, cmd.DeduplicationID())
+	return msg, nil
+}
+
+// Metadata the subscriber adds to every received message, so handlers can
+// change its visibility, know how often it was received and dead-letter it.
+const (
+	MetaReceiptHandle = "sqs_receipt_handle"
+	MetaReceiveCount  = "sqs_receive_count"
+	MetaGroupID       = "sqs_group_id"
+	MetaMessageID     = "sqs_message_id"
+)
+
+type receiptUnmarshaler struct {
+	sqs.DefaultMarshalerUnmarshaler
+}
+
+func (u receiptUnmarshaler) Unmarshal(m *types.Message) (*message.Message, error) {
+	msg, err := u.DefaultMarshalerUnmarshaler.Unmarshal(m)
+	if err != nil {
+		return nil, err
+	}
+	msg.Metadata.Set(MetaReceiptHandle, aws.ToString(m.ReceiptHandle))
+	msg.Metadata.Set(MetaMessageID, aws.ToString(m.MessageId))
+	msg.Metadata.Set(MetaReceiveCount, m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
+	msg.Metadata.Set(MetaGroupID, m.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)])
 	return msg, nil
 }

@@ -28,6 +28,7 @@ type item struct {
 	CertificateARN       string    `dynamodbav:"certificate_arn,omitempty"`
 	CertificatePEM       string    `dynamodbav:"certificate_pem,omitempty"`
 	PrivateKeyCiphertext []byte    `dynamodbav:"private_key_ciphertext,omitempty"`
+	CertRequestedAt      time.Time `dynamodbav:"cert_requested_at,omitempty"`
 	CreatedAt            time.Time `dynamodbav:"created_at"`
 	UpdatedAt            time.Time `dynamodbav:"updated_at"`
 	Version              int64     `dynamodbav:"version"`

@@ -35,8 +35,12 @@ type Record struct {
 	// PrivateKeyCiphertext is the device's private key encrypted with KMS; the
 	// plaintext is never stored.
 	PrivateKeyCiphertext []byte
-	CreatedAt            time.Time
-	UpdatedAt            time.Time
+	// CertRequestedAt is when the provisioner last asked IoT Core for a
+	// certificate for this SIM (its recorded intent): if that attempt died,
+	// the certificate it may have created is searched for around this time.
+	CertRequestedAt time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 	// Version increments on every write; writes are conditional on it.
 	Version int64
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -73,13 +74,25 @@ func AWSConfigFor(t testing.TB, endpoint string) aws.Config {
 }
 
 // LoadAWSConfig returns an SDK configuration for the emulator at endpoint,
-// with fake static credentials.
-func LoadAWSConfig(ctx context.Context, endpoint string) (aws.Config, error) {
-	return config.LoadDefaultConfig(ctx,
+// with fake static credentials and any further options.
+func LoadAWSConfig(ctx context.Context, endpoint string, opts ...func(*config.LoadOptions) error) (aws.Config, error) {
+	return config.LoadDefaultConfig(ctx, append([]func(*config.LoadOptions) error{
 		config.WithRegion(Region),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")),
 		config.WithBaseEndpoint(endpoint),
-	)
+	}, opts...)...)
+}
+
+// OwnMoto starts an emulator only this test uses (an account of its own,
+// for checks over every certificate or thing), stopped when the test ends.
+func OwnMoto(t testing.TB) string {
+	t.Helper()
+	m, err := StartMoto(context.Background(), io.Discard)
+	if err != nil {
+		t.Fatalf("AWS emulator unavailable: %v", err)
+	}
+	t.Cleanup(func() { _ = m.Stop() })
+	return m.Endpoint
 }
 
 // Env returns the environment a child process needs to reach endpoint.

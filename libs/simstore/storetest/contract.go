@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/simbridge/simbridge/libs/simstore"
 )
@@ -59,7 +60,9 @@ func mustCreate(t *testing.T, s Store, r simstore.Record) simstore.Record {
 }
 
 func createThenGet(t *testing.T, s Store) {
-	created := mustCreate(t, s, rec("8988280666000000001", "10.0.0.1"))
+	r := rec("8988280666000000001", "10.0.0.1")
+	r.CertRequestedAt = time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+	created := mustCreate(t, s, r)
 	if created.Version != 1 || created.CreatedAt.IsZero() {
 		t.Fatalf("create must set version 1 and timestamps: %+v", created)
 	}
@@ -68,7 +71,8 @@ func createThenGet(t *testing.T, s Store) {
 		t.Fatal(err)
 	}
 	if got.IP != "10.0.0.1" || !got.Active || got.CertificateID != "cid-8988280666000000001" ||
-		string(got.PrivateKeyCiphertext) != "\x01\x02\x03" || got.Version != 1 || !got.HasCredentials() {
+		string(got.PrivateKeyCiphertext) != "\x01\x02\x03" || got.Version != 1 || !got.HasCredentials() ||
+		!got.CertRequestedAt.Equal(r.CertRequestedAt) {
 		t.Fatalf("round trip lost data: %+v", got)
 	}
 }

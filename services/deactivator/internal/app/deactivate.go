@@ -14,6 +14,14 @@ import (
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/steps"
+)
+
+// Steps of deactivation, named in failure notifications and metrics.
+const (
+	StepLoad       = "load record"
+	StepDeactivate = "deactivate certificate"
+	StepRecord     = "record inactive"
 )
 
 // Store reads and conditionally writes SIM records.
@@ -59,7 +67,7 @@ func (d *Deactivator) Handle(ctx context.Context, cmd events.SimCommand) error {
 		return d.notifier.Failure(ctx, cmd.ICCID, cmd.IP, "SIM disable failed: no record for this SIM")
 	}
 	if err != nil {
-		return err
+		return steps.Wrap(StepLoad, err)
 	}
 	if cmd.BaseVersion > 0 && cmd.BaseVersion < rec.Version {
 		d.logger.Info("stale disable ignored", "iccid", cmd.ICCID, "base_version", cmd.BaseVersion, "record_version", rec.Version)
@@ -67,7 +75,7 @@ func (d *Deactivator) Handle(ctx context.Context, cmd events.SimCommand) error {
 	}
 	if rec.CertificateID != "" {
 		if err := d.certs.SetActive(ctx, rec.CertificateID, false); err != nil {
-			return err
+			return steps.Wrap(StepDeactivate, err)
 		}
 	}
 	if !rec.Active {
@@ -78,7 +86,7 @@ func (d *Deactivator) Handle(ctx context.Context, cmd events.SimCommand) error {
 		rec.Status = cmd.Status
 	}
 	if _, err := d.store.Update(ctx, rec); err != nil {
-		return err
+		return steps.Wrap(StepRecord, err)
 	}
 	if err := d.notifier.Success(ctx, rec.ICCID, rec.IP, events.MessageDisabled); err != nil {
 		d.logger.Error("success notification not sent", "iccid", rec.ICCID, "error", err)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/simbridge/simbridge/libs/awsx"
 )
 
 // Config is the deactivator's configuration, read from the environment.
@@ -19,6 +21,11 @@ type Config struct {
 	FailureTopicARN string `env:"FAILURE_TOPIC_ARN, required"`
 	// Workers is how many SIMs are disabled in parallel.
 	Workers int `env:"WORKERS, default=4"`
+
+	Retry awsx.RetrySettings
+	// IoTRateLimits caps each IoT operation in requests per second (AWS's
+	// default quota for UpdateCertificate is 10/s).
+	IoTRateLimits map[string]float64 `env:"IOT_RATE_LIMITS, separator==, default=UpdateCertificate=10"`
 }
 
 // Validate rejects settings that cannot work.
@@ -29,6 +36,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT must be positive"))
+	}
+	if err := c.Retry.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -4,76 +4,50 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
-	"golang.org/x/sync/errgroup"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/simbridge/simbridge/libs/awsx"
 	"github.com/simbridge/simbridge/libs/config"
-	"github.com/simbridge/simbridge/libs/httpserver"
 	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/messaging"
 	"github.com/simbridge/simbridge/libs/metrics"
 	"github.com/simbridge/simbridge/libs/simstore"
-	"github.com/simbridge/simbridge/services/deactivator/internal/adapters"
 	"github.com/simbridge/simbridge/services/deactivator/internal/app"
 )
 
-// Run starts the deactivator and blocks until ctx ends or a component fails.
+// Run loads the configuration from the environment and serves until ctx ends.
 func Run(ctx context.Context, logger *slog.Logger) error {
-	// Configuration.
 	var cfg Config
 	if err := config.Load(ctx, &cfg); err != nil {
 		return err
 	}
 	logger.Info("starting", "config", config.LogValue(&cfg))
+	reg := metrics.NewRegistry()
+	awsCfg, err := awsx.Load(ctx, cfg.Retry.Option(), awsx.WithRateLimits(cfg.IoTRateLimits), awsx.WithObserver(metrics.NewAWSCalls(reg)))
+	if err != nil {
+		return err
+	}
+	return Serve(ctx, cfg, awsCfg, reg, logger)
+}
 
-	// Clients.
-	awsCfg, err := awsx.Load(ctx)
+// Serve runs the deactivator with an explicit configuration and AWS
+// configuration (component tests point it at the emulator).
+func Serve(ctx context.Context, cfg Config, awsCfg aws.Config, reg *prometheus.Registry, logger *slog.Logger) error {
+	snsPub, err := messaging.NewSNSPublisher(awsCfg, messaging.Logger(logger))
 	if err != nil {
 		return err
 	}
-	wlog := messaging.Logger(logger)
-	snsPub, err := messaging.NewSNSPublisher(awsCfg, wlog)
-	if err != nil {
-		return err
-	}
-	sub, err := messaging.NewSQSSubscriber(awsCfg, wlog, messaging.SubscriberOptions{})
-	if err != nil {
-		return err
-	}
-	reg, probe := metrics.NewRegistry(), metrics.NewProbe()
-
-	// Business.
+	notifier := messaging.NewNotifier(snsPub, cfg.SuccessTopicARN, cfg.FailureTopicARN)
 	deactivator := app.New(
 		simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable),
 		iotcore.New(iot.NewFromConfig(awsCfg)),
-		messaging.NewNotifier(snsPub, cfg.SuccessTopicARN, cfg.FailureTopicARN),
-		logger,
+		notifier, logger,
 	)
-	handle := adapters.NewMetrics(reg).Measure(deactivator.Handle)
-
-	// Consumers and the ops listener stop together.
-	router, err := messaging.NewRouter(wlog, reg, cfg.ShutdownTimeout)
-	if err != nil {
-		return err
-	}
-	messaging.AddWorkers(router, "deactivate", cfg.DisableQueue, sub, cfg.Workers, messaging.CommandHandler(handle, logger))
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return metrics.Serve(gctx, cfg.OpsAddr, reg, probe, httpserver.Options{ShutdownTimeout: cfg.ShutdownTimeout})
-	})
-	g.Go(func() error { return router.Run(gctx) })
-	g.Go(func() error {
-		select {
-		case <-router.Running():
-			probe.SetReady()
-			logger.Info("ready", "queue", cfg.DisableQueue, "workers", cfg.Workers)
-		case <-gctx.Done():
-		}
-		return nil
-	})
-	err = g.Wait()
-	logger.Info("stopped")
-	return err
+	return messaging.RunConsumers(ctx, messaging.ConsumerOptions{
+		Name: "deactivator", Queue: cfg.DisableQueue, Workers: cfg.Workers, OpsAddr: cfg.OpsAddr,
+		ShutdownTimeout: cfg.ShutdownTimeout, AWS: awsCfg, Notifier: notifier, Registry: reg, Logger: logger,
+	}, messaging.NewCommandMetrics(reg, "deactivator").Measure(deactivator.Handle))
 }

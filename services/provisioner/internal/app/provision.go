@@ -1,10 +1,26 @@
 // Package app holds the provisioner's use case: make a SIM onboardable.
 //
-// Every step is idempotent and the record is written last, so a crash at any
-// point followed by redelivery converges on exactly one ACTIVE certificate
-// attached to the SIM's Thing, referenced by its record. Certificates an
-// interrupted attempt attached to a Thing this system manages, but never
-// recorded, are found by listing the Thing's principals and retired.
+// How an interrupted attempt is found and finished (every step is
+// idempotent, so any message may be redelivered after a crash at any point):
+//
+//  1. The Thing is created (or found) first. Things this system creates carry
+//     the attribute managed-by=simbridge.
+//  2. The intent is recorded: an inactive record without credentials, with
+//     the time a certificate is requested (CertRequestedAt).
+//  3. The certificate is created INACTIVE (the SDK retries only throttling:
+//     CreateKeysAndCertificate is not idempotent) and attached to the Thing
+//     right away, so it is findable through the Thing's principals.
+//  4. The key is sealed with KMS and written into the record with the
+//     certificate. From then on a redelivery finishes with this certificate:
+//     attach the policy, activate, mark the record active.
+//  5. A redelivery that finds a record without credentials recovers: it
+//     retires every certificate on the managed Thing (attached, but its key
+//     was never stored) and every certificate created around CertRequestedAt
+//     that is INACTIVE, attached to nothing and without a policy (created by
+//     a call whose answer was lost), then records a new intent and goes on.
+//
+// Nothing is left ACTIVE or attached; an orphan is created only if IoT Core
+// creates a certificate more than RequestWindow after it was asked to.
 package app
 
 import (
@@ -28,13 +44,28 @@ type Store interface {
 
 // IoT performs the IoT Core steps.
 type IoT interface {
-	EnsureThing(ctx context.Context, name string) (managed bool, err error)
+	EnsureThing(ctx context.Context, name string) (iotcore.Thing, error)
 	CreateCertificate(ctx context.Context) (iotcore.Certificate, error)
+	AttachToThing(ctx context.Context, thing, certARN string) error
 	Attach(ctx context.Context, thing, policy, certARN string) error
+	AttachPolicy(ctx context.Context, policy, certARN string) error
 	SetActive(ctx context.Context, certID string, active bool) error
 	ThingPrincipals(ctx context.Context, thing string) ([]string, error)
 	Retire(ctx context.Context, thing, certARN string) error
+	SweepOrphans(ctx context.Context, from, to time.Time, minAge time.Duration) (int, error)
 }
+
+// Recovery timing. A certificate request is assumed to take effect (or
+// never) within RequestWindow; a recovering attempt waits until the
+// interrupted request is OrphanSettle old, considers certificates from
+// ClockSkew before it, and leaves certificates younger than AttachGrace to
+// the attempts (of other SIMs) that are about to attach them.
+const (
+	RequestWindow = 30 * time.Second
+	OrphanSettle  = 5 * time.Second
+	ClockSkew     = 5 * time.Second
+	AttachGrace   = 2 * time.Second
+)
 
 // Sealer encrypts a private key for one SIM.
 type Sealer interface {
@@ -73,125 +104,160 @@ func (p *Provisioner) Handle(ctx context.Context, cmd events.SimCommand) error {
 		return p.create(ctx, cmd)
 	}
 	if err != nil {
-		return err
+		return step(StepLoad, err)
 	}
-	if stale(cmd, rec) {
+	if cmd.BaseVersion > 0 && cmd.BaseVersion < rec.Version {
 		p.logger.Info("stale command ignored", "iccid", cmd.ICCID, "base_version", cmd.BaseVersion, "record_version", rec.Version)
 		return nil
 	}
 	switch {
+	case !rec.HasCredentials():
+		return p.recover(ctx, cmd, rec)
 	case !rec.Active:
-		return p.reenable(ctx, cmd, rec)
+		return p.activate(ctx, cmd, rec)
 	case rec.IP != cmd.IP:
 		return p.changeIP(ctx, cmd, rec)
 	}
 	return nil
 }
 
-// stale reports whether the record changed after the command was computed.
-// A command computed without a record (base 0) is never stale: it converges.
-func stale(cmd events.SimCommand, rec simstore.Record) bool {
-	return cmd.BaseVersion > 0 && cmd.BaseVersion < rec.Version
-}
-
+// create records the intent for a SIM without a record, then mints.
 func (p *Provisioner) create(ctx context.Context, cmd events.SimCommand) error {
 	thing := cmd.ICCID
-	managed, err := p.iot.EnsureThing(ctx, thing)
+	th, err := p.iot.EnsureThing(ctx, thing)
 	if err != nil {
-		return err
+		return step(StepThing, err)
 	}
-	if err := p.retireStrays(ctx, thing, managed, ""); err != nil {
-		return err
-	}
-	cert, err := p.iot.CreateCertificate(ctx)
-	if err != nil {
-		return err
-	}
-	rec, err := p.activate(ctx, cmd, thing, cert)
-	if err != nil {
-		return err
-	}
-	if _, err := p.store.Create(ctx, rec); err != nil {
-		if errors.Is(err, simstore.ErrConflict) {
-			return p.lostRace(ctx, thing, cert, err)
+	if th.Managed && !th.Created {
+		if err := p.retireStrays(ctx, thing, ""); err != nil {
+			return err
 		}
-		return err
 	}
-	return p.announce(ctx, cmd, events.MessageEnabled)
+	rec, err := p.store.Create(ctx, simstore.Record{
+		ICCID: cmd.ICCID, IP: cmd.IP, Status: cmd.Status, ThingName: thing, CertRequestedAt: p.now().UTC(),
+	})
+	if err != nil {
+		return step(StepRecordIntent, err)
+	}
+	return p.mint(ctx, cmd, rec)
 }
 
-// activate attaches and activates a new certificate and returns the record
-// that will point at it, with the key sealed.
-func (p *Provisioner) activate(ctx context.Context, cmd events.SimCommand, thing string, cert iotcore.Certificate) (simstore.Record, error) {
-	if err := p.iot.Attach(ctx, thing, p.policy, cert.ARN); err != nil {
-		return simstore.Record{}, err
+// recover cleans up after an attempt that recorded its intent but not its
+// certificate, then mints again.
+func (p *Provisioner) recover(ctx context.Context, cmd events.SimCommand, rec simstore.Record) error {
+	if wait := OrphanSettle - p.now().Sub(rec.CertRequestedAt); wait > 0 {
+		select {
+		case <-ctx.Done():
+			return step(StepOrphans, ctx.Err())
+		case <-time.After(wait):
+		}
 	}
-	if err := p.iot.SetActive(ctx, cert.ID, true); err != nil {
-		return simstore.Record{}, err
+	th, err := p.iot.EnsureThing(ctx, rec.ThingName)
+	if err != nil {
+		return step(StepThing, err)
+	}
+	if th.Managed {
+		if err := p.retireStrays(ctx, rec.ThingName, ""); err != nil {
+			return err
+		}
+	}
+	from := rec.CertRequestedAt.Add(-ClockSkew)
+	n, err := p.iot.SweepOrphans(ctx, from, rec.CertRequestedAt.Add(RequestWindow), AttachGrace)
+	if err != nil {
+		return step(StepOrphans, err)
+	}
+	if n > 0 {
+		p.logger.Warn("retired certificates an interrupted attempt created", "iccid", rec.ICCID, "count", n)
+	}
+	rec.CertRequestedAt = p.now().UTC()
+	if rec, err = p.store.Update(ctx, rec); err != nil {
+		return step(StepRecordIntent, err)
+	}
+	return p.mint(ctx, cmd, rec)
+}
+
+// mint creates the certificate, attaches it to the Thing at once, seals the
+// key and records both, then activates.
+func (p *Provisioner) mint(ctx context.Context, cmd events.SimCommand, rec simstore.Record) error {
+	cert, err := p.iot.CreateCertificate(ctx)
+	if err != nil {
+		return step(StepCertificate, err)
+	}
+	if err := p.iot.AttachToThing(ctx, rec.ThingName, cert.ARN); err != nil {
+		return step(StepAttachThing, err)
 	}
 	sealed, err := p.sealer.Seal(ctx, cmd.ICCID, []byte(cert.PrivateKey))
 	if err != nil {
-		return simstore.Record{}, err
+		return step(StepSeal, err)
 	}
-	return simstore.Record{
-		ICCID: cmd.ICCID, IP: cmd.IP, Active: true, Status: cmd.Status, ThingName: thing,
-		CertificateID: cert.ID, CertificateARN: cert.ARN, CertificatePEM: cert.PEM, PrivateKeyCiphertext: sealed,
-	}, nil
-}
-
-// lostRace retires the certificate of an attempt whose record write lost to
-// another one, then fails so the message is retried against the winner.
-func (p *Provisioner) lostRace(ctx context.Context, thing string, cert iotcore.Certificate, cause error) error {
-	if err := p.iot.Retire(ctx, thing, cert.ARN); err != nil {
-		return errors.Join(cause, err)
+	rec.CertificateID, rec.CertificateARN, rec.CertificatePEM, rec.PrivateKeyCiphertext = cert.ID, cert.ARN, cert.PEM, sealed
+	stored, err := p.store.Update(ctx, rec)
+	if errors.Is(err, simstore.ErrConflict) {
+		// The record changed since the intent; ours is a stray. Retry against it.
+		return step(StepRecordCertificate, errors.Join(err, p.iot.Retire(ctx, rec.ThingName, cert.ARN)))
 	}
-	return cause
-}
-
-// reenable reactivates the SIM's existing certificate (the device may still
-// hold it) rather than minting a new one, and retires any stray certificate.
-func (p *Provisioner) reenable(ctx context.Context, cmd events.SimCommand, rec simstore.Record) error {
-	if !rec.HasCredentials() {
-		return fmt.Errorf("record of %s has no credentials", rec.ICCID)
-	}
-	managed, err := p.iot.EnsureThing(ctx, rec.ThingName)
 	if err != nil {
-		return err
+		return step(StepRecordCertificate, err)
 	}
-	if err := p.retireStrays(ctx, rec.ThingName, managed, rec.CertificateARN); err != nil {
-		return err
+	return p.finish(ctx, cmd, stored, false)
+}
+
+// activate turns an inactive record active again: a pending record left by
+// an interrupted create, or a SIM enabled again after a disable. The SIM's
+// existing certificate is reactivated, not rotated: the device may still
+// hold it, and no certificate is orphaned.
+func (p *Provisioner) activate(ctx context.Context, cmd events.SimCommand, rec simstore.Record) error {
+	if !rec.HasCredentials() {
+		return step(StepLoad, fmt.Errorf("record of %s has no credentials", rec.ICCID))
 	}
-	if err := p.iot.Attach(ctx, rec.ThingName, p.policy, rec.CertificateARN); err != nil {
-		return err
+	return p.finish(ctx, cmd, rec, true)
+}
+
+// finish attaches and activates the record's certificate, then marks the
+// record active; sweep also retires any other certificate on a managed thing.
+func (p *Provisioner) finish(ctx context.Context, cmd events.SimCommand, rec simstore.Record, sweep bool) error {
+	attach := func() error { return p.iot.AttachPolicy(ctx, p.policy, rec.CertificateARN) }
+	if sweep {
+		th, err := p.iot.EnsureThing(ctx, rec.ThingName)
+		if err != nil {
+			return step(StepThing, err)
+		}
+		if th.Managed {
+			if err := p.retireStrays(ctx, rec.ThingName, rec.CertificateARN); err != nil {
+				return err
+			}
+		}
+		attach = func() error { return p.iot.Attach(ctx, rec.ThingName, p.policy, rec.CertificateARN) }
+	}
+	if err := attach(); err != nil {
+		return step(StepAttach, err)
 	}
 	if err := p.iot.SetActive(ctx, rec.CertificateID, true); err != nil {
-		return err
+		return step(StepActivate, err)
 	}
 	rec.Active, rec.IP, rec.Status = true, cmd.IP, cmd.Status
 	if _, err := p.store.Update(ctx, rec); err != nil {
-		return err
+		return step(StepRecordActive, err)
 	}
-	return p.announce(ctx, cmd, events.MessageEnabled)
+	p.announce(ctx, cmd, events.MessageEnabled)
+	return nil
 }
 
 // changeIP moves the SIM to its new address; its credentials stay.
 func (p *Provisioner) changeIP(ctx context.Context, cmd events.SimCommand, rec simstore.Record) error {
 	rec.IP, rec.Status = cmd.IP, cmd.Status
 	if _, err := p.store.Update(ctx, rec); err != nil {
-		return err
+		return step(StepRecordIP, err)
 	}
-	return p.announce(ctx, cmd, events.MessageUpdated)
+	p.announce(ctx, cmd, events.MessageUpdated)
+	return nil
 }
 
-// retireStrays retires certificates on a managed thing other than keep:
-// left by attempts that crashed before writing the record.
-func (p *Provisioner) retireStrays(ctx context.Context, thing string, managed bool, keep string) error {
-	if !managed {
-		return nil
-	}
+// retireStrays retires certificates on a managed thing other than keep.
+func (p *Provisioner) retireStrays(ctx context.Context, thing, keep string) error {
 	principals, err := p.iot.ThingPrincipals(ctx, thing)
 	if err != nil {
-		return err
+		return step(StepStrays, err)
 	}
 	for _, arn := range principals {
 		if arn == keep {
@@ -199,17 +265,17 @@ func (p *Provisioner) retireStrays(ctx context.Context, thing string, managed bo
 		}
 		p.logger.Warn("retiring stray certificate", "thing", thing, "certificate_arn", arn)
 		if err := p.iot.Retire(ctx, thing, arn); err != nil {
-			return err
+			return step(StepStrays, err)
 		}
 	}
 	return nil
 }
 
-func (p *Provisioner) announce(ctx context.Context, cmd events.SimCommand, msg string) error {
+// announce publishes the outcome; the SIM is provisioned either way, so a
+// lost announcement is logged, never retried into a second provisioning.
+func (p *Provisioner) announce(ctx context.Context, cmd events.SimCommand, msg string) {
 	n := events.NewNotification(p.now(), cmd.ICCID, cmd.IP, msg)
 	if err := p.announcer.Announce(ctx, n); err != nil {
-		// The SIM is provisioned; a lost announcement must not undo or repeat that.
 		p.logger.Error("announcement not sent", "iccid", cmd.ICCID, "error", err)
 	}
-	return nil
 }

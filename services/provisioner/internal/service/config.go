@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/simbridge/simbridge/libs/awsx"
 )
 
 // Config is the provisioner's configuration, read from the environment.
@@ -22,6 +24,11 @@ type Config struct {
 	RegistrationTopic string `env:"REGISTRATION_TOPIC, default=registration"`
 	// Workers is how many SIMs are provisioned in parallel.
 	Workers int `env:"WORKERS, default=8"`
+
+	Retry awsx.RetrySettings
+	// IoTRateLimits caps each IoT operation, in requests per second; the
+	// default is AWS IoT's default quota for each operation the provisioner calls.
+	IoTRateLimits map[string]float64 `env:"IOT_RATE_LIMITS, separator==, default=CreateKeysAndCertificate=10,AttachPolicy=15,CreateThing=100,AttachThingPrincipal=100,UpdateCertificate=10,DeleteCertificate=10"`
 }
 
 // Validate rejects settings that cannot work.
@@ -32,6 +39,14 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT must be positive"))
+	}
+	if err := c.Retry.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	for op, rps := range c.IoTRateLimits {
+		if rps <= 0 {
+			errs = append(errs, fmt.Errorf("IOT_RATE_LIMITS %s=%v: must be positive", op, rps))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -4,15 +4,15 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"golang.org/x/sync/errgroup"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/simbridge/simbridge/libs/awsx"
 	"github.com/simbridge/simbridge/libs/config"
-	"github.com/simbridge/simbridge/libs/httpserver"
 	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/keyseal"
 	"github.com/simbridge/simbridge/libs/messaging"
@@ -22,37 +22,40 @@ import (
 	"github.com/simbridge/simbridge/services/provisioner/internal/app"
 )
 
-// Run starts the provisioner and blocks until ctx ends or a component fails.
+// Run loads the configuration from the environment and serves until ctx ends.
 func Run(ctx context.Context, logger *slog.Logger) error {
-	// Configuration.
 	var cfg Config
 	if err := config.Load(ctx, &cfg); err != nil {
 		return err
 	}
 	logger.Info("starting", "config", config.LogValue(&cfg))
-
-	// Clients.
-	awsCfg, err := awsx.Load(ctx)
+	reg := metrics.NewRegistry()
+	awsCfg, err := awsx.Load(ctx,
+		cfg.Retry.Option(),
+		awsx.WithRateLimits(cfg.IoTRateLimits),
+		awsx.WithObserver(metrics.NewAWSCalls(reg)),
+	)
 	if err != nil {
 		return err
 	}
+	return Serve(ctx, cfg, awsCfg, reg, logger)
+}
+
+// Serve runs the provisioner with an explicit configuration and AWS
+// configuration (component tests point it at the emulator or a fault proxy).
+func Serve(ctx context.Context, cfg Config, awsCfg aws.Config, reg *prometheus.Registry, logger *slog.Logger) error {
+	// Clients.
 	sealer, err := keyseal.NewSealer(kms.NewFromConfig(awsCfg), cfg.KMSKeyID)
 	if err != nil {
 		return err
 	}
-	wlog := messaging.Logger(logger)
-	snsPub, err := messaging.NewSNSPublisher(awsCfg, wlog)
+	snsPub, err := messaging.NewSNSPublisher(awsCfg, messaging.Logger(logger))
 	if err != nil {
 		return err
 	}
-	sub, err := messaging.NewSQSSubscriber(awsCfg, wlog, messaging.SubscriberOptions{})
-	if err != nil {
-		return err
-	}
-	reg, probe := metrics.NewRegistry(), metrics.NewProbe()
+	notifier := messaging.NewNotifier(snsPub, cfg.SuccessTopicARN, cfg.FailureTopicARN)
 
 	// Business.
-	notifier := messaging.NewNotifier(snsPub, cfg.SuccessTopicARN, cfg.FailureTopicARN)
 	provisioner := app.New(
 		simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable),
 		iotcore.New(iot.NewFromConfig(awsCfg)),
@@ -60,29 +63,10 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 		adapters.NewAnnouncer(notifier, iotdataplane.NewFromConfig(awsCfg), cfg.RegistrationTopic),
 		cfg.IoTPolicyName, logger,
 	)
-	handle := adapters.NewMetrics(reg).Measure(provisioner.Handle)
 
-	// Consumers and the ops listener stop together.
-	router, err := messaging.NewRouter(wlog, reg, cfg.ShutdownTimeout)
-	if err != nil {
-		return err
-	}
-	messaging.AddWorkers(router, "provision", cfg.CreateQueue, sub, cfg.Workers, messaging.CommandHandler(handle, logger))
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return metrics.Serve(gctx, cfg.OpsAddr, reg, probe, httpserver.Options{ShutdownTimeout: cfg.ShutdownTimeout})
-	})
-	g.Go(func() error { return router.Run(gctx) })
-	g.Go(func() error {
-		select {
-		case <-router.Running():
-			probe.SetReady()
-			logger.Info("ready", "queue", cfg.CreateQueue, "workers", cfg.Workers)
-		case <-gctx.Done():
-		}
-		return nil
-	})
-	err = g.Wait()
-	logger.Info("stopped")
-	return err
+	// Consumers and the ops listener.
+	return messaging.RunConsumers(ctx, messaging.ConsumerOptions{
+		Name: "provisioner", Queue: cfg.CreateQueue, Workers: cfg.Workers, OpsAddr: cfg.OpsAddr,
+		ShutdownTimeout: cfg.ShutdownTimeout, AWS: awsCfg, Notifier: notifier, Registry: reg, Logger: logger,
+	}, messaging.NewCommandMetrics(reg, "provisioner").Measure(provisioner.Handle))
 }

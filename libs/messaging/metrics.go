@@ -1,5 +1,4 @@
-// Package adapters holds the deactivator's Prometheus metrics.
-package adapters
+package messaging
 
 import (
 	"context"
@@ -11,30 +10,34 @@ import (
 	"github.com/simbridge/simbridge/libs/metrics"
 )
 
-// Metrics are the deactivator's own Prometheus series.
-type Metrics struct {
+// CommandMetrics are a consumer's own series: commands handled by kind and
+// result, latency, work in flight and failures by step.
+type CommandMetrics struct {
 	handled  *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	failures *prometheus.CounterVec
 }
 
-// NewMetrics registers the series on reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
-	ns, sub := metrics.Namespace, "deactivator"
-	m := &Metrics{
+// NewCommandMetrics registers the series under the service's subsystem.
+func NewCommandMetrics(reg prometheus.Registerer, subsystem string) *CommandMetrics {
+	ns, sub := metrics.Namespace, metricName(subsystem)
+	m := &CommandMetrics{
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "commands_total",
-			Help: "Commands handled, by kind (disable) and result (success, failure)."}, []string{"kind", "result"}),
+			Help: "Commands handled, by kind (create, update, disable) and result (success, failure)."}, []string{"kind", "result"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "command_duration_seconds",
-			Help: "Time to handle one command, by kind.", Buckets: prometheus.DefBuckets}, []string{"kind"}),
+			Help: "Time to handle one command, by kind.", Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"kind"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "in_flight",
 			Help: "Commands being handled now."}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "failures_total",
+			Help: "Failed attempts by step."}, []string{"step"}),
 	}
-	reg.MustRegister(m.handled, m.duration, m.inFlight)
+	reg.MustRegister(m.handled, m.duration, m.inFlight, m.failures)
 	return m
 }
 
 // Measure wraps a command handler with the metrics.
-func (m *Metrics) Measure(next func(context.Context, events.SimCommand) error) func(context.Context, events.SimCommand) error {
+func (m *CommandMetrics) Measure(next CommandFunc) CommandFunc {
 	return func(ctx context.Context, cmd events.SimCommand) error {
 		m.inFlight.Inc()
 		defer m.inFlight.Dec()
@@ -44,6 +47,7 @@ func (m *Metrics) Measure(next func(context.Context, events.SimCommand) error) f
 		result := "success"
 		if err != nil {
 			result = "failure"
+			m.failures.WithLabelValues(stepOf(err)).Inc()
 		}
 		m.handled.WithLabelValues(string(cmd.Kind), result).Inc()
 		return err

@@ -1,0 +1,81 @@
+package awsx
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/middleware"
+	"golang.org/x/time/rate"
+)
+
+// CallObserver learns about every AWS call, for metrics.
+type CallObserver interface {
+	// Call reports one operation, retries included.
+	Call(service, operation string, took time.Duration, err error)
+	// AttemptFailed reports one failed attempt; throttled says whether AWS
+	// asked to slow down. A retry follows unless attempts are exhausted.
+	AttemptFailed(service, operation string, throttled bool)
+}
+
+// WithRetry sets the SDK's retry mode (adaptive slows the client down when
+// AWS throttles) and attempts per call.
+func WithRetry(mode aws.RetryMode, maxAttempts int) func(*config.LoadOptions) error {
+	return func(o *config.LoadOptions) error {
+		o.RetryMode, o.RetryMaxAttempts = mode, maxAttempts
+		return nil
+	}
+}
+
+// WithRateLimits limits the rate of each named operation (e.g.
+// "CreateKeysAndCertificate": 10) on every attempt, retries included, so a
+// client stays within the account's quota instead of relying on throttling.
+func WithRateLimits(perSecond map[string]float64) func(*config.LoadOptions) error {
+	limiters := map[string]*rate.Limiter{}
+	for op, rps := range perSecond {
+		limiters[op] = rate.NewLimiter(rate.Limit(rps), max(1, int(rps)))
+	}
+	mw := middleware.FinalizeMiddlewareFunc("simbridgeRateLimit", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+		if l, ok := limiters[awsmiddleware.GetOperationName(ctx)]; ok {
+			if err := l.Wait(ctx); err != nil {
+				return middleware.FinalizeOutput{}, middleware.Metadata{}, err
+			}
+		}
+		return next.HandleFinalize(ctx, in)
+	})
+	return withAPIOption(func(s *middleware.Stack) error { return s.Finalize.Insert(mw, "Retry", middleware.After) })
+}
+
+// WithObserver reports every call and failed attempt to obs.
+func WithObserver(obs CallObserver) func(*config.LoadOptions) error {
+	throttle := retry.IsErrorThrottles(retry.DefaultThrottles)
+	call := middleware.InitializeMiddlewareFunc("simbridgeObserveCall", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+		start := time.Now()
+		out, md, err := next.HandleInitialize(ctx, in)
+		obs.Call(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx), time.Since(start), err)
+		return out, md, err
+	})
+	attempt := middleware.FinalizeMiddlewareFunc("simbridgeObserveAttempt", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+		out, md, err := next.HandleFinalize(ctx, in)
+		if err != nil {
+			obs.AttemptFailed(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx), throttle.IsErrorThrottle(err) == aws.TrueTernary)
+		}
+		return out, md, err
+	})
+	return withAPIOption(func(s *middleware.Stack) error {
+		if err := s.Initialize.Add(call, middleware.Before); err != nil {
+			return err
+		}
+		return s.Finalize.Insert(attempt, "Retry", middleware.After)
+	})
+}
+
+func withAPIOption(fn func(*middleware.Stack) error) func(*config.LoadOptions) error {
+	return func(o *config.LoadOptions) error {
+		o.APIOptions = append(o.APIOptions, fn)
+		return nil
+	}
+}

@@ -1,0 +1,112 @@
+package messaging
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/simbridge/simbridge/libs/httpserver"
+	"github.com/simbridge/simbridge/libs/metrics"
+)
+
+// ConsumerOptions describe a queue-consuming service.
+type ConsumerOptions struct {
+	// Name prefixes handler names and metrics (e.g. "provisioner").
+	Name  string
+	Queue string
+	// Workers is how many messages (of different SIMs) are handled at once.
+	Workers int
+	// OpsAddr serves /metrics, /healthz and /readyz.
+	OpsAddr string
+	// ShutdownTimeout bounds how long in-flight messages may finish after ctx ends.
+	ShutdownTimeout time.Duration
+	AWS             aws.Config
+	Notifier        FailureNotifier
+	Registry        *prometheus.Registry
+	Logger          *slog.Logger
+}
+
+// RunConsumers handles the queue's commands with opts.Workers workers and
+// serves the ops listener until ctx ends; then it stops receiving, lets
+// in-flight messages finish within ShutdownTimeout and returns nil. Readiness
+// turns true once every worker receives.
+func RunConsumers(ctx context.Context, opts ConsumerOptions, handle CommandFunc) error {
+	wlog := Logger(opts.Logger)
+	sub, err := NewSQSSubscriber(opts.AWS, wlog, SubscriberOptions{})
+	if err != nil {
+		return err
+	}
+	consumer, err := NewConsumer(ctx, awssqs.NewFromConfig(opts.AWS), opts.Queue, opts.Notifier,
+		NewConsumerMetrics(opts.Registry, opts.Name), opts.Logger)
+	if err != nil {
+		return err
+	}
+	router, err := NewRouter(wlog, opts.Registry, opts.ShutdownTimeout)
+	if err != nil {
+		return err
+	}
+	AddWorkers(router, opts.Name, opts.Queue, sub, opts.Workers, consumer.Handler(handle))
+	probe := metrics.NewProbe()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return metrics.Serve(gctx, opts.OpsAddr, opts.Registry, probe, httpserver.Options{ShutdownTimeout: opts.ShutdownTimeout})
+	})
+	g.Go(func() error {
+		if err := router.Run(gctx); err != nil {
+			return fmt.Errorf("consume %s: %w", opts.Queue, err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		select {
+		case <-router.Running():
+			probe.SetReady()
+			opts.Logger.Info("ready", "queue", opts.Queue, "workers", opts.Workers, "max_receives", consumer.MaxReceives())
+		case <-gctx.Done():
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+// ConsumerMetrics count retries and dead-letters (ConsumerObserver).
+type ConsumerMetrics struct {
+	retries *prometheus.CounterVec
+	dlq     *prometheus.CounterVec
+}
+
+// NewConsumerMetrics registers the series under the service's subsystem.
+func NewConsumerMetrics(reg prometheus.Registerer, subsystem string) *ConsumerMetrics {
+	m := &ConsumerMetrics{
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: metricName(subsystem),
+			Name: "retries_total", Help: "Failed attempts made visible again for a retry, by failed step."}, []string{"step"}),
+		dlq: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: metricName(subsystem),
+			Name: "dlq_sends_total", Help: "Messages moved to the dead-letter queue, by reason (malformed, exhausted) and failed step."}, []string{"reason", "step"}),
+	}
+	reg.MustRegister(m.retries, m.dlq)
+	return m
+}
+
+// Retried counts a retry.
+func (m *ConsumerMetrics) Retried(step string) { m.retries.WithLabelValues(step).Inc() }
+
+// DeadLettered counts a DLQ send.
+func (m *ConsumerMetrics) DeadLettered(reason, step string) {
+	m.dlq.WithLabelValues(reason, step).Inc()
+}
+
+func metricName(s string) string {
+	out := []byte(s)
+	for i, c := range out {
+		if c == '-' {
+			out[i] = '_'
+		}
+	}
+	return string(out)
+}

@@ -1,0 +1,112 @@
+package service_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/simbridge/simbridge/libs/bootstrap"
+	"github.com/simbridge/simbridge/libs/testkit"
+)
+
+// Every SIM ends correct although AWS throttles, fails, answers slowly and
+// drops connections on chosen operations.
+func TestEverySIMEndsCorrectDespiteAWSFaults(t *testing.T) {
+	t.Parallel()
+	a := newAccount(t, bootstrap.Options{MaxReceiveCount: 10, VisibilityTimeout: 10 * time.Second})
+	faults := []*testkit.Fault{
+		{Operation: "POST /keys-and-certificate", Every: 3, Status: 429, Code: "ThrottlingException"},
+		{Operation: "POST /keys-and-certificate", Every: 5, Status: 500, Code: "InternalFailureException", AfterForward: true},
+		{Operation: "PutItem", Every: 4, Status: 500, Code: "InternalServerError"},
+		{Operation: "Encrypt", Every: 3, Delay: 400 * time.Millisecond},
+		{Operation: "PUT /target-policies/", Every: 4, Reset: true},
+		{Operation: "PUT /certificates/", Every: 3, Status: 503, Code: "ServiceUnavailableException", AfterForward: true},
+		{Operation: "GetItem", Every: 5, Status: 400, Code: "ProvisionedThroughputExceededException"},
+		{Operation: "DeleteMessage", Every: 4, Reset: true},
+	}
+	a.proxy.Set(faults...)
+	startProvisioner(t, a, 4)
+	var ids []string
+	for i := range 16 {
+		ids = append(ids, iccid(i))
+		publish(t, a, create(iccid(i), fmt.Sprintf("10.1.0.%d", i+1)))
+	}
+	allActive(t, a, ids, 3*time.Minute)
+	for _, f := range faults {
+		if f.Applied() == 0 {
+			t.Errorf("fault on %s never fired: the test did not exercise it", f.Operation)
+		}
+	}
+	a.proxy.Set()
+	if n, err := a.check.Strays(context.Background()); err != nil || n != 0 {
+		t.Fatalf("strays: %d %v", n, err)
+	}
+}
+
+// A message that cannot be decoded goes to the DLQ with one failure
+// notification; the others are provisioned.
+func TestPoisonMessageGoesToDLQAndOthersFlow(t *testing.T) {
+	t.Parallel()
+	a := newAccount(t, bootstrap.Options{MaxReceiveCount: 3})
+	failures := testkit.SubscribeInbox(t, a.cfg, a.res.FailureTopicARN)
+	q := sqs.NewFromConfig(a.cfg)
+	_, err := q.SendMessage(context.Background(), &sqs.SendMessageInput{
+		QueueUrl: aws.String(a.res.CreateQueueURL), MessageBody: aws.String(`{"kind":"create","iccid":`),
+		MessageGroupId: aws.String("poison"), MessageDeduplicationId: aws.String("poison-1"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{iccid(1), iccid(2), iccid(3)}
+	for i, id := range ids {
+		publish(t, a, create(id, fmt.Sprintf("10.2.0.%d", i+1)))
+	}
+	startProvisioner(t, a, 2)
+	allActive(t, a, ids, time.Minute)
+	dead := testkit.DrainQueue(t, q, a.res.CreateDLQURL, 2*time.Second)
+	if len(dead) != 1 || !strings.Contains(dead[0], `"iccid":`) {
+		t.Fatalf("DLQ holds %q, want the one poison message", dead)
+	}
+	notes := failures.Drain(t, 2*time.Second)
+	if len(notes) != 1 || !strings.Contains(notes[0], "Malformed message") || !strings.Contains(notes[0], `"timestamp":`) {
+		t.Fatalf("failure notifications %q, want exactly one about the malformed message", notes)
+	}
+}
+
+// A command that keeps failing is retried promptly, then moved to the DLQ
+// with one notification naming the SIM and the step; other SIMs flow.
+func TestExhaustedCommandGoesToDLQNamingTheStep(t *testing.T) {
+	t.Parallel()
+	a := newAccount(t, bootstrap.Options{MaxReceiveCount: 3, VisibilityTimeout: 60 * time.Second})
+	failures := testkit.SubscribeInbox(t, a.cfg, a.res.FailureTopicARN)
+	broken := iccid(7)
+	a.proxy.Set(&testkit.Fault{Operation: "GET /things/" + broken, Status: 400, Code: "InvalidRequestException"})
+	startProvisioner(t, a, 2)
+	start := time.Now()
+	publish(t, a, create(broken, "10.3.0.7"), create(iccid(8), "10.3.0.8"))
+	allActive(t, a, []string{iccid(8)}, time.Minute)
+	q := sqs.NewFromConfig(a.cfg)
+	var dead []string
+	eventually(t, 45*time.Second, "failing command in the DLQ", func() error {
+		dead = append(dead, testkit.DrainQueue(t, q, a.res.CreateDLQURL, time.Second)...)
+		if len(dead) == 0 {
+			return fmt.Errorf("DLQ empty")
+		}
+		return nil
+	})
+	if took := time.Since(start); took > 40*time.Second {
+		t.Errorf("3 attempts took %v: failed attempts must come back before the 60 s visibility timeout", took)
+	}
+	if len(dead) != 1 || !strings.Contains(dead[0], broken) {
+		t.Fatalf("DLQ holds %q", dead)
+	}
+	notes := failures.Drain(t, 2*time.Second)
+	if len(notes) != 1 || !strings.Contains(notes[0], broken) || !strings.Contains(notes[0], "ensure thing") || !strings.Contains(notes[0], "after 3 attempts") {
+		t.Fatalf("failure notifications %q, want one naming %s and the step", notes, broken)
+	}
+}
