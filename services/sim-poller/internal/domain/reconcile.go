@@ -11,7 +11,7 @@ import (
 // Memory holds the store's summaries and one entry per listed IP, never the
 // full 1NCE objects, and every lookup is a map access: no O(n·m) comparison.
 type Reconciler struct {
-	local     map[string]*localEntry
+	local     map[string]localEntry
 	owner     map[netip.Addr]string   // ip -> first enabled SIM claiming it
 	conflicts map[netip.Addr][]string // ip -> every claimant, only for shared IPs
 	pending   map[string]Change       // candidate changes by ICCID
@@ -27,7 +27,7 @@ type localEntry struct {
 // NewReconciler starts a reconciliation against the store's current state.
 func NewReconciler(local []LocalSIM) *Reconciler {
 	r := &Reconciler{
-		local:     make(map[string]*localEntry, len(local)),
+		local:     make(map[string]localEntry, len(local)),
 		owner:     map[netip.Addr]string{},
 		conflicts: map[netip.Addr][]string{},
 		pending:   map[string]Change{},
@@ -42,7 +42,7 @@ func NewReconciler(local []LocalSIM) *Reconciler {
 
 // AddLocal adds one store record, so a store scan can stream into the
 // reconciler instead of building a slice first.
-func (r *Reconciler) AddLocal(l LocalSIM) { r.local[l.ICCID] = &localEntry{LocalSIM: l} }
+func (r *Reconciler) AddLocal(l LocalSIM) { r.local[l.ICCID] = localEntry{LocalSIM: l} }
 
 // Observe takes one SIM of the 1NCE listing.
 func (r *Reconciler) Observe(s RemoteSIM) {
@@ -71,6 +71,7 @@ func (r *Reconciler) Observe(s RemoteSIM) {
 func (r *Reconciler) markSeen(iccid string) bool {
 	if l, known := r.local[iccid]; known && !l.seen {
 		l.seen = true
+		r.local[iccid] = l
 		return false
 	} else if !known && !r.seenNew[iccid] {
 		r.seenNew[iccid] = true
