@@ -9,18 +9,19 @@
 //     the time a certificate is requested (CertRequestedAt).
 //  3. The certificate is created INACTIVE (the SDK retries only throttling:
 //     CreateKeysAndCertificate is not idempotent) and attached to the Thing
-//     right away, so it is findable through the Thing's principals.
-//  4. The key is sealed with KMS and written into the record with the
-//     certificate. From then on a redelivery finishes with this certificate:
-//     attach the policy, activate, mark the record active.
+//     right away, so it is findable through the Thing's principals; then the
+//     policy is attached and the certificate activated.
+//  4. The key is sealed with KMS and the record written once, active, with
+//     the certificate. (A record with credentials that is inactive is a SIM
+//     disabled since; enabling it again reactivates that certificate.)
 //  5. A redelivery that finds a record without credentials recovers: it
 //     retires every certificate on the managed Thing (attached, but its key
 //     was never stored) and every certificate created around CertRequestedAt
 //     that is INACTIVE, attached to nothing and without a policy (created by
 //     a call whose answer was lost), then records a new intent and goes on.
 //
-// Nothing is left ACTIVE or attached; an orphan is created only if IoT Core
-// creates a certificate more than RequestWindow after it was asked to.
+// So no certificate outlives an interrupted attempt, unless IoT Core creates
+// it more than RequestWindow after it was asked to.
 package app
 
 import (
@@ -176,8 +177,10 @@ func (p *Provisioner) recover(ctx context.Context, cmd events.SimCommand, rec si
 	return p.mint(ctx, cmd, rec)
 }
 
-// mint creates the certificate, attaches it to the Thing at once, seals the
-// key and records both, then activates.
+// mint creates the certificate, attaches it to the Thing at once (so it is
+// findable), attaches the policy, activates it, then records it with the
+// sealed key in one write. A crash before that write leaves only
+// certificates attached to the Thing, which recovery retires.
 func (p *Provisioner) mint(ctx context.Context, cmd events.SimCommand, rec simstore.Record) error {
 	cert, err := p.iot.CreateCertificate(ctx)
 	if err != nil {
@@ -186,20 +189,27 @@ func (p *Provisioner) mint(ctx context.Context, cmd events.SimCommand, rec simst
 	if err := p.iot.AttachToThing(ctx, rec.ThingName, cert.ARN); err != nil {
 		return step(StepAttachThing, err)
 	}
+	if err := p.iot.AttachPolicy(ctx, p.policy, cert.ARN); err != nil {
+		return step(StepAttach, err)
+	}
+	if err := p.iot.SetActive(ctx, cert.ID, true); err != nil {
+		return step(StepActivate, err)
+	}
 	sealed, err := p.sealer.Seal(ctx, cmd.ICCID, []byte(cert.PrivateKey))
 	if err != nil {
 		return step(StepSeal, err)
 	}
 	rec.CertificateID, rec.CertificateARN, rec.CertificatePEM, rec.PrivateKeyCiphertext = cert.ID, cert.ARN, cert.PEM, sealed
-	stored, err := p.store.Update(ctx, rec)
-	if errors.Is(err, simstore.ErrConflict) {
-		// The record changed since the intent; ours is a stray. Retry against it.
-		return step(StepRecordCertificate, errors.Join(err, p.iot.Retire(ctx, rec.ThingName, cert.ARN)))
+	rec.Active, rec.IP, rec.Status = true, cmd.IP, cmd.Status
+	if _, err := p.store.Update(ctx, rec); err != nil {
+		if errors.Is(err, simstore.ErrConflict) {
+			// The record changed since the intent; ours is a stray. Retry against it.
+			err = errors.Join(err, p.iot.Retire(ctx, rec.ThingName, cert.ARN))
+		}
+		return step(StepRecordActive, err)
 	}
-	if err != nil {
-		return step(StepRecordCertificate, err)
-	}
-	return p.finish(ctx, cmd, stored, false)
+	p.announce(ctx, cmd, events.MessageEnabled)
+	return nil
 }
 
 // activate turns an inactive record active again: a pending record left by

@@ -8,12 +8,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/iotcore"
-	"github.com/simbridge/simbridge/libs/keyseal"
 	"github.com/simbridge/simbridge/libs/simstore"
 )
 
@@ -53,35 +51,33 @@ func TestInterruptedAttemptsAreRepaired(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Died after recording the pending certificate: finish with it.
-	pending := iccid(2)
-	if _, err := ic.EnsureThing(ctx, pending); err != nil {
+	// Died after activating its certificate, before recording it: the key
+	// is lost, so the ACTIVE certificate must go too.
+	activated := iccid(2)
+	if _, err := ic.EnsureThing(ctx, activated); err != nil {
 		t.Fatal(err)
 	}
-	kept, err := ic.CreateCertificate(ctx)
+	if _, err := store.Create(ctx, simstore.Record{ICCID: activated, IP: "10.4.0.2", ThingName: activated, CertRequestedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	live, err := ic.CreateCertificate(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ic.AttachToThing(ctx, pending, kept.ARN); err != nil {
+	if err := ic.Attach(ctx, activated, a.res.Policy(), live.ARN); err != nil {
 		t.Fatal(err)
 	}
-	sealer, _ := keyseal.NewSealer(kms.NewFromConfig(a.cfg), a.res.KeyARN)
-	sealed, _ := sealer.Seal(ctx, pending, []byte(kept.PrivateKey))
-	if _, err := store.Create(ctx, simstore.Record{ICCID: pending, IP: "10.4.0.2", ThingName: pending,
-		CertificateID: kept.ID, CertificateARN: kept.ARN, CertificatePEM: kept.PEM, PrivateKeyCiphertext: sealed}); err != nil {
+	if err := ic.SetActive(ctx, live.ID, true); err != nil {
 		t.Fatal(err)
 	}
 
 	startProvisioner(t, a, 2)
-	publish(t, a, create(lost, "10.4.0.1"), create(pending, "10.4.0.2"), create(unanswered, "10.4.0.3"))
-	allActive(t, a, []string{lost, pending, unanswered}, time.Minute)
-	for name, id := range map[string]string{"attached but unrecorded": stray.ID, "created but unanswered": orphan.ID} {
+	publish(t, a, create(lost, "10.4.0.1"), create(activated, "10.4.0.2"), create(unanswered, "10.4.0.3"))
+	allActive(t, a, []string{lost, activated, unanswered}, time.Minute)
+	for name, id := range map[string]string{"attached but unrecorded": stray.ID, "activated but unrecorded": live.ID, "created but unanswered": orphan.ID} {
 		if _, err := iot.NewFromConfig(a.cfg).DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(id)}); err == nil {
 			t.Errorf("the %s certificate still exists", name)
 		}
-	}
-	if rec, _ := store.Get(ctx, pending); rec.CertificateID != kept.ID {
-		t.Errorf("pending attempt got a new certificate %s instead of finishing with %s", rec.CertificateID, kept.ID)
 	}
 	if n, err := a.check.Strays(ctx); err != nil || n != 0 {
 		t.Fatalf("strays: %d %v", n, err)
