@@ -1,0 +1,207 @@
+package deploy
+
+import (
+	"fmt"
+	"go/types"
+	"sort"
+	"strings"
+
+	"golang.org/x/tools/go/callgraph"
+	"golang.org/x/tools/go/callgraph/cha"
+	"golang.org/x/tools/go/callgraph/vta"
+	"golang.org/x/tools/go/packages"
+	"golang.org/x/tools/go/ssa"
+	"golang.org/x/tools/go/ssa/ssautil"
+)
+
+// sdkServicePrefix is the import path prefix of the AWS SDK's service clients.
+const sdkServicePrefix = "github.com/aws/aws-sdk-go-v2/service/"
+
+// Operation is one AWS API operation: the SDK service package name
+// ("dynamodb", "iotdataplane", …) and the operation name ("PutItem").
+type Operation struct {
+	Service string
+	Name    string
+}
+
+func (o Operation) String() string { return o.Service + ":" + o.Name }
+
+// ReachableOperations returns, for each main package (import path), the AWS
+// SDK operations its program can reach: every method of a service client
+// (*<service>.Client) with the shape of an operation that Rapid Type
+// Analysis finds reachable from main, through direct calls, interfaces
+// (iotcore.API, paginators) and libraries (Watermill).
+func ReachableOperations(dir string, mains ...string) (map[string][]Operation, error) {
+	out := map[string][]Operation{}
+	for _, m := range mains {
+		ops, err := reachableOperations(dir, m)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range ops {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+func reachableOperations(dir string, mains ...string) (map[string][]Operation, error) {
+	cfg := &packages.Config{Mode: packages.LoadAllSyntax, Dir: dir}
+	pkgs, err := packages.Load(cfg, mains...)
+	if err != nil {
+		return nil, fmt.Errorf("load %v: %w", mains, err)
+	}
+	if n := packages.PrintErrors(pkgs); n > 0 {
+		return nil, fmt.Errorf("load %v: %d errors", mains, n)
+	}
+	prog, ssaPkgs := ssautil.AllPackages(pkgs, ssa.InstantiateGenerics)
+	prog.Build()
+	out := map[string][]Operation{}
+	for i, p := range ssaPkgs {
+		if p == nil || p.Pkg.Name() != "main" {
+			continue
+		}
+		roots := []*ssa.Function{p.Func("init"), p.Func("main")}
+		graph := refinedCallGraph(prog, roots)
+		seen := map[Operation]bool{}
+		for fn := range reachable(graph, roots) {
+			if isCredentialProvider(fn) {
+				continue
+			}
+			for _, e := range graph.Nodes[fn].Out {
+				if op, ok := operationOf(e.Callee.Func); ok && !seen[op] {
+					seen[op] = true
+					out[pkgs[i].PkgPath] = append(out[pkgs[i].PkgPath], op)
+				}
+			}
+		}
+		ops := out[pkgs[i].PkgPath]
+		sort.Slice(ops, func(a, b int) bool { return ops[a].String() < ops[b].String() })
+	}
+	return out, nil
+}
+
+// operationOf recognises func (c *Client) Op(ctx, *OpInput, ...func(*Options)) (*OpOutput, error)
+// in an SDK service package.
+func operationOf(fn *ssa.Function) (Operation, bool) {
+	sig := fn.Signature
+	if sig.Recv() == nil || fn.Pkg == nil {
+		return Operation{}, false
+	}
+	path := fn.Pkg.Pkg.Path()
+	svc, ok := strings.CutPrefix(path, sdkServicePrefix)
+	if !ok || strings.Contains(svc, "/") {
+		return Operation{}, false
+	}
+	ptr, ok := sig.Recv().Type().(*types.Pointer)
+	if !ok {
+		return Operation{}, false
+	}
+	named, ok := ptr.Elem().(*types.Named)
+	if !ok || named.Obj().Name() != "Client" || sig.Params().Len() != 3 {
+		return Operation{}, false
+	}
+	in, ok := sig.Params().At(1).Type().(*types.Pointer)
+	if !ok {
+		return Operation{}, false
+	}
+	inNamed, ok := in.Elem().(*types.Named)
+	if !ok || inNamed.Obj().Name() != fn.Name()+"Input" {
+		return Operation{}, false
+	}
+	return Operation{Service: svc, Name: fn.Name()}, true
+}
+
+// isCredentialProvider reports functions of the SDK's configuration and
+// credential packages: their STS/SSO calls obtain credentials and need no
+// permission of the task role.
+func isCredentialProvider(fn *ssa.Function) bool {
+	if fn.Pkg == nil {
+		return false
+	}
+	path := fn.Pkg.Pkg.Path()
+	return strings.HasPrefix(path, "github.com/aws/aws-sdk-go-v2/") && !strings.HasPrefix(path, sdkServicePrefix)
+}
+
+// callsIn returns the operations fn calls, statically or through an interface.
+func callsIn(fn *ssa.Function) []Operation {
+	var ops []Operation
+	for _, b := range fn.Blocks {
+		for _, instr := range b.Instrs {
+			call, ok := instr.(ssa.CallInstruction)
+			if !ok {
+				continue
+			}
+			c := call.Common()
+			if c.IsInvoke() {
+				if op, ok := operationOfInterfaceMethod(c.Method); ok {
+					ops = append(ops, op)
+				}
+				continue
+			}
+			if callee := c.StaticCallee(); callee != nil {
+				if op, ok := operationOf(callee); ok {
+					ops = append(ops, op)
+				}
+			}
+		}
+	}
+	return ops
+}
+
+// operationOfInterfaceMethod recognises an interface method with an
+// operation's shape: Op(ctx, *<service>.OpInput, ...func(*<service>.Options)).
+func operationOfInterfaceMethod(m *types.Func) (Operation, bool) {
+	sig := m.Type().(*types.Signature)
+	if sig.Params().Len() != 3 {
+		return Operation{}, false
+	}
+	in, ok := sig.Params().At(1).Type().(*types.Pointer)
+	if !ok {
+		return Operation{}, false
+	}
+	named, ok := in.Elem().(*types.Named)
+	if !ok || named.Obj().Pkg() == nil || named.Obj().Name() != m.Name()+"Input" {
+		return Operation{}, false
+	}
+	svc, ok := strings.CutPrefix(named.Obj().Pkg().Path(), sdkServicePrefix)
+	if !ok || strings.Contains(svc, "/") {
+		return Operation{}, false
+	}
+	return Operation{Service: svc, Name: m.Name()}, true
+}
+
+// refinedCallGraph starts from the class-hierarchy call graph (every method
+// that could implement an interface call) and refines it twice with
+// Variable Type Analysis restricted to what is reachable from roots, so an
+// interface call only reaches the types that actually flow into it.
+func refinedCallGraph(prog *ssa.Program, roots []*ssa.Function) *callgraph.Graph {
+	graph := cha.CallGraph(prog)
+	for range 2 {
+		graph = vta.CallGraph(reachable(graph, roots), graph)
+	}
+	return graph
+}
+
+// reachable walks the call graph from roots.
+func reachable(g *callgraph.Graph, roots []*ssa.Function) map[*ssa.Function]bool {
+	seen := map[*ssa.Function]bool{}
+	var stack []*callgraph.Node
+	for _, r := range roots {
+		if n := g.Nodes[r]; n != nil {
+			stack = append(stack, n)
+		}
+	}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[n.Func] {
+			continue
+		}
+		seen[n.Func] = true
+		for _, e := range n.Out {
+			stack = append(stack, e.Callee)
+		}
+	}
+	return seen
+}

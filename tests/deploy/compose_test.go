@@ -1,0 +1,160 @@
+package deploy
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func composeFile(t *testing.T) string { return filepath.Join(root(t), "docker-compose.yml") }
+
+// TestComposeFileIsValid loads docker-compose.yml with the compose
+// specification's library (schema, references, interpolation) and checks
+// what docker compose would only find at run time: health checks, build
+// paths, the environment each service requires, names, ports, addresses.
+func TestComposeFileIsValid(t *testing.T) {
+	t.Parallel()
+	p, err := LoadCompose(context.Background(), composeFile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if probs := CheckCompose(p, root(t), envSpecs(t)); len(probs) > 0 {
+		t.Fatalf("docker-compose.yml:\n%s", strings.Join(probs, "\n"))
+	}
+	for _, svc := range []string{"localstack", "moto", "oncesim", "bootstrap", "prometheus", "grafana"} {
+		if _, ok := p.Services[svc]; !ok {
+			t.Errorf("no %s service", svc)
+		}
+	}
+	ls := p.Services["localstack"].Environment["LOCALSTACK_AUTH_TOKEN"]
+	if ls == nil {
+		t.Error("LOCALSTACK_AUTH_TOKEN is not passed through to LocalStack")
+	}
+}
+
+// TestComposeCheckRejectsBrokenFiles proves each check fails on the mistake
+// it is there for, starting from the real file.
+func TestComposeCheckRejectsBrokenFiles(t *testing.T) {
+	t.Parallel()
+	orig, err := os.ReadFile(composeFile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, old, new, want string
+	}{
+		{"schema violation", "    restart: \"no\"\n    depends_on:\n      localstack", "    restart: [\"no\"]\n    depends_on:\n      localstack", "restart"},
+		{"missing health check", "    healthcheck: *service-healthcheck\n    depends_on: *after-bootstrap\n\n  deactivator:",
+			"    depends_on: *after-bootstrap\n\n  deactivator:", "provisioner: no health check"},
+		{"required variable misspelt", "      SIM_TABLE: simbridge-sims\n      DISABLE_QUEUE", "      SIM_TABEL: simbridge-sims\n      DISABLE_QUEUE", "required SIM_TABLE is not set"},
+		{"two secret sources", "      ONCE_PASSWORD_VALUE:", "      ONCE_PASSWORD_FILE: /run/x\n      ONCE_PASSWORD_VALUE:", "exactly one"},
+		{"wrong resource name", "KMS_KEY_ID: alias/simbridge-device-keys\n      IOT", "KMS_KEY_ID: alias/simbridge-keys\n      IOT", "KMS_KEY_ID"},
+		{"missing Dockerfile", "      dockerfile: deployments/docker/Dockerfile\n      target: service", "      dockerfile: deployments/Dockerfile\n      target: service", "Dockerfile"},
+		{"unknown target", "      target: tool", "      target: tools", "not a stage"},
+		{"unknown command", "args: {SERVICE: deactivator}", "args: {SERVICE: deactivater}", "no Go files"},
+		{"port collision", "\"127.0.0.1:3000:3000\"", "\"127.0.0.1:9090:3000\"", "already published"},
+		{"unpinned image", "prom/prometheus:v3.5.0", "prom/prometheus:latest", "not pinned"},
+		{"device not a SIM", "ipv4_address: 172.31.250.100", "ipv4_address: 172.31.250.99", "first SIM's IP"},
+		{"address outside subnet", "ipv4_address: 172.31.250.20", "ipv4_address: 172.31.251.20", "outside"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			if !strings.Contains(string(orig), c.old) {
+				t.Fatalf("docker-compose.yml no longer contains %q; update the case", c.old)
+			}
+			// Written next to the real file so relative build paths resolve as they do for it.
+			f, err := os.CreateTemp(root(t), ".compose-broken-*.yml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.Remove(f.Name()) })
+			_, _ = f.WriteString(strings.Replace(string(orig), c.old, c.new, 1))
+			f.Close()
+			p, err := LoadCompose(context.Background(), f.Name())
+			var report string
+			if err != nil {
+				report = err.Error()
+			} else {
+				report = strings.Join(CheckCompose(p, root(t), envSpecs(t)), "\n")
+			}
+			if !strings.Contains(report, c.want) {
+				t.Fatalf("want a problem mentioning %q, got:\n%s", c.want, report)
+			}
+		})
+	}
+}
+
+// TestPrometheusScrapesEveryService: each service's ops listener (OPS_ADDR,
+// default :9090) is a scrape target.
+func TestPrometheusScrapesEveryService(t *testing.T) {
+	t.Parallel()
+	targets, err := PrometheusTargets(filepath.Join(root(t), "deployments", "prometheus", "prometheus.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := LoadCompose(context.Background(), composeFile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range Services {
+		port := "9090"
+		if v := p.Services[svc].Environment["OPS_ADDR"]; v != nil {
+			port = (*v)[strings.LastIndex(*v, ":")+1:]
+		}
+		if !targets[svc+":"+port] {
+			t.Errorf("prometheus does not scrape %s:%s", svc, port)
+		}
+	}
+}
+
+var metricName = regexp.MustCompile(`\bsimbridge_[a-z0-9_]+`)
+
+// TestDashboardQueriesExistingMetrics: the provisioned dashboard uses the
+// provisioned datasource and only metrics the code defines (a renamed metric
+// would leave a panel silently empty).
+func TestDashboardQueriesExistingMetrics(t *testing.T) {
+	t.Parallel()
+	exprs, uids, err := DashboardQueries(filepath.Join(root(t), "deployments", "grafana", "dashboards", "simbridge.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := os.ReadFile(filepath.Join(root(t), "deployments", "grafana", "provisioning", "datasources", "prometheus.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for uid := range uids {
+		if !strings.Contains(string(ds), "uid: "+uid+"\n") {
+			t.Errorf("datasource uid %q is not provisioned", uid)
+		}
+	}
+	src := goSources(t, filepath.Join(root(t), "services")) + goSources(t, filepath.Join(root(t), "libs"))
+	if len(exprs) < 5 {
+		t.Fatalf("dashboard has %d queries", len(exprs))
+	}
+	for _, e := range exprs {
+		for _, m := range metricName.FindAllString(e, -1) {
+			if !metricDefined(src, strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m, "_bucket"), "_count"), "_sum")) {
+				t.Errorf("%s (in %q) is defined nowhere in services/ or libs/", m, e)
+			}
+		}
+	}
+}
+
+// metricDefined looks for a Subsystem/Name pair spelling name in the sources.
+func metricDefined(src, name string) bool {
+	rest := strings.TrimPrefix(name, "simbridge_")
+	for i := 1; i < len(rest); i++ {
+		if rest[i] != '_' {
+			continue
+		}
+		sub, short := rest[:i], rest[i+1:]
+		if strings.Contains(src, `"`+short+`"`) && strings.Contains(src, `"`+sub+`"`) {
+			return true
+		}
+	}
+	return false
+}

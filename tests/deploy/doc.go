@@ -1,0 +1,3 @@
+// Package deploy checks the deployment artefacts (images, docker compose,
+// CloudFormation) against the code they deploy.
+package deploy

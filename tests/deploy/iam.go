@@ -1,0 +1,124 @@
+package deploy
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Action is an IAM action, "service:Operation".
+type Action string
+
+// iamServicePrefix maps SDK service packages to IAM service prefixes where
+// they differ: IoT Data Plane's Publish is authorised as iot:Publish.
+var iamServicePrefix = map[string]string{"iotdataplane": "iot"}
+
+// batchActions maps batch operations to the action IAM checks for them.
+var batchActions = map[string]string{
+	"sqs:SendMessageBatch":             "sqs:SendMessage",
+	"sqs:DeleteMessageBatch":           "sqs:DeleteMessage",
+	"sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+	"sns:PublishBatch":                 "sns:Publish",
+}
+
+// NeverCalled are operations the call graph reaches but that the
+// configuration keeps from ever running; each says why. The test fails when
+// one of them is no longer reachable, so the list cannot go stale.
+var NeverCalled = map[Operation]string{
+	{Service: "sqs", Name: "CreateQueue"}: "watermill-aws creates a missing queue only without DoNotCreateQueueIfNotExists, " +
+		"which libs/messaging always sets (queues come from the infrastructure, with their DLQs)",
+	{Service: "sns", Name: "CreateTopic"}: "watermill-aws creates a topic only without DoNotCreateTopicIfNotExists, " +
+		"which libs/messaging always sets",
+	{Service: "dynamodb", Name: "DescribeEndpoints"}: "endpoint discovery of the DynamoDB client; off unless " +
+		"AWS_ENABLE_ENDPOINT_DISCOVERY is set, which no deployment does",
+}
+
+// NeedsWildcardResource are actions IAM cannot scope to a resource.
+var NeedsWildcardResource = map[Action]bool{
+	"iot:CreateKeysAndCertificate": true,
+	"iot:DescribeEndpoint":         true,
+	"iot:ListCertificates":         true,
+	"iot:ListPrincipalThings":      true,
+}
+
+// ActionsFor turns reachable operations into the IAM actions they need,
+// leaving out NeverCalled ones; it also returns which NeverCalled entries
+// were seen.
+func ActionsFor(ops []Operation) (actions []Action, excused map[Operation]bool) {
+	set := map[Action]bool{}
+	excused = map[Operation]bool{}
+	for _, op := range ops {
+		if _, ok := NeverCalled[op]; ok {
+			excused[op] = true
+			continue
+		}
+		prefix := op.Service
+		if p, ok := iamServicePrefix[prefix]; ok {
+			prefix = p
+		}
+		a := prefix + ":" + op.Name
+		if b, ok := batchActions[a]; ok {
+			a = b
+		}
+		set[Action(a)] = true
+	}
+	for a := range set {
+		actions = append(actions, a)
+	}
+	sort.Slice(actions, func(i, j int) bool { return actions[i] < actions[j] })
+	return actions, excused
+}
+
+// Grant is one allowed action on one resource expression.
+type Grant struct {
+	Action   Action
+	Resource string
+}
+
+// RoleGrants collects the Allow statements of an IAM role resource's inline
+// policies, with resources evaluated by t.Eval. It refuses constructs the
+// check cannot see through (managed policies, NotAction, Deny-less wildcards).
+func (t *Template) RoleGrants(roleID string, params map[string]string) ([]Grant, error) {
+	r, ok := t.Resources[roleID]
+	if !ok || r.Type != "AWS::IAM::Role" {
+		return nil, fmt.Errorf("%s is not an IAM role of the template", roleID)
+	}
+	if _, ok := r.Properties["ManagedPolicyArns"]; ok {
+		return nil, fmt.Errorf("%s: managed policies cannot be checked for least privilege", roleID)
+	}
+	for id, other := range t.Resources {
+		if other.Type == "AWS::IAM::Policy" || other.Type == "AWS::IAM::ManagedPolicy" {
+			return nil, fmt.Errorf("%s: standalone policy %s; keep task permissions inline in the role", roleID, id)
+		}
+	}
+	var grants []Grant
+	policies, _ := r.Properties["Policies"].([]any)
+	for _, p := range policies {
+		doc, _ := p.(map[string]any)["PolicyDocument"].(map[string]any)
+		stmts, _ := doc["Statement"].([]any)
+		for _, s := range stmts {
+			stmt, _ := s.(map[string]any)
+			if stmt["Effect"] != "Allow" {
+				continue
+			}
+			if _, bad := stmt["NotAction"]; bad {
+				return nil, fmt.Errorf("%s: NotAction grants more than it names", roleID)
+			}
+			for _, a := range asList(stmt["Action"]) {
+				for _, res := range asList(stmt["Resource"]) {
+					grants = append(grants, Grant{Action: Action(fmt.Sprint(a)), Resource: t.Eval(res, params)})
+				}
+			}
+		}
+	}
+	return grants, nil
+}
+
+func asList(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	if v == nil {
+		return nil
+	}
+	return []any{v}
+}

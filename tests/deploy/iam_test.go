@@ -1,0 +1,116 @@
+package deploy
+
+import (
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var (
+	opsOnce sync.Once
+	opsBy   map[string][]Operation
+	opsErr  error
+)
+
+// calledOperations derives, once per test binary, the AWS operations each
+// service's program can reach (see ReachableOperations).
+func calledOperations(t *testing.T) map[string][]Operation {
+	t.Helper()
+	opsOnce.Do(func() {
+		opsBy = map[string][]Operation{}
+		for _, s := range Services {
+			var got map[string][]Operation
+			if got, opsErr = ReachableOperations(root(t), "./services/"+s+"/cmd/"+s); opsErr != nil {
+				return
+			}
+			for _, ops := range got {
+				opsBy[s] = ops
+			}
+		}
+	})
+	if opsErr != nil {
+		t.Fatal(opsErr)
+	}
+	return opsBy
+}
+
+// TestTaskRolesGrantExactlyTheCalledOperations is the least-privilege check:
+// for each service, the IAM actions of the AWS operations its code can call
+// (derived from the call graph of its main package, so a new SDK call in
+// the code fails here until the role allows it) are all granted to its task
+// role, and the role grants nothing else. Wildcard resources are allowed
+// only for actions IAM cannot scope.
+func TestTaskRolesGrantExactlyTheCalledOperations(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	ops := calledOperations(t)
+	excusedAll := map[Operation]bool{}
+	for _, svc := range Services {
+		want, excused := ActionsFor(ops[svc])
+		for op := range excused {
+			excusedAll[op] = true
+		}
+		t.Run(svc, func(t *testing.T) {
+			if len(want) == 0 {
+				t.Fatal("no AWS operation found: the call-graph analysis is broken")
+			}
+			grants, err := tpl.RoleGrants(serviceResources[svc].role, testParams)
+			if err != nil {
+				t.Fatal(err)
+			}
+			granted := map[Action]bool{}
+			for _, g := range grants {
+				granted[g.Action] = true
+				if strings.Contains(string(g.Action), "*") {
+					t.Errorf("wildcard action %s", g.Action)
+				}
+				if g.Resource == "*" && !NeedsWildcardResource[g.Action] {
+					t.Errorf("%s granted on every resource; scope it to the service's resources", g.Action)
+				}
+			}
+			var missing, extra []string
+			for _, a := range want {
+				if !granted[a] {
+					missing = append(missing, string(a))
+				}
+				delete(granted, a)
+			}
+			for a := range granted {
+				extra = append(extra, string(a))
+			}
+			sort.Strings(extra)
+			if len(missing) > 0 {
+				t.Errorf("code calls, role does not allow: %v", missing)
+			}
+			if len(extra) > 0 {
+				t.Errorf("role allows, code never calls: %v", extra)
+			}
+		})
+	}
+	for op, why := range NeverCalled {
+		if !excusedAll[op] {
+			t.Errorf("NeverCalled lists %s, which no service reaches any more (%s): remove it", op, why)
+		}
+	}
+}
+
+// TestActionsFor pins the mapping from SDK operations to IAM actions.
+func TestActionsFor(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		op   Operation
+		want Action
+	}{
+		{Operation{"dynamodb", "Query"}, "dynamodb:Query"},
+		{Operation{"iotdataplane", "Publish"}, "iot:Publish"},
+		{Operation{"sqs", "DeleteMessageBatch"}, "sqs:DeleteMessage"},
+		{Operation{"sqs", "CreateQueue"}, ""},
+	}
+	for _, c := range cases {
+		got, _ := ActionsFor([]Operation{c.op})
+		if (c.want == "" && len(got) != 0) || (c.want != "" && (len(got) != 1 || got[0] != c.want)) {
+			t.Errorf("ActionsFor(%s) = %v, want %q", c.op, got, c.want)
+		}
+	}
+}
