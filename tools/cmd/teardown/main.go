@@ -1,0 +1,65 @@
+// Command teardown removes one environment's IoT Core objects (device
+// certificates, the Things simbridge created, the device policy), which
+// deleting the CloudFormation stack cannot, in whatever account the standard
+// AWS environment points at. `make teardown ENV=…` runs it before deleting
+// the stack; run it alone with -dry-run to see what it would remove.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+
+	"github.com/simbridge/simbridge/libs/awsx"
+	"github.com/simbridge/simbridge/libs/bootstrap"
+	"github.com/simbridge/simbridge/tools/teardown"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "teardown:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("teardown", flag.ContinueOnError)
+	prefix := fs.String("prefix", "", "prefix of the environment's resource names (required)")
+	dryRun := fs.Bool("dry-run", false, "list what would be removed, change nothing")
+	confirm := fs.String("confirm", "", "repeat the prefix to confirm the removal")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *prefix == "" {
+		return fmt.Errorf("-prefix is required")
+	}
+	if !*dryRun && *confirm != *prefix {
+		return fmt.Errorf("this deletes every device certificate of %q: pass -confirm %s (or -dry-run)", *prefix, *prefix)
+	}
+	cfg, err := awsx.Load(ctx)
+	if err != nil {
+		return err
+	}
+	rep, err := teardown.Run(ctx, iot.NewFromConfig(cfg), teardown.Options{
+		Policy: bootstrap.Names{Prefix: *prefix}.Policy(), DryRun: *dryRun, Log: out,
+	})
+	if err != nil {
+		return err
+	}
+	verb := "removed"
+	if *dryRun {
+		verb = "would remove"
+	}
+	fmt.Fprintf(out, "%s %d certificates, %d things, policy %v; kept %d things not created by simbridge\n",
+		verb, len(rep.Certificates), len(rep.Things), rep.PolicyRemoved, len(rep.KeptThings))
+	return nil
+}

@@ -1,0 +1,228 @@
+// Package teardown removes what simbridge created in AWS IoT Core for one
+// environment, which deleting its CloudFormation stack cannot: the device
+// certificates (detached, set INACTIVE, deleted), the Things the system
+// created, and the device policy, which IoT refuses to delete while
+// certificates are attached to it.
+//
+// The environment's objects are found through its policy
+// (<prefix>-device-policy): every certificate the provisioner hands out has
+// it attached, and each certificate leads to its Thing. Things that carry no
+// managed-by=simbridge attribute existed before (for example from the
+// reference system): their certificate from this environment is removed, the
+// Thing itself is kept and reported.
+package teardown
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/cenkalti/backoff/v5"
+
+	"github.com/simbridge/simbridge/libs/iotcore"
+)
+
+// IoT is the IoT API subset teardown uses.
+type IoT interface {
+	iotcore.API
+	ListTargetsForPolicy(ctx context.Context, in *iot.ListTargetsForPolicyInput, opts ...func(*iot.Options)) (*iot.ListTargetsForPolicyOutput, error)
+	ListPrincipalThings(ctx context.Context, in *iot.ListPrincipalThingsInput, opts ...func(*iot.Options)) (*iot.ListPrincipalThingsOutput, error)
+	DeleteThing(ctx context.Context, in *iot.DeleteThingInput, opts ...func(*iot.Options)) (*iot.DeleteThingOutput, error)
+	ListPolicyVersions(ctx context.Context, in *iot.ListPolicyVersionsInput, opts ...func(*iot.Options)) (*iot.ListPolicyVersionsOutput, error)
+	DeletePolicyVersion(ctx context.Context, in *iot.DeletePolicyVersionInput, opts ...func(*iot.Options)) (*iot.DeletePolicyVersionOutput, error)
+	DeletePolicy(ctx context.Context, in *iot.DeletePolicyInput, opts ...func(*iot.Options)) (*iot.DeletePolicyOutput, error)
+}
+
+// Options tune a run.
+type Options struct {
+	// Policy is the environment's device policy (bootstrap.Names.Policy()).
+	Policy string
+	// DryRun lists what would be removed and changes nothing.
+	DryRun bool
+	// Log receives one line per action.
+	Log io.Writer
+	// DeleteTimeout bounds the retries of DeleteThing while IoT Core still
+	// sees a just-detached certificate (detachment is eventually consistent).
+	DeleteTimeout time.Duration
+}
+
+// Report says what a run removed (or, in a dry run, would remove).
+type Report struct {
+	Certificates  []string
+	Things        []string
+	KeptThings    []string
+	PolicyRemoved bool
+}
+
+// Run removes the environment's certificates, Things and policy. It is
+// idempotent: a second run finds nothing and succeeds.
+func Run(ctx context.Context, api IoT, opts Options) (Report, error) {
+	if opts.Policy == "" {
+		return Report{}, errors.New("teardown: no policy name")
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	if opts.DeleteTimeout == 0 {
+		opts.DeleteTimeout = time.Minute
+	}
+	var rep Report
+	certs, err := policyTargets(ctx, api, opts.Policy)
+	if isNotFound(err) {
+		fmt.Fprintf(opts.Log, "policy %s not found: nothing to remove\n", opts.Policy)
+		return rep, nil
+	}
+	if err != nil {
+		return rep, err
+	}
+	things := map[string]bool{}
+	for _, cert := range certs {
+		names, err := principalThings(ctx, api, cert)
+		if err != nil {
+			return rep, err
+		}
+		for _, thing := range names {
+			things[thing] = true
+			if err := detach(ctx, api, opts, thing, cert); err != nil {
+				return rep, err
+			}
+		}
+		fmt.Fprintf(opts.Log, "retire certificate %s\n", iotcore.CertificateID(cert))
+		if !opts.DryRun {
+			if err := iotcore.New(api).Retire(ctx, "", cert); err != nil {
+				return rep, err
+			}
+		}
+		rep.Certificates = append(rep.Certificates, iotcore.CertificateID(cert))
+	}
+	for thing := range things {
+		deleted, err := deleteManagedThing(ctx, api, opts, thing)
+		if err != nil {
+			return rep, err
+		}
+		if deleted {
+			rep.Things = append(rep.Things, thing)
+		} else {
+			rep.KeptThings = append(rep.KeptThings, thing)
+		}
+	}
+	fmt.Fprintf(opts.Log, "delete policy %s\n", opts.Policy)
+	if !opts.DryRun {
+		if err := deletePolicy(ctx, api, opts.Policy); err != nil {
+			return rep, err
+		}
+	}
+	rep.PolicyRemoved = true
+	return rep, nil
+}
+
+func policyTargets(ctx context.Context, api IoT, policy string) ([]string, error) {
+	var out []string
+	var marker *string
+	for {
+		page, err := api.ListTargetsForPolicy(ctx, &iot.ListTargetsForPolicyInput{PolicyName: aws.String(policy), Marker: marker})
+		if err != nil {
+			return nil, fmt.Errorf("list targets of policy %s: %w", policy, err)
+		}
+		out = append(out, page.Targets...)
+		if aws.ToString(page.NextMarker) == "" {
+			return out, nil
+		}
+		marker = page.NextMarker
+	}
+}
+
+func principalThings(ctx context.Context, api IoT, cert string) ([]string, error) {
+	var out []string
+	p := iot.NewListPrincipalThingsPaginator(api, &iot.ListPrincipalThingsInput{Principal: aws.String(cert)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if isNotFound(err) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list things of %s: %w", cert, err)
+		}
+		out = append(out, page.Things...)
+	}
+	return out, nil
+}
+
+func detach(ctx context.Context, api IoT, opts Options, thing, cert string) error {
+	fmt.Fprintf(opts.Log, "detach certificate %s from thing %s\n", iotcore.CertificateID(cert), thing)
+	if opts.DryRun {
+		return nil
+	}
+	_, err := api.DetachThingPrincipal(ctx, &iot.DetachThingPrincipalInput{ThingName: aws.String(thing), Principal: aws.String(cert)})
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("detach %s from %s: %w", cert, thing, err)
+	}
+	return nil
+}
+
+// deleteManagedThing deletes thing if this system created it.
+func deleteManagedThing(ctx context.Context, api IoT, opts Options, thing string) (bool, error) {
+	d, err := api.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(thing)})
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("describe thing %s: %w", thing, err)
+	}
+	if d.Attributes[iotcore.ManagedAttribute] != iotcore.ManagedValue {
+		fmt.Fprintf(opts.Log, "keep thing %s: not created by simbridge\n", thing)
+		return false, nil
+	}
+	fmt.Fprintf(opts.Log, "delete thing %s\n", thing)
+	if opts.DryRun {
+		return true, nil
+	}
+	_, err = backoff.Retry(ctx, func() (struct{}, error) {
+		_, err := api.DeleteThing(ctx, &iot.DeleteThingInput{ThingName: aws.String(thing)})
+		var invalid *types.InvalidRequestException
+		if err != nil && !errors.As(err, &invalid) && !isNotFound(err) {
+			return struct{}{}, backoff.Permanent(err)
+		}
+		if isNotFound(err) {
+			return struct{}{}, nil
+		}
+		return struct{}{}, err
+	}, backoff.WithMaxElapsedTime(opts.DeleteTimeout))
+	if err != nil {
+		return false, fmt.Errorf("delete thing %s: %w", thing, err)
+	}
+	return true, nil
+}
+
+func deletePolicy(ctx context.Context, api IoT, policy string) error {
+	versions, err := api.ListPolicyVersions(ctx, &iot.ListPolicyVersionsInput{PolicyName: aws.String(policy)})
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list versions of policy %s: %w", policy, err)
+	}
+	for _, v := range versions.PolicyVersions {
+		if v.IsDefaultVersion {
+			continue
+		}
+		_, err := api.DeletePolicyVersion(ctx, &iot.DeletePolicyVersionInput{PolicyName: aws.String(policy), PolicyVersionId: v.VersionId})
+		if err != nil && !isNotFound(err) {
+			return fmt.Errorf("delete version %s of policy %s: %w", aws.ToString(v.VersionId), policy, err)
+		}
+	}
+	if _, err := api.DeletePolicy(ctx, &iot.DeletePolicyInput{PolicyName: aws.String(policy)}); err != nil && !isNotFound(err) {
+		return fmt.Errorf("delete policy %s: %w", policy, err)
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	var nf *types.ResourceNotFoundException
+	return errors.As(err, &nf)
+}
