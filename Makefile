@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := $(CURDIR)/bin
-MODULES := libs services/sim-poller services/provisioner services/deactivator services/onboarding-api services/vpn-gateway tools tests/e2e
+MODULES := libs services/sim-poller services/provisioner services/deactivator services/onboarding-api services/vpn-gateway tools tests/e2e tests/deploy
 PKGS := $(addprefix ./,$(addsuffix /...,$(MODULES)))
 COMMANDS := \
 	./services/sim-poller/cmd/sim-poller \
@@ -19,7 +19,7 @@ COMMANDS := \
 	./tools/cmd/devstack
 TEST_TIMEOUT ?= 10m
 
-.PHONY: all build deps run test test-unit lint fmt clean bench-sync
+.PHONY: all build deps run test test-unit lint fmt clean bench-sync images up down deploy teardown
 
 all: build
 
@@ -33,6 +33,7 @@ deps:
 	$(GO) mod download -x 2>/dev/null || $(GO) list -m all >/dev/null
 	@./tools/scripts/ensure-moto.sh
 	@./tools/scripts/ensure-openvpn.sh
+	@./tools/scripts/ensure-cfn-lint.sh
 
 ## run: the whole system locally without Docker, until Ctrl-C
 run: deps build
@@ -51,6 +52,29 @@ test-unit:
 bench-sync: deps
 	$(GO) build -o $(BIN)/bench-sync ./services/sim-poller/cmd/bench-sync
 	$(BIN)/bench-sync
+
+## images: the service images (docker; one Dockerfile, SERVICE build arg); IMAGE_TAG defaults to local
+IMAGE_TAG ?= local
+images:
+	@command -v docker >/dev/null || { echo "make images needs Docker"; exit 1; }
+	for s in sim-poller provisioner deactivator onboarding-api; do \
+		docker build -f deployments/docker/Dockerfile --build-arg SERVICE=$$s --target service -t simbridge/$$s:$(IMAGE_TAG) . || exit 1; \
+	done
+	docker build -f deployments/docker/Dockerfile --build-arg SERVICE=vpn-gateway --target gateway -t simbridge/vpn-gateway:$(IMAGE_TAG) .
+
+## up / down: the whole system in docker compose (LocalStack, moto, simulator, services, Prometheus, Grafana)
+up:
+	docker compose up --build --detach --wait
+down:
+	docker compose down --volumes
+
+## deploy: the stack of ENV (deployments/environments/ENV.env) to the AWS account of the current credentials
+deploy:
+	./tools/scripts/deploy.sh $(ENV)
+
+## teardown: dry run of removing ENV; with CONFIRM=<prefix> removes IoT certificates, Things, policy and the stack
+teardown:
+	CONFIRM=$(CONFIRM) ./tools/scripts/teardown.sh $(ENV)
 
 ## lint: gofmt and go vet
 lint:

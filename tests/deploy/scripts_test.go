@@ -1,0 +1,187 @@
+package deploy
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// readEnvFile reads deployments/environments/<name>.env (Key=Value lines).
+func readEnvFile(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Fatalf("%s: %q is not Key=Value", path, line)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// TestEnvironmentFilesMatchTemplate: every environment sets parameters the
+// template has, with allowed values, and environments never share a prefix.
+func TestEnvironmentFilesMatchTemplate(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	files, _ := filepath.Glob(filepath.Join(root(t), "deployments", "environments", "*.env"))
+	if len(files) < 2 {
+		t.Fatalf("want a production and a non-production environment, got %v", files)
+	}
+	prefixes := map[string]string{}
+	kinds := map[string]bool{}
+	for _, f := range files {
+		env := readEnvFile(t, f)
+		name := filepath.Base(f)
+		if other, dup := prefixes[env["Prefix"]]; dup {
+			t.Errorf("%s and %s share Prefix %s", name, other, env["Prefix"])
+		}
+		prefixes[env["Prefix"]] = name
+		kinds[env["Environment"]] = true
+		for k, v := range env {
+			p, ok := tpl.Parameters[k].(map[string]any)
+			if !ok {
+				t.Errorf("%s: %s is not a template parameter", name, k)
+				continue
+			}
+			if allowed, ok := p["AllowedValues"].([]any); ok && !containsString(allowed, v) {
+				t.Errorf("%s: %s=%s not in %v", name, k, v, allowed)
+			}
+			if pat, ok := p["AllowedPattern"].(string); ok && !regexp.MustCompile(pat).MatchString(v) {
+				t.Errorf("%s: %s=%s does not match %s", name, k, v, pat)
+			}
+		}
+		for k, p := range tpl.Parameters {
+			_, hasDefault := p.(map[string]any)["Default"]
+			if _, set := env[k]; !set && !hasDefault && k != "ImageRepository" && k != "ImageTag" {
+				t.Errorf("%s: required parameter %s not set", name, k)
+			}
+		}
+	}
+	if !kinds["production"] || !kinds["non-production"] {
+		t.Errorf("environments cover %v", kinds)
+	}
+}
+
+func containsString(list []any, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// fakeAWS logs its arguments one call per line and answers what deploy.sh asks.
+const fakeAWS = `#!/usr/bin/env bash
+echo "aws $*" >>"$CALLS"
+case "$1 $2" in
+"sts get-caller-identity") echo 123456789012 ;;
+"ecr get-login-password") echo fake-registry-token ;;
+"ecr describe-images"|"secretsmanager describe-secret") exit 254 ;;
+esac
+exit 0
+`
+
+const fakeDocker = `#!/usr/bin/env bash
+cat >/dev/null 2>&1 || true
+echo "docker $*" >>"$CALLS"
+`
+
+// runScript runs a tools/scripts script with fake aws and docker commands.
+func runScript(t *testing.T, script string, env []string, args ...string) (calls, output string, err error) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range map[string]string{"aws": fakeAWS, "docker": fakeDocker} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := filepath.Join(dir, "calls")
+	cmd := exec.Command("bash", append([]string{filepath.Join(root(t), "tools", "scripts", script)}, args...)...)
+	cmd.Env = append(os.Environ(), append(env, "CALLS="+log, "PATH="+dir+":"+os.Getenv("PATH"), "AWS_REGION=eu-central-1")...)
+	out, err := cmd.CombinedOutput()
+	b, _ := os.ReadFile(log)
+	return string(b), string(out), err
+}
+
+func TestDeployScript(t *testing.T) {
+	t.Parallel()
+	secret := "s3cr3t-value-that-must-not-leak"
+	files := map[string]string{}
+	for _, k := range []string{"ONCE_PASSWORD_FILE", "OPENVPN_CONFIG_FILE", "OPENVPN_AUTH_FILE"} {
+		files[k] = writeTemp(t, strings.ToLower(k), secret)
+	}
+	cases := []struct {
+		name    string
+		env     []string
+		args    []string
+		wantErr bool
+		want    []string // in this order in the calls
+	}{
+		{"unknown environment", nil, []string{"nowhere"}, true, nil},
+		{"first deploy without credentials", nil, []string{"staging"}, true, []string{"cloudformation deploy", "docker build"}},
+		{"first deploy", []string{"ONCE_PASSWORD_FILE=" + files["ONCE_PASSWORD_FILE"], "OPENVPN_CONFIG_FILE=" + files["OPENVPN_CONFIG_FILE"],
+			"OPENVPN_AUTH_FILE=" + files["OPENVPN_AUTH_FILE"], "IMAGE_TAG=abc123"}, []string{"staging"}, false, []string{
+			"cloudformation deploy --region eu-central-1 --stack-name simbridge-registry",
+			"docker build --platform linux/amd64 -f " + filepath.Join(root(t), "deployments/docker/Dockerfile") + " --build-arg SERVICE=sim-poller --target service",
+			"--build-arg SERVICE=vpn-gateway --target gateway -t 123456789012.dkr.ecr.eu-central-1.amazonaws.com/simbridge/vpn-gateway:abc123",
+			"docker push 123456789012.dkr.ecr.eu-central-1.amazonaws.com/simbridge/vpn-gateway:abc123",
+			"secretsmanager create-secret --region eu-central-1 --name simbridge-staging/once-password --secret-string file://",
+			"cloudformation deploy --region eu-central-1 --stack-name simbridge-staging",
+			"Environment=non-production", "ImageRepository=123456789012.dkr.ecr.eu-central-1.amazonaws.com/simbridge ImageTag=abc123",
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			calls, out, err := runScript(t, "deploy.sh", c.env, c.args...)
+			if (err != nil) != c.wantErr {
+				t.Fatalf("err = %v\n%s\ncalls:\n%s", err, out, calls)
+			}
+			rest := calls
+			for _, w := range c.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("calls lack %q after the previous ones:\n%s\noutput:\n%s", w, calls, out)
+				}
+				rest = rest[i+len(w):]
+			}
+			if strings.Contains(calls+out, secret) {
+				t.Fatal("a secret value reached a command line or the output")
+			}
+		})
+	}
+}
+
+func TestTeardownScriptDryRunWithoutConfirmation(t *testing.T) {
+	t.Parallel()
+	calls, out, err := runScript(t, "teardown.sh", []string{"GO=echo"}, "staging")
+	if err != nil || strings.Contains(calls, "delete-stack") || !strings.Contains(out, "-dry-run") {
+		t.Fatalf("without CONFIRM teardown must only dry-run: %v\n%s\n%s", err, out, calls)
+	}
+	calls, out, err = runScript(t, "teardown.sh", []string{"GO=echo", "CONFIRM=simbridge-staging"}, "staging")
+	if err != nil || !strings.Contains(out, "-confirm simbridge-staging") ||
+		!strings.Contains(calls, "ecs update-service --cluster simbridge-staging --service provisioner --desired-count 0") ||
+		!strings.Contains(calls, "cloudformation delete-stack --stack-name simbridge-staging") {
+		t.Fatalf("confirmed teardown: %v\n%s\n%s", err, out, calls)
+	}
+	if strings.Index(calls, "update-service") > strings.Index(calls, "delete-stack") {
+		t.Fatal("services must stop before the stack goes")
+	}
+}

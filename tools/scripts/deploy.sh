@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# make deploy ENV=<name>: deploys simbridge to the AWS account and region of
+# the current AWS CLI credentials, in one command per environment:
+#   1. the image registry stack (ECR, shared by the account's environments);
+#   2. the images, tagged with the git commit, built and pushed unless the
+#      registry has them (SKIP_IMAGES=1 with IMAGE_TAG=<tag> reuses pushed ones);
+#   3. the external credentials, from files, into Secrets Manager - never on a
+#      command line, in a parameter or in a log: ONCE_PASSWORD_FILE,
+#      OPENVPN_CONFIG_FILE, OPENVPN_AUTH_FILE, GATEWAY_TLS_FILE (required on the
+#      first deploy, optional later);
+#   4. the environment's stack with deployments/environments/<ENV>.env as parameters.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+env=${1:-}
+file="$root/deployments/environments/$env.env"
+if [ -z "$env" ] || [ ! -f "$file" ]; then
+	echo "usage: make deploy ENV=<environment>; environments: $(cd "$root/deployments/environments" && ls ./*.env | sed 's#./##; s#\.env##' | tr '\n' ' ')" >&2
+	exit 2
+fi
+AWS=${AWS:-aws}
+DOCKER=${DOCKER:-docker}
+command -v "$AWS" >/dev/null || { echo "the AWS CLI is required (aws)" >&2; exit 1; }
+
+params=()
+while IFS= read -r line || [ -n "$line" ]; do
+	case "$line" in ''|'#'*) continue ;; esac
+	params+=("$line")
+done <"$file"
+param() { local p; for p in "${params[@]}"; do [ "${p%%=*}" = "$1" ] && echo "${p#*=}"; done; return 0; }
+prefix=$(param Prefix)
+[ -n "$prefix" ] || { echo "$file sets no Prefix" >&2; exit 1; }
+
+account=$("$AWS" sts get-caller-identity --query Account --output text)
+region=${AWS_REGION:-${AWS_DEFAULT_REGION:-$("$AWS" configure get region || true)}}
+[ -n "$region" ] || { echo "no region: set AWS_REGION" >&2; exit 1; }
+registry="$account.dkr.ecr.$region.amazonaws.com"
+tag=${IMAGE_TAG:-$(git -C "$root" rev-parse --short=12 HEAD)}
+services=(sim-poller provisioner deactivator onboarding-api vpn-gateway)
+echo "deploying $env ($prefix) to account $account, $region, images $tag"
+
+# 1. registry
+"$AWS" cloudformation deploy --region "$region" --stack-name simbridge-registry \
+	--template-file "$root/deployments/cloudformation/registry.yaml" \
+	--capabilities CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset
+
+# 2. images
+if [ -z "${SKIP_IMAGES:-}" ]; then
+	"$AWS" ecr get-login-password --region "$region" | "$DOCKER" login --username AWS --password-stdin "$registry"
+	for svc in "${services[@]}"; do
+		if "$AWS" ecr describe-images --region "$region" --repository-name "simbridge/$svc" --image-ids "imageTag=$tag" >/dev/null 2>&1; then
+			echo "image simbridge/$svc:$tag already pushed"
+			continue
+		fi
+		target=service
+		[ "$svc" = vpn-gateway ] && target=gateway
+		"$DOCKER" build --platform linux/amd64 -f "$root/deployments/docker/Dockerfile" \
+			--build-arg "SERVICE=$svc" --target "$target" -t "$registry/simbridge/$svc:$tag" "$root"
+		"$DOCKER" push "$registry/simbridge/$svc:$tag"
+	done
+fi
+
+# 3. external credentials (file:// keeps values off the command line)
+put_secret() {
+	local name="$prefix/$1" path=$2
+	if [ -z "$path" ]; then
+		if ! "$AWS" secretsmanager describe-secret --region "$region" --secret-id "$name" >/dev/null 2>&1; then
+			[ "$1" = gateway-tls ] && [ "$(param GatewayTls)" != true ] && return 0
+			echo "secret $name does not exist yet: pass its file (${3})" >&2
+			exit 1
+		fi
+		return 0
+	fi
+	[ -r "$path" ] || { echo "$3=$path is not readable" >&2; exit 1; }
+	if "$AWS" secretsmanager describe-secret --region "$region" --secret-id "$name" >/dev/null 2>&1; then
+		"$AWS" secretsmanager put-secret-value --region "$region" --secret-id "$name" --secret-string "file://$path" >/dev/null
+	else
+		"$AWS" secretsmanager create-secret --region "$region" --name "$name" --secret-string "file://$path" >/dev/null
+	fi
+	echo "secret $name stored"
+}
+put_secret once-password "${ONCE_PASSWORD_FILE:-}" ONCE_PASSWORD_FILE
+put_secret openvpn-config "${OPENVPN_CONFIG_FILE:-}" OPENVPN_CONFIG_FILE
+put_secret openvpn-auth "${OPENVPN_AUTH_FILE:-}" OPENVPN_AUTH_FILE
+put_secret gateway-tls "${GATEWAY_TLS_FILE:-}" GATEWAY_TLS_FILE
+
+# 4. the environment
+"$AWS" cloudformation deploy --region "$region" --stack-name "$prefix" \
+	--template-file "$root/deployments/cloudformation/simbridge.yaml" \
+	--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
+	--parameter-overrides "${params[@]}" "ImageRepository=$registry/simbridge" "ImageTag=$tag"
+"$AWS" cloudformation describe-stacks --region "$region" --stack-name "$prefix" --query "Stacks[0].Outputs" --output table
