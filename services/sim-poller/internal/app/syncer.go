@@ -98,6 +98,11 @@ func (s *Syncer) Sync(ctx context.Context, force bool) (Summary, error) {
 		err = fmt.Errorf("sync: %w", err)
 		sum.Error = err.Error()
 	}
+	if ctx.Err() != nil {
+		// Shutdown or a caller that went away: an interrupted run is no news
+		// for operators (it disabled nothing); the next one starts afresh.
+		return sum, err
+	}
 	s.notify(ctx, sum)
 	return sum, err
 }

@@ -119,6 +119,24 @@ func assertNotified(t *testing.T, n *fakeNotifier, notes []string) {
 	}
 }
 
+func TestShutdownMidRunDisablesNothingAndNotifiesNobody(t *testing.T) {
+	t.Parallel()
+	w := newWorld(stored(0, 300), listed(0, 290))
+	ctx, cancel := context.WithCancel(context.Background())
+	w.inv.onPage = func(page int) {
+		if page == 2 {
+			cancel()
+		}
+	}
+	sum, err := w.syncer.Sync(ctx, false)
+	if err == nil || sum.Complete {
+		t.Fatalf("interrupted run: err %v, complete %v", err, sum.Complete)
+	}
+	if w.pub.count(events.KindDisable) != 0 || len(w.notifier.msgs) != 0 {
+		t.Fatalf("interrupted run published %d disables and notified %q", w.pub.count(events.KindDisable), w.notifier.msgs)
+	}
+}
+
 func TestLeaseHeldElsewhereSkipsTheRun(t *testing.T) {
 	t.Parallel()
 	w := newWorld(stored(0, 10), nil)
