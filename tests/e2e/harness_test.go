@@ -155,11 +155,20 @@ func certStatus(t *testing.T, api *iot.Client, id string) iottypes.CertificateSt
 
 func admin(s *devstack.Stack) *oncesim.AdminClient { return oncesim.NewAdminClient(s.OnceAdminURL, nil) }
 
+// sync runs POST /sync, waiting out a run already in progress (sim-poller's
+// start-up sync may still hold the lease when the stack reports ready).
 func sync(t *testing.T, s *devstack.Stack) {
 	t.Helper()
-	if out, err := s.Sync(context.Background()); err != nil {
-		t.Fatalf("sync: %v %s", err, out)
-	}
+	eventually(t, 30*time.Second, "POST /sync", func() error {
+		out, err := s.Sync(context.Background())
+		if err != nil && strings.Contains(err.Error(), "POST /sync: 409") {
+			return err
+		}
+		if err != nil {
+			t.Fatalf("sync: %v %s", err, out)
+		}
+		return nil
+	})
 }
 
 func get(t *testing.T, url string, header http.Header) (int, string) {
