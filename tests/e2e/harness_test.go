@@ -153,7 +153,9 @@ func certStatus(t *testing.T, api *iot.Client, id string) iottypes.CertificateSt
 	return d.CertificateDescription.Status
 }
 
-func admin(s *devstack.Stack) *oncesim.AdminClient { return oncesim.NewAdminClient(s.OnceAdminURL, nil) }
+func admin(s *devstack.Stack) *oncesim.AdminClient {
+	return oncesim.NewAdminClient(s.OnceAdminURL, nil)
+}
 
 // sync runs POST /sync, waiting out a run already in progress (sim-poller's
 // start-up sync may still hold the lease when the stack reports ready).
