@@ -35,7 +35,7 @@ func Address(dev string) (netip.Addr, error) {
 
 // waitForAddress polls dev until it has an IPv4 address, openvpn exits, the
 // limit passes or ctx ends.
-func waitForAddress(ctx context.Context, dev string, limit time.Duration, exited <-chan error) (netip.Addr, error) {
+func waitForAddress(ctx context.Context, dev string, limit time.Duration, p *process) (netip.Addr, error) {
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
 	tick := time.NewTicker(pollEvery)
@@ -47,8 +47,8 @@ func waitForAddress(ctx context.Context, dev string, limit time.Duration, exited
 		select {
 		case <-ctx.Done():
 			return netip.Addr{}, ctx.Err()
-		case err := <-exited:
-			return netip.Addr{}, fmt.Errorf("openvpn exited before the tunnel was up: %w", exitErr(err))
+		case <-p.done:
+			return netip.Addr{}, fmt.Errorf("openvpn exited before the tunnel was up: %w", p.exitErr())
 		case <-deadline.C:
 			return netip.Addr{}, fmt.Errorf("tunnel not up within %v: %w", limit, ErrNoAddress)
 		case <-tick.C:
@@ -71,11 +71,4 @@ func watchAddress(ctx context.Context, dev string, ip netip.Addr) error {
 			}
 		}
 	}
-}
-
-func exitErr(err error) error {
-	if err == nil {
-		return errors.New("exit status 0")
-	}
-	return err
 }

@@ -8,6 +8,7 @@ package tunnel
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -33,11 +34,20 @@ type OpenVPN struct {
 	Logger *slog.Logger
 }
 
-// process is one running openvpn.
+// process is one running openvpn; done is closed once it exited, with err.
 type process struct {
-	cmd    *exec.Cmd
-	dir    string
-	exited chan error
+	cmd  *exec.Cmd
+	dir  string
+	done chan struct{}
+	err  error
+}
+
+// exitErr is why openvpn ended; valid once done is closed.
+func (p *process) exitErr() error {
+	if p.err == nil {
+		return errors.New("exit status 0")
+	}
+	return p.err
 }
 
 // start writes the configuration and credentials to a fresh directory only
@@ -58,22 +68,21 @@ func (o OpenVPN) start(ctx context.Context) (*process, error) {
 	cmd.WaitDelay = 5 * time.Second
 	// openvpn must not outlive the gateway, whatever kills the gateway.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("openvpn output: %w", err)
-	}
-	cmd.Stderr = cmd.Stdout
+	// A pipe writer (not StdoutPipe) lets Wait return once openvpn exits,
+	// even if a script it started still holds the output open.
+	out, w := io.Pipe()
+	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("start %s: %w", o.Binary, err)
 	}
-	p := &process{cmd: cmd, dir: dir, exited: make(chan error, 1)}
+	go o.forwardLog(out)
+	p := &process{cmd: cmd, dir: dir, done: make(chan struct{})}
 	go func() {
-		o.forwardLog(out)
-		err := cmd.Wait()
+		p.err = cmd.Wait()
+		_ = w.Close()
 		_ = os.RemoveAll(dir)
-		p.exited <- err
+		close(p.done)
 	}()
 	return p, nil
 }
@@ -104,17 +113,21 @@ func (o OpenVPN) forwardLog(r io.Reader) {
 	for s.Scan() {
 		o.Logger.Info("openvpn", "line", s.Text())
 	}
+	_, _ = io.Copy(io.Discard, r) // a line too long for the scanner: keep draining
 }
 
 // stop ends openvpn and waits for it.
 func (p *process) stop() {
-	if p.cmd.ProcessState == nil {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	}
 	select {
-	case <-p.exited:
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
 	case <-time.After(10 * time.Second):
 		_ = p.cmd.Process.Kill()
-		<-p.exited
+		<-p.done
 	}
 }

@@ -83,7 +83,7 @@ func (s *Supervisor) once(ctx context.Context, session Session) error {
 		return err
 	}
 	defer p.stop()
-	ip, err := waitForAddress(ctx, s.openvpn.Device, s.upTimeout, p.exited)
+	ip, err := waitForAddress(ctx, s.openvpn.Device, s.upTimeout, p)
 	if err != nil {
 		return err
 	}
@@ -94,9 +94,8 @@ func (s *Supervisor) once(ctx context.Context, session Session) error {
 	go func() { ended <- watchAddress(sctx, s.openvpn.Device, ip) }()
 	running := 2
 	select {
-	case err = <-p.exited:
-		err = fmt.Errorf("openvpn exited: %w", exitErr(err))
-		p.exited <- nil // stop() waits on it
+	case <-p.done:
+		err = fmt.Errorf("openvpn exited: %w", p.exitErr())
 	case err = <-ended:
 		running--
 	}
