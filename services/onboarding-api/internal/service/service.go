@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,6 +38,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 		return err
 	}
 	logger.Info("starting", "config", config.LogValue(&cfg))
+	debug.SetGCPercent(cfg.GCPercent)
 
 	// Clients.
 	awsCfg, err := awsx.Load(ctx)

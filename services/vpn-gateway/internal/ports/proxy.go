@@ -49,6 +49,7 @@ func NewProxy(opts ProxyOptions) http.Handler {
 	rp := &httputil.ReverseProxy{
 		Rewrite:      rewrite(opts),
 		Transport:    transport(opts.UpstreamTimeout),
+		BufferPool:   newBufferPool(),
 		ErrorHandler: upstreamError(opts.Logger),
 		// The gateway already set the request id on the answer.
 		ModifyResponse: func(res *http.Response) error { res.Header.Del(requestIDHeader); return nil },

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -36,6 +37,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 		return err
 	}
 	logger.Info("starting", "config", config.LogValue(&cfg))
+	debug.SetGCPercent(cfg.GCPercent)
 
 	// Clients.
 	awsCfg, err := awsx.Load(ctx)
