@@ -88,7 +88,9 @@ func TestServeTLS(t *testing.T) {
 	ts := httptest.NewTLSServer(http.NotFoundHandler()) // for its test certificate and trusting client
 	defer ts.Close()
 	ln, _ := httpserver.Listen(ctx, "127.0.0.1:0")
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, r.Proto+" tls="+fmt.Sprint(r.TLS != nil)) })
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.Proto+" tls="+fmt.Sprint(r.TLS != nil))
+	})
 	go func() {
 		_ = httpserver.Serve(ctx, ln, h, httpserver.Options{TLSConfig: &tls.Config{Certificates: ts.TLS.Certificates}})
 	}()
