@@ -35,7 +35,9 @@ type StatusError struct {
 	Body string
 }
 
-func (e *StatusError) Error() string { return fmt.Sprintf("onboarding answered %d: %s", e.Code, e.Body) }
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("onboarding answered %d: %s", e.Code, e.Body)
+}
 
 // Client fetches credentials as the device with a given SIM IP.
 type Client struct {
