@@ -122,17 +122,14 @@ func (p *Provisioner) Handle(ctx context.Context, cmd events.SimCommand) error {
 	return nil
 }
 
-// create records the intent for a SIM without a record, then mints.
+// create records the intent for a SIM without a record, then mints. Only the
+// attempt whose conditional write recorded the intent retires anything, so
+// two deliveries of one command can never destroy each other's certificate.
 func (p *Provisioner) create(ctx context.Context, cmd events.SimCommand) error {
 	thing := cmd.ICCID
 	th, err := p.iot.EnsureThing(ctx, thing)
 	if err != nil {
 		return step(StepThing, err)
-	}
-	if th.Managed && !th.Created {
-		if err := p.retireStrays(ctx, thing, ""); err != nil {
-			return err
-		}
 	}
 	rec, err := p.store.Create(ctx, simstore.Record{
 		ICCID: cmd.ICCID, IP: cmd.IP, Status: cmd.Status, ThingName: thing, CertRequestedAt: p.now().UTC(),
@@ -140,41 +137,49 @@ func (p *Provisioner) create(ctx context.Context, cmd events.SimCommand) error {
 	if err != nil {
 		return step(StepRecordIntent, err)
 	}
+	if th.Managed && !th.Created {
+		if err := p.retireStrays(ctx, thing, ""); err != nil {
+			return err
+		}
+	}
 	return p.mint(ctx, cmd, rec)
 }
 
 // recover cleans up after an attempt that recorded its intent but not its
-// certificate, then mints again.
+// certificate, then mints again. It first claims the record with a
+// conditional write: if the earlier attempt is in fact still running and
+// finishes first, the claim fails and nothing is retired.
 func (p *Provisioner) recover(ctx context.Context, cmd events.SimCommand, rec simstore.Record) error {
-	if wait := OrphanSettle - p.now().Sub(rec.CertRequestedAt); wait > 0 {
+	requested := rec.CertRequestedAt
+	if wait := OrphanSettle - p.now().Sub(requested); wait > 0 {
 		select {
 		case <-ctx.Done():
 			return step(StepOrphans, ctx.Err())
 		case <-time.After(wait):
 		}
 	}
-	th, err := p.iot.EnsureThing(ctx, rec.ThingName)
+	rec.CertRequestedAt = p.now().UTC()
+	claimed, err := p.store.Update(ctx, rec)
+	if err != nil {
+		return step(StepRecordIntent, err)
+	}
+	th, err := p.iot.EnsureThing(ctx, claimed.ThingName)
 	if err != nil {
 		return step(StepThing, err)
 	}
 	if th.Managed {
-		if err := p.retireStrays(ctx, rec.ThingName, ""); err != nil {
+		if err := p.retireStrays(ctx, claimed.ThingName, ""); err != nil {
 			return err
 		}
 	}
-	from := rec.CertRequestedAt.Add(-ClockSkew)
-	n, err := p.iot.SweepOrphans(ctx, from, rec.CertRequestedAt.Add(RequestWindow), AttachGrace)
+	n, err := p.iot.SweepOrphans(ctx, requested.Add(-ClockSkew), requested.Add(RequestWindow), AttachGrace)
 	if err != nil {
 		return step(StepOrphans, err)
 	}
 	if n > 0 {
 		p.logger.Warn("retired certificates an interrupted attempt created", "iccid", rec.ICCID, "count", n)
 	}
-	rec.CertRequestedAt = p.now().UTC()
-	if rec, err = p.store.Update(ctx, rec); err != nil {
-		return step(StepRecordIntent, err)
-	}
-	return p.mint(ctx, cmd, rec)
+	return p.mint(ctx, cmd, claimed)
 }
 
 // mint creates the certificate, attaches it to the Thing at once (so it is
