@@ -94,3 +94,10 @@ bench-onboarding: build
 	@./tools/scripts/ensure-nginx.sh
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./tools/cmd/bench-onboarding
 	PATH="$$PATH:/usr/sbin" $(BIN)/bench-onboarding -bin $(BIN)
+
+## bench-provision: 2,000 new SIMs from first poll to onboardable on the local emulator, with the default
+## settings and with one worker; the last line is sims=… default_sims_per_s=… one_worker_sims_per_s=… ratio=…
+.PHONY: bench-provision
+bench-provision: deps build
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./tools/cmd/bench-provision
+	$(BIN)/bench-provision -bin $(BIN) -sims $${SIMS:-2000} -logs $(CURDIR)/.run/bench-provision
