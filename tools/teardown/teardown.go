@@ -9,7 +9,10 @@
 // it attached, and each certificate leads to its Thing. Things that carry no
 // managed-by=simbridge attribute existed before (for example from the
 // reference system): their certificate from this environment is removed, the
-// Thing itself is kept and reported.
+// Thing itself is kept and reported. The Things named in the environment's
+// SIM table are removed too, with whatever certificate is still attached to
+// them: that finds a Thing whose provisioning stopped before its certificate
+// got the policy (an interrupted attempt, a message in the DLQ).
 package teardown
 
 import (
@@ -49,6 +52,10 @@ type Options struct {
 	// DeleteTimeout bounds the retries of DeleteThing while IoT Core still
 	// sees a just-detached certificate (detachment is eventually consistent).
 	DeleteTimeout time.Duration
+	// RecordedThings, when set, lists the Things named in the environment's
+	// SIM table (the ICCIDs): each is removed with its remaining certificates
+	// if simbridge created it.
+	RecordedThings func(ctx context.Context, fn func(thing string) error) error
 }
 
 // Report says what a run removed (or, in a dry run, would remove).
@@ -100,6 +107,9 @@ func Run(ctx context.Context, api IoT, opts Options) (Report, error) {
 		}
 		rep.Certificates = append(rep.Certificates, iotcore.CertificateID(cert))
 	}
+	if err := recordedThings(ctx, api, opts, things, &rep); err != nil {
+		return rep, err
+	}
 	for thing := range things {
 		deleted, err := deleteManagedThing(ctx, api, opts, thing)
 		if err != nil {
@@ -119,6 +129,44 @@ func Run(ctx context.Context, api IoT, opts Options) (Report, error) {
 	}
 	rep.PolicyRemoved = true
 	return rep, nil
+}
+
+// recordedThings adds the managed Things of the SIM table to things,
+// retiring the certificates still attached to them.
+func recordedThings(ctx context.Context, api IoT, opts Options, things map[string]bool, rep *Report) error {
+	if opts.RecordedThings == nil {
+		return nil
+	}
+	return opts.RecordedThings(ctx, func(thing string) error {
+		if things[thing] {
+			return nil
+		}
+		d, err := api.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(thing)})
+		if isNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("describe thing %s: %w", thing, err)
+		}
+		if d.Attributes[iotcore.ManagedAttribute] != iotcore.ManagedValue {
+			return nil
+		}
+		things[thing] = true
+		principals, err := iotcore.New(api).ThingPrincipals(ctx, thing)
+		if err != nil {
+			return err
+		}
+		for _, cert := range principals {
+			fmt.Fprintf(opts.Log, "retire certificate %s of thing %s\n", iotcore.CertificateID(cert), thing)
+			if !opts.DryRun {
+				if err := iotcore.New(api).Retire(ctx, thing, cert); err != nil {
+					return err
+				}
+			}
+			rep.Certificates = append(rep.Certificates, iotcore.CertificateID(cert))
+		}
+		return nil
+	})
 }
 
 func policyTargets(ctx context.Context, api IoT, policy string) ([]string, error) {

@@ -72,16 +72,41 @@ func TestRunRemovesOnlyTheEnvironmentsIoTObjects(t *testing.T) {
 	otherThing := "sim-other-" + suffix
 	otherCert := provision(t, api, otherThing, other.Policy())
 
+	// A SIM whose provisioning stopped before its certificate got the policy:
+	// only the SIM table names its Thing.
+	stuck := "sim-stuck-" + suffix
+	c := iotcore.New(api)
+	if _, err := c.EnsureThing(ctx, stuck); err != nil {
+		t.Fatal(err)
+	}
+	stuckCert, err := c.CreateCertificate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AttachToThing(ctx, stuck, stuckCert.ARN); err != nil {
+		t.Fatal(err)
+	}
+	recorded := func(ctx context.Context, fn func(string) error) error {
+		for _, thing := range []string{stuck, managed[0], otherThing + "-never-created"} {
+			if err := fn(thing); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	managed = append(managed, stuck)
+	slices.Sort(managed)
+
 	var log bytes.Buffer
-	dry, err := teardown.Run(ctx, api, teardown.Options{Policy: env.Policy(), DryRun: true, Log: &log})
-	if err != nil || len(dry.Certificates) != 3 || len(dry.Things) != 2 {
+	dry, err := teardown.Run(ctx, api, teardown.Options{Policy: env.Policy(), DryRun: true, Log: &log, RecordedThings: recorded})
+	if err != nil || len(dry.Certificates) != 4 || len(dry.Things) != 3 {
 		t.Fatalf("dry run = %+v, %v", dry, err)
 	}
 	if _, err := api.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(managed[0])}); err != nil {
 		t.Fatalf("dry run changed something: %v", err)
 	}
 
-	rep, err := teardown.Run(ctx, api, teardown.Options{Policy: env.Policy(), Log: &log})
+	rep, err := teardown.Run(ctx, api, teardown.Options{Policy: env.Policy(), Log: &log, RecordedThings: recorded})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
@@ -96,6 +121,8 @@ func TestRunRemovesOnlyTheEnvironmentsIoTObjects(t *testing.T) {
 	}{
 		{"managed thing a", describeThing(api, managed[0]), false},
 		{"managed thing b", describeThing(api, managed[1]), false},
+		{"stuck thing", describeThing(api, stuck), false},
+		{"stuck thing's certificate", describeCert(api, stuckCert.ID), false},
 		{"certificate a", describeCert(api, certs[0]), false},
 		{"certificate b", describeCert(api, certs[1]), false},
 		{"foreign thing's certificate", describeCert(api, foreignCert), false},

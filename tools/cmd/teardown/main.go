@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,10 +15,13 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
 	"github.com/simbridge/simbridge/libs/awsx"
 	"github.com/simbridge/simbridge/libs/bootstrap"
+	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/tools/teardown"
 )
 
@@ -49,8 +53,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	names := bootstrap.Names{Prefix: *prefix}
+	store := simstore.NewDynamo(dynamodb.NewFromConfig(cfg), names.Table())
 	rep, err := teardown.Run(ctx, iot.NewFromConfig(cfg), teardown.Options{
-		Policy: bootstrap.Names{Prefix: *prefix}.Policy(), DryRun: *dryRun, Log: out,
+		Policy: names.Policy(), DryRun: *dryRun, Log: out, RecordedThings: recordedThings(store, out),
 	})
 	if err != nil {
 		return err
@@ -62,4 +68,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "%s %d certificates, %d things, policy %v; kept %d things not created by simbridge\n",
 		verb, len(rep.Certificates), len(rep.Things), rep.PolicyRemoved, len(rep.KeptThings))
 	return nil
+}
+
+// recordedThings lists the Things of the SIM table (named by ICCID); a
+// table already deleted means there is nothing more to find.
+func recordedThings(store *simstore.Dynamo, out io.Writer) func(context.Context, func(string) error) error {
+	return func(ctx context.Context, fn func(string) error) error {
+		err := store.Scan(ctx, func(s simstore.Summary) error { return fn(s.ICCID) })
+		var missing *ddbtypes.ResourceNotFoundException
+		if errors.As(err, &missing) {
+			fmt.Fprintln(out, "SIM table not found: only the policy's certificates are removed")
+			return nil
+		}
+		return err
+	}
 }
