@@ -48,6 +48,9 @@ func startProc(name, bin string, args, env []string, logPath string, stdout io.W
 	go func() {
 		p.exitErr = cmd.Wait()
 		logf.Close()
+		if c, ok := stdout.(io.Closer); ok {
+			_ = c.Close() // a reader waiting for the first line learns the process ended
+		}
 		close(p.done)
 	}()
 	return p, nil

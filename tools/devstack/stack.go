@@ -32,10 +32,12 @@ type Options struct {
 	LogDir string
 	// Prefix names the AWS resources.
 	Prefix string
-	// SIMs, IPPattern and IPStart shape the simulator's inventory.
-	SIMs      int
-	IPPattern string
-	IPStart   int
+	// SIMs, ICCIDPrefix, IPPattern and IPStart shape the simulator's
+	// inventory (the prefix leaves 19 minus its length digits for a counter).
+	SIMs        int
+	ICCIDPrefix string
+	IPPattern   string
+	IPStart     int
 	// SyncInterval is sim-poller's schedule.
 	SyncInterval time.Duration
 	// ShutdownTimeout is every service's SHUTDOWN_TIMEOUT.
@@ -52,6 +54,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SIMs == 0 {
 		o.SIMs = 3
+	}
+	if o.ICCIDPrefix == "" {
+		o.ICCIDPrefix = "8988280666000000"
 	}
 	if o.IPPattern == "" {
 		o.IPPattern = "127.0.0.x"
@@ -170,7 +175,7 @@ func (s *Stack) bootstrap(ctx context.Context) error {
 
 func (s *Stack) startSimulator() error {
 	pr, pw := io.Pipe()
-	args := []string{"-listen", "127.0.0.1:0", "-user", OnceUser, "-count", strconv.Itoa(s.Opts.SIMs),
+	args := []string{"-listen", "127.0.0.1:0", "-user", OnceUser, "-count", strconv.Itoa(s.Opts.SIMs), "-iccid-prefix", s.Opts.ICCIDPrefix,
 		"-ip-pattern", s.Opts.IPPattern, "-ip-start", strconv.Itoa(s.Opts.IPStart), "-rate-limit", "100", "-rate-burst", "100"}
 	p, err := startProc("oncesim", filepath.Join(s.Opts.BinDir, "oncesim"), args,
 		[]string{"ONCESIM_PASSWORD=" + oncePassword}, filepath.Join(s.Opts.LogDir, "oncesim.log"), pw)

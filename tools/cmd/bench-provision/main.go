@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 // record is active with credentials; it returns SIMs per second.
 func measure(ctx context.Context, bin, logDir string, n, workers int, out io.Writer) (float64, error) {
 	stack, err := devstack.Start(ctx, devstack.Options{
-		BinDir: bin, LogDir: logDir, SIMs: n, IPPattern: "10.0.x.x", IPStart: 1, SyncInterval: time.Hour,
+		BinDir: bin, LogDir: logDir, SIMs: n, ICCIDPrefix: "89882806660", IPPattern: "10.0.x.x", IPStart: 1, SyncInterval: time.Hour,
 		Env: map[string][]string{
 			"sim-poller":  {"SYNC_ON_START=false", "LOG_LEVEL=warn"},
 			"provisioner": {fmt.Sprintf("WORKERS=%d", workers), emulatorLimits, "LOG_LEVEL=warn"},
