@@ -135,3 +135,20 @@ func (s MeasuredSyncer) Sync(ctx context.Context, force bool) (app.Summary, erro
 	s.Metrics.Run(sum, err)
 	return sum, err
 }
+
+// BoundedSyncer gives every run a deadline, so a hung listing or publish
+// cannot hold the lease and the schedule forever.
+type BoundedSyncer struct {
+	Next  Syncer
+	Limit time.Duration
+}
+
+// Sync runs Next with the deadline (none when Limit is not positive).
+func (s BoundedSyncer) Sync(ctx context.Context, force bool) (app.Summary, error) {
+	if s.Limit <= 0 {
+		return s.Next.Sync(ctx, force)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.Limit)
+	defer cancel()
+	return s.Next.Sync(ctx, force)
+}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -89,7 +90,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	measured := adapters.MeasuredSyncer{Metrics: m, Next: syncer}
+	measured := adapters.BoundedSyncer{Limit: cfg.SyncTimeout, Next: adapters.MeasuredSyncer{Metrics: m, Next: syncer}}
 	return &Poller{cfg: cfg, schedule: schedule, logger: logger, Syncer: measured,
 		HTTP: ports.NewHTTP(measured, logger), Registry: reg, probe: metrics.NewProbe()}, nil
 }
@@ -133,9 +134,14 @@ func owner() string {
 // one of them fails; they stop together.
 func (p *Poller) Serve(ctx context.Context) error {
 	opts := httpserver.Options{ShutdownTimeout: p.cfg.ShutdownTimeout}
+	// POST /sync answers when its run is done, which may take minutes.
+	syncOpts := opts
+	if p.cfg.SyncTimeout > 0 {
+		syncOpts.WriteTimeout = p.cfg.SyncTimeout + 30*time.Second
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return metrics.Serve(gctx, p.cfg.OpsAddr, p.Registry, p.probe, opts) })
-	g.Go(func() error { return httpserver.ListenAndServe(gctx, p.cfg.HTTPAddr, p.HTTP, opts) })
+	g.Go(func() error { return httpserver.ListenAndServe(gctx, p.cfg.HTTPAddr, p.HTTP, syncOpts) })
 	g.Go(func() error { return ports.RunSchedule(gctx, p.Syncer, p.schedule, p.cfg.SyncOnStart, p.logger) })
 	p.probe.SetReady()
 	p.logger.Info("ready", "http", p.cfg.HTTPAddr, "ops", p.cfg.OpsAddr)
