@@ -21,8 +21,9 @@ import (
 
 // ErrMotoMissing explains how to get the emulator; tests fail (never skip)
 // with it.
-var ErrMotoMissing = errors.New("moto_server not found: run `make deps` (installs moto[server] into .venv with pip), " +
-	"or `pip install 'moto[server]'`, or set MOTO_SERVER to its path, or MOTO_ENDPOINT to a running server")
+var ErrMotoMissing = errors.New("moto_server not found and no Docker engine reachable: run `make deps` (installs " +
+	"moto[server] into .venv with pip), or `pip install 'moto[server]'`, or set MOTO_SERVER to its path, " +
+	"or MOTO_ENDPOINT to a running server, or start Docker")
 
 // Moto is a moto server process.
 type Moto struct {

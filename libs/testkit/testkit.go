@@ -22,7 +22,7 @@ const Region = "us-east-1"
 
 var shared struct {
 	once     sync.Once
-	moto     *Moto
+	stop     func() error
 	endpoint string
 	err      error
 }
@@ -31,13 +31,16 @@ var shared struct {
 // Use it from TestMain: os.Exit(testkit.Main(m)).
 func Main(m *testing.M) int {
 	code := m.Run()
-	_ = shared.moto.Stop()
+	if shared.stop != nil {
+		_ = shared.stop()
+	}
 	return code
 }
 
 // MotoEndpoint returns the endpoint of the emulator shared by the tests of
-// this package: $MOTO_ENDPOINT if set, else a moto_server started on first
-// use. A missing emulator fails the test with instructions; it never skips.
+// this package: $MOTO_ENDPOINT if set, else one started on first use (a moto
+// container where Docker is reachable, else a local moto_server). A missing
+// emulator fails the test with instructions; it never skips.
 func MotoEndpoint(t testing.TB) string {
 	t.Helper()
 	shared.once.Do(func() {
@@ -45,10 +48,7 @@ func MotoEndpoint(t testing.TB) string {
 			shared.endpoint = ep
 			return
 		}
-		shared.moto, shared.err = StartMoto(context.Background(), os.Stderr)
-		if shared.err == nil {
-			shared.endpoint = shared.moto.Endpoint
-		}
+		shared.endpoint, shared.stop, shared.err = startEmulator(context.Background(), os.Stderr)
 	})
 	if shared.err != nil {
 		t.Fatalf("AWS emulator unavailable: %v", shared.err)
@@ -87,12 +87,12 @@ func LoadAWSConfig(ctx context.Context, endpoint string, opts ...func(*config.Lo
 // for checks over every certificate or thing), stopped when the test ends.
 func OwnMoto(t testing.TB) string {
 	t.Helper()
-	m, err := StartMoto(context.Background(), io.Discard)
+	endpoint, stop, err := startEmulator(context.Background(), io.Discard)
 	if err != nil {
 		t.Fatalf("AWS emulator unavailable: %v", err)
 	}
-	t.Cleanup(func() { _ = m.Stop() })
-	return m.Endpoint
+	t.Cleanup(func() { _ = stop() })
+	return endpoint
 }
 
 // Env returns the environment a child process needs to reach endpoint.
