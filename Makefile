@@ -19,7 +19,7 @@ COMMANDS := \
 	./tools/cmd/devstack
 TEST_TIMEOUT ?= 10m
 
-.PHONY: all build deps run test test-unit lint fmt clean bench-sync images up down deploy teardown
+.PHONY: all build deps deps-run run test test-unit lint fmt clean bench-sync images up down deploy teardown
 
 all: build
 
@@ -28,15 +28,18 @@ build:
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ $(COMMANDS)
 
-## deps: Go modules, and moto[server] in .venv when moto_server is not installed
-deps:
+## deps-run: what `make run` needs: Go modules, and moto[server] in .venv when moto_server is not installed
+deps-run:
 	$(GO) mod download -x 2>/dev/null || $(GO) list -m all >/dev/null
 	@./tools/scripts/ensure-moto.sh
+
+## deps: what `make test` needs besides: openvpn (tunnel tests) and cfn-lint (template lint)
+deps: deps-run
 	@./tools/scripts/ensure-openvpn.sh
 	@./tools/scripts/ensure-cfn-lint.sh
 
 ## run: the whole system locally without Docker, until Ctrl-C
-run: deps build
+run: deps-run build
 	$(BIN)/devstack -bin $(BIN) -logs $(CURDIR)/.run/logs
 
 ## test: every test (unit, integration against moto, end to end); BIN_DIR lets e2e reuse the build
