@@ -38,6 +38,10 @@ type Options struct {
 	// APIKey, when set, is stored as the onboarding API key on first creation;
 	// otherwise a random key is generated.
 	APIKey string
+	// SQSEndpoint, when set, sends the queue calls there instead of to the
+	// configuration's endpoint: benchmarks serve SQS from tools/sqsstub and
+	// everything else from moto, whose FIFO queues are too slow to measure.
+	SQSEndpoint string
 }
 
 func (o Options) withDefaults() Options {
@@ -87,7 +91,11 @@ func Ensure(ctx context.Context, cfg aws.Config, names Names, opts Options) (Res
 	}
 	opts = opts.withDefaults()
 	res := Resources{Names: names}
-	q := sqs.NewFromConfig(cfg)
+	q := sqs.NewFromConfig(cfg, func(o *sqs.Options) {
+		if opts.SQSEndpoint != "" {
+			o.BaseEndpoint = aws.String(opts.SQSEndpoint)
+		}
+	})
 	var err error
 	if res.CreateQueueURL, res.CreateDLQURL, err = ensureQueuePair(ctx, q, names.CreateQueue(), names.CreateDLQ(), opts); err != nil {
 		return res, err
