@@ -16,20 +16,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
+
+	"github.com/simbridge/simbridge/libs/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "bench-onboarding:", err)
-		stop()
-		os.Exit(1)
-	}
-}
+func main() { os.Exit(cli.Command("bench-onboarding", run)) }
 
 // options are the benchmark's knobs.
 type options struct {

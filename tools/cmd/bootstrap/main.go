@@ -7,26 +7,16 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/simbridge/simbridge/libs/awsx"
 	"github.com/simbridge/simbridge/libs/bootstrap"
+	"github.com/simbridge/simbridge/libs/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "bootstrap:", err)
-		stop()
-		os.Exit(1)
-	}
-}
+func main() { os.Exit(cli.Command("bootstrap", run)) }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bootstrap", flag.ContinueOnError)

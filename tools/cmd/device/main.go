@@ -9,23 +9,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
+	"github.com/simbridge/simbridge/libs/cli"
 	"github.com/simbridge/simbridge/tools/device"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "device:", err)
-		stop()
-		os.Exit(1)
-	}
-}
+func main() { os.Exit(cli.Command("device", run)) }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("device", flag.ContinueOnError)

@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -21,19 +19,12 @@ import (
 
 	"github.com/simbridge/simbridge/libs/awsx"
 	"github.com/simbridge/simbridge/libs/bootstrap"
+	"github.com/simbridge/simbridge/libs/cli"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/tools/teardown"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "teardown:", err)
-		stop()
-		os.Exit(1)
-	}
-}
+func main() { os.Exit(cli.Command("teardown", run)) }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("teardown", flag.ContinueOnError)
