@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -119,4 +120,20 @@ func Name(t testing.TB) string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return fmt.Sprintf("t-%s-%s", strings.Trim(base, "-"), hex.EncodeToString(b))
+}
+
+// Eventually retries check every 200 ms until it returns nil, and fails the
+// test with the last error when limit passes: for state that converges
+// through queues and eventually consistent indexes.
+func Eventually(t testing.TB, limit time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = check(); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within %v: %v", what, limit, err)
 }

@@ -103,15 +103,7 @@ func deviceAt(t *testing.T, s *devstack.Stack, ip string) *device.Client {
 // eventually retries check until it returns nil or the limit passes.
 func eventually(t *testing.T, limit time.Duration, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = check(); err == nil {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %v: %v", what, limit, err)
+	testkit.Eventually(t, limit, what, check)
 }
 
 // onboarded waits until the device at ip gets valid credentials and returns

@@ -106,15 +106,7 @@ func publish(t *testing.T, a account, cmds ...events.SimCommand) {
 // eventually retries check until it passes or limit passes.
 func eventually(t *testing.T, limit time.Duration, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = check(); err == nil {
-			return
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %v: %v", what, limit, err)
+	testkit.Eventually(t, limit, what, check)
 }
 
 // allActive waits until every SIM satisfies the invariant.
