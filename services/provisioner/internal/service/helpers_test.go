@@ -27,7 +27,8 @@ func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
 // account is one emulator with the system's resources, reached directly
 // (for assertions) and through a fault proxy (for the service).
 type account struct {
-	cfg   aws.Config
+	endpoint string
+	cfg      aws.Config
 	res   bootstrap.Resources
 	proxy *testkit.FaultProxy
 	check *testkit.Provisioning
@@ -41,7 +42,7 @@ func newAccount(t *testing.T, opts bootstrap.Options) account {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return account{cfg: cfg, res: res, proxy: testkit.NewFaultProxy(t, endpoint),
+	return account{endpoint: endpoint, cfg: cfg, res: res, proxy: testkit.NewFaultProxy(t, endpoint),
 		check: testkit.NewProvisioning(cfg, res.Table(), res.Policy())}
 }
 
