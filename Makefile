@@ -102,5 +102,5 @@ bench-onboarding: build
 ## settings and with one worker; the last line is sims=… default_sims_per_s=… one_worker_sims_per_s=… ratio=…
 .PHONY: bench-provision
 bench-provision: deps build
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./tools/cmd/bench-provision
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./tools/cmd/bench-provision ./tools/cmd/sqsstub
 	$(BIN)/bench-provision -bin $(BIN) -sims $${SIMS:-2000} -logs $(CURDIR)/.run/bench-provision
