@@ -30,6 +30,7 @@ type Moto struct {
 	// Endpoint is the base URL for AWS_ENDPOINT_URL.
 	Endpoint string
 	cmd      *exec.Cmd
+	dir      string
 	done     chan error
 }
 
@@ -83,11 +84,19 @@ func StartMoto(ctx context.Context, logw io.Writer) (*Moto, error) {
 	}
 	cmd := motoCommand(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
 	cmd.Stdout, cmd.Stderr = logw, logw
+	// moto writes files (its request recording) to its working directory:
+	// give every server its own.
+	dir, err := os.MkdirTemp("", "moto-")
+	if err != nil {
+		return nil, err
+	}
+	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
+		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	m := &Moto{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan error, 1)}
+	m := &Moto{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, dir: dir, done: make(chan error, 1)}
 	go func() { m.done <- cmd.Wait() }()
 	if err := m.waitReady(ctx, 30*time.Second); err != nil {
 		_ = m.Stop()
@@ -135,11 +144,12 @@ func (m *Moto) waitReady(ctx context.Context, limit time.Duration) error {
 	return fmt.Errorf("moto_server at %s not ready after %v", m.Endpoint, limit)
 }
 
-// Stop terminates the server and waits for it.
+// Stop terminates the server, waits for it and removes its directory.
 func (m *Moto) Stop() error {
 	if m == nil || m.cmd.Process == nil {
 		return nil
 	}
+	defer os.RemoveAll(m.dir)
 	_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGTERM)
 	select {
 	case <-m.done:
