@@ -21,9 +21,11 @@ type Proc struct {
 	HTTPAddr string
 	OpsAddr  string
 	LogPath  string
-	cmd      *exec.Cmd
-	done     chan struct{}
-	exitErr  error
+	// ReadyAfter is the time from exec to the first 200 on /readyz.
+	ReadyAfter time.Duration
+	cmd        *exec.Cmd
+	done       chan struct{}
+	exitErr    error
 }
 
 // startProc starts bin with env, output appended to logPath.
@@ -124,7 +126,7 @@ func (p *Proc) waitReady(ctx context.Context, limit time.Duration) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	return fmt.Errorf("%s not ready after %v: %s", p.Name, limit, tail(p.LogPath, 5))
@@ -187,3 +189,20 @@ func readLine(r io.Reader, limit time.Duration) (string, error) {
 // Pid is the process id, for tests that look at the process's children
 // (vpn-gateway's openvpn).
 func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
+// RSSMB is the process's resident memory now (VmRSS), in MB; 0 if unknown.
+func (p *Proc) RSSMB() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb float64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%f kB", &kb); err == nil {
+				return kb / 1024
+			}
+		}
+	}
+	return 0
+}

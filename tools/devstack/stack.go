@@ -219,6 +219,7 @@ func (s *Stack) startService(ctx context.Context, name string) error {
 	}
 	env := append(append(testkit.Env(s.Moto.Endpoint), s.Resources.Env()...), s.serviceEnv(name, httpAddr, opsAddr)...)
 	env = append(append(env, s.sqsEnv()...), s.Opts.Env[name]...)
+	start := time.Now()
 	p, err := startProc(name, filepath.Join(s.Opts.BinDir, name), nil, env, filepath.Join(s.Opts.LogDir, name+".log"), nil)
 	if err != nil {
 		return err
@@ -228,7 +229,8 @@ func (s *Stack) startService(ctx context.Context, name string) error {
 	if err := p.waitReady(ctx, 20*time.Second); err != nil {
 		return err
 	}
-	s.progress("%-21s ready, ops http://%s", name, opsAddr)
+	p.ReadyAfter = time.Since(start)
+	s.progress("%-21s ready in %.2f s, RSS %.1f MB, ops http://%s", name, p.ReadyAfter.Seconds(), p.RSSMB(), opsAddr)
 	return nil
 }
 
