@@ -29,9 +29,9 @@ func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
 type account struct {
 	endpoint string
 	cfg      aws.Config
-	res   bootstrap.Resources
-	proxy *testkit.FaultProxy
-	check *testkit.Provisioning
+	res      bootstrap.Resources
+	proxy    *testkit.FaultProxy
+	check    *testkit.Provisioning
 }
 
 func newAccount(t *testing.T, opts bootstrap.Options) account {
