@@ -29,6 +29,7 @@ type SQSAPI interface {
 	GetQueueAttributes(ctx context.Context, in *awssqs.GetQueueAttributesInput, opts ...func(*awssqs.Options)) (*awssqs.GetQueueAttributesOutput, error)
 	SendMessage(ctx context.Context, in *awssqs.SendMessageInput, opts ...func(*awssqs.Options)) (*awssqs.SendMessageOutput, error)
 	ChangeMessageVisibility(ctx context.Context, in *awssqs.ChangeMessageVisibilityInput, opts ...func(*awssqs.Options)) (*awssqs.ChangeMessageVisibilityOutput, error)
+	DeleteMessage(ctx context.Context, in *awssqs.DeleteMessageInput, opts ...func(*awssqs.Options)) (*awssqs.DeleteMessageOutput, error)
 }
 
 // FailureNotifier tells operators about a message given up on.
@@ -116,31 +117,53 @@ func parseRedrive(policy string) (dlqName string, maxReceives int, err error) {
 func (c *Consumer) MaxReceives() int { return c.maxReceives }
 
 // Handler adapts handle to Watermill with the failure handling above.
+//
+// Work in flight when the service stops is finished, not cut off: handle
+// gets a context that shutdown does not cancel (the router waits up to the
+// shutdown timeout), and a message finished after the subscriber stopped
+// listening for acks is deleted here, so it is not redelivered.
 func (c *Consumer) Handler(handle CommandFunc) message.NoPublishHandlerFunc {
 	return func(msg *message.Message) error {
-		ctx := msg.Context()
-		cmd, err := events.DecodeSimCommand(msg.Payload)
-		if err != nil {
-			return c.deadLetter(ctx, msg, events.SimCommand{}, "malformed", "decode", err)
+		err := c.handle(context.WithoutCancel(msg.Context()), msg, handle)
+		if err == nil && msg.Context().Err() != nil {
+			c.delete(context.WithoutCancel(msg.Context()), msg)
 		}
-		log := c.logger.With("iccid", cmd.ICCID, "kind", cmd.Kind, "receive_count", receiveCount(msg))
-		stop := c.keepHidden(ctx, msg)
-		err = handle(logging.WithContext(ctx, log), cmd)
-		stop()
-		if err == nil {
-			return nil
-		}
-		step := stepOf(err)
-		if errors.Is(err, events.ErrInvalidCommand) {
-			return c.deadLetter(ctx, msg, cmd, "malformed", step, err)
-		}
-		if receiveCount(msg) >= c.maxReceives {
-			return c.deadLetter(ctx, msg, cmd, "exhausted", step, err)
-		}
-		log.Warn("command failed; retrying", "step", step, "error", err)
-		c.observer.Retried(step)
-		c.retryAfter(ctx, msg, c.backoff(receiveCount(msg)))
 		return err
+	}
+}
+
+func (c *Consumer) handle(ctx context.Context, msg *message.Message, handle CommandFunc) error {
+	cmd, err := events.DecodeSimCommand(msg.Payload)
+	if err != nil {
+		return c.deadLetter(ctx, msg, events.SimCommand{}, "malformed", "decode", err)
+	}
+	log := c.logger.With("iccid", cmd.ICCID, "kind", cmd.Kind, "receive_count", receiveCount(msg))
+	stop := c.keepHidden(ctx, msg)
+	err = handle(logging.WithContext(ctx, log), cmd)
+	stop()
+	if err == nil {
+		return nil
+	}
+	step := stepOf(err)
+	if errors.Is(err, events.ErrInvalidCommand) {
+		return c.deadLetter(ctx, msg, cmd, "malformed", step, err)
+	}
+	if receiveCount(msg) >= c.maxReceives {
+		return c.deadLetter(ctx, msg, cmd, "exhausted", step, err)
+	}
+	log.Warn("command failed; retrying", "step", step, "error", err)
+	c.observer.Retried(step)
+	c.retryAfter(ctx, msg, c.backoff(receiveCount(msg)))
+	return err
+}
+
+// delete removes a handled message whose subscriber stopped listening.
+func (c *Consumer) delete(ctx context.Context, msg *message.Message) {
+	_, err := c.sqs.DeleteMessage(ctx, &awssqs.DeleteMessageInput{
+		QueueUrl: aws.String(c.queueURL), ReceiptHandle: aws.String(msg.Metadata.Get(MetaReceiptHandle)),
+	})
+	if err != nil {
+		c.logger.Warn("delete handled message during shutdown; it will be redelivered and found done", "error", err)
 	}
 }
 
