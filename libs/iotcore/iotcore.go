@@ -162,25 +162,28 @@ func (c *Client) ThingPrincipals(ctx context.Context, thing string) ([]string, e
 	return out, nil
 }
 
-// Retire takes a certificate out of service for good: detached from the
-// thing and its policies, INACTIVE, deleted. Each step tolerates having been
-// done already.
+// Retire takes a certificate out of service for good: INACTIVE first (so it
+// grants nothing from the first step on), detached from its policies and
+// from the thing, then deleted. The thing is detached last so that, if the
+// caller dies half-way, the certificate is still found through the thing's
+// principals and retired by the next attempt. Each step tolerates having
+// been done already.
 func (c *Client) Retire(ctx context.Context, thing, certARN string) error {
-	if thing != "" {
-		_, err := c.api.DetachThingPrincipal(ctx, &iot.DetachThingPrincipalInput{ThingName: aws.String(thing), Principal: aws.String(certARN)})
-		if err != nil && !isNotFound(err) {
-			return fmt.Errorf("detach %s from %s: %w", certARN, thing, err)
-		}
-	}
-	if err := c.detachPolicies(ctx, certARN); err != nil {
-		return err
-	}
 	id := CertificateID(certARN)
 	if err := c.SetActive(ctx, id, false); err != nil {
 		if isNotFound(err) {
 			return nil
 		}
 		return err
+	}
+	if err := c.detachPolicies(ctx, certARN); err != nil {
+		return err
+	}
+	if thing != "" {
+		_, err := c.api.DetachThingPrincipal(ctx, &iot.DetachThingPrincipalInput{ThingName: aws.String(thing), Principal: aws.String(certARN)})
+		if err != nil && !isNotFound(err) {
+			return fmt.Errorf("detach %s from %s: %w", certARN, thing, err)
+		}
 	}
 	_, err := c.api.DeleteCertificate(ctx, &iot.DeleteCertificateInput{CertificateId: aws.String(id), ForceDelete: true})
 	if err != nil && !isNotFound(err) {

@@ -65,6 +65,7 @@ type Consumer struct {
 	notifier    FailureNotifier
 	observer    ConsumerObserver
 	logger      *slog.Logger
+	groups      groupLocks
 	// RetryBase and RetryMax bound the backoff between attempts.
 	RetryBase, RetryMax time.Duration
 }
@@ -124,7 +125,12 @@ func (c *Consumer) MaxReceives() int { return c.maxReceives }
 // listening for acks is deleted here, so it is not redelivered.
 func (c *Consumer) Handler(handle CommandFunc) message.NoPublishHandlerFunc {
 	return func(msg *message.Message) error {
-		err := c.handle(context.WithoutCancel(msg.Context()), msg, handle)
+		unlock, err := c.groups.lock(msg.Context(), msg.Metadata.Get(MetaGroupID))
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		err = c.handle(context.WithoutCancel(msg.Context()), msg, handle)
 		if err == nil && msg.Context().Err() != nil {
 			c.delete(context.WithoutCancel(msg.Context()), msg)
 		}
@@ -202,7 +208,7 @@ func (c *Consumer) deadLetter(ctx context.Context, msg *message.Message, cmd eve
 func (c *Consumer) keepHidden(ctx context.Context, msg *message.Message) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	go func() {
-		t := time.NewTicker(c.visibility / 2)
+		t := time.NewTicker(c.visibility / 3)
 		defer t.Stop()
 		for {
 			select {

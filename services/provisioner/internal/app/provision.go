@@ -15,13 +15,17 @@
 //     the certificate. (A record with credentials that is inactive is a SIM
 //     disabled since; enabling it again reactivates that certificate.)
 //  5. A redelivery that finds a record without credentials recovers: it
-//     retires every certificate on the managed Thing (attached, but its key
-//     was never stored) and every certificate created around CertRequestedAt
-//     that is INACTIVE, attached to nothing and without a policy (created by
-//     a call whose answer was lost), then records a new intent and goes on.
+//     claims the record (a conditional write), retires every certificate on
+//     the managed Thing (attached, but its key was never stored) and every
+//     certificate created since CertRequestedAt that is INACTIVE, attached to
+//     nothing and without a policy (created by a call whose answer was lost),
+//     then mints again. CertRequestedAt stays at the first attempt, so each
+//     recovery covers all earlier ones.
 //
-// So no certificate outlives an interrupted attempt, unless IoT Core creates
-// it more than RequestWindow after it was asked to.
+// Retiring sets a certificate INACTIVE first and detaches it from the Thing
+// last, so a crash while retiring leaves it findable for the next attempt.
+//
+// So no certificate outlives an interrupted attempt.
 package app
 
 import (
@@ -56,16 +60,14 @@ type IoT interface {
 	SweepOrphans(ctx context.Context, from, to time.Time, minAge time.Duration) (int, error)
 }
 
-// Recovery timing. A certificate request is assumed to take effect (or
-// never) within RequestWindow; a recovering attempt waits until the
-// interrupted request is OrphanSettle old, considers certificates from
-// ClockSkew before it, and leaves certificates younger than AttachGrace to
-// the attempts (of other SIMs) that are about to attach them.
+// Recovery timing. A recovering attempt waits until the interrupted request
+// is OrphanSettle old (so a certificate it created exists), considers
+// certificates from ClockSkew before it, and leaves certificates younger
+// than AttachGrace to the attempts (of other SIMs) about to attach them.
 const (
-	RequestWindow = 30 * time.Second
-	OrphanSettle  = 5 * time.Second
-	ClockSkew     = 5 * time.Second
-	AttachGrace   = 2 * time.Second
+	OrphanSettle = 5 * time.Second
+	ClockSkew    = 5 * time.Second
+	AttachGrace  = 2 * time.Second
 )
 
 // Sealer encrypts a private key for one SIM.
@@ -119,7 +121,22 @@ func (p *Provisioner) Handle(ctx context.Context, cmd events.SimCommand) error {
 	case rec.IP != cmd.IP:
 		return p.changeIP(ctx, cmd, rec)
 	}
-	return nil
+	return p.tidy(ctx, rec)
+}
+
+// tidy handles a command for a SIM that is already as asked (a duplicate, or
+// a redelivery after success): it retires any other certificate left on the
+// SIM's managed Thing by an attempt that lost to this record, so the SIM
+// keeps exactly one.
+func (p *Provisioner) tidy(ctx context.Context, rec simstore.Record) error {
+	th, err := p.iot.EnsureThing(ctx, rec.ThingName)
+	if err != nil {
+		return step(StepThing, err)
+	}
+	if !th.Managed {
+		return nil
+	}
+	return p.retireStrays(ctx, rec.ThingName, rec.CertificateARN)
 }
 
 // create records the intent for a SIM without a record, then mints. Only the
@@ -158,7 +175,8 @@ func (p *Provisioner) recover(ctx context.Context, cmd events.SimCommand, rec si
 		case <-time.After(wait):
 		}
 	}
-	rec.CertRequestedAt = p.now().UTC()
+	// The claim bumps the version and keeps CertRequestedAt: the sweep below
+	// and any later recovery cover every attempt since the first intent.
 	claimed, err := p.store.Update(ctx, rec)
 	if err != nil {
 		return step(StepRecordIntent, err)
@@ -172,7 +190,7 @@ func (p *Provisioner) recover(ctx context.Context, cmd events.SimCommand, rec si
 			return err
 		}
 	}
-	n, err := p.iot.SweepOrphans(ctx, requested.Add(-ClockSkew), requested.Add(RequestWindow), AttachGrace)
+	n, err := p.iot.SweepOrphans(ctx, requested.Add(-ClockSkew), p.now().Add(ClockSkew), AttachGrace)
 	if err != nil {
 		return step(StepOrphans, err)
 	}

@@ -60,6 +60,8 @@ func TestSIGKILLMidBatchLosesNothing(t *testing.T) {
 	t.Cleanup(func() { _ = p.Process.Kill(); _ = p.Wait() })
 	allActive(t, a, ids, 4*time.Minute)
 	if strays, err := a.check.Strays(context.Background()); err != nil || strays != 0 {
+		b, _ := os.ReadFile(logPath)
+		t.Logf("provisioner log:\n%s", b)
 		t.Fatalf("%d certificates without a record are left (%v)", strays, err)
 	}
 }
