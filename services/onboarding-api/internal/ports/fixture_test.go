@@ -24,6 +24,7 @@ import (
 
 	"github.com/simbridge/simbridge/libs/config"
 	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/testkit"
 	"github.com/simbridge/simbridge/services/onboarding-api/internal/app"
 	"github.com/simbridge/simbridge/services/onboarding-api/internal/ports"
 )
@@ -135,7 +136,7 @@ func (k *keyRing) Refresh(context.Context) (bool, error) {
 // fixture is onboarding-api's HTTP port over an in-memory store.
 type fixture struct {
 	url  string
-	logs *syncBuffer
+	logs *testkit.LogBuffer
 	keys *keyRing
 	id   identity
 }
@@ -158,7 +159,7 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 	}
-	f := &fixture{logs: &syncBuffer{}, keys: &keyRing{keys: []config.Secret{currentKey, previousKey}}, id: id}
+	f := &fixture{logs: &testkit.LogBuffer{}, keys: &keyRing{keys: []config.Secret{currentKey, previousKey}}, id: id}
 	h := ports.NewHTTP(app.New(store, sealer{}, endpoint, "ROOT\nCA\n"), ports.Options{
 		Paths: []string{"/device-api/onboarding", "/onboarding"}, DeviceIPHeader: "onboarding-ip", APIKeyHeader: "x-api-key",
 		APIKeys: f.keys, Metrics: ports.NewMetrics(prometheus.NewRegistry()),
@@ -203,21 +204,4 @@ func (f *fixture) do(t *testing.T, method, path string, base, extra map[string]s
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return response{code: resp.StatusCode, header: resp.Header, body: string(b)}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -16,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -143,7 +141,7 @@ func selfSigned(t *testing.T) (string, string) {
 
 // startService runs service.Run with env (plus the emulator's) until the
 // test ends and returns the onboarding URL and the captured logs.
-func startService(t *testing.T, env map[string]string) (string, *lockedBuffer) {
+func startService(t *testing.T, env map[string]string) (string, *testkit.LogBuffer) {
 	t.Helper()
 	for _, kv := range testkit.Env(testkit.MotoEndpoint(t)) {
 		k, v, _ := strings.Cut(kv, "=")
@@ -156,7 +154,7 @@ func startService(t *testing.T, env map[string]string) (string, *lockedBuffer) {
 	for k, v := range env {
 		t.Setenv(k, v)
 	}
-	logs := &lockedBuffer{}
+	logs := &testkit.LogBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- service.Run(ctx, slog.New(slog.NewJSONHandler(logs, nil))) }()
@@ -179,21 +177,4 @@ func startService(t *testing.T, env map[string]string) (string, *lockedBuffer) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Sprintf("http://127.0.0.1:%d/device-api/onboarding", httpPort), logs
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -8,15 +8,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
@@ -49,9 +46,9 @@ type env struct {
 	aws      aws.Config
 	res      bootstrap.Resources
 	store    *simstore.Dynamo
-	failures *inbox
+	failures *testkit.Inbox
 	// logs holds every poller's JSON log lines.
-	logs *logBuffer
+	logs *testkit.LogBuffer
 }
 
 // newEnv serves listed generated SIMs (10.1.0.1, 10.1.0.2, …) from the simulator.
@@ -75,7 +72,7 @@ func newEnv(t *testing.T, listed int) *env {
 		t.Fatal(err)
 	}
 	return &env{sim: srv, simURL: hs.URL + srv.BasePath(), admin: oncesim.NewAdminClient(hs.URL, hs.Client()), aws: cfg, res: res,
-		store: simstore.NewDynamo(dynamodb.NewFromConfig(cfg), res.Table()), failures: subscribe(t, cfg, res.FailureTopicARN), logs: &logBuffer{}}
+		store: simstore.NewDynamo(dynamodb.NewFromConfig(cfg), res.Table()), failures: testkit.SubscribeInbox(t, cfg, res.FailureTopicARN), logs: &testkit.LogBuffer{}}
 }
 
 // config is a poller configuration for this world: pages of 10, no client
@@ -131,7 +128,7 @@ func (e *env) commands(t *testing.T) map[events.Kind]int {
 	t.Helper()
 	got := map[events.Kind]int{}
 	for _, url := range []string{e.res.CreateQueueURL, e.res.DisableQueueURL} {
-		for _, body := range drain(t, e.aws, url) {
+		for _, body := range testkit.DrainQueue(t, sqs.NewFromConfig(e.aws), url, 0) {
 			cmd, err := events.DecodeSimCommand([]byte(body))
 			if err != nil {
 				t.Fatalf("queue holds a bad command: %v", err)
@@ -142,60 +139,11 @@ func (e *env) commands(t *testing.T) map[events.Kind]int {
 	return got
 }
 
-// drain receives every message of a queue and deletes it.
-func drain(t *testing.T, cfg aws.Config, url string) []string {
-	t.Helper()
-	q := sqs.NewFromConfig(cfg)
-	var bodies []string
-	for {
-		out, err := q.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10})
-		if err != nil {
-			t.Fatalf("receive: %v", err)
-		}
-		if len(out.Messages) == 0 {
-			return bodies
-		}
-		for _, m := range out.Messages {
-			bodies = append(bodies, aws.ToString(m.Body))
-			if _, err := q.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
-				t.Fatalf("delete: %v", err)
-			}
-		}
-	}
-}
-
-// inbox is a queue subscribed to a topic with raw delivery, to read notifications.
-type inbox struct {
-	cfg aws.Config
-	url string
-}
-
-func subscribe(t *testing.T, cfg aws.Config, topicARN string) *inbox {
-	t.Helper()
-	ctx := context.Background()
-	q := sqs.NewFromConfig(cfg)
-	created, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(testkit.Name(t) + "-inbox")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: created.QueueUrl,
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = sns.NewFromConfig(cfg).Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(topicARN), Protocol: aws.String("sqs"),
-		Endpoint: aws.String(attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]), Attributes: map[string]string{"RawMessageDelivery": "true"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &inbox{cfg: cfg, url: aws.ToString(created.QueueUrl)}
-}
-
-// notifications drains the inbox.
-func (i *inbox) notifications(t *testing.T) []events.Notification {
+// notifications drains a notification inbox.
+func notifications(t *testing.T, in *testkit.Inbox) []events.Notification {
 	t.Helper()
 	var out []events.Notification
-	for _, body := range drain(t, i.cfg, i.url) {
+	for _, body := range in.Drain(t, 0) {
 		var n events.Notification
 		if err := json.Unmarshal([]byte(body), &n); err != nil || n.Timestamp == 0 || n.Message == "" {
 			t.Fatalf("notification %q is not in the SPEC format (%v)", body, err)
@@ -261,24 +209,6 @@ func (e *env) assertNoSecretsLogged(t *testing.T) {
 			t.Errorf("a log line contains %q", secret)
 		}
 	}
-}
-
-// logBuffer collects a poller's log lines so a test can check none leaks a secret.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // gauge reads an unlabelled gauge.

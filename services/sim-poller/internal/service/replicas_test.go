@@ -113,7 +113,7 @@ func TestGuardRefusesAMassDisableUntilForced(t *testing.T) {
 	if got := e.commands(t); got[events.KindDisable] != 0 || got[events.KindCreate] != 5 {
 		t.Fatalf("published %v; the guard must withhold disables, not creates", got)
 	}
-	assertOneNotification(t, e.failures.notifications(t), []string{"refused to disable 10 SIMs", "force=true"})
+	assertOneNotification(t, notifications(t, e.failures), []string{"refused to disable 10 SIMs", "force=true"})
 	if got := counter(t, p, "simbridge_sim_poller_guard_refusals_total"); got != 1 {
 		t.Errorf("guard_refusals_total = %v", got)
 	}
@@ -125,7 +125,7 @@ func TestGuardRefusesAMassDisableUntilForced(t *testing.T) {
 	if got := e.commands(t); got[events.KindDisable] != 10 {
 		t.Fatalf("forced run published %v, want 10 disables", got)
 	}
-	assertOneNotification(t, e.failures.notifications(t), nil)
+	assertOneNotification(t, notifications(t, e.failures), nil)
 }
 
 func postSync(t *testing.T, url string) (int, string) {

@@ -128,7 +128,7 @@ func TestSyncAgainstTheSimulator(t *testing.T) {
 			if got := e.commands(t); !maps.Equal(got, tc.want) {
 				t.Errorf("published %v, want %v", got, tc.want)
 			}
-			assertOneNotification(t, e.failures.notifications(t), tc.notes)
+			assertOneNotification(t, notifications(t, e.failures), tc.notes)
 			if tc.check != nil {
 				tc.check(t, e, sum, p)
 			}
