@@ -123,54 +123,6 @@ func isCredentialProvider(fn *ssa.Function) bool {
 	return strings.HasPrefix(path, "github.com/aws/aws-sdk-go-v2/") && !strings.HasPrefix(path, sdkServicePrefix)
 }
 
-// callsIn returns the operations fn calls, statically or through an interface.
-func callsIn(fn *ssa.Function) []Operation {
-	var ops []Operation
-	for _, b := range fn.Blocks {
-		for _, instr := range b.Instrs {
-			call, ok := instr.(ssa.CallInstruction)
-			if !ok {
-				continue
-			}
-			c := call.Common()
-			if c.IsInvoke() {
-				if op, ok := operationOfInterfaceMethod(c.Method); ok {
-					ops = append(ops, op)
-				}
-				continue
-			}
-			if callee := c.StaticCallee(); callee != nil {
-				if op, ok := operationOf(callee); ok {
-					ops = append(ops, op)
-				}
-			}
-		}
-	}
-	return ops
-}
-
-// operationOfInterfaceMethod recognises an interface method with an
-// operation's shape: Op(ctx, *<service>.OpInput, ...func(*<service>.Options)).
-func operationOfInterfaceMethod(m *types.Func) (Operation, bool) {
-	sig := m.Type().(*types.Signature)
-	if sig.Params().Len() != 3 {
-		return Operation{}, false
-	}
-	in, ok := sig.Params().At(1).Type().(*types.Pointer)
-	if !ok {
-		return Operation{}, false
-	}
-	named, ok := in.Elem().(*types.Named)
-	if !ok || named.Obj().Pkg() == nil || named.Obj().Name() != m.Name()+"Input" {
-		return Operation{}, false
-	}
-	svc, ok := strings.CutPrefix(named.Obj().Pkg().Path(), sdkServicePrefix)
-	if !ok || strings.Contains(svc, "/") {
-		return Operation{}, false
-	}
-	return Operation{Service: svc, Name: m.Name()}, true
-}
-
 // refinedCallGraph starts from the class-hierarchy call graph (every method
 // that could implement an interface call) and refines it twice with
 // Variable Type Analysis restricted to what is reachable from roots, so an

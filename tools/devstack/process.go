@@ -105,14 +105,6 @@ func (p *Proc) Terminate(limit time.Duration) (time.Duration, error) {
 	return time.Since(start), nil
 }
 
-// Kill ends the process group at once (SIGKILL), as a crash would.
-func (p *Proc) Kill() {
-	if !p.Exited() {
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.done
-	}
-}
-
 // waitReady polls the ops listener's /readyz until it answers 200.
 func (p *Proc) waitReady(ctx context.Context, limit time.Duration) error {
 	deadline := time.Now().Add(limit)

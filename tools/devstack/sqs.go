@@ -34,15 +34,6 @@ func (s *Stack) startSQSStub() error {
 	return nil
 }
 
-// SQSEndpoint is where the stack's queues are: the stub with
-// Options.FastSQS, otherwise the emulator.
-func (s *Stack) SQSEndpoint() string {
-	if s.sqsURL != "" {
-		return s.sqsURL
-	}
-	return s.Moto.Endpoint
-}
-
 // sqsEnv sends a service's SQS client to the stub (nothing without it).
 func (s *Stack) sqsEnv() []string {
 	if s.sqsURL == "" {

@@ -1,7 +1,6 @@
 package oncesim_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -119,14 +118,4 @@ func mustJSON(t *testing.T, body string, v any) {
 	if err := json.Unmarshal([]byte(body), v); err != nil {
 		t.Fatalf("decode %q: %v", body, err)
 	}
-}
-
-// toJSON encodes v for request bodies.
-func toJSON(t *testing.T, v any) string {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(v); err != nil {
-		t.Fatalf("encode: %v", err)
-	}
-	return buf.String()
 }
