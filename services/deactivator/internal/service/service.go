@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/simbridge/simbridge/libs/awsx"
 	"github.com/simbridge/simbridge/libs/config"
 	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/messaging"
@@ -26,7 +25,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	}
 	logger.Info("starting", "config", config.LogValue(&cfg))
 	reg := metrics.NewRegistry()
-	awsCfg, err := awsx.Load(ctx, cfg.Retry.Option(), awsx.WithRateLimits(cfg.IoTRateLimits), awsx.WithObserver(metrics.NewAWSCalls(reg)))
+	awsCfg, err := cfg.LoadAWS(ctx, cfg.IoTRateLimits, reg)
 	if err != nil {
 		return err
 	}

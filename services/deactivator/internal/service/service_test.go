@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
-	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -63,18 +62,8 @@ func TestDisableTakesAccessAwayOnceAndUnknownSIMsEndCleanly(t *testing.T) {
 	// A second copy of the same change, as after a redelivery: it deduplicates or is stale.
 	publishDisable(t, cfg, res, redelivered)
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got, _ := store.Get(ctx, id)
-		d, _ := iot.NewFromConfig(cfg).DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(cert.ID)})
-		if !got.Active && d != nil && d.CertificateDescription.Status == iottypes.CertificateStatusInactive {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not disabled: record active=%v", got.Active)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	check := testkit.NewProvisioning(cfg, res.Table(), res.Policy())
+	testkit.Eventually(t, 30*time.Second, "SIM disabled", func() error { return check.Inactive(ctx, id) })
 	ok := successes.Drain(t, 3*time.Second)
 	if len(ok) != 1 || !strings.Contains(ok[0], `"message":"SIM disabled"`) || !strings.Contains(ok[0], id) {
 		t.Errorf("success notifications %q, want one SIM disabled for %s", ok, id)
@@ -94,8 +83,9 @@ func TestDisableTakesAccessAwayOnceAndUnknownSIMsEndCleanly(t *testing.T) {
 
 func start(t *testing.T, cfg aws.Config, res bootstrap.Resources) {
 	t.Helper()
-	c := service.Config{OpsAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, DisableQueue: res.DisableQueue(),
-		SimTable: res.Table(), SuccessTopicARN: res.SuccessTopicARN, FailureTopicARN: res.FailureTopicARN, Workers: 2}
+	c := service.Config{ConsumerSettings: messaging.ConsumerSettings{OpsAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second},
+		DisableQueue: res.DisableQueue(),
+		SimTable:     res.Table(), SuccessTopicARN: res.SuccessTopicARN, FailureTopicARN: res.FailureTopicARN, Workers: 2}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	logger := logging.New(os.Stderr, "deactivator", slog.LevelWarn)

@@ -56,8 +56,9 @@ func startProvisioner(t *testing.T, a account, workers int) {
 		t.Fatal(err)
 	}
 	cfg := service.Config{
-		OpsAddr: "127.0.0.1:0", ShutdownTimeout: 10 * time.Second, CreateQueue: a.res.CreateQueue(),
-		SimTable: a.res.Table(), KMSKeyID: a.res.KeyARN, IoTPolicyName: a.res.Policy(),
+		ConsumerSettings: messaging.ConsumerSettings{OpsAddr: "127.0.0.1:0", ShutdownTimeout: 10 * time.Second},
+		CreateQueue:      a.res.CreateQueue(),
+		SimTable:         a.res.Table(), KMSKeyID: a.res.KeyARN, IoTPolicyName: a.res.Policy(),
 		SuccessTopicARN: a.res.SuccessTopicARN, FailureTopicARN: a.res.FailureTopicARN,
 		RegistrationTopic: "registration", Workers: workers,
 	}
