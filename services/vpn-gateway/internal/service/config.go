@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"strings"
 	"time"
 
+	"github.com/simbridge/simbridge/libs/deviceapi"
 	"github.com/simbridge/simbridge/libs/secrets"
 )
 
@@ -39,13 +39,10 @@ type Config struct {
 	GCPercent int `env:"GOGC, default=400"`
 
 	// UpstreamURL is onboarding-api's base URL.
-	UpstreamURL     string         `env:"UPSTREAM_URL, required"`
-	UpstreamTimeout time.Duration  `env:"UPSTREAM_TIMEOUT, default=10s"`
-	APIKey          secrets.Source `env:", prefix=API_KEY_"`
-	APIKeyRefresh   time.Duration  `env:"API_KEY_REFRESH, default=1m"`
-	APIKeyHeader    string         `env:"API_KEY_HEADER, default=x-api-key"`
-	DeviceIPHeader  string         `env:"DEVICE_IP_HEADER, default=onboarding-ip"`
-	Paths           []string       `env:"ONBOARDING_PATHS, default=/device-api/onboarding"`
+	UpstreamURL     string        `env:"UPSTREAM_URL, required"`
+	UpstreamTimeout time.Duration `env:"UPSTREAM_TIMEOUT, default=10s"`
+	// Contract is what onboarding-api must match: paths, headers, API key.
+	deviceapi.Contract
 
 	Limits Limits
 	Tunnel Tunnel
@@ -84,19 +81,14 @@ type Tunnel struct {
 
 // Validate rejects settings that cannot work.
 func (c *Config) Validate() error {
-	errs := []error{c.APIKey.Validate("API_KEY_"), c.validateUpstream(), c.Limits.validate(), c.Tunnel.validate(c)}
+	errs := []error{c.Contract.Validate(), c.validateUpstream(), c.Limits.validate(), c.Tunnel.validate(c)}
 	if optionalSet(c.TLSCert) != (c.TLSListenAddr != "") {
 		errs = append(errs, errors.New("TLS_LISTEN_ADDR and one of TLS_CERT_SECRET_ID, TLS_CERT_FILE, TLS_CERT_VALUE go together"))
 	} else if c.TLSListenAddr != "" {
 		errs = append(errs, c.TLSCert.Validate("TLS_CERT_"))
 	}
-	for _, p := range c.Paths {
-		if !strings.HasPrefix(p, "/") {
-			errs = append(errs, fmt.Errorf("ONBOARDING_PATHS: %q must start with /", p))
-		}
-	}
-	if c.ShutdownTimeout <= 0 || c.APIKeyRefresh < time.Second || c.TLSRefresh < time.Second {
-		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT must be positive, API_KEY_REFRESH and TLS_REFRESH at least 1s"))
+	if c.ShutdownTimeout <= 0 || c.TLSRefresh < time.Second {
+		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT must be positive, TLS_REFRESH at least 1s"))
 	}
 	return errors.Join(errs...)
 }
