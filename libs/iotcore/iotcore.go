@@ -64,6 +64,19 @@ type Thing struct {
 	Created bool
 }
 
+// Managed reports whether the thing exists and was created by this system;
+// unlike EnsureThing it never creates anything.
+func (c *Client) Managed(ctx context.Context, name string) (bool, error) {
+	d, err := c.api.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("describe thing %s: %w", name, err)
+	}
+	return d.Attributes[ManagedAttribute] == ManagedValue, nil
+}
+
 // EnsureThing creates the thing or accepts an existing one of that name. It
 // checks first instead of relying on CreateThing's behaviour for existing
 // names, which differs between AWS and emulators.

@@ -39,6 +39,14 @@ func TestCertificateLifecycle(t *testing.T) {
 	if got, err := c.EnsureThing(ctx, foreign); err != nil || got.Managed || got.Created {
 		t.Fatalf("a thing created elsewhere is not managed: %+v %v", got, err)
 	}
+	for name, want := range map[string]bool{thing: true, foreign: false, "no-such-thing-" + thing: false} {
+		if got, err := c.Managed(ctx, name); err != nil || got != want {
+			t.Fatalf("Managed(%s) = %v, %v; want %v", name, got, err, want)
+		}
+	}
+	if _, err := api.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String("no-such-thing-" + thing)}); err == nil {
+		t.Fatal("Managed created a thing")
+	}
 	if ps, err := c.ThingPrincipals(ctx, "no-such-thing-"+thing); err != nil || len(ps) != 0 {
 		t.Fatalf("missing thing: %v %v", ps, err)
 	}

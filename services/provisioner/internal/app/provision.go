@@ -50,6 +50,7 @@ type Store interface {
 // IoT performs the IoT Core steps.
 type IoT interface {
 	EnsureThing(ctx context.Context, name string) (iotcore.Thing, error)
+	Managed(ctx context.Context, name string) (bool, error)
 	CreateCertificate(ctx context.Context) (iotcore.Certificate, error)
 	AttachToThing(ctx context.Context, thing, certARN string) error
 	Attach(ctx context.Context, thing, policy, certARN string) error
@@ -129,12 +130,9 @@ func (p *Provisioner) Handle(ctx context.Context, cmd events.SimCommand) error {
 // SIM's managed Thing by an attempt that lost to this record, so the SIM
 // keeps exactly one.
 func (p *Provisioner) tidy(ctx context.Context, rec simstore.Record) error {
-	th, err := p.iot.EnsureThing(ctx, rec.ThingName)
-	if err != nil {
+	managed, err := p.iot.Managed(ctx, rec.ThingName)
+	if err != nil || !managed {
 		return step(StepThing, err)
-	}
-	if !th.Managed {
-		return nil
 	}
 	return p.retireStrays(ctx, rec.ThingName, rec.CertificateARN)
 }
