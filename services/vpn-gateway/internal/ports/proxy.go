@@ -26,6 +26,10 @@ type ProxyOptions struct {
 	APIKeyHeader   string
 	// APIKey returns the key presented to onboarding-api now.
 	APIKey func() string
+	// KeyRejected, when set, is called (in its own goroutine) when
+	// onboarding-api answers 401: the key was rotated and should be re-read
+	// now rather than at the next periodic refresh.
+	KeyRejected func()
 	// UpstreamTimeout bounds the wait for onboarding-api's answer headers.
 	UpstreamTimeout time.Duration
 	Guard           GuardOptions
@@ -47,14 +51,25 @@ var spoofable = []string{"x-forwarded-for", "x-forwarded-host", "x-forwarded-pro
 // NewProxy returns the device-facing handler.
 func NewProxy(opts ProxyOptions) http.Handler {
 	rp := &httputil.ReverseProxy{
-		Rewrite:      rewrite(opts),
-		Transport:    transport(opts.UpstreamTimeout),
-		BufferPool:   newBufferPool(),
-		ErrorHandler: upstreamError(opts.Logger),
-		// The gateway already set the request id on the answer.
-		ModifyResponse: func(res *http.Response) error { res.Header.Del(requestIDHeader); return nil },
+		Rewrite:        rewrite(opts),
+		Transport:      transport(opts.UpstreamTimeout),
+		BufferPool:     newBufferPool(),
+		ErrorHandler:   upstreamError(opts.Logger),
+		ModifyResponse: modifyResponse(opts.KeyRejected),
 	}
 	return opts.Metrics.observe(opts.Logger, newGuard(opts.Guard, opts.Paths, opts.Metrics, rp))
+}
+
+// modifyResponse drops the upstream's request id (the gateway already set
+// it on the answer) and reports a rejected key.
+func modifyResponse(keyRejected func()) func(*http.Response) error {
+	return func(res *http.Response) error {
+		res.Header.Del(requestIDHeader)
+		if res.StatusCode == http.StatusUnauthorized && keyRejected != nil {
+			go keyRejected()
+		}
+		return nil
+	}
 }
 
 // rewrite builds the upstream request: device IP from the socket, the API

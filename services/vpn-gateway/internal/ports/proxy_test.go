@@ -204,3 +204,31 @@ func TestRequestIDTravelsUpstreamOnce(t *testing.T) {
 		t.Fatalf("device saw %v, upstream saw %q", ids, up.last().Get("X-Request-Id"))
 	}
 }
+
+// A 401 from onboarding-api (the key was rotated) makes the gateway re-read
+// its key at once.
+func TestRejectedKeyIsReportedForAReRead(t *testing.T) {
+	t.Parallel()
+	us := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(us.Close)
+	u, _ := url.Parse(us.URL)
+	rejected := make(chan struct{}, 1)
+	h := ports.NewProxy(ports.ProxyOptions{
+		Upstream: u, Paths: []string{"/device-api/onboarding"}, DeviceIPHeader: "onboarding-ip",
+		APIKeyHeader: "x-api-key", APIKey: func() string { return gatewayKey }, UpstreamTimeout: 5 * time.Second,
+		KeyRejected: func() { rejected <- struct{}{} },
+		Guard:       defaultGuard(), Metrics: ports.NewMetrics(prometheus.NewRegistry()), Logger: slog.New(slog.DiscardHandler),
+	})
+	gw := httptest.NewServer(h)
+	t.Cleanup(gw.Close)
+	if resp, _ := call(t, from("127.0.0.9"), http.MethodGet, gw.URL+"/device-api/onboarding", nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	select {
+	case <-rejected:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a 401 from onboarding-api did not ask for a key re-read")
+	}
+}

@@ -92,6 +92,13 @@ func newProxy(cfg Config, keys *secrets.Rotating, m *ports.Metrics, logger *slog
 	return ports.NewProxy(ports.ProxyOptions{
 		Upstream: upstream, Paths: cfg.Paths, DeviceIPHeader: cfg.DeviceIPHeader, APIKeyHeader: cfg.APIKeyHeader,
 		APIKey: func() string { return keys.Current().Reveal() }, UpstreamTimeout: cfg.UpstreamTimeout,
+		KeyRejected: func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := keys.Refresh(ctx); err != nil {
+				logger.Warn("API key re-read after a 401 failed; keeping the last key", "error", err)
+			}
+		},
 		Guard: ports.GuardOptions{RatePerIP: cfg.Limits.RatePerIP, BurstPerIP: cfg.Limits.BurstPerIP,
 			MaxConcurrent: cfg.Limits.MaxConcurrent, MaxBodyBytes: cfg.Limits.MaxBodyBytes},
 		Metrics: m, Logger: logger,
