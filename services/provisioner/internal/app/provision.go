@@ -61,8 +61,8 @@ type IoT interface {
 	SweepOrphans(ctx context.Context, from, to time.Time, minAge time.Duration) (int, error)
 }
 
-// Recovery timing. A recovering attempt waits until the interrupted request
-// is OrphanSettle old (so a certificate it created exists), considers
+// Recovery timing. A recovering attempt waits until the last interrupted
+// request is OrphanSettle old (so a certificate it created exists), considers
 // certificates from ClockSkew before it, and leaves certificates younger
 // than AttachGrace to the attempts (of other SIMs) about to attach them.
 const (
@@ -166,7 +166,13 @@ func (p *Provisioner) create(ctx context.Context, cmd events.SimCommand) error {
 // finishes first, the claim fails and nothing is retired.
 func (p *Provisioner) recover(ctx context.Context, cmd events.SimCommand, rec simstore.Record) error {
 	requested := rec.CertRequestedAt
-	if wait := OrphanSettle - p.now().Sub(requested); wait > 0 {
+	// The last attempt minted right after its write to this record (the
+	// intent or a claim): wait until that is OrphanSettle old too.
+	last := rec.UpdatedAt
+	if requested.After(last) {
+		last = requested
+	}
+	if wait := OrphanSettle - p.now().Sub(last); wait > 0 {
 		select {
 		case <-ctx.Done():
 			return step(StepOrphans, ctx.Err())
