@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/middleware"
@@ -22,31 +23,75 @@ type CallObserver interface {
 }
 
 // WithRetry sets the SDK's retry mode (adaptive slows the client down when
-// AWS throttles) and attempts per call.
+// AWS throttles) and attempts per call, without the SDK's retry quota: that
+// token bucket empties after minutes of sustained throttling and then fails
+// every throttled call on its first attempt ("retry quota exceeded"). Our
+// callers already pace each operation to its share of the account's quota,
+// so a throttle is retried with backoff like any other transient error.
 func WithRetry(mode aws.RetryMode, maxAttempts int) func(*config.LoadOptions) error {
 	return func(o *config.LoadOptions) error {
 		o.RetryMode, o.RetryMaxAttempts = mode, maxAttempts
+		o.Retryer = func() aws.Retryer { return NewRetryer(mode, maxAttempts) }
 		return nil
 	}
 }
 
-// WithRateLimits limits the rate of each named operation (e.g.
-// "CreateKeysAndCertificate": 10) on every attempt, retries included, so a
-// client stays within the account's quota instead of relying on throttling.
-func WithRateLimits(perSecond map[string]float64) func(*config.LoadOptions) error {
-	limiters := map[string]*rate.Limiter{}
-	for op, rps := range perSecond {
-		limiters[op] = rate.NewLimiter(rate.Limit(rps), max(1, int(rps)))
+// NewRetryer is the SDK's standard or adaptive retryer with maxAttempts and
+// no retry quota.
+func NewRetryer(mode aws.RetryMode, maxAttempts int) aws.Retryer {
+	standard := func(so *retry.StandardOptions) {
+		so.MaxAttempts = maxAttempts
+		so.RateLimiter = ratelimit.None
 	}
+	if mode == aws.RetryModeAdaptive {
+		return retry.NewAdaptiveMode(func(ao *retry.AdaptiveModeOptions) {
+			ao.StandardOptions = append(ao.StandardOptions, standard)
+		})
+	}
+	return retry.NewStandard(standard)
+}
+
+// Limiter paces calls by operation name.
+type Limiter interface {
+	Wait(ctx context.Context, operation string) error
+}
+
+// WithLimiter makes every attempt of every call, retries included, wait for
+// l first, so a client stays within its quota instead of relying on
+// throttling.
+func WithLimiter(l Limiter) func(*config.LoadOptions) error {
+	return withAPIOption(LimiterAPIOption(l))
+}
+
+// LimiterAPIOption is WithLimiter for an already loaded configuration
+// (append it to aws.Config.APIOptions).
+func LimiterAPIOption(l Limiter) func(*middleware.Stack) error {
 	mw := middleware.FinalizeMiddlewareFunc("simbridgeRateLimit", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-		if l, ok := limiters[awsmiddleware.GetOperationName(ctx)]; ok {
-			if err := l.Wait(ctx); err != nil {
-				return middleware.FinalizeOutput{}, middleware.Metadata{}, err
-			}
+		if err := l.Wait(ctx, awsmiddleware.GetOperationName(ctx)); err != nil {
+			return middleware.FinalizeOutput{}, middleware.Metadata{}, err
 		}
 		return next.HandleFinalize(ctx, in)
 	})
-	return withAPIOption(func(s *middleware.Stack) error { return s.Finalize.Insert(mw, "Retry", middleware.After) })
+	return func(s *middleware.Stack) error { return s.Finalize.Insert(mw, "Retry", middleware.After) }
+}
+
+// WithRateLimits limits the rate of each named operation (e.g.
+// "CreateKeysAndCertificate": 10) in this process only.
+func WithRateLimits(perSecond map[string]float64) func(*config.LoadOptions) error {
+	limiters := staticLimits{}
+	for op, rps := range perSecond {
+		limiters[op] = rate.NewLimiter(rate.Limit(rps), max(1, int(rps)))
+	}
+	return WithLimiter(limiters)
+}
+
+type staticLimits map[string]*rate.Limiter
+
+func (s staticLimits) Wait(ctx context.Context, op string) error {
+	if l, ok := s[op]; ok {
+		return l.Wait(ctx)
+	}
+	return nil
 }
 
 // WithObserver reports every call and failed attempt to obs.

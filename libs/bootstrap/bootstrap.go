@@ -23,7 +23,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/simbridge/simbridge/libs/iotca"
 
 	"github.com/simbridge/simbridge/libs/lease"
 	"github.com/simbridge/simbridge/libs/simstore"
@@ -65,6 +68,10 @@ type Resources struct {
 	FailureTopicARN string
 	KeyARN          string
 	APIKeySecretARN string
+	// CAKeyARN is the IoT CA's KMS signing key; CACertificatePEM its
+	// certificate, registered with IoT Core and stored in CAParameter.
+	CAKeyARN         string
+	CACertificatePEM string
 }
 
 // Env renders the resources as the environment variables the services read.
@@ -80,6 +87,8 @@ func (r Resources) Env() []string {
 		"IOT_POLICY_NAME=" + r.Policy(),
 		"API_KEY_SECRET_ID=" + r.APIKeySecret(),
 		"ENDPOINT_PARAMETER=" + r.EndpointParameter(),
+		"CA_KMS_KEY_ID=" + r.CAKeyARN,
+		"CA_CERTIFICATE_PARAMETER=" + r.CAParameter(),
 	}
 }
 
@@ -126,7 +135,52 @@ func Ensure(ctx context.Context, cfg aws.Config, names Names, opts Options) (Res
 	if res.APIKeySecretARN, err = ensureSecret(ctx, secretsmanager.NewFromConfig(cfg), names.APIKeySecret(), opts.APIKey); err != nil {
 		return res, err
 	}
+	if res.CAKeyARN, res.CACertificatePEM, err = EnsureCA(ctx, cfg, names); err != nil {
+		return res, err
+	}
 	return res, nil
+}
+
+// EnsureCA creates the IoT CA's KMS signing key (ECC_NIST_P256,
+// SIGN_VERIFY) unless its alias exists, then runs the one-time CA setup
+// (iotca.Ensure). In AWS the stack creates the key and `make ca` runs this.
+func EnsureCA(ctx context.Context, cfg aws.Config, names Names) (keyARN, certPEM string, err error) {
+	k := kms.NewFromConfig(cfg)
+	if keyARN, err = ensureSigningKey(ctx, k, names.CAKeyAlias()); err != nil {
+		return "", "", err
+	}
+	signer, err := iotca.NewSigner(ctx, k, keyARN)
+	if err != nil {
+		return "", "", err
+	}
+	ca, err := iotca.Ensure(ctx, signer, iot.NewFromConfig(cfg), ssm.NewFromConfig(cfg),
+		iotca.Setup{Name: names.CAName(), Parameter: names.CAParameter()})
+	if err != nil {
+		return "", "", fmt.Errorf("IoT CA: %w", err)
+	}
+	return keyARN, ca.PEM, nil
+}
+
+func ensureSigningKey(ctx context.Context, k *kms.Client, alias string) (string, error) {
+	d, err := k.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(alias)})
+	if err == nil {
+		return *d.KeyMetadata.Arn, nil
+	}
+	var nf *kmstypes.NotFoundException
+	if !errors.As(err, &nf) {
+		return "", fmt.Errorf("describe key %s: %w", alias, err)
+	}
+	created, err := k.CreateKey(ctx, &kms.CreateKeyInput{
+		KeySpec: kmstypes.KeySpecEccNistP256, KeyUsage: kmstypes.KeyUsageTypeSignVerify,
+		Description: aws.String("signs IoT device certificates (" + alias + ")"),
+	})
+	if err != nil {
+		return "", fmt.Errorf("create signing key: %w", err)
+	}
+	if _, err := k.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: created.KeyMetadata.KeyId}); err != nil {
+		return "", fmt.Errorf("create alias %s: %w", alias, err)
+	}
+	return *created.KeyMetadata.Arn, nil
 }
 
 func ensureQueuePair(ctx context.Context, q *sqs.Client, name, dlqName string, opts Options) (string, string, error) {

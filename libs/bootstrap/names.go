@@ -48,3 +48,12 @@ func (n Names) APIKeySecret() string { return n.Prefix + "/onboarding-api-key" }
 
 // EndpointParameter is the SSM parameter the gateway publishes its device-facing endpoint to.
 func (n Names) EndpointParameter() string { return n.Prefix + "-openvpn-onboarding-proxy-server" }
+
+// CAKeyAlias is the alias of the KMS signing key of the account's IoT CA.
+func (n Names) CAKeyAlias() string { return "alias/" + n.Prefix + "-iot-ca" }
+
+// CAParameter is the SSM parameter holding the IoT CA certificate.
+func (n Names) CAParameter() string { return n.Prefix + "-iot-ca-certificate" }
+
+// CAName is the subject of the IoT CA certificate.
+func (n Names) CAName() string { return n.Prefix + " device CA" }

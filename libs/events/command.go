@@ -19,12 +19,36 @@ import (
 // Kind says what a SimCommand asks for.
 type Kind string
 
-// Command kinds. Create and Update go to the create queue (the provisioner),
-// Disable to the disable queue (the deactivator).
+// Command kinds. Create, Update and Reissue go to the create queue (the
+// provisioner), Disable and Revoke to the disable queue (the deactivator), so
+// those two services stay the only writers of records and certificates.
 const (
 	KindCreate  Kind = "create"
 	KindUpdate  Kind = "update"
 	KindDisable Kind = "disable"
+	// KindReissue replaces an active SIM's key and certificate (suspected key
+	// leak): the old certificate is REVOKED once the new one is active.
+	KindReissue Kind = "reissue"
+	// KindRevoke takes a SIM's access away for good: its certificate is
+	// REVOKED (never reactivated); a later enable issues a fresh one.
+	KindRevoke Kind = "revoke"
+)
+
+// Queue says which consumer handles a kind.
+func (k Kind) Queue() QueueName {
+	if k == KindDisable || k == KindRevoke {
+		return DisableQueue
+	}
+	return CreateQueue
+}
+
+// QueueName names one of the two command queues by role.
+type QueueName string
+
+// The two command queues.
+const (
+	CreateQueue  QueueName = "create"
+	DisableQueue QueueName = "disable"
 )
 
 // SimCommand asks a consumer to bring one SIM to the state sim-poller observed
@@ -41,9 +65,29 @@ type SimCommand struct {
 	Reason string `json:"reason,omitempty"`
 	// BaseVersion is the SIM record version the change was computed against
 	// (0 when there was no record). It makes a re-sent identical change
-	// deduplicate while a later real change of the same SIM does not.
-	BaseVersion int64     `json:"base_version"`
+	// deduplicate while a later real change of the same SIM does not, and a
+	// command computed against an older state is ignored as stale.
+	BaseVersion int64 `json:"base_version"`
+	// BaseCommand is the command that had last written the record when this
+	// one was computed (the record's LastCommand). If that command was still
+	// at work, its later writes are no news to this one, which stays valid.
+	BaseCommand string    `json:"base_command,omitempty"`
 	ObservedAt  time.Time `json:"observed_at"`
+	// ID identifies the command: redeliveries and re-sent identical changes
+	// share it, so a record written by it can tell its own earlier attempt
+	// from a newer command. Empty means DeduplicationID (sim-poller's
+	// changes); operators' commands carry a unique one.
+	ID string `json:"id,omitempty"`
+	// RequestedBy names who asked (an operator's identity), for the audit trail.
+	RequestedBy string `json:"requested_by,omitempty"`
+}
+
+// CommandID is ID, or the deduplication id for commands without one.
+func (c SimCommand) CommandID() string {
+	if c.ID != "" {
+		return c.ID
+	}
+	return c.DeduplicationID()
 }
 
 // ErrInvalidCommand marks a message that can never be processed; consumers
@@ -54,17 +98,23 @@ var ErrInvalidCommand = errors.New("invalid SIM command")
 func (c SimCommand) Validate() error {
 	var errs []error
 	switch c.Kind {
-	case KindCreate, KindUpdate, KindDisable:
+	case KindCreate, KindUpdate, KindDisable, KindReissue, KindRevoke:
 	default:
 		errs = append(errs, fmt.Errorf("unknown kind %q", c.Kind))
 	}
 	if !ValidICCID(c.ICCID) {
 		errs = append(errs, fmt.Errorf("iccid %q is not 18-22 digits", c.ICCID))
 	}
-	if c.Kind != KindDisable {
+	if c.Kind == KindCreate || c.Kind == KindUpdate {
 		if _, err := netip.ParseAddr(c.IP); err != nil {
 			errs = append(errs, fmt.Errorf("ip %q: %w", c.IP, err))
 		}
+	}
+	if c.BaseVersion < 0 {
+		errs = append(errs, fmt.Errorf("base_version %d is negative", c.BaseVersion))
+	}
+	if len(c.ID) > 128 {
+		errs = append(errs, errors.New("id longer than 128 characters"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidCommand, err)
@@ -77,7 +127,7 @@ func (c SimCommand) Validate() error {
 // later change because the base version or the observed fields differ.
 func (c SimCommand) DeduplicationID() string {
 	h := sha256.Sum256([]byte(strings.Join([]string{
-		string(c.Kind), c.ICCID, c.IP, c.Status, strconv.FormatInt(c.BaseVersion, 10),
+		string(c.Kind), c.ICCID, c.IP, c.Status, strconv.FormatInt(c.BaseVersion, 10), c.BaseCommand, c.ID,
 	}, "|")))
 	return hex.EncodeToString(h[:])
 }

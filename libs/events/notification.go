@@ -10,6 +10,10 @@ const (
 	MessageEnabled  = "SIM enabled"
 	MessageDisabled = "SIM disabled"
 	MessageUpdated  = "SIM updated"
+	// MessageReissued and MessageRevoked announce the per-SIM certificate
+	// lifecycle the reference system did not have.
+	MessageReissued = "SIM certificate reissued"
+	MessageRevoked  = "SIM revoked"
 )
 
 // Notification is the JSON body published to the success and failure SNS

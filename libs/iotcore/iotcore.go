@@ -5,6 +5,9 @@ package iotcore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 
@@ -31,8 +34,8 @@ type API interface {
 	AttachThingPrincipal(ctx context.Context, in *iot.AttachThingPrincipalInput, opts ...func(*iot.Options)) (*iot.AttachThingPrincipalOutput, error)
 	DetachThingPrincipal(ctx context.Context, in *iot.DetachThingPrincipalInput, opts ...func(*iot.Options)) (*iot.DetachThingPrincipalOutput, error)
 	ListThingPrincipals(ctx context.Context, in *iot.ListThingPrincipalsInput, opts ...func(*iot.Options)) (*iot.ListThingPrincipalsOutput, error)
-	ListCertificates(ctx context.Context, in *iot.ListCertificatesInput, opts ...func(*iot.Options)) (*iot.ListCertificatesOutput, error)
-	ListPrincipalThings(ctx context.Context, in *iot.ListPrincipalThingsInput, opts ...func(*iot.Options)) (*iot.ListPrincipalThingsOutput, error)
+	RegisterCertificate(ctx context.Context, in *iot.RegisterCertificateInput, opts ...func(*iot.Options)) (*iot.RegisterCertificateOutput, error)
+	DescribeCertificate(ctx context.Context, in *iot.DescribeCertificateInput, opts ...func(*iot.Options)) (*iot.DescribeCertificateOutput, error)
 	ListAttachedPolicies(ctx context.Context, in *iot.ListAttachedPoliciesInput, opts ...func(*iot.Options)) (*iot.ListAttachedPoliciesOutput, error)
 	UpdateCertificate(ctx context.Context, in *iot.UpdateCertificateInput, opts ...func(*iot.Options)) (*iot.UpdateCertificateOutput, error)
 	DeleteCertificate(ctx context.Context, in *iot.DeleteCertificateInput, opts ...func(*iot.Options)) (*iot.DeleteCertificateOutput, error)
@@ -145,14 +148,90 @@ func (c *Client) AttachPolicy(ctx context.Context, policy, certARN string) error
 	return nil
 }
 
+// Certificate statuses simbridge sets.
+const (
+	StatusActive   = types.CertificateStatusActive
+	StatusInactive = types.CertificateStatusInactive
+	// StatusRevoked is final: IoT Core never lets a REVOKED certificate be
+	// activated again.
+	StatusRevoked = types.CertificateStatusRevoked
+)
+
+// Errors callers branch on.
+var (
+	// ErrCertificateNotFound means IoT Core does not know the certificate
+	// (for an own-CA certificate: not registered yet).
+	ErrCertificateNotFound = errors.New("certificate not found in IoT Core")
+	// ErrCertificateRevoked means IoT Core refused to change a certificate's
+	// status because it is REVOKED.
+	ErrCertificateRevoked = errors.New("certificate is revoked")
+)
+
+// SetStatus sets the certificate's status; ErrCertificateNotFound and
+// ErrCertificateRevoked (activation refused) are wrapped into the error.
+func (c *Client) SetStatus(ctx context.Context, certID string, status types.CertificateStatus) error {
+	_, err := c.api.UpdateCertificate(ctx, &iot.UpdateCertificateInput{CertificateId: aws.String(certID), NewStatus: status})
+	switch {
+	case err == nil:
+		return nil
+	case isNotFound(err):
+		return fmt.Errorf("set certificate %s %s: %w: %w", certID, status, ErrCertificateNotFound, err)
+	case isCertificateState(err):
+		return fmt.Errorf("set certificate %s %s: %w: %w", certID, status, ErrCertificateRevoked, err)
+	default:
+		return fmt.Errorf("set certificate %s %s: %w", certID, status, err)
+	}
+}
+
 // SetActive sets the certificate ACTIVE or INACTIVE.
 func (c *Client) SetActive(ctx context.Context, certID string, active bool) error {
-	status := types.CertificateStatusInactive
 	if active {
-		status = types.CertificateStatusActive
+		return c.SetStatus(ctx, certID, StatusActive)
 	}
-	if _, err := c.api.UpdateCertificate(ctx, &iot.UpdateCertificateInput{CertificateId: aws.String(certID), NewStatus: status}); err != nil {
-		return fmt.Errorf("set certificate %s %s: %w", certID, status, err)
+	return c.SetStatus(ctx, certID, StatusInactive)
+}
+
+// Register registers a certificate signed by a registered CA, ACTIVE (it
+// grants nothing until the policy is attached, and its key is only served
+// once the record is active). Registering it again is success: the id is
+// the SHA-256 of the DER, so the existing certificate is this one. existed
+// says so, since its status may then be anything.
+func (c *Client) Register(ctx context.Context, certPEM, caPEM string) (arn string, existed bool, err error) {
+	out, err := c.api.RegisterCertificate(ctx, &iot.RegisterCertificateInput{
+		CertificatePem: aws.String(certPEM), CaCertificatePem: aws.String(caPEM), Status: types.CertificateStatusActive,
+	})
+	if err == nil {
+		return aws.ToString(out.CertificateArn), false, nil
+	}
+	var exists *types.ResourceAlreadyExistsException
+	if !errors.As(err, &exists) {
+		return "", false, fmt.Errorf("register certificate: %w", err)
+	}
+	if arn := aws.ToString(exists.ResourceArn); arn != "" {
+		return arn, true, nil
+	}
+	arn, err = c.ARN(ctx, certIDOf(certPEM))
+	return arn, true, err
+}
+
+// ARN looks up a certificate's ARN by id.
+func (c *Client) ARN(ctx context.Context, certID string) (string, error) {
+	d, err := c.api.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(certID)})
+	if isNotFound(err) {
+		return "", fmt.Errorf("describe certificate %s: %w: %w", certID, ErrCertificateNotFound, err)
+	}
+	if err != nil {
+		return "", fmt.Errorf("describe certificate %s: %w", certID, err)
+	}
+	return aws.ToString(d.CertificateDescription.CertificateArn), nil
+}
+
+// DetachFromThing detaches a certificate from a thing (a no-op when it is
+// not attached or either is gone).
+func (c *Client) DetachFromThing(ctx context.Context, thing, certARN string) error {
+	_, err := c.api.DetachThingPrincipal(ctx, &iot.DetachThingPrincipalInput{ThingName: aws.String(thing), Principal: aws.String(certARN)})
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("detach %s from %s: %w", certARN, thing, err)
 	}
 	return nil
 }
@@ -183,11 +262,13 @@ func (c *Client) ThingPrincipals(ctx context.Context, thing string) ([]string, e
 // been done already.
 func (c *Client) Retire(ctx context.Context, thing, certARN string) error {
 	id := CertificateID(certARN)
-	if err := c.SetActive(ctx, id, false); err != nil {
-		if isNotFound(err) {
+	if err := c.SetStatus(ctx, id, StatusInactive); err != nil {
+		if errors.Is(err, ErrCertificateNotFound) {
 			return nil
 		}
-		return err
+		if !errors.Is(err, ErrCertificateRevoked) {
+			return err
+		}
 	}
 	if err := c.detachPolicies(ctx, certARN); err != nil {
 		return err
@@ -238,4 +319,19 @@ func CertificateID(certARN string) string {
 func isNotFound(err error) bool {
 	var nf *types.ResourceNotFoundException
 	return errors.As(err, &nf)
+}
+
+func isCertificateState(err error) bool {
+	var cs *types.CertificateStateException
+	return errors.As(err, &cs)
+}
+
+// certIDOf is the IoT id of a PEM certificate ("" if it does not parse).
+func certIDOf(certPEM string) string {
+	block, _ := pem.Decode([]byte(certPEM))
+	if block == nil {
+		return ""
+	}
+	sum := sha256.Sum256(block.Bytes)
+	return hex.EncodeToString(sum[:])
 }

@@ -4,14 +4,21 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/simbridge/simbridge/libs/iotca"
 	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/testkit"
 )
@@ -98,4 +105,55 @@ func status(t *testing.T, api *iot.Client, id string) types.CertificateStatus {
 		t.Fatal(err)
 	}
 	return d.CertificateDescription.Status
+}
+
+// Registering an own-CA certificate twice is success (the id is known in
+// advance); a REVOKED certificate is never reactivated; an unknown one is
+// reported as such, so callers can tell "not registered yet" from failure.
+func TestRegisterAndStatuses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := testkit.AWSConfig(t)
+	api := iot.NewFromConfig(cfg)
+	c := iotcore.New(api)
+	k := kms.NewFromConfig(cfg)
+	key, err := k.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: kmstypes.KeySpecEccNistP256, KeyUsage: kmstypes.KeyUsageTypeSignVerify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := iotca.NewSigner(ctx, k, aws.ToString(key.KeyMetadata.Arn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := iotca.Ensure(ctx, signer, api, ssm.NewFromConfig(cfg), iotca.Setup{Name: testkit.Name(t), Parameter: testkit.Name(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err := ca.Issue(ctx, "8988280666000000077", iotca.KeyECP256, 48*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn, existed, err := c.Register(ctx, is.CertPEM, ca.PEM)
+	if err != nil || existed || iotcore.CertificateID(arn) != is.ID {
+		t.Fatalf("first registration: %s existed=%v %v", arn, existed, err)
+	}
+	if got := status(t, api, is.ID); got != types.CertificateStatusActive {
+		t.Fatalf("registered %s, want ACTIVE", got)
+	}
+	again, existed, err := c.Register(ctx, is.CertPEM, ca.PEM)
+	if err != nil || !existed || again != arn {
+		t.Fatalf("second registration must be success for the same certificate: %s existed=%v %v", again, existed, err)
+	}
+	if err := c.SetStatus(ctx, is.ID, iotcore.StatusRevoked); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetStatus(ctx, is.ID, iotcore.StatusActive); !errors.Is(err, iotcore.ErrCertificateRevoked) {
+		t.Fatalf("reactivating a revoked certificate: %v, want ErrCertificateRevoked", err)
+	}
+	if err := c.SetStatus(ctx, strings.Repeat("ab", 32), iotcore.StatusInactive); !errors.Is(err, iotcore.ErrCertificateNotFound) {
+		t.Fatalf("unknown certificate: %v, want ErrCertificateNotFound", err)
+	}
+	if got, err := c.ARN(ctx, is.ID); err != nil || got != arn {
+		t.Fatalf("ARN = %s, %v", got, err)
+	}
 }

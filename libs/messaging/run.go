@@ -13,6 +13,7 @@ import (
 
 	"github.com/simbridge/simbridge/libs/httpserver"
 	"github.com/simbridge/simbridge/libs/metrics"
+	"github.com/simbridge/simbridge/libs/quota"
 )
 
 // ConsumerOptions describe a queue-consuming service.
@@ -30,6 +31,9 @@ type ConsumerOptions struct {
 	Notifier        FailureNotifier
 	Registry        *prometheus.Registry
 	Logger          *slog.Logger
+	// Quotas, when set, is the task's membership in the account-wide quota
+	// pool: it beats once before the first message and then runs alongside.
+	Quotas *quota.Shared
 }
 
 // RunConsumers handles the queue's commands with opts.Workers workers and
@@ -54,6 +58,10 @@ func RunConsumers(ctx context.Context, opts ConsumerOptions, handle CommandFunc)
 	AddWorkers(router, opts.Name, opts.Queue, sub, opts.Workers, consumer.Handler(handle))
 	probe := metrics.NewProbe()
 	g, gctx := errgroup.WithContext(ctx)
+	if opts.Quotas != nil {
+		opts.Quotas.Beat(ctx)
+		g.Go(func() error { opts.Quotas.Run(gctx); return nil })
+	}
 	g.Go(func() error {
 		return metrics.Serve(gctx, opts.OpsAddr, opts.Registry, probe, httpserver.Options{ShutdownTimeout: opts.ShutdownTimeout})
 	})

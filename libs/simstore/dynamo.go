@@ -19,19 +19,22 @@ const IPIndex = "ip-index"
 // item is the DynamoDB shape of a Record; the ip attribute is omitted when
 // empty so the index stays sparse.
 type item struct {
-	ICCID                string    `dynamodbav:"iccid"`
-	IP                   string    `dynamodbav:"ip,omitempty"`
-	Active               bool      `dynamodbav:"active"`
-	Status               string    `dynamodbav:"status,omitempty"`
-	ThingName            string    `dynamodbav:"thing_name,omitempty"`
-	CertificateID        string    `dynamodbav:"certificate_id,omitempty"`
-	CertificateARN       string    `dynamodbav:"certificate_arn,omitempty"`
-	CertificatePEM       string    `dynamodbav:"certificate_pem,omitempty"`
-	PrivateKeyCiphertext []byte    `dynamodbav:"private_key_ciphertext,omitempty"`
-	CertRequestedAt      time.Time `dynamodbav:"cert_requested_at,omitempty"`
-	CreatedAt            time.Time `dynamodbav:"created_at"`
-	UpdatedAt            time.Time `dynamodbav:"updated_at"`
-	Version              int64     `dynamodbav:"version"`
+	ICCID        string       `dynamodbav:"iccid"`
+	IP           string       `dynamodbav:"ip,omitempty"`
+	Active       bool         `dynamodbav:"active"`
+	State        State        `dynamodbav:"state,omitempty"`
+	Status       string       `dynamodbav:"status,omitempty"`
+	ThingName    string       `dynamodbav:"thing_name,omitempty"`
+	Cert         *Credentials `dynamodbav:"cert,omitempty"`
+	Next         *Credentials `dynamodbav:"next,omitempty"`
+	Retiring     []string     `dynamodbav:"retiring,omitempty"`
+	LastCommand  string       `dynamodbav:"last_command,omitempty"`
+	ClaimedBy    string       `dynamodbav:"claimed_by,omitempty"`
+	ClaimedUntil time.Time    `dynamodbav:"claimed_until,omitempty"`
+	LastFailure  *Failure     `dynamodbav:"last_failure,omitempty"`
+	CreatedAt    time.Time    `dynamodbav:"created_at"`
+	UpdatedAt    time.Time    `dynamodbav:"updated_at"`
+	Version      int64        `dynamodbav:"version"`
 }
 
 func toItem(r Record) item   { return item(r) }
@@ -143,8 +146,8 @@ func (s *Dynamo) put(ctx context.Context, r Record, cond string, values map[stri
 func (s *Dynamo) Scan(ctx context.Context, fn func(Summary) error) error {
 	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{
 		TableName:                aws.String(s.table),
-		ProjectionExpression:     aws.String("iccid, ip, active, #s, version"),
-		ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ProjectionExpression:     aws.String("iccid, ip, active, #st, #s, version, last_command"),
+		ExpressionAttributeNames: map[string]string{"#s": "status", "#st": "state"},
 	})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)

@@ -88,7 +88,22 @@ func (m *Memory) Scan(_ context.Context, fn func(Summary) error) error {
 	return nil
 }
 
+// clone deep-copies what a caller could otherwise change in the store.
 func clone(r Record) Record {
-	r.PrivateKeyCiphertext = append([]byte(nil), r.PrivateKeyCiphertext...)
+	r.Retiring = append([]string(nil), r.Retiring...)
+	r.Cert, r.Next = cloneCredentials(r.Cert), cloneCredentials(r.Next)
+	if r.LastFailure != nil {
+		f := *r.LastFailure
+		r.LastFailure = &f
+	}
 	return r
+}
+
+func cloneCredentials(c *Credentials) *Credentials {
+	if c == nil {
+		return nil
+	}
+	n := *c
+	n.KeyCiphertext = append([]byte(nil), c.KeyCiphertext...)
+	return &n
 }

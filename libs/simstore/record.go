@@ -18,36 +18,143 @@ var (
 	ErrConflict = errors.New("sim record changed concurrently")
 )
 
+// State is where a SIM stands in its lifecycle.
+type State string
+
+// States of a SIM record.
+const (
+	// StatePending: the record exists but the SIM has never been made
+	// onboardable yet (its first certificate is being issued).
+	StatePending State = "pending"
+	// StateActive: the device may fetch its credentials; the certificate is
+	// ACTIVE, attached to the Thing and has the policy.
+	StateActive State = "active"
+	// StateDisabled: access taken away; the certificate is INACTIVE and is
+	// reactivated when the SIM is enabled again.
+	StateDisabled State = "disabled"
+	// StateRevoked: the certificate is REVOKED and never used again; enabling
+	// the SIM again issues a fresh one.
+	StateRevoked State = "revoked"
+)
+
+// Authorities that issue device certificates.
+const (
+	// AuthorityOwn is the account's own CA, its key in KMS.
+	AuthorityOwn = "own"
+	// AuthorityAWS is Amazon's CA (CreateKeysAndCertificate).
+	AuthorityAWS = "aws"
+)
+
+// Credentials are one certificate of a SIM and its sealed private key.
+type Credentials struct {
+	// ID is the IoT certificate id (SHA-256 of the DER), ARN its ARN once
+	// IoT Core knows the certificate (empty before registration).
+	ID  string `dynamodbav:"id"`
+	ARN string `dynamodbav:"arn,omitempty"`
+	PEM string `dynamodbav:"pem"`
+	// KeyCiphertext is the private key sealed with KMS.
+	KeyCiphertext []byte `dynamodbav:"key_ciphertext"`
+	// Authority says who signed the certificate (AuthorityOwn, AuthorityAWS).
+	Authority string    `dynamodbav:"authority"`
+	IssuedAt  time.Time `dynamodbav:"issued_at"`
+	// Command is the command that minted it, so its redelivery knows how far
+	// it got.
+	Command string `dynamodbav:"command,omitempty"`
+}
+
+// Usable reports whether the credentials hold what a device needs.
+func (c *Credentials) Usable() bool {
+	return c != nil && c.PEM != "" && len(c.KeyCiphertext) > 0
+}
+
+// Failure is the last failed attempt at a SIM, cleared on success.
+type Failure struct {
+	Step     string    `dynamodbav:"step"`
+	Reason   string    `dynamodbav:"reason"`
+	At       time.Time `dynamodbav:"at"`
+	Attempts int       `dynamodbav:"attempts"`
+	Command  string    `dynamodbav:"command,omitempty"`
+}
+
 // Record is the onboarding state of one SIM.
 type Record struct {
 	ICCID string
 	// IP is the SIM's fixed address in 1NCE's network; the onboarding lookup key.
 	IP string
-	// Active is true while the SIM may onboard; false after a disable.
+	// Active is true while the SIM may onboard (State is StateActive); it is
+	// what onboarding-api checks.
 	Active bool
+	// State is the lifecycle state; empty on records written before states
+	// existed (see CurrentState).
+	State State
 	// Status is the 1NCE status last observed (Enabled, Disabled).
 	Status    string
 	ThingName string
-	// CertificateID and CertificateARN name the SIM's one certificate in IoT Core.
-	CertificateID  string
-	CertificateARN string
-	CertificatePEM string
-	// PrivateKeyCiphertext is the device's private key encrypted with KMS; the
-	// plaintext is never stored.
-	PrivateKeyCiphertext []byte
-	// CertRequestedAt is when the provisioner last asked IoT Core for a
-	// certificate for this SIM (its recorded intent): if that attempt died,
-	// the certificate it may have created is searched for around this time.
-	CertRequestedAt time.Time
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// Cert is the SIM's current certificate, the one a device receives (nil
+	// before the first is issued).
+	Cert *Credentials
+	// Next is a certificate being issued: recorded before IoT Core hears of
+	// it, so an interrupted attempt is finished from here and never orphans it.
+	Next *Credentials
+	// Retiring lists certificate ARNs taken out of service (replaced or
+	// revoked) that are still to be REVOKED and detached from the Thing.
+	Retiring []string
+	// LastCommand is the command whose handling last wrote the record: a
+	// redelivery of it continues its work, any other older command is stale.
+	LastCommand string
+	// ClaimedBy and ClaimedUntil keep two commands from changing one SIM's
+	// certificates at once: the claimant works, others wait or give up.
+	ClaimedBy    string
+	ClaimedUntil time.Time
+	// LastFailure is the last failed attempt, cleared on success.
+	LastFailure *Failure
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 	// Version increments on every write; writes are conditional on it.
 	Version int64
 }
 
 // HasCredentials reports whether the record holds what a device needs.
-func (r Record) HasCredentials() bool {
-	return r.CertificatePEM != "" && len(r.PrivateKeyCiphertext) > 0
+func (r Record) HasCredentials() bool { return r.Cert.Usable() }
+
+// CurrentState is State, derived for records written before states existed.
+func (r Record) CurrentState() State {
+	switch {
+	case r.State != "":
+		return r.State
+	case r.Active:
+		return StateActive
+	case r.HasCredentials():
+		return StateDisabled
+	default:
+		return StatePending
+	}
+}
+
+// CertificateID is the current certificate's id ("" without one).
+func (r Record) CertificateID() string {
+	if r.Cert == nil {
+		return ""
+	}
+	return r.Cert.ID
+}
+
+// CertificateARN is the current certificate's ARN ("" without one).
+func (r Record) CertificateARN() string {
+	if r.Cert == nil {
+		return ""
+	}
+	return r.Cert.ARN
+}
+
+// SetState sets the lifecycle state and the Active flag onboarding reads.
+func (r *Record) SetState(s State) {
+	r.State, r.Active = s, s == StateActive
+}
+
+// Claimed reports whether a command other than cmd holds an unexpired claim.
+func (r Record) Claimed(cmd string, now time.Time) bool {
+	return r.ClaimedBy != "" && r.ClaimedBy != cmd && now.Before(r.ClaimedUntil)
 }
 
 // Summary is the part of a record reconciliation compares with 1NCE, small
@@ -56,11 +163,32 @@ type Summary struct {
 	ICCID   string
 	IP      string
 	Active  bool
+	State   State
 	Status  string
 	Version int64
+	// LastCommand lets a command computed from this summary say which
+	// command it saw last (events.SimCommand.BaseCommand).
+	LastCommand string
 }
 
 // Summary returns the record's summary.
 func (r Record) Summary() Summary {
-	return Summary{ICCID: r.ICCID, IP: r.IP, Active: r.Active, Status: r.Status, Version: r.Version}
+	return Summary{ICCID: r.ICCID, IP: r.IP, Active: r.Active, State: r.CurrentState(), Status: r.Status,
+		Version: r.Version, LastCommand: r.LastCommand}
+}
+
+// Admits reports whether a command may change the record: it was computed
+// against the record's current version; or it is the command that last wrote
+// the record (a redelivery finishing its own work); or only the command it
+// saw at work when it was computed has written since. Anything else was
+// computed against an older state and must not undo the newer one.
+func (r Record) Admits(cmdID string, baseVersion int64, baseCommand string) bool {
+	switch {
+	case r.LastCommand != "" && r.LastCommand == cmdID:
+		return true
+	case r.Version == baseVersion:
+		return true
+	default:
+		return baseCommand != "" && r.LastCommand == baseCommand && baseVersion > 0
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -18,16 +19,19 @@ import (
 	"github.com/simbridge/simbridge/libs/simstore"
 )
 
-// Provisioning checks the provisioning invariant in an account: exactly one
-// ACTIVE certificate per active SIM, attached to its Thing with the policy,
-// referenced by its record, its sealed key matching it; no other certificate
-// of a SIM's Thing; no ACTIVE certificate without an active record.
+// Provisioning checks the provisioning invariant in an account: every
+// active record names a certificate that is ACTIVE, attached to its Thing
+// (the Thing's only principal once the record is settled) with the policy,
+// whose sealed key matches it and, for the own CA, that chains to the CA; no
+// certificate a record does not name is ACTIVE or attached to a Thing.
 type Provisioning struct {
 	cfg    aws.Config
 	store  *simstore.Dynamo
 	iot    *iot.Client
 	opener *keyseal.Opener
 	policy string
+	// CA, when set, is the PEM every own-CA certificate must chain to.
+	CA string
 }
 
 // NewProvisioning checks resources of table and policy.
@@ -36,38 +40,65 @@ func NewProvisioning(cfg aws.Config, table, policy string) *Provisioning {
 		iot: iot.NewFromConfig(cfg), opener: keyseal.NewOpener(kms.NewFromConfig(cfg), ""), policy: policy}
 }
 
-// Active returns nil when the SIM is onboardable and everything about it is
-// consistent, else what is wrong.
+// Record reads a SIM's record.
+func (p *Provisioning) Record(ctx context.Context, iccid string) (simstore.Record, error) {
+	return p.store.Get(ctx, iccid)
+}
+
+// Active returns nil when the SIM is onboardable, settled and everything
+// about it is consistent, else what is wrong.
 func (p *Provisioning) Active(ctx context.Context, iccid string) error {
 	rec, err := p.store.Get(ctx, iccid)
 	if err != nil {
 		return err
 	}
-	if !rec.Active || !rec.HasCredentials() {
-		return fmt.Errorf("%s: record active=%v credentials=%v", iccid, rec.Active, rec.HasCredentials())
+	if !rec.Active || !rec.HasCredentials() || rec.CurrentState() != simstore.StateActive {
+		return fmt.Errorf("%s: record state=%s active=%v credentials=%v", iccid, rec.CurrentState(), rec.Active, rec.HasCredentials())
 	}
-	if err := p.certificate(ctx, rec, iottypes.CertificateStatusActive); err != nil {
+	if rec.Next != nil || len(rec.Retiring) > 0 || rec.ClaimedBy != "" {
+		return fmt.Errorf("%s: not settled (next=%v retiring=%v claimed by %q)", iccid, rec.Next != nil, rec.Retiring, rec.ClaimedBy)
+	}
+	if err := p.serving(ctx, rec); err != nil {
 		return err
 	}
 	principals, err := p.iot.ListThingPrincipals(ctx, &iot.ListThingPrincipalsInput{ThingName: aws.String(rec.ThingName)})
 	if err != nil {
 		return err
 	}
-	if len(principals.Principals) != 1 || principals.Principals[0] != rec.CertificateARN {
-		return fmt.Errorf("%s: thing principals %v, want only %s", iccid, principals.Principals, rec.CertificateARN)
-	}
-	pols, err := p.iot.ListAttachedPolicies(ctx, &iot.ListAttachedPoliciesInput{Target: aws.String(rec.CertificateARN)})
-	if err != nil {
-		return err
-	}
-	if !slices.ContainsFunc(pols.Policies, func(x iottypes.Policy) bool { return aws.ToString(x.PolicyName) == p.policy }) {
-		return fmt.Errorf("%s: policy %s not attached", iccid, p.policy)
+	if len(principals.Principals) != 1 || principals.Principals[0] != rec.CertificateARN() {
+		return fmt.Errorf("%s: thing principals %v, want only %s", iccid, principals.Principals, rec.CertificateARN())
 	}
 	return p.keyMatches(ctx, rec)
 }
 
+// serving checks what an active record promises: its certificate ACTIVE,
+// attached to its Thing and carrying the policy (and chaining to the CA).
+func (p *Provisioning) serving(ctx context.Context, rec simstore.Record) error {
+	if err := p.certificate(ctx, rec.ICCID, rec.CertificateID(), iottypes.CertificateStatusActive); err != nil {
+		return err
+	}
+	things, err := p.iot.ListPrincipalThings(ctx, &iot.ListPrincipalThingsInput{Principal: aws.String(rec.CertificateARN())})
+	if err != nil {
+		return fmt.Errorf("%s: things of %s: %w", rec.ICCID, rec.CertificateARN(), err)
+	}
+	if !slices.Contains(things.Things, rec.ThingName) {
+		return fmt.Errorf("%s: certificate %s not attached to thing %s (attached to %v)", rec.ICCID, rec.CertificateID(), rec.ThingName, things.Things)
+	}
+	pols, err := p.iot.ListAttachedPolicies(ctx, &iot.ListAttachedPoliciesInput{Target: aws.String(rec.CertificateARN())})
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(pols.Policies, func(x iottypes.Policy) bool { return aws.ToString(x.PolicyName) == p.policy }) {
+		return fmt.Errorf("%s: policy %s not attached to %s", rec.ICCID, p.policy, rec.CertificateID())
+	}
+	if p.CA != "" && rec.Cert.Authority == simstore.AuthorityOwn {
+		return ChainsTo(rec.Cert.PEM, p.CA)
+	}
+	return nil
+}
+
 // Inactive returns nil when the SIM's record is inactive and its
-// certificate INACTIVE.
+// certificate INACTIVE (REVOKED for a revoked SIM).
 func (p *Provisioning) Inactive(ctx context.Context, iccid string) error {
 	rec, err := p.store.Get(ctx, iccid)
 	if err != nil {
@@ -76,79 +107,174 @@ func (p *Provisioning) Inactive(ctx context.Context, iccid string) error {
 	if rec.Active {
 		return fmt.Errorf("%s: record still active", iccid)
 	}
-	return p.certificate(ctx, rec, iottypes.CertificateStatusInactive)
+	want := iottypes.CertificateStatusInactive
+	if rec.CurrentState() == simstore.StateRevoked {
+		want = iottypes.CertificateStatusRevoked
+	}
+	return p.certificate(ctx, iccid, rec.CertificateID(), want)
 }
 
-func (p *Provisioning) certificate(ctx context.Context, rec simstore.Record, want iottypes.CertificateStatus) error {
-	d, err := p.iot.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(rec.CertificateID)})
+// Status returns a certificate's status in IoT Core.
+func (p *Provisioning) Status(ctx context.Context, certID string) (iottypes.CertificateStatus, error) {
+	d, err := p.iot.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(certID)})
 	if err != nil {
-		return fmt.Errorf("%s: %w", rec.ICCID, err)
+		return "", err
 	}
-	if got := d.CertificateDescription.Status; got != want {
-		return fmt.Errorf("%s: certificate %s is %s, want %s", rec.ICCID, rec.CertificateID, got, want)
+	return d.CertificateDescription.Status, nil
+}
+
+func (p *Provisioning) certificate(ctx context.Context, iccid, certID string, want iottypes.CertificateStatus) error {
+	got, err := p.Status(ctx, certID)
+	if err != nil {
+		return fmt.Errorf("%s: %w", iccid, err)
+	}
+	if got != want {
+		return fmt.Errorf("%s: certificate %s is %s, want %s", iccid, certID, got, want)
 	}
 	return nil
 }
 
 func (p *Provisioning) keyMatches(ctx context.Context, rec simstore.Record) error {
-	key, err := p.opener.Open(ctx, rec.ICCID, rec.PrivateKeyCiphertext)
+	key, err := p.opener.Open(ctx, rec.ICCID, rec.Cert.KeyCiphertext)
 	if err != nil {
 		return err
 	}
-	cb, _ := pem.Decode([]byte(rec.CertificatePEM))
-	kb, _ := pem.Decode(key)
+	return KeyMatches(rec.Cert.PEM, string(key))
+}
+
+// KeyMatches checks that a PEM private key (PKCS#1, SEC 1 or PKCS#8) is the
+// key of a PEM certificate.
+func KeyMatches(certPEM, keyPEM string) error {
+	cb, _ := pem.Decode([]byte(certPEM))
+	kb, _ := pem.Decode([]byte(keyPEM))
 	if cb == nil || kb == nil {
-		return fmt.Errorf("%s: certificate or key is not PEM", rec.ICCID)
+		return errors.New("certificate or key is not PEM")
 	}
 	cert, err := x509.ParseCertificate(cb.Bytes)
 	if err != nil {
 		return err
 	}
-	priv, err := x509.ParsePKCS1PrivateKey(kb.Bytes)
+	priv, err := parseKey(kb)
 	if err != nil {
 		return err
 	}
-	if !priv.PublicKey.Equal(cert.PublicKey.(crypto.PublicKey)) {
-		return fmt.Errorf("%s: sealed key does not match the certificate", rec.ICCID)
+	if !priv.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(cert.PublicKey) {
+		return errors.New("the key does not match the certificate")
 	}
 	return nil
 }
 
-// Strays lists the account's certificates not referenced by a record: none
-// may be ACTIVE or attached to a Thing. It returns how many such inactive,
-// unattached certificates exist (left by a crash inside the one window no
-// IoT API can close) or an error naming the first offending one.
-func (p *Provisioning) Strays(ctx context.Context) (int, error) {
-	referenced := map[string]bool{}
+func parseKey(b *pem.Block) (crypto.Signer, error) {
+	switch b.Type {
+	case "RSA PRIVATE KEY":
+		return x509.ParsePKCS1PrivateKey(b.Bytes)
+	case "EC PRIVATE KEY":
+		return x509.ParseECPrivateKey(b.Bytes)
+	default:
+		k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		s, ok := k.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("key of type %T cannot sign", k)
+		}
+		return s, nil
+	}
+}
+
+// ChainsTo verifies that a PEM certificate is signed by the CA certificate
+// caPEM and is valid for TLS client authentication.
+func ChainsTo(certPEM, caPEM string) error {
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM([]byte(caPEM)) {
+		return errors.New("CA certificate is not PEM")
+	}
+	cb, _ := pem.Decode([]byte(certPEM))
+	if cb == nil {
+		return errors.New("certificate is not PEM")
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return err
+	}
+	_, err = cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	return err
+}
+
+// Report is what Check found over a whole account.
+type Report struct {
+	// Violations break the invariant.
+	Violations []error
+	// Orphans are certificates no record names, INACTIVE and attached to
+	// nothing: harmless leftovers of a lost CreateKeysAndCertificate answer.
+	Orphans []string
+	// Records counts the records checked, Active those active.
+	Records, Active int
+}
+
+// Check scans every record and every certificate of the account. Foreign
+// certificates (created outside simbridge) are listed as orphans when
+// INACTIVE and unattached; callers that create some say which to ignore.
+func (p *Provisioning) Check(ctx context.Context, ignore map[string]bool) (Report, error) {
+	var rep Report
+	named := map[string]bool{}
 	err := p.store.Scan(ctx, func(s simstore.Summary) error {
 		rec, err := p.store.Get(ctx, s.ICCID)
-		referenced[rec.CertificateARN] = err == nil
-		return err
+		if err != nil {
+			return err
+		}
+		rep.Records++
+		for _, c := range []*simstore.Credentials{rec.Cert, rec.Next} {
+			if c != nil {
+				named[c.ID] = true
+			}
+		}
+		for _, arn := range rec.Retiring {
+			named[certID(arn)] = true
+		}
+		if rec.Active {
+			rep.Active++
+			if err := p.serving(ctx, rec); err != nil {
+				rep.Violations = append(rep.Violations, err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return 0, err
+		return rep, err
 	}
 	certs, err := p.iot.ListCertificates(ctx, &iot.ListCertificatesInput{PageSize: aws.Int32(250)})
 	if err != nil {
-		return 0, err
+		return rep, err
 	}
-	strays := 0
 	for _, c := range certs.Certificates {
-		arn := aws.ToString(c.CertificateArn)
-		if referenced[arn] {
+		id, arn := aws.ToString(c.CertificateId), aws.ToString(c.CertificateArn)
+		if named[id] || ignore[id] {
 			continue
 		}
 		if c.Status == iottypes.CertificateStatusActive {
-			return strays, fmt.Errorf("certificate %s is ACTIVE without a record", arn)
+			rep.Violations = append(rep.Violations, fmt.Errorf("certificate %s is ACTIVE and no record names it", id))
+			continue
 		}
 		things, err := p.iot.ListPrincipalThings(ctx, &iot.ListPrincipalThingsInput{Principal: aws.String(arn)})
 		if err != nil {
-			return strays, err
+			return rep, err
 		}
 		if len(things.Things) > 0 {
-			return strays, fmt.Errorf("certificate %s without a record is attached to %v", arn, things.Things)
+			rep.Violations = append(rep.Violations, fmt.Errorf("certificate %s no record names is attached to %v", id, things.Things))
+			continue
 		}
-		strays++
+		rep.Orphans = append(rep.Orphans, id)
 	}
-	return strays, nil
+	return rep, nil
+}
+
+func certID(arn string) string {
+	for i := len(arn) - 1; i >= 0; i-- {
+		if arn[i] == '/' {
+			return arn[i+1:]
+		}
+	}
+	return arn
 }

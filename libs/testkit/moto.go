@@ -7,6 +7,7 @@ package testkit
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -105,14 +106,14 @@ func StartMoto(ctx context.Context, logw io.Writer) (*Moto, error) {
 	return m, nil
 }
 
-// motoLauncher starts moto's server with IoT certificate ids computed from
-// the DER encoding, as AWS does (moto's default hashes the PEM text, and its
-// HTTP config API cannot change this setting).
-const motoLauncher = `import sys
-from moto.core.config import default_user_config
-default_user_config.setdefault("iot", {})["use_valid_cert"] = True
-from moto.server import main
-main(sys.argv[1:])`
+// motoLauncher starts moto's server patched where it departs from AWS in
+// ways simbridge relies on: IoT certificate ids computed from the DER (moto
+// hashes the PEM text), KMS Sign honouring MessageType=DIGEST, REVOKED
+// certificates never reactivated, and certificates registered with a CA
+// checked against it. moto's HTTP config API can change none of these.
+//
+//go:embed motolauncher.py
+var motoLauncher string
 
 // motoCommand runs moto_server through the Python interpreter installed next
 // to it (a virtualenv's bin, pyenv's shims, /usr/bin), falling back to the

@@ -59,10 +59,13 @@ func (s *Stub) query(w http.ResponseWriter, in map[string]json.RawMessage) {
 	items := []map[string]any{}
 	if sim, ok := s.byIP[values[":ip"]["S"]]; ok {
 		items = append(items, map[string]any{
-			"iccid": str(sim.ICCID), "ip": str(sim.IP), "active": map[string]bool{"BOOL": true}, "status": str("Enabled"),
-			"certificate_pem": str(sim.CertificatePEM), "thing_name": str(sim.ICCID),
-			"private_key_ciphertext": map[string]string{"B": base64.StdEncoding.EncodeToString([]byte(s.prefix + sim.ICCID))},
-			"created_at":             str("2026-01-01T00:00:00Z"), "updated_at": str("2026-01-01T00:00:00Z"), "version": map[string]string{"N": "1"},
+			"iccid": str(sim.ICCID), "ip": str(sim.IP), "active": map[string]bool{"BOOL": true}, "state": str("active"),
+			"status": str("Enabled"), "thing_name": str(sim.ICCID),
+			"cert": map[string]any{"M": map[string]any{
+				"id": str("stub"), "pem": str(sim.CertificatePEM), "authority": str("own"), "issued_at": str("2026-01-01T00:00:00Z"),
+				"key_ciphertext": map[string]string{"B": base64.StdEncoding.EncodeToString([]byte(s.prefix + sim.ICCID))},
+			}},
+			"created_at": str("2026-01-01T00:00:00Z"), "updated_at": str("2026-01-01T00:00:00Z"), "version": map[string]string{"N": "1"},
 		})
 	}
 	reply(w, map[string]any{"Count": len(items), "ScannedCount": len(items), "Items": items})

@@ -44,14 +44,14 @@ func TestStubSpeaksTheSDK(t *testing.T) {
 				return
 			}
 			r := recs[0]
-			if !r.Active || r.CertificatePEM != "cert" || r.Version != 1 {
+			if !r.Active || r.Cert.PEM != "cert" || r.Version != 1 {
 				t.Fatalf("record %+v", r)
 			}
-			key, err := opener.Open(ctx, r.ICCID, r.PrivateKeyCiphertext)
+			key, err := opener.Open(ctx, r.ICCID, r.Cert.KeyCiphertext)
 			if err != nil || string(key) != "key" {
 				t.Fatalf("open: %q %v", key, err)
 			}
-			if _, err := opener.Open(ctx, "8988280666000000009", r.PrivateKeyCiphertext); err == nil {
+			if _, err := opener.Open(ctx, "8988280666000000009", r.Cert.KeyCiphertext); err == nil {
 				t.Fatal("a key sealed for another SIM must not open")
 			}
 		})

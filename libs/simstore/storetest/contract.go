@@ -44,9 +44,9 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 
 func rec(iccid, ip string) simstore.Record {
 	return simstore.Record{
-		ICCID: iccid, IP: ip, Active: true, Status: "Enabled", ThingName: iccid,
-		CertificateID: "cid-" + iccid, CertificateARN: "arn:cert/" + iccid, CertificatePEM: "PEM",
-		PrivateKeyCiphertext: []byte{1, 2, 3},
+		ICCID: iccid, IP: ip, Active: true, State: simstore.StateActive, Status: "Enabled", ThingName: iccid,
+		Cert: &simstore.Credentials{ID: "cid-" + iccid, ARN: "arn:cert/" + iccid, PEM: "PEM", KeyCiphertext: []byte{1, 2, 3},
+			Authority: simstore.AuthorityOwn, Command: "c1"},
 	}
 }
 
@@ -61,7 +61,12 @@ func mustCreate(t *testing.T, s Store, r simstore.Record) simstore.Record {
 
 func createThenGet(t *testing.T, s Store) {
 	r := rec("8988280666000000001", "10.0.0.1")
-	r.CertRequestedAt = time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+	issued := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+	r.SetState(simstore.StatePending)
+	r.Next = &simstore.Credentials{ID: "next", PEM: "NEXT", KeyCiphertext: []byte{4}, Authority: simstore.AuthorityOwn, IssuedAt: issued}
+	r.Retiring = []string{"arn:cert/old"}
+	r.LastCommand, r.ClaimedBy, r.ClaimedUntil = "cmd-1", "cmd-1", issued
+	r.LastFailure = &simstore.Failure{Step: "register certificate", Reason: "throttled", At: issued, Attempts: 2}
 	created := mustCreate(t, s, r)
 	if created.Version != 1 || created.CreatedAt.IsZero() {
 		t.Fatalf("create must set version 1 and timestamps: %+v", created)
@@ -70,10 +75,16 @@ func createThenGet(t *testing.T, s Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.IP != "10.0.0.1" || !got.Active || got.CertificateID != "cid-8988280666000000001" ||
-		string(got.PrivateKeyCiphertext) != "\x01\x02\x03" || got.Version != 1 || !got.HasCredentials() ||
-		!got.CertRequestedAt.Equal(r.CertRequestedAt) {
+	if got.IP != "10.0.0.1" || got.Active || got.State != simstore.StatePending || got.CertificateID() != "cid-8988280666000000001" ||
+		string(got.Cert.KeyCiphertext) != "\x01\x02\x03" || got.Cert.Command != "c1" || got.Version != 1 || !got.HasCredentials() {
 		t.Fatalf("round trip lost data: %+v", got)
+	}
+	if n := got.Next; n == nil || n.ID != "next" || n.PEM != "NEXT" || string(n.KeyCiphertext) != "\x04" || !n.IssuedAt.Equal(issued) {
+		t.Fatalf("round trip lost the certificate being issued: %+v", got.Next)
+	}
+	if len(got.Retiring) != 1 || got.LastCommand != "cmd-1" || got.ClaimedBy != "cmd-1" || !got.ClaimedUntil.Equal(issued) ||
+		got.LastFailure == nil || got.LastFailure.Attempts != 2 {
+		t.Fatalf("round trip lost the work in progress: %+v", got)
 	}
 }
 
@@ -162,14 +173,15 @@ func scanAll(t *testing.T, s Store) {
 	want := map[string]bool{}
 	for _, id := range []string{"8988280666000000010", "8988280666000000011", "8988280666000000012"} {
 		r := rec(id, "")
-		r.Active = id != "8988280666000000011"
+		r.SetState(map[bool]simstore.State{true: simstore.StateActive, false: simstore.StateDisabled}[id != "8988280666000000011"])
+		r.LastCommand = "c-" + id
 		mustCreate(t, s, r)
 		want[id] = r.Active
 	}
 	got := map[string]bool{}
 	err := s.Scan(context.Background(), func(sum simstore.Summary) error {
 		got[sum.ICCID] = sum.Active
-		if sum.Version != 1 || sum.Status != "Enabled" {
+		if sum.Version != 1 || sum.Status != "Enabled" || sum.State != map[bool]simstore.State{true: simstore.StateActive, false: simstore.StateDisabled}[sum.Active] || sum.LastCommand != "c-"+sum.ICCID {
 			t.Errorf("summary incomplete: %+v", sum)
 		}
 		return nil

@@ -1,8 +1,14 @@
-// Package app holds the deactivator's use case: take a SIM's access away.
+// Package app holds the deactivator's use cases: take a SIM's access away
+// (disable: certificate INACTIVE, reactivated when the SIM is enabled again)
+// or for good (revoke: certificate REVOKED, a fresh one is issued on enable).
 //
-// The certificate is set INACTIVE before the record is marked inactive, so a
-// crash in between is repaired by redelivery (the record still says active);
-// the other order could leave an ACTIVE certificate behind an inactive record.
+// Like the provisioner, a command first claims the SIM's record (a
+// conditional write naming it), so no other command changes the SIM's
+// certificates meanwhile, and a command computed against an older state is
+// ignored. The certificates are changed before the record says the SIM is
+// inactive: a crash in between is finished by the redelivery (the claim
+// names it), and if the command is given up the record still says active
+// while the certificate grants nothing — the next sync disables it again.
 package app
 
 import (
@@ -12,7 +18,10 @@ import (
 	"log/slog"
 	"time"
 
+	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
+
 	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/libs/steps"
 )
@@ -20,9 +29,14 @@ import (
 // Steps of deactivation, named in failure notifications and metrics.
 const (
 	StepLoad       = "load record"
+	StepClaim      = "claim record"
 	StepDeactivate = "deactivate certificate"
+	StepRevoke     = "revoke certificate"
 	StepRecord     = "record inactive"
 )
+
+// ErrBusy means another command still holds the SIM's claim.
+var ErrBusy = errors.New("another command is changing this SIM")
 
 // Store reads and conditionally writes SIM records.
 type Store interface {
@@ -32,7 +46,8 @@ type Store interface {
 
 // Certificates changes a certificate's status in IoT Core.
 type Certificates interface {
-	SetActive(ctx context.Context, certID string, active bool) error
+	SetStatus(ctx context.Context, certID string, status iottypes.CertificateStatus) error
+	ARN(ctx context.Context, certID string) (string, error)
 }
 
 // Notifier announces the outcome.
@@ -41,55 +56,206 @@ type Notifier interface {
 	Failure(ctx context.Context, iccid, ip, msg string) error
 }
 
-// Deactivator handles disable commands.
+// Timing bounds claims, as the provisioner's.
+type Timing struct {
+	ClaimTTL, ClaimWait, Poll time.Duration
+}
+
+// DefaultTiming matches the provisioner's.
+var DefaultTiming = Timing{ClaimTTL: 2 * time.Minute, ClaimWait: 20 * time.Second, Poll: 500 * time.Millisecond}
+
+// Deactivator handles disable and revoke commands.
 type Deactivator struct {
 	store    Store
 	certs    Certificates
 	notifier Notifier
 	logger   *slog.Logger
+	timing   Timing
 	now      func() time.Time
+	sleep    func(ctx context.Context, d time.Duration) error
 }
 
 // New returns a deactivator.
-func New(store Store, certs Certificates, notifier Notifier, logger *slog.Logger) *Deactivator {
-	return &Deactivator{store: store, certs: certs, notifier: notifier, logger: logger, now: time.Now}
+func New(store Store, certs Certificates, notifier Notifier, logger *slog.Logger, t Timing) *Deactivator {
+	return &Deactivator{store: store, certs: certs, notifier: notifier, logger: logger, timing: t, now: time.Now, sleep: sleepCtx}
 }
 
-// Handle disables the SIM named by cmd. A disable of a SIM the store does not
-// know ends with one failure notification instead of being retried forever.
+// WithClock replaces the clock and the sleep, for tests.
+func (d *Deactivator) WithClock(now func() time.Time, sleep func(ctx context.Context, d time.Duration) error) *Deactivator {
+	d.now, d.sleep = now, sleep
+	return d
+}
+
+// Handle takes away the access of the SIM named by cmd. A command for a SIM
+// the store does not know ends with one failure notification instead of
+// being retried forever; a stale or already carried out one changes nothing.
 func (d *Deactivator) Handle(ctx context.Context, cmd events.SimCommand) error {
-	if cmd.Kind != events.KindDisable {
+	if cmd.Kind != events.KindDisable && cmd.Kind != events.KindRevoke {
 		return fmt.Errorf("%w: deactivator got a %s command", events.ErrInvalidCommand, cmd.Kind)
 	}
-	rec, err := d.store.Get(ctx, cmd.ICCID)
-	if errors.Is(err, simstore.ErrNotFound) {
-		d.logger.Warn("disable of an unknown SIM", "iccid", cmd.ICCID)
-		return d.notifier.Failure(ctx, cmd.ICCID, cmd.IP, "SIM disable failed: no record for this SIM")
-	}
-	if err != nil {
-		return steps.Wrap(StepLoad, err)
-	}
-	if cmd.BaseVersion > 0 && cmd.BaseVersion < rec.Version {
-		d.logger.Info("stale disable ignored", "iccid", cmd.ICCID, "base_version", cmd.BaseVersion, "record_version", rec.Version)
-		return nil
-	}
-	if rec.CertificateID != "" {
-		if err := d.certs.SetActive(ctx, rec.CertificateID, false); err != nil {
-			return steps.Wrap(StepDeactivate, err)
+	ctx, cancel := context.WithTimeout(ctx, d.timing.ClaimTTL-d.timing.ClaimTTL/4)
+	defer cancel()
+	var err error
+	for range 4 {
+		err = d.attempt(ctx, cmd)
+		if !errors.Is(err, simstore.ErrConflict) {
+			return err
 		}
 	}
-	if !rec.Active {
+	return err
+}
+
+func (d *Deactivator) attempt(ctx context.Context, cmd events.SimCommand) error {
+	id := cmd.CommandID()
+	rec, err := d.awaitClaim(ctx, cmd.ICCID, id)
+	if errors.Is(err, simstore.ErrNotFound) {
+		d.logger.Warn("command for an unknown SIM", "iccid", cmd.ICCID, "kind", cmd.Kind)
+		return d.notifier.Failure(ctx, cmd.ICCID, cmd.IP, fmt.Sprintf("SIM %s failed: no record for this SIM", cmd.Kind))
+	}
+	if err != nil {
+		return err
+	}
+	if !rec.Admits(id, cmd.BaseVersion, cmd.BaseCommand) {
+		d.logger.Info("stale command ignored", "iccid", cmd.ICCID, "kind", cmd.Kind, "base_version", cmd.BaseVersion,
+			"record_version", rec.Version, "record_last_command", rec.LastCommand)
 		return nil
 	}
-	rec.Active = false
+	if done(rec, cmd, id) {
+		return nil
+	}
+	wasActive := rec.Active
+	rec.LastCommand, rec.ClaimedBy, rec.ClaimedUntil = id, id, d.now().Add(d.timing.ClaimTTL)
+	if rec, err = d.store.Update(ctx, rec); err != nil {
+		return steps.Wrap(StepClaim, err)
+	}
+	if cmd.Kind == events.KindRevoke {
+		err = d.revoke(ctx, &rec)
+	} else {
+		err = d.disable(ctx, &rec)
+	}
+	if err != nil {
+		return err
+	}
 	if cmd.Status != "" {
 		rec.Status = cmd.Status
 	}
+	rec.ClaimedBy, rec.ClaimedUntil, rec.LastFailure = "", time.Time{}, nil
 	if _, err := d.store.Update(ctx, rec); err != nil {
 		return steps.Wrap(StepRecord, err)
 	}
-	if err := d.notifier.Success(ctx, rec.ICCID, rec.IP, events.MessageDisabled); err != nil {
-		d.logger.Error("success notification not sent", "iccid", rec.ICCID, "error", err)
+	d.announce(ctx, rec, cmd, wasActive)
+	return nil
+}
+
+// done reports whether the SIM is already as the command asks.
+func done(rec simstore.Record, cmd events.SimCommand, id string) bool {
+	if rec.ClaimedBy != "" {
+		return false
+	}
+	switch st := rec.CurrentState(); cmd.Kind {
+	case events.KindRevoke:
+		return st == simstore.StateRevoked && rec.Next == nil
+	default:
+		return (st == simstore.StateDisabled || st == simstore.StateRevoked) && (rec.LastCommand == id || rec.Next == nil)
+	}
+}
+
+// disable sets the current certificate and one being issued INACTIVE (a
+// REVOKED one stays so); the record then says disabled.
+func (d *Deactivator) disable(ctx context.Context, rec *simstore.Record) error {
+	revoked := rec.CurrentState() == simstore.StateRevoked
+	for _, c := range []*simstore.Credentials{rec.Cert, rec.Next} {
+		if c == nil || (revoked && c == rec.Cert) {
+			continue
+		}
+		err := d.certs.SetStatus(ctx, c.ID, iotcore.StatusInactive)
+		if err != nil && !errors.Is(err, iotcore.ErrCertificateNotFound) && !errors.Is(err, iotcore.ErrCertificateRevoked) {
+			return steps.Wrap(StepDeactivate, err)
+		}
+	}
+	if !revoked {
+		rec.SetState(simstore.StateDisabled)
 	}
 	return nil
+}
+
+// revoke sets the current certificate and one being issued REVOKED. A
+// certificate being issued that IoT Core does not know yet is dropped (it
+// never left the record); one it knows joins Retiring, to be detached when
+// the SIM gets a fresh certificate.
+func (d *Deactivator) revoke(ctx context.Context, rec *simstore.Record) error {
+	if rec.Cert != nil {
+		err := d.certs.SetStatus(ctx, rec.Cert.ID, iotcore.StatusRevoked)
+		if err != nil && !errors.Is(err, iotcore.ErrCertificateNotFound) {
+			return steps.Wrap(StepRevoke, err)
+		}
+	}
+	if next := rec.Next; next != nil {
+		err := d.certs.SetStatus(ctx, next.ID, iotcore.StatusRevoked)
+		switch {
+		case errors.Is(err, iotcore.ErrCertificateNotFound):
+		case err != nil:
+			return steps.Wrap(StepRevoke, err)
+		default:
+			arn := next.ARN
+			if arn == "" {
+				if arn, err = d.certs.ARN(ctx, next.ID); err != nil {
+					return steps.Wrap(StepRevoke, err)
+				}
+			}
+			rec.Retiring = append(rec.Retiring, arn)
+		}
+		rec.Next = nil
+	}
+	rec.SetState(simstore.StateRevoked)
+	return nil
+}
+
+func (d *Deactivator) announce(ctx context.Context, rec simstore.Record, cmd events.SimCommand, wasActive bool) {
+	msg := events.MessageDisabled
+	switch {
+	case cmd.Kind == events.KindRevoke:
+		msg = events.MessageRevoked
+		d.logger.Info("certificate revoked", "iccid", rec.ICCID, "certificate_id", rec.CertificateID())
+	case !wasActive:
+		return // a pending or disabled SIM stays without access: no news
+	}
+	if err := d.notifier.Success(ctx, rec.ICCID, rec.IP, msg); err != nil {
+		d.logger.Error("success notification not sent", "iccid", rec.ICCID, "error", err)
+	}
+}
+
+// awaitClaim reads the record, waiting while another command holds an
+// unexpired claim on it.
+func (d *Deactivator) awaitClaim(ctx context.Context, iccid, id string) (simstore.Record, error) {
+	deadline := d.now().Add(d.timing.ClaimWait)
+	for {
+		rec, err := d.store.Get(ctx, iccid)
+		if err != nil {
+			if errors.Is(err, simstore.ErrNotFound) {
+				return rec, err
+			}
+			return rec, steps.Wrap(StepLoad, err)
+		}
+		if !rec.Claimed(id, d.now()) {
+			return rec, nil
+		}
+		if !d.now().Before(deadline) {
+			return rec, steps.Wrap(StepClaim, fmt.Errorf("%w: %s until %s", ErrBusy, rec.ClaimedBy, rec.ClaimedUntil.Format("15:04:05")))
+		}
+		if err := d.sleep(ctx, d.timing.Poll); err != nil {
+			return rec, steps.Wrap(StepClaim, err)
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

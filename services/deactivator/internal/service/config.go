@@ -1,7 +1,13 @@
 // Package service is the deactivator's composition root.
 package service
 
-import "github.com/simbridge/simbridge/libs/messaging"
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/simbridge/simbridge/libs/messaging"
+)
 
 // Config is the deactivator's configuration, read from the environment.
 type Config struct {
@@ -13,13 +19,20 @@ type Config struct {
 	FailureTopicARN string `env:"FAILURE_TOPIC_ARN, required"`
 	// Workers is how many SIMs are disabled in parallel.
 	Workers int `env:"WORKERS, default=4"`
-
-	// IoTRateLimits caps each IoT operation in requests per second (AWS's
-	// default quota for UpdateCertificate is 10/s).
-	IoTRateLimits map[string]float64 `env:"IOT_RATE_LIMITS, separator==, default=UpdateCertificate=10"`
+	// ClaimTTL is how long a crashed attempt keeps other commands off a SIM.
+	ClaimTTL time.Duration `env:"CLAIM_TTL, default=2m"`
 }
 
-// Validate rejects settings that cannot work.
+// Validate rejects settings that cannot work, all at once.
 func (c *Config) Validate() error {
-	return c.ValidateWith(c.Workers, c.IoTRateLimits)
+	var errs []error
+	errs = append(errs, c.ValidateWith(c.Workers))
+	if c.ClaimTTL < 10*time.Second {
+		errs = append(errs, fmt.Errorf("CLAIM_TTL %v: at least 10s", c.ClaimTTL))
+	}
+	return errors.Join(errs...)
 }
+
+// IoTOperations are the IoT Core operations the deactivator calls: its
+// share of the account's quota of each is paced.
+var IoTOperations = []string{"UpdateCertificate", "DescribeCertificate"}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,7 +24,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	}
 	logger.Info("starting", "config", config.LogValue(&cfg))
 	reg := metrics.NewRegistry()
-	awsCfg, err := cfg.LoadAWS(ctx, cfg.IoTRateLimits, reg)
+	awsCfg, err := cfg.LoadAWS(ctx, IoTOperations, reg, logger)
 	if err != nil {
 		return err
 	}
@@ -34,7 +33,8 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 
 // Serve runs the deactivator with an explicit configuration and AWS
 // configuration (component tests point it at the emulator).
-func Serve(ctx context.Context, cfg Config, awsCfg aws.Config, reg *prometheus.Registry, logger *slog.Logger) error {
+func Serve(ctx context.Context, cfg Config, a messaging.AWS, reg *prometheus.Registry, logger *slog.Logger) error {
+	awsCfg := a.Config
 	snsPub, err := messaging.NewSNSPublisher(awsCfg, messaging.Logger(logger))
 	if err != nil {
 		return err
@@ -43,10 +43,11 @@ func Serve(ctx context.Context, cfg Config, awsCfg aws.Config, reg *prometheus.R
 	deactivator := app.New(
 		simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable),
 		iotcore.New(iot.NewFromConfig(awsCfg)),
-		notifier, logger,
+		notifier, logger, app.Timing{ClaimTTL: cfg.ClaimTTL, ClaimWait: app.DefaultTiming.ClaimWait, Poll: app.DefaultTiming.Poll},
 	)
 	return messaging.RunConsumers(ctx, messaging.ConsumerOptions{
 		Name: "deactivator", Queue: cfg.DisableQueue, Workers: cfg.Workers, OpsAddr: cfg.OpsAddr,
 		ShutdownTimeout: cfg.ShutdownTimeout, AWS: awsCfg, Notifier: notifier, Registry: reg, Logger: logger,
+		Quotas: a.Quotas,
 	}, messaging.NewCommandMetrics(reg, "deactivator").Measure(deactivator.Handle))
 }

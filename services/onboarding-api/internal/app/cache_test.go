@@ -40,7 +40,7 @@ func newCached(t *testing.T, ttl time.Duration) (*app.CachedOnboarding, *countin
 	t.Helper()
 	store := &countingStore{Memory: simstore.NewMemory()}
 	rec, err := store.Create(context.Background(), simstore.Record{ICCID: "8988280666000000001", IP: simIP.String(), Active: true,
-		CertificatePEM: "cert", PrivateKeyCiphertext: []byte("key")})
+		Cert: &simstore.Credentials{PEM: "cert", KeyCiphertext: []byte("key")}})
 	if err != nil {
 		t.Fatal(err)
 	}

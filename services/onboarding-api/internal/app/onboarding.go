@@ -85,12 +85,12 @@ func (o *Onboarding) ForIP(ctx context.Context, ip netip.Addr) (Credentials, err
 		return Credentials{}, ErrAmbiguousIP
 	}
 	r := found[0]
-	key, err := o.opener.Open(ctx, r.ICCID, r.PrivateKeyCiphertext)
+	key, err := o.opener.Open(ctx, r.ICCID, r.Cert.KeyCiphertext)
 	if err != nil {
 		return Credentials{}, fmt.Errorf("open key of %s: %w", r.ICCID, err)
 	}
 	return Credentials{
-		ICCID: r.ICCID, CertificatePEM: r.CertificatePEM, PrivateKeyPEM: string(key),
+		ICCID: r.ICCID, CertificatePEM: r.Cert.PEM, PrivateKeyPEM: string(key),
 		IoTEndpoint: o.endpoint, RootCAURL: AmazonRootCAURL, RootCAPEM: o.rootCA,
 	}, nil
 }

@@ -147,12 +147,12 @@ func newFixture(t *testing.T) *fixture {
 	store := simstore.NewMemory()
 	ctx := context.Background()
 	recs := []simstore.Record{
-		{ICCID: iccidActive, IP: ipActive, Active: true, CertificatePEM: id.cert, PrivateKeyCiphertext: seal(iccidActive, id.key)},
-		{ICCID: "8988280666000000002", IP: ipInactive, Active: false, CertificatePEM: id.cert, PrivateKeyCiphertext: seal("8988280666000000002", id.key)},
-		{ICCID: "8988280666000000031", IP: ipTwoSIMs, Active: true, CertificatePEM: id.cert, PrivateKeyCiphertext: seal("8988280666000000031", id.key)},
-		{ICCID: "8988280666000000032", IP: ipTwoSIMs, Active: true, CertificatePEM: id.cert, PrivateKeyCiphertext: seal("8988280666000000032", id.key)},
+		{ICCID: iccidActive, IP: ipActive, Active: true, Cert: &simstore.Credentials{PEM: id.cert, KeyCiphertext: seal(iccidActive, id.key)}},
+		{ICCID: "8988280666000000002", IP: ipInactive, Active: false, Cert: &simstore.Credentials{PEM: id.cert, KeyCiphertext: seal("8988280666000000002", id.key)}},
+		{ICCID: "8988280666000000031", IP: ipTwoSIMs, Active: true, Cert: &simstore.Credentials{PEM: id.cert, KeyCiphertext: seal("8988280666000000031", id.key)}},
+		{ICCID: "8988280666000000032", IP: ipTwoSIMs, Active: true, Cert: &simstore.Credentials{PEM: id.cert, KeyCiphertext: seal("8988280666000000032", id.key)}},
 		{ICCID: "8988280666000000004", IP: ipNoCreds, Active: true},
-		{ICCID: "8988280666000000005", IP: ipBrokenKey, Active: true, CertificatePEM: id.cert, PrivateKeyCiphertext: seal("someone-else", id.key)},
+		{ICCID: "8988280666000000005", IP: ipBrokenKey, Active: true, Cert: &simstore.Credentials{PEM: id.cert, KeyCiphertext: seal("someone-else", id.key)}},
 	}
 	for _, r := range recs {
 		if _, err := store.Create(ctx, r); err != nil {

@@ -117,7 +117,7 @@ func provisionSIM(t *testing.T, cfg aws.Config, name string) (*simstore.Dynamo, 
 		t.Fatal(err)
 	}
 	store := simstore.NewDynamo(db, name)
-	rec, err := store.Create(ctx, simstore.Record{ICCID: iccid, IP: simIP, Active: true, CertificatePEM: certPEM, PrivateKeyCiphertext: ct})
+	rec, err := store.Create(ctx, simstore.Record{ICCID: iccid, IP: simIP, Active: true, Cert: &simstore.Credentials{PEM: certPEM, KeyCiphertext: ct}})
 	if err != nil {
 		t.Fatal(err)
 	}

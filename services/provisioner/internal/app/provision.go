@@ -1,31 +1,37 @@
-// Package app holds the provisioner's use case: make a SIM onboardable.
+// Package app holds the provisioner's use cases: make a SIM onboardable
+// (create, update), and replace its certificate (reissue).
 //
-// How an interrupted attempt is found and finished (every step is
-// idempotent, so any message may be redelivered after a crash at any point):
+// The invariant: every active SIM has exactly one ACTIVE certificate,
+// attached to its Thing with the policy, and its record points to it; no
+// certificate exists in IoT Core that a record does not reference (with
+// Amazon-issued certificates, an answer lost for good may leave one INACTIVE
+// and unattached). How it holds when any call is slow, lost after it took
+// effect, throttled, or the process is killed at any point:
 //
-//  1. The Thing is created (or found) first. Things this system creates carry
-//     the attribute managed-by=simbridge.
-//  2. The intent is recorded: an inactive record without credentials, with
-//     the time a certificate is requested (CertRequestedAt).
-//  3. The certificate is created INACTIVE (the SDK retries only throttling:
-//     CreateKeysAndCertificate is not idempotent) and attached to the Thing
-//     right away, so it is findable through the Thing's principals; then the
-//     policy is attached and the certificate activated.
-//  4. The key is sealed with KMS and the record written once, active, with
-//     the certificate. (A record with credentials that is inactive is a SIM
-//     disabled since; enabling it again reactivates that certificate.)
-//  5. A redelivery that finds a record without credentials recovers: it
-//     claims the record (a conditional write), retires every certificate on
-//     the managed Thing (attached, but its key was never stored) and every
-//     certificate created since CertRequestedAt that is INACTIVE, attached to
-//     nothing and without a policy (created by a call whose answer was lost),
-//     then mints again. CertRequestedAt stays at the first attempt, so each
-//     recovery covers all earlier ones.
+//  1. A command first claims the SIM's record with a conditional write that
+//     names it (LastCommand, ClaimedBy). Only the claimant changes the SIM's
+//     certificates; another command waits until the claim ends or expires.
+//     A command computed against an older state than the record's is stale
+//     and ignored (simstore.Record.Admits), so a late command never undoes a
+//     newer one, whatever order the queues deliver in.
+//  2. A new certificate is minted and written into the record (Next, its key
+//     sealed with KMS) before IoT Core hears of it. With the account's own CA
+//     (the default) the key and certificate are made here and signed through
+//     KMS: nothing exists in IoT Core yet. With Amazon's CA,
+//     CreateKeysAndCertificate is called (INACTIVE) and its answer recorded
+//     at once.
+//  3. The certificate in Next is registered (own CA; RegisterCertificate is
+//     idempotent because the id is the SHA-256 of the DER, known in advance),
+//     attached to the Thing, given the policy and made ACTIVE.
+//  4. One write switches the record: Next becomes the current certificate,
+//     the replaced one (if any) goes to Retiring, the SIM is active.
+//  5. Certificates in Retiring are REVOKED and detached from the Thing; the
+//     last write clears Retiring and the claim.
 //
-// Retiring sets a certificate INACTIVE first and detaches it from the Thing
-// last, so a crash while retiring leaves it findable for the next attempt.
-//
-// So no certificate outlives an interrupted attempt.
+// Recovery after a crash is the same command redelivered: it finds its own
+// claim and does the remaining steps for the certificates the record names.
+// Nothing ever sweeps the account: no certificate, Thing or policy is touched
+// that the SIM's record does not name.
 package app
 
 import (
@@ -34,6 +40,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/iotcore"
@@ -47,29 +55,34 @@ type Store interface {
 	Update(ctx context.Context, r simstore.Record) (simstore.Record, error)
 }
 
-// IoT performs the IoT Core steps.
+// IoT performs the IoT Core steps on a SIM's Thing and certificates.
 type IoT interface {
 	EnsureThing(ctx context.Context, name string) (iotcore.Thing, error)
-	Managed(ctx context.Context, name string) (bool, error)
-	CreateCertificate(ctx context.Context) (iotcore.Certificate, error)
 	AttachToThing(ctx context.Context, thing, certARN string) error
-	Attach(ctx context.Context, thing, policy, certARN string) error
 	AttachPolicy(ctx context.Context, policy, certARN string) error
-	SetActive(ctx context.Context, certID string, active bool) error
-	ThingPrincipals(ctx context.Context, thing string) ([]string, error)
-	Retire(ctx context.Context, thing, certARN string) error
-	SweepOrphans(ctx context.Context, from, to time.Time, minAge time.Duration) (int, error)
+	SetStatus(ctx context.Context, certID string, status iottypes.CertificateStatus) error
+	DetachFromThing(ctx context.Context, thing, certARN string) error
+	ARN(ctx context.Context, certID string) (string, error)
 }
 
-// Recovery timing. A recovering attempt waits until the last interrupted
-// request is OrphanSettle old (so a certificate it created exists), considers
-// certificates from ClockSkew before it, and leaves certificates younger
-// than AttachGrace to the attempts (of other SIMs) about to attach them.
-const (
-	OrphanSettle = 5 * time.Second
-	ClockSkew    = 5 * time.Second
-	AttachGrace  = 2 * time.Second
-)
+// Authority mints certificates and makes IoT Core know them.
+type Authority interface {
+	// Name is simstore.AuthorityOwn or simstore.AuthorityAWS.
+	Name() string
+	// Mint creates a key and certificate for the SIM. The own CA does it
+	// without IoT Core; Amazon's CA creates it there, INACTIVE.
+	Mint(ctx context.Context, iccid string) (Minted, error)
+	// Register makes IoT Core know a minted certificate and returns its ARN;
+	// active says it is ACTIVE already (a fresh own-CA registration), so no
+	// activation call is needed.
+	Register(ctx context.Context, c simstore.Credentials) (arn string, active bool, err error)
+}
+
+// Minted is a fresh certificate; KeyPEM is the plaintext key, sealed before
+// it is stored.
+type Minted struct {
+	ID, ARN, CertPEM, KeyPEM string
+}
 
 // Sealer encrypts a private key for one SIM.
 type Sealer interface {
@@ -82,237 +95,141 @@ type Announcer interface {
 	Announce(ctx context.Context, n events.Notification) error
 }
 
-// Provisioner handles create and update commands.
+// Notifier tells operators about a command that cannot be carried out.
+type Notifier interface {
+	Failure(ctx context.Context, iccid, ip, msg string) error
+}
+
+// Deps are the provisioner's collaborators.
+type Deps struct {
+	Store     Store
+	IoT       IoT
+	Authority Authority
+	Sealer    Sealer
+	Announcer Announcer
+	Notifier  Notifier
+	// Policy is the IoT policy every certificate gets.
+	Policy string
+	Logger *slog.Logger
+}
+
+// Timing bounds how long a command holds or waits for a SIM's claim.
+type Timing struct {
+	// ClaimTTL is how long a claim keeps other commands off a SIM whose
+	// claimant died; a live claimant finishes well within it.
+	ClaimTTL time.Duration
+	// ClaimWait is how long a command waits for another's claim to end
+	// before its attempt fails (and the queue brings it back).
+	ClaimWait time.Duration
+	// Poll is the interval between looks at a claimed record.
+	Poll time.Duration
+}
+
+// DefaultTiming suits AWS: a step retried through throttling takes seconds.
+var DefaultTiming = Timing{ClaimTTL: 2 * time.Minute, ClaimWait: 20 * time.Second, Poll: 500 * time.Millisecond}
+
+// Provisioner handles create, update and reissue commands.
 type Provisioner struct {
-	store     Store
-	iot       IoT
-	sealer    Sealer
-	announcer Announcer
-	policy    string
-	logger    *slog.Logger
-	now       func() time.Time
+	Deps
+	timing Timing
+	now    func() time.Time
+	sleep  func(ctx context.Context, d time.Duration) error
 }
 
-// New returns a provisioner attaching policy to every certificate.
-func New(store Store, iot IoT, sealer Sealer, announcer Announcer, policy string, logger *slog.Logger) *Provisioner {
-	return &Provisioner{store: store, iot: iot, sealer: sealer, announcer: announcer, policy: policy, logger: logger, now: time.Now}
+// New returns a provisioner; it fails when a dependency is missing.
+func New(d Deps, t Timing) (*Provisioner, error) {
+	if d.Store == nil || d.IoT == nil || d.Authority == nil || d.Sealer == nil || d.Announcer == nil || d.Notifier == nil || d.Logger == nil || d.Policy == "" {
+		return nil, errors.New("provisioner: every dependency and the policy are required")
+	}
+	if t.ClaimTTL <= 0 || t.Poll <= 0 || t.ClaimWait < 0 {
+		return nil, fmt.Errorf("provisioner: timing %+v: positive claim TTL and poll interval required", t)
+	}
+	return &Provisioner{Deps: d, timing: t, now: time.Now, sleep: sleepCtx}, nil
 }
 
-// Handle brings the SIM to the state cmd describes.
+// WithClock replaces the clock and the sleep, for tests.
+func (p *Provisioner) WithClock(now func() time.Time, sleep func(ctx context.Context, d time.Duration) error) *Provisioner {
+	p.now, p.sleep = now, sleep
+	return p
+}
+
+// maxRounds bounds how often a command re-reads a record that changed under
+// it before the attempt fails and the queue brings it back.
+const maxRounds = 4
+
+// Handle brings the SIM to the state cmd asks for. A stale command, or one
+// already carried out, changes nothing.
 func (p *Provisioner) Handle(ctx context.Context, cmd events.SimCommand) error {
-	if cmd.Kind == events.KindDisable {
-		return fmt.Errorf("%w: provisioner got a disable command", events.ErrInvalidCommand)
+	switch cmd.Kind {
+	case events.KindCreate, events.KindUpdate, events.KindReissue:
+	default:
+		return fmt.Errorf("%w: provisioner got a %s command", events.ErrInvalidCommand, cmd.Kind)
 	}
-	rec, err := p.store.Get(ctx, cmd.ICCID)
-	if errors.Is(err, simstore.ErrNotFound) {
-		return p.create(ctx, cmd)
-	}
-	if err != nil {
-		return step(StepLoad, err)
-	}
-	if cmd.BaseVersion > 0 && cmd.BaseVersion < rec.Version {
-		p.logger.Info("stale command ignored", "iccid", cmd.ICCID, "base_version", cmd.BaseVersion, "record_version", rec.Version)
-		return nil
-	}
-	switch {
-	case !rec.HasCredentials():
-		return p.recover(ctx, cmd, rec)
-	case !rec.Active:
-		return p.activate(ctx, cmd, rec)
-	case rec.IP != cmd.IP:
-		return p.changeIP(ctx, cmd, rec)
-	}
-	return p.tidy(ctx, rec)
-}
-
-// tidy handles a command for a SIM that is already as asked (a duplicate, or
-// a redelivery after success): it retires any other certificate left on the
-// SIM's managed Thing by an attempt that lost to this record, so the SIM
-// keeps exactly one.
-func (p *Provisioner) tidy(ctx context.Context, rec simstore.Record) error {
-	managed, err := p.iot.Managed(ctx, rec.ThingName)
-	if err != nil || !managed {
-		return step(StepThing, err)
-	}
-	return p.retireStrays(ctx, rec.ThingName, rec.CertificateARN)
-}
-
-// create records the intent for a SIM without a record, then mints. Only the
-// attempt whose conditional write recorded the intent retires anything, so
-// two deliveries of one command can never destroy each other's certificate.
-func (p *Provisioner) create(ctx context.Context, cmd events.SimCommand) error {
-	thing := cmd.ICCID
-	th, err := p.iot.EnsureThing(ctx, thing)
-	if err != nil {
-		return step(StepThing, err)
-	}
-	rec, err := p.store.Create(ctx, simstore.Record{
-		ICCID: cmd.ICCID, IP: cmd.IP, Status: cmd.Status, ThingName: thing, CertRequestedAt: p.now().UTC(),
-	})
-	if err != nil {
-		return step(StepRecordIntent, err)
-	}
-	if th.Managed && !th.Created {
-		if err := p.retireStrays(ctx, thing, ""); err != nil {
+	ctx, cancel := context.WithTimeout(ctx, p.timing.ClaimTTL-p.timing.ClaimTTL/4)
+	defer cancel()
+	var err error
+	for range maxRounds {
+		var w *work
+		if w, err = p.begin(ctx, cmd); err != nil || w == nil {
 			return err
 		}
-	}
-	return p.mint(ctx, cmd, rec)
-}
-
-// recover cleans up after an attempt that recorded its intent but not its
-// certificate, then mints again. It first claims the record with a
-// conditional write: if the earlier attempt is in fact still running and
-// finishes first, the claim fails and nothing is retired.
-func (p *Provisioner) recover(ctx context.Context, cmd events.SimCommand, rec simstore.Record) error {
-	requested := rec.CertRequestedAt
-	// The last attempt minted right after its write to this record (the
-	// intent or a claim): wait until that is OrphanSettle old too.
-	last := rec.UpdatedAt
-	if requested.After(last) {
-		last = requested
-	}
-	if wait := OrphanSettle - p.now().Sub(last); wait > 0 {
-		select {
-		case <-ctx.Done():
-			return step(StepOrphans, ctx.Err())
-		case <-time.After(wait):
-		}
-	}
-	// The claim bumps the version and keeps CertRequestedAt: the sweep below
-	// and any later recovery cover every attempt since the first intent.
-	claimed, err := p.store.Update(ctx, rec)
-	if err != nil {
-		return step(StepRecordIntent, err)
-	}
-	th, err := p.iot.EnsureThing(ctx, claimed.ThingName)
-	if err != nil {
-		return step(StepThing, err)
-	}
-	if th.Managed {
-		if err := p.retireStrays(ctx, claimed.ThingName, ""); err != nil {
+		if err = p.carryOut(ctx, w); !errors.Is(err, simstore.ErrConflict) {
 			return err
 		}
+		p.Logger.Info("record changed during the command; reading it again", "iccid", cmd.ICCID)
 	}
-	n, err := p.iot.SweepOrphans(ctx, requested.Add(-ClockSkew), p.now().Add(ClockSkew), AttachGrace)
-	if err != nil {
-		return step(StepOrphans, err)
-	}
-	if n > 0 {
-		p.logger.Warn("retired certificates an interrupted attempt created", "iccid", rec.ICCID, "count", n)
-	}
-	return p.mint(ctx, cmd, claimed)
+	return err
 }
 
-// mint creates the certificate, attaches it to the Thing at once (so it is
-// findable), attaches the policy, activates it, then records it with the
-// sealed key in one write. A crash before that write leaves only
-// certificates attached to the Thing, which recovery retires.
-func (p *Provisioner) mint(ctx context.Context, cmd events.SimCommand, rec simstore.Record) error {
-	cert, err := p.iot.CreateCertificate(ctx)
+// work is one command at work on its claimed record.
+type work struct {
+	cmd events.SimCommand
+	id  string
+	rec simstore.Record
+	// wasActive is the state before the command, for the announcement.
+	wasActive bool
+}
+
+// carryOut runs the use case the command's kind asks for.
+func (p *Provisioner) carryOut(ctx context.Context, w *work) error {
+	if w.cmd.Kind == events.KindReissue {
+		return p.reissue(ctx, w)
+	}
+	return p.enable(ctx, w)
+}
+
+// save writes the record; the claim stays until release.
+func (p *Provisioner) save(ctx context.Context, w *work, stepName string) error {
+	rec, err := p.Store.Update(ctx, w.rec)
 	if err != nil {
-		return step(StepCertificate, err)
+		return step(stepName, err)
 	}
-	if err := p.iot.AttachToThing(ctx, rec.ThingName, cert.ARN); err != nil {
-		return step(StepAttachThing, err)
-	}
-	if err := p.iot.AttachPolicy(ctx, p.policy, cert.ARN); err != nil {
-		return step(StepAttach, err)
-	}
-	if err := p.iot.SetActive(ctx, cert.ID, true); err != nil {
-		return step(StepActivate, err)
-	}
-	sealed, err := p.sealer.Seal(ctx, cmd.ICCID, []byte(cert.PrivateKey))
-	if err != nil {
-		return step(StepSeal, err)
-	}
-	rec.CertificateID, rec.CertificateARN, rec.CertificatePEM, rec.PrivateKeyCiphertext = cert.ID, cert.ARN, cert.PEM, sealed
-	rec.Active, rec.IP, rec.Status = true, cmd.IP, cmd.Status
-	if _, err := p.store.Update(ctx, rec); err != nil {
-		if errors.Is(err, simstore.ErrConflict) {
-			// The record changed since the intent; ours is a stray. Retry against it.
-			err = errors.Join(err, p.iot.Retire(ctx, rec.ThingName, cert.ARN))
-		}
-		return step(StepRecordActive, err)
-	}
-	p.announce(ctx, cmd, events.MessageEnabled)
+	w.rec = rec
 	return nil
 }
 
-// activate turns an inactive record active again: a pending record left by
-// an interrupted create, or a SIM enabled again after a disable. The SIM's
-// existing certificate is reactivated, not rotated: the device may still
-// hold it, and no certificate is orphaned.
-func (p *Provisioner) activate(ctx context.Context, cmd events.SimCommand, rec simstore.Record) error {
-	if !rec.HasCredentials() {
-		return step(StepLoad, fmt.Errorf("record of %s has no credentials", rec.ICCID))
-	}
-	return p.finish(ctx, cmd, rec, true)
-}
-
-// finish attaches and activates the record's certificate, then marks the
-// record active; sweep also retires any other certificate on a managed thing.
-func (p *Provisioner) finish(ctx context.Context, cmd events.SimCommand, rec simstore.Record, sweep bool) error {
-	attach := func() error { return p.iot.AttachPolicy(ctx, p.policy, rec.CertificateARN) }
-	if sweep {
-		th, err := p.iot.EnsureThing(ctx, rec.ThingName)
-		if err != nil {
-			return step(StepThing, err)
-		}
-		if th.Managed {
-			if err := p.retireStrays(ctx, rec.ThingName, rec.CertificateARN); err != nil {
-				return err
-			}
-		}
-		attach = func() error { return p.iot.Attach(ctx, rec.ThingName, p.policy, rec.CertificateARN) }
-	}
-	if err := attach(); err != nil {
-		return step(StepAttach, err)
-	}
-	if err := p.iot.SetActive(ctx, rec.CertificateID, true); err != nil {
-		return step(StepActivate, err)
-	}
-	rec.Active, rec.IP, rec.Status = true, cmd.IP, cmd.Status
-	if _, err := p.store.Update(ctx, rec); err != nil {
-		return step(StepRecordActive, err)
-	}
-	p.announce(ctx, cmd, events.MessageEnabled)
-	return nil
-}
-
-// changeIP moves the SIM to its new address; its credentials stay.
-func (p *Provisioner) changeIP(ctx context.Context, cmd events.SimCommand, rec simstore.Record) error {
-	rec.IP, rec.Status = cmd.IP, cmd.Status
-	if _, err := p.store.Update(ctx, rec); err != nil {
-		return step(StepRecordIP, err)
-	}
-	p.announce(ctx, cmd, events.MessageUpdated)
-	return nil
-}
-
-// retireStrays retires certificates on a managed thing other than keep.
-func (p *Provisioner) retireStrays(ctx context.Context, thing, keep string) error {
-	principals, err := p.iot.ThingPrincipals(ctx, thing)
-	if err != nil {
-		return step(StepStrays, err)
-	}
-	for _, arn := range principals {
-		if arn == keep {
-			continue
-		}
-		p.logger.Warn("retiring stray certificate", "thing", thing, "certificate_arn", arn)
-		if err := p.iot.Retire(ctx, thing, arn); err != nil {
-			return step(StepStrays, err)
-		}
-	}
-	return nil
+// release is the command's last write: the claim and any failure go.
+func (p *Provisioner) release(ctx context.Context, w *work, stepName string) error {
+	w.rec.ClaimedBy, w.rec.ClaimedUntil, w.rec.LastFailure = "", time.Time{}, nil
+	return p.save(ctx, w, stepName)
 }
 
 // announce publishes the outcome; the SIM is provisioned either way, so a
 // lost announcement is logged, never retried into a second provisioning.
-func (p *Provisioner) announce(ctx context.Context, cmd events.SimCommand, msg string) {
-	n := events.NewNotification(p.now(), cmd.ICCID, cmd.IP, msg)
-	if err := p.announcer.Announce(ctx, n); err != nil {
-		p.logger.Error("announcement not sent", "iccid", cmd.ICCID, "error", err)
+func (p *Provisioner) announce(ctx context.Context, w *work, msg string) {
+	n := events.NewNotification(p.now(), w.rec.ICCID, w.rec.IP, msg)
+	if err := p.Announcer.Announce(ctx, n); err != nil {
+		p.Logger.Error("announcement not sent", "iccid", w.rec.ICCID, "error", err)
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }

@@ -2,20 +2,22 @@ package app
 
 import "github.com/simbridge/simbridge/libs/steps"
 
-// Steps of provisioning, named in failure notifications and metrics.
+// Steps of provisioning, named in failure notifications, metrics and the
+// record's last failure.
 const (
-	StepLoad         = "load record"
-	StepThing        = "ensure thing"
-	StepStrays       = "retire stray certificates"
-	StepCertificate  = "create certificate"
-	StepAttachThing  = "attach certificate to thing"
-	StepRecordIntent = "record intent"
-	StepOrphans      = "sweep orphaned certificates"
-	StepSeal         = "seal private key"
-	StepAttach       = "attach certificate and policy"
-	StepActivate     = "activate certificate"
-	StepRecordActive = "record active"
-	StepRecordIP     = "record new IP"
+	StepLoad          = "load record"
+	StepClaim         = "claim record"
+	StepThing         = "ensure thing"
+	StepMint          = "mint certificate"
+	StepSeal          = "seal private key"
+	StepRecordNext    = "record new certificate"
+	StepRegister      = "register certificate"
+	StepAttachThing   = "attach certificate to thing"
+	StepAttachPolicy  = "attach policy"
+	StepActivate      = "activate certificate"
+	StepRecordActive  = "record active"
+	StepRetire        = "revoke replaced certificate"
+	StepRecordRetired = "record replaced certificate revoked"
 )
 
 var step = steps.Wrap

@@ -1,7 +1,15 @@
 // Package service is the provisioner's composition root.
 package service
 
-import "github.com/simbridge/simbridge/libs/messaging"
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/simbridge/simbridge/libs/iotca"
+	"github.com/simbridge/simbridge/libs/messaging"
+	"github.com/simbridge/simbridge/libs/simstore"
+)
 
 // Config is the provisioner's configuration, read from the environment.
 type Config struct {
@@ -17,12 +25,49 @@ type Config struct {
 	// Workers is how many SIMs are provisioned in parallel.
 	Workers int `env:"WORKERS, default=8"`
 
-	// IoTRateLimits caps each IoT operation, in requests per second; the
-	// default is AWS IoT's default quota for each operation the provisioner calls.
-	IoTRateLimits map[string]float64 `env:"IOT_RATE_LIMITS, separator==, default=CreateKeysAndCertificate=10,AttachPolicy=15,CreateThing=100,AttachThingPrincipal=100,UpdateCertificate=10,DeleteCertificate=10"`
+	// CertAuthority chooses who signs device certificates: "own" (the
+	// account's CA, key in KMS; nothing can be orphaned) or "aws"
+	// (CreateKeysAndCertificate).
+	CertAuthority string `env:"CERT_AUTHORITY, default=own"`
+	// CAKeyID is the CA's KMS signing key and CAParameter the SSM parameter
+	// holding the CA certificate (both required with CERT_AUTHORITY=own).
+	CAKeyID     string `env:"CA_KMS_KEY_ID"`
+	CAParameter string `env:"CA_CERTIFICATE_PARAMETER"`
+	// DeviceKeyType is the key type of own-CA device certificates: rsa2048
+	// (what Amazon issues) or ecp256.
+	DeviceKeyType string `env:"DEVICE_KEY_TYPE, default=rsa2048"`
+	// CertValidity is the lifetime of own-CA device certificates (20 years,
+	// like Amazon-issued ones).
+	CertValidity time.Duration `env:"CERT_VALIDITY, default=175200h"`
+	// ClaimTTL is how long a crashed attempt keeps other commands off a SIM.
+	ClaimTTL time.Duration `env:"CLAIM_TTL, default=2m"`
 }
 
-// Validate rejects settings that cannot work.
+// Validate rejects settings that cannot work, all at once.
 func (c *Config) Validate() error {
-	return c.ValidateWith(c.Workers, c.IoTRateLimits)
+	errs := []error{c.ValidateWith(c.Workers)}
+	switch c.CertAuthority {
+	case simstore.AuthorityOwn:
+		if c.CAKeyID == "" || c.CAParameter == "" {
+			errs = append(errs, errors.New("CERT_AUTHORITY=own needs CA_KMS_KEY_ID and CA_CERTIFICATE_PARAMETER"))
+		}
+		if _, err := iotca.ParseKeyType(c.DeviceKeyType); err != nil {
+			errs = append(errs, fmt.Errorf("DEVICE_KEY_TYPE: %w", err))
+		}
+		if c.CertValidity < 24*time.Hour {
+			errs = append(errs, fmt.Errorf("CERT_VALIDITY %v: at least 24h", c.CertValidity))
+		}
+	case simstore.AuthorityAWS:
+	default:
+		errs = append(errs, fmt.Errorf("CERT_AUTHORITY %q: want own or aws", c.CertAuthority))
+	}
+	if c.ClaimTTL < 10*time.Second {
+		errs = append(errs, fmt.Errorf("CLAIM_TTL %v: at least 10s", c.ClaimTTL))
+	}
+	return errors.Join(errs...)
 }
+
+// IoTOperations are the IoT Core operations the provisioner calls: its
+// share of the account's quota of each is paced.
+var IoTOperations = []string{"DescribeThing", "CreateThing", "RegisterCertificate", "CreateKeysAndCertificate",
+	"AttachThingPrincipal", "AttachPolicy", "UpdateCertificate", "DetachThingPrincipal", "DescribeCertificate"}

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -9,9 +10,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/simbridge/simbridge/libs/config"
+	"github.com/simbridge/simbridge/libs/iotca"
 	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/keyseal"
 	"github.com/simbridge/simbridge/libs/messaging"
@@ -29,7 +32,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	}
 	logger.Info("starting", "config", config.LogValue(&cfg))
 	reg := metrics.NewRegistry()
-	awsCfg, err := cfg.LoadAWS(ctx, cfg.IoTRateLimits, reg)
+	awsCfg, err := cfg.LoadAWS(ctx, IoTOperations, reg, logger)
 	if err != nil {
 		return err
 	}
@@ -38,8 +41,9 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 
 // Serve runs the provisioner with an explicit configuration and AWS
 // configuration (component tests point it at the emulator or a fault proxy).
-func Serve(ctx context.Context, cfg Config, awsCfg aws.Config, reg *prometheus.Registry, logger *slog.Logger) error {
+func Serve(ctx context.Context, cfg Config, a messaging.AWS, reg *prometheus.Registry, logger *slog.Logger) error {
 	// Clients.
+	awsCfg := a.Config
 	sealer, err := keyseal.NewSealer(kms.NewFromConfig(awsCfg), cfg.KMSKeyID)
 	if err != nil {
 		return err
@@ -49,19 +53,50 @@ func Serve(ctx context.Context, cfg Config, awsCfg aws.Config, reg *prometheus.R
 		return err
 	}
 	notifier := messaging.NewNotifier(snsPub, cfg.SuccessTopicARN, cfg.FailureTopicARN)
+	iotClient := iotcore.New(iot.NewFromConfig(awsCfg))
+	authority, err := newAuthority(ctx, cfg, awsCfg, iotClient, reg)
+	if err != nil {
+		return err
+	}
 
 	// Business.
-	provisioner := app.New(
-		simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable),
-		iotcore.New(iot.NewFromConfig(awsCfg)),
-		sealer,
-		adapters.NewAnnouncer(notifier, iotdataplane.NewFromConfig(awsCfg), cfg.RegistrationTopic),
-		cfg.IoTPolicyName, logger,
-	)
+	provisioner, err := app.New(app.Deps{
+		Store: simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable), IoT: iotClient, Authority: authority,
+		Sealer: sealer, Announcer: adapters.NewAnnouncer(notifier, iotdataplane.NewFromConfig(awsCfg), cfg.RegistrationTopic),
+		Notifier: notifier, Policy: cfg.IoTPolicyName, Logger: logger,
+	}, app.Timing{ClaimTTL: cfg.ClaimTTL, ClaimWait: app.DefaultTiming.ClaimWait, Poll: app.DefaultTiming.Poll})
+	if err != nil {
+		return err
+	}
 
-	// Consumers and the ops listener.
+	// Consumers, the quota membership and the ops listener.
 	return messaging.RunConsumers(ctx, messaging.ConsumerOptions{
 		Name: "provisioner", Queue: cfg.CreateQueue, Workers: cfg.Workers, OpsAddr: cfg.OpsAddr,
 		ShutdownTimeout: cfg.ShutdownTimeout, AWS: awsCfg, Notifier: notifier, Registry: reg, Logger: logger,
+		Quotas: a.Quotas,
 	}, messaging.NewCommandMetrics(reg, "provisioner").Measure(provisioner.Handle))
+}
+
+// newAuthority loads the configured certificate authority; the own CA's
+// certificate comes from SSM and must belong to the KMS key.
+func newAuthority(ctx context.Context, cfg Config, awsCfg aws.Config, iotClient *iotcore.Client, reg prometheus.Registerer) (app.Authority, error) {
+	if cfg.CertAuthority == simstore.AuthorityAWS {
+		return adapters.AmazonCA{IoT: iotClient}, nil
+	}
+	signer, err := iotca.NewSigner(ctx, kms.NewFromConfig(awsCfg), cfg.CAKeyID)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := iotca.Load(ctx, signer, ssm.NewFromConfig(awsCfg), cfg.CAParameter)
+	if err != nil {
+		return nil, err
+	}
+	keyType, err := iotca.ParseKeyType(cfg.DeviceKeyType)
+	if err != nil {
+		return nil, fmt.Errorf("DEVICE_KEY_TYPE: %w", err)
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: metrics.Namespace, Name: "ca_certificate_not_after_timestamp_seconds",
+		Help: "When the IoT CA certificate that signs device certificates expires (Unix seconds)."},
+		func() float64 { return float64(ca.Cert.NotAfter.Unix()) }))
+	return adapters.OwnCA{CA: ca, IoT: iotClient, KeyType: keyType, Validity: cfg.CertValidity}, nil
 }

@@ -1,0 +1,78 @@
+# Starts moto_server with the few changes that make it behave like AWS where
+# simbridge depends on it (each patch says which AWS behaviour it restores).
+# libs/testkit/moto.go runs it with the Python next to moto_server.
+import sys
+import contextvars
+from moto.core.config import default_user_config
+default_user_config.setdefault("iot", {})["use_valid_cert"] = True
+
+# KMS Sign with MessageType=DIGEST signs the given digest as AWS does (moto
+# hashes it again).
+from moto.kms import responses as _kr, utils as _ku
+from cryptography.hazmat.primitives.asymmetric import ec as _ec, utils as _au
+_digest = contextvars.ContextVar("simbridge_kms_digest", default=False)
+_resp_sign = _kr.KmsResponse.sign
+def _sign(self):
+    token = _digest.set(self._get_param("MessageType") == "DIGEST")
+    try:
+        return _resp_sign(self)
+    finally:
+        _digest.reset(token)
+_kr.KmsResponse.sign = _sign
+_ec_sign = _ku.ECDSAPrivateKey.sign
+def _ec_sign_digest(self, message, algorithm):
+    if not _digest.get():
+        return _ec_sign(self, message, algorithm)
+    h = self._ECDSAPrivateKey__hash_algorithm(algorithm)
+    return self.private_key.sign(message, _ec.ECDSA(_au.Prehashed(h)))
+_ku.ECDSAPrivateKey.sign = _ec_sign_digest
+_rsa_sign = _ku.RSAPrivateKey.sign
+def _rsa_sign_digest(self, message, algorithm):
+    if not _digest.get():
+        return _rsa_sign(self, message, algorithm)
+    pad, h = self._RSAPrivateKey__padding_and_hash_algorithm(algorithm)
+    return self.private_key.sign(message, pad, _au.Prehashed(h))
+_ku.RSAPrivateKey.sign = _rsa_sign_digest
+
+# IoT: a REVOKED certificate is never reactivated, and a certificate
+# registered with a CA must be signed by that CA, registered and ACTIVE.
+from moto.iot import models as _im, exceptions as _ie
+from cryptography import x509 as _x509
+class _CertificateValidation(_ie.IoTClientError):
+    def __init__(self, msg):
+        self.code = 400
+        super().__init__("CertificateValidationException", msg)
+_update = _im.IoTBackend.update_certificate
+def _update_certificate(self, certificate_id, new_status):
+    cert = self.describe_certificate(certificate_id)
+    if cert.status == "REVOKED" and new_status != "REVOKED":
+        raise _ie.CertificateStateException("The certificate is revoked and cannot change status.", certificate_id)
+    return _update(self, certificate_id, new_status)
+_im.IoTBackend.update_certificate = _update_certificate
+_register = _im.IoTBackend.register_certificate
+def _register_certificate(self, certificate_pem, ca_certificate_pem, set_as_active, status):
+    if ca_certificate_pem:
+        ca = next((c for c in self.ca_certificates.values() if c.certificate_pem == ca_certificate_pem), None)
+        if ca is None or ca.status != "ACTIVE":
+            raise _CertificateValidation("The CA certificate is not registered or not ACTIVE.")
+        try:
+            _x509.load_pem_x509_certificate(certificate_pem.encode()).verify_directly_issued_by(
+                _x509.load_pem_x509_certificate(ca_certificate_pem.encode()))
+        except Exception as e:
+            raise _CertificateValidation("The certificate is not signed by the CA: %s" % e)
+    return _register(self, certificate_pem, ca_certificate_pem, set_as_active, status)
+_im.IoTBackend.register_certificate = _register_certificate
+
+# IoT ListCACertificates is not implemented in moto; AWS answers the
+# account's CA certificates.
+from moto.iot import responses as _ir
+from moto.core.responses import ActionResult as _ActionResult
+def _list_ca_certificates(self):
+    certs = [c.to_dict() for c in self.iot_backend.ca_certificates.values()]
+    for c in certs:
+        c.pop("caCertificateId", None)
+    return _ActionResult({"certificates": certs})
+_ir.IoTResponse.list_ca_certificates = _list_ca_certificates
+
+from moto.server import main
+main(sys.argv[1:])

@@ -1,0 +1,64 @@
+package adapters
+
+import (
+	"context"
+	"time"
+
+	"github.com/simbridge/simbridge/libs/iotca"
+	"github.com/simbridge/simbridge/libs/iotcore"
+	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/services/provisioner/internal/app"
+)
+
+// OwnCA mints certificates with the account's CA (key in KMS) and registers
+// them with IoT Core: the certificate exists in the record before IoT Core
+// hears of it.
+type OwnCA struct {
+	CA       *iotca.CA
+	IoT      *iotcore.Client
+	KeyType  iotca.KeyType
+	Validity time.Duration
+}
+
+// Name is simstore.AuthorityOwn.
+func (OwnCA) Name() string { return simstore.AuthorityOwn }
+
+// Mint generates the device key and signs its certificate through KMS.
+func (o OwnCA) Mint(ctx context.Context, iccid string) (app.Minted, error) {
+	is, err := o.CA.Issue(ctx, iccid, o.KeyType, o.Validity)
+	if err != nil {
+		return app.Minted{}, err
+	}
+	return app.Minted{ID: is.ID, CertPEM: is.CertPEM, KeyPEM: is.KeyPEM}, nil
+}
+
+// Register registers the certificate with the CA, ACTIVE on first
+// registration; registering it again is success.
+func (o OwnCA) Register(ctx context.Context, c simstore.Credentials) (string, bool, error) {
+	arn, existed, err := o.IoT.Register(ctx, c.PEM, o.CA.PEM)
+	return arn, !existed, err
+}
+
+// AmazonCA mints with CreateKeysAndCertificate (INACTIVE, retried only on
+// throttling): an answer lost for good leaves an INACTIVE certificate
+// attached to nothing, which nothing here ever touches.
+type AmazonCA struct {
+	IoT *iotcore.Client
+}
+
+// Name is simstore.AuthorityAWS.
+func (AmazonCA) Name() string { return simstore.AuthorityAWS }
+
+// Mint creates the key and certificate in IoT Core.
+func (a AmazonCA) Mint(ctx context.Context, _ string) (app.Minted, error) {
+	c, err := a.IoT.CreateCertificate(ctx)
+	if err != nil {
+		return app.Minted{}, err
+	}
+	return app.Minted{ID: c.ID, ARN: c.ARN, CertPEM: c.PEM, KeyPEM: c.PrivateKey}, nil
+}
+
+// Register has nothing to do: the certificate exists since Mint, INACTIVE.
+func (AmazonCA) Register(_ context.Context, c simstore.Credentials) (string, bool, error) {
+	return c.ARN, false, nil
+}

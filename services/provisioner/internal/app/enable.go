@@ -1,0 +1,61 @@
+package app
+
+import (
+	"context"
+	"errors"
+
+	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/iotcore"
+	"github.com/simbridge/simbridge/libs/simstore"
+)
+
+// enable makes the SIM onboardable at the command's IP: it finishes a
+// certificate being issued, reactivates a disabled SIM's certificate (the
+// device may still hold it), issues a first or fresh one (a new or revoked
+// SIM), or only moves the record to a new IP.
+func (p *Provisioner) enable(ctx context.Context, w *work) error {
+	oldIP := w.rec.IP
+	rec := w.rec
+	var err error
+	switch {
+	case rec.Next != nil:
+		err = p.issueNext(ctx, w)
+	case rec.CurrentState() == simstore.StateActive && rec.HasCredentials():
+		// Only the IP (or leftovers of an interrupted attempt) to settle.
+	case rec.HasCredentials() && rec.CurrentState() != simstore.StateRevoked:
+		err = p.reactivate(ctx, w)
+	default:
+		err = p.issueFresh(ctx, w)
+	}
+	if err != nil {
+		return err
+	}
+	w.rec.IP, w.rec.Status = w.cmd.IP, w.cmd.Status
+	w.rec.SetState(simstore.StateActive)
+	if err := p.settle(ctx, w, StepRecordActive); err != nil {
+		return err
+	}
+	switch {
+	case !w.wasActive:
+		p.announce(ctx, w, events.MessageEnabled)
+	case oldIP != w.rec.IP:
+		p.announce(ctx, w, events.MessageUpdated)
+	}
+	return nil
+}
+
+// reactivate makes the current certificate serve again. A certificate IoT
+// Core refuses to activate (REVOKED meanwhile) or no longer knows is
+// replaced by a fresh one.
+func (p *Provisioner) reactivate(ctx context.Context, w *work) error {
+	cert := *w.rec.Cert
+	if err := p.attach(ctx, w, cert.ARN); err != nil {
+		return err
+	}
+	err := p.IoT.SetStatus(ctx, cert.ID, iotcore.StatusActive)
+	if errors.Is(err, iotcore.ErrCertificateRevoked) || errors.Is(err, iotcore.ErrCertificateNotFound) {
+		p.Logger.Warn("certificate cannot be reactivated; issuing a fresh one", "iccid", w.rec.ICCID, "certificate_id", cert.ID, "error", err)
+		return p.issueFresh(ctx, w)
+	}
+	return step(StepActivate, err)
+}
