@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/simbridge/simbridge/libs/simip"
 	"github.com/simbridge/simbridge/services/onboarding-api/internal/app"
 )
 
@@ -68,12 +69,14 @@ type onboardingHandler struct {
 }
 
 func (h *onboardingHandler) serve(c echo.Context) error {
-	ip, err := netip.ParseAddr(strings.TrimSpace(c.Request().Header.Get(h.ipHeader)))
+	// The gateway sends the TCP peer address; simip spells it the way SIM
+	// records are stored (::ffff:10.1.2.3 is 10.1.2.3) and refuses what no
+	// SIM can have (IPv6, a port): a 400, not a lookup that cannot match.
+	ip, err := simip.Parse(c.Request().Header.Get(h.ipHeader))
 	if err != nil {
 		c.Set(outcomeKey, "bad_device_ip")
 		return c.JSON(http.StatusBadRequest, message{msgBadDeviceIP})
 	}
-	ip = ip.Unmap()
 	c.Set(deviceIPKey, ip.String())
 	creds, err := h.app.ForIP(c.Request().Context(), ip)
 	switch {
