@@ -31,6 +31,16 @@ func TestResponseFormats(t *testing.T) {
 		{"json when asked", "/device-api/onboarding", "application/json", "application/json", wantJSON},
 		{"csv", "/device-api/onboarding", "text/csv", "text/csv", wantCSV},
 		{"csv among others", "/device-api/onboarding", "text/plain;q=0.5, TEXT/CSV", "text/csv", wantCSV},
+		{"csv refused with q=0", "/device-api/onboarding", "text/csv;q=0, application/json", "application/json", wantJSON},
+		{"csv refused, anything else welcome", "/device-api/onboarding", "text/csv;q=0, */*", "application/json", wantJSON},
+		{"json preferred by q", "/device-api/onboarding", "text/csv;q=0.5, application/json", "application/json", wantJSON},
+		{"csv preferred by q", "/device-api/onboarding", "application/json;q=0.5, text/csv;q=0.9", "text/csv", wantCSV},
+		{"tie goes to json", "/device-api/onboarding", "text/csv, application/json", "application/json", wantJSON},
+		{"any type is json", "/device-api/onboarding", "*/*", "application/json", wantJSON},
+		{"any text is csv", "/device-api/onboarding", "text/*", "text/csv", wantCSV},
+		{"nothing acceptable is json", "/device-api/onboarding", "text/plain", "application/json", wantJSON},
+		{"both refused is json", "/device-api/onboarding", "text/csv;q=0, application/json;q=0", "application/json", wantJSON},
+		{"q out of range is ignored", "/device-api/onboarding", "text/csv;q=2, application/json;q=0.1", "application/json", wantJSON},
 		{"alias path", "/onboarding", "text/csv", "text/csv", wantCSV},
 	}
 	for _, tc := range tests {

@@ -92,12 +92,13 @@ func (h *onboardingHandler) serve(c echo.Context) error {
 	return h.write(c, creds)
 }
 
-// write sends the answer in the format asked for; http.ServeContent honours
-// Range (206, 416, multipart) so modems can download it in chunks.
+// write sends the answer in the format negotiated from Accept;
+// http.ServeContent honours Range (206, 416, multipart) so modems can
+// download it in chunks.
 func (h *onboardingHandler) write(c echo.Context, creds app.Credentials) error {
 	format, body, ctype := "json", encodeJSON(creds), echo.MIMEApplicationJSON
-	if wantsCSV(c.Request().Header.Get(echo.HeaderAccept)) {
-		format, body, ctype = "csv", encodeCSV(creds), "text/csv"
+	if negotiate(c.Request().Header.Get(echo.HeaderAccept)) == formatCSV {
+		format, body, ctype = "csv", encodeCSV(creds), formatCSV
 	}
 	c.Set(formatKey, format)
 	c.Set(outcomeKey, "served")
@@ -109,8 +110,4 @@ func (h *onboardingHandler) write(c echo.Context, creds app.Credentials) error {
 	}
 	http.ServeContent(c.Response(), c.Request(), "", time.Time{}, bytes.NewReader(body))
 	return nil
-}
-
-func wantsCSV(accept string) bool {
-	return strings.Contains(strings.ToLower(accept), "text/csv")
 }
