@@ -104,6 +104,58 @@ func TestRange(t *testing.T) {
 	}
 }
 
+// Many or overlapping ranges are ignored (200, whole body): a multi-range
+// answer costs a multipart header per range, so hundreds of one-byte
+// ranges multiplied the answer; no request may get more than the body
+// plus a bounded overhead.
+func TestRangeAbuseIsIgnored(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, format := range []string{"application/json", "text/csv"} {
+		full := f.get(t, "/device-api/onboarding", ipActive, map[string]string{"Accept": format}).body
+		n := len(full)
+		tests := []struct {
+			name, rng string
+			wantCode  int
+		}{
+			{"hundreds of one-byte ranges", "bytes=" + oneByteRanges(300), 200},
+			{"one range more than the cap", "bytes=" + oneByteRanges(9), 200},
+			{"ranges up to the cap", "bytes=" + oneByteRanges(8), 206},
+			{"two ranges", "bytes=0-9,20-29", 206},
+			{"adjacent ranges do not overlap", "bytes=0-9,10-19", 206},
+			{"overlapping ranges", "bytes=0-99,50-149", 200},
+			{"the same range twice", "bytes=0-99,0-99", 200},
+			{"open range overlapping a suffix", "bytes=0-,-10", 200},
+			{"overlap out of order", "bytes=200-299,0-9,250-260", 200},
+			{"overlap hidden by spaces", "bytes= 0-99 , 99-100", 200},
+		}
+		for _, tc := range tests {
+			t.Run(format+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				r := f.get(t, "/device-api/onboarding", ipActive, map[string]string{"Accept": format, "Range": tc.rng})
+				if r.code != tc.wantCode {
+					t.Fatalf("got %d, want %d", r.code, tc.wantCode)
+				}
+				if tc.wantCode == 200 && r.body != full {
+					t.Fatalf("a 200 must carry the whole body")
+				}
+				if len(r.body) > n+1024 {
+					t.Fatalf("answer of %d bytes for a %d-byte body", len(r.body), n)
+				}
+			})
+		}
+	}
+}
+
+// oneByteRanges is "0-0,2-2,…" with k ranges.
+func oneByteRanges(k int) string {
+	specs := make([]string, k)
+	for i := range specs {
+		specs[i] = fmt.Sprintf("%d-%d", 2*i, 2*i)
+	}
+	return strings.Join(specs, ",")
+}
+
 // TestChunkedDownloadReassembles downloads the answer the way a cellular
 // modem does, in fixed-size chunks, and checks the pieces add up.
 func TestChunkedDownloadReassembles(t *testing.T) {

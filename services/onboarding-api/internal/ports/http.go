@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -94,7 +93,7 @@ func (h *onboardingHandler) serve(c echo.Context) error {
 
 // write sends the answer in the format negotiated from Accept;
 // http.ServeContent honours Range (206, 416, multipart) so modems can
-// download it in chunks.
+// download it in chunks, within the bounds honourRange sets.
 func (h *onboardingHandler) write(c echo.Context, creds app.Credentials) error {
 	format, body, ctype := "json", encodeJSON(creds), echo.MIMEApplicationJSON
 	if negotiate(c.Request().Header.Get(echo.HeaderAccept)) == formatCSV {
@@ -105,8 +104,8 @@ func (h *onboardingHandler) write(c echo.Context, creds app.Credentials) error {
 	hdr := c.Response().Header()
 	hdr.Set(echo.HeaderContentType, ctype)
 	hdr.Set("Cache-Control", "no-store")
-	if r := c.Request(); !strings.HasPrefix(r.Header.Get("Range"), "bytes=") {
-		r.Header.Del("Range") // RFC 9110: a range unit not understood is ignored
+	if r := c.Request(); !honourRange(r.Header.Get("Range"), int64(len(body))) {
+		r.Header.Del("Range") // answered 200 with the whole body
 	}
 	http.ServeContent(c.Response(), c.Request(), "", time.Time{}, bytes.NewReader(body))
 	return nil
