@@ -10,10 +10,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/simbridge/simbridge/libs/simip"
 )
 
 // Kind says what a SimCommand asks for.
@@ -106,8 +107,10 @@ func (c SimCommand) Validate() error {
 		errs = append(errs, fmt.Errorf("iccid %q is not 18-22 digits", c.ICCID))
 	}
 	if c.Kind == KindCreate || c.Kind == KindUpdate {
-		if _, err := netip.ParseAddr(c.IP); err != nil {
-			errs = append(errs, fmt.Errorf("ip %q: %w", c.IP, err))
+		if n, err := simip.Normalize(c.IP); err != nil {
+			errs = append(errs, fmt.Errorf("ip: %w", err))
+		} else if n != c.IP {
+			errs = append(errs, fmt.Errorf("ip %q is not canonical: want %q", c.IP, n))
 		}
 	}
 	if c.BaseVersion < 0 {

@@ -28,6 +28,10 @@ func TestDecodeSimCommand(t *testing.T) {
 		{"letters in iccid", `{"kind":"disable","iccid":"89882806660000000AB"}`, true},
 		{"create without ip", `{"kind":"create","iccid":"8988280666000000001"}`, true},
 		{"create with bad ip", `{"kind":"create","iccid":"8988280666000000001","ip":"10.0.0.300"}`, true},
+		{"create with an IPv4-mapped ip (not canonical)", `{"kind":"create","iccid":"8988280666000000001","ip":"::ffff:10.0.0.1"}`, true},
+		{"create with a plain IPv6 ip", `{"kind":"create","iccid":"8988280666000000001","ip":"2001:db8::1"}`, true},
+		{"update with a padded ip", `{"kind":"update","iccid":"8988280666000000001","ip":" 10.0.0.1"}`, true},
+		{"disable keeps the stored spelling", `{"kind":"disable","iccid":"8988280666000000001","ip":"::ffff:10.0.0.1"}`, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package messaging
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -141,7 +142,7 @@ func (c *Consumer) Handler(handle CommandFunc) message.NoPublishHandlerFunc {
 func (c *Consumer) handle(ctx context.Context, msg *message.Message, handle CommandFunc) error {
 	cmd, err := events.DecodeSimCommand(msg.Payload)
 	if err != nil {
-		return c.deadLetter(ctx, msg, events.SimCommand{}, "malformed", "decode", err)
+		return c.deadLetter(ctx, msg, subjectOfMalformed(msg), "malformed", "decode", err)
 	}
 	log := c.logger.With("iccid", cmd.ICCID, "kind", cmd.Kind, "receive_count", receiveCount(msg))
 	stop := c.keepHidden(ctx, msg)
@@ -152,10 +153,10 @@ func (c *Consumer) handle(ctx context.Context, msg *message.Message, handle Comm
 	}
 	step := stepOf(err)
 	if errors.Is(err, events.ErrInvalidCommand) {
-		return c.deadLetter(ctx, msg, cmd, "malformed", step, err)
+		return c.deadLetter(ctx, msg, subjectOf(cmd), "malformed", step, err)
 	}
 	if receiveCount(msg) >= c.maxReceives {
-		return c.deadLetter(ctx, msg, cmd, "exhausted", step, err)
+		return c.deadLetter(ctx, msg, subjectOf(cmd), "exhausted", step, err)
 	}
 	log.Warn("command failed; retrying", "step", step, "error", err)
 	c.observer.Retried(step)
@@ -175,7 +176,7 @@ func (c *Consumer) delete(ctx context.Context, msg *message.Message) {
 
 // deadLetter copies the message to the DLQ, notifies once and acks it.
 // If the copy fails the message is nacked: SQS's redrive moves it later.
-func (c *Consumer) deadLetter(ctx context.Context, msg *message.Message, cmd events.SimCommand, reason, step string, cause error) error {
+func (c *Consumer) deadLetter(ctx context.Context, msg *message.Message, sim subject, reason, step string, cause error) error {
 	group := msg.Metadata.Get(MetaGroupID)
 	if group == "" {
 		group = "dead-letter"
@@ -193,12 +194,15 @@ func (c *Consumer) deadLetter(ctx context.Context, msg *message.Message, cmd eve
 	}
 	c.observer.DeadLettered(reason, step)
 	text := fmt.Sprintf("SIM %s failed at step %q after %d attempts and was moved to the dead-letter queue: %s",
-		cmd.Kind, step, receiveCount(msg), truncate(cause.Error(), 300))
+		sim.kind, step, receiveCount(msg), truncate(cause.Error(), 300))
 	if reason == "malformed" {
 		text = "Malformed message moved to the dead-letter queue: " + truncate(cause.Error(), 300)
+		if sim.iccid != "" {
+			text = fmt.Sprintf("Malformed message for SIM %s moved to the dead-letter queue: %s", sim.iccid, truncate(cause.Error(), 300))
+		}
 	}
-	c.logger.Error("message moved to DLQ", "iccid", cmd.ICCID, "reason", reason, "step", step, "error", cause)
-	if err := c.notifier.Failure(ctx, cmd.ICCID, cmd.IP, text); err != nil {
+	c.logger.Error("message moved to DLQ", "iccid", sim.iccid, "ip", sim.ip, "reason", reason, "step", step, "error", cause)
+	if err := c.notifier.Failure(ctx, sim.iccid, sim.ip, text); err != nil {
 		c.logger.Error("failure notification not sent", "error", err)
 	}
 	return nil
@@ -276,4 +280,91 @@ func AddWorkers(r *message.Router, name, queue string, sub message.Subscriber, n
 	for i := range max(n, 1) {
 		r.AddConsumerHandler(fmt.Sprintf("%s-%d", name, i), queue, sub, h)
 	}
+}
+
+// subject is the SIM a message concerns, as far as the message tells: what
+// failure notifications and DLQ log lines name, so an operator knows which
+// SIM needs attention even when the command itself was unusable.
+type subject struct {
+	kind      events.Kind
+	iccid, ip string
+}
+
+func subjectOf(cmd events.SimCommand) subject {
+	return subject{kind: cmd.Kind, iccid: cmd.ICCID, ip: cmd.IP}
+}
+
+// maxReportedIP bounds the IP quoted from an invalid command: long enough
+// for any spelling of an address, too short to carry a payload.
+const maxReportedIP = 64
+
+// subjectOfMalformed reads a message that failed to decode or validate,
+// leniently and for reporting only: nothing read here is ever acted on.
+// The ICCID comes from the body when it holds a valid one (as a string or a
+// bare number), else from the FIFO group id, which publishers set to the
+// ICCID; the IP is quoted as carried, valid or not (999.1.2.3 is exactly
+// what the operator must see). A body cut short still yields the fields
+// that came before the damage.
+func subjectOfMalformed(msg *message.Message) subject {
+	var sim subject
+	for name, raw := range topLevelFields(msg.Payload) {
+		switch {
+		case strings.EqualFold(name, "iccid"):
+			if id := jsonScalar(raw); events.ValidICCID(id) {
+				sim.iccid = id
+			}
+		case strings.EqualFold(name, "ip"):
+			if ip, ok := jsonString(raw); ok && len(ip) <= maxReportedIP {
+				sim.ip = ip
+			}
+		case strings.EqualFold(name, "kind"):
+			if k, ok := jsonString(raw); ok && len(k) <= 16 {
+				sim.kind = events.Kind(k)
+			}
+		}
+	}
+	if group := msg.Metadata.Get(MetaGroupID); sim.iccid == "" && events.ValidICCID(group) {
+		sim.iccid = group
+	}
+	return sim
+}
+
+// topLevelFields yields the fields of a JSON object in order until the
+// body ends or stops being valid JSON, with encoding/json doing the reading.
+func topLevelFields(body []byte) func(yield func(string, json.RawMessage) bool) {
+	return func(yield func(string, json.RawMessage) bool) {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+			return
+		}
+		for {
+			key, err := dec.Token()
+			name, isKey := key.(string)
+			if err != nil || !isKey {
+				return
+			}
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil || !yield(name, raw) {
+				return
+			}
+		}
+	}
+}
+
+// jsonString returns raw's value if it is a JSON string.
+func jsonString(raw json.RawMessage) (string, bool) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// jsonScalar returns a JSON string's value or a number's digits as written
+// (an ICCID sent as a number is still the ICCID).
+func jsonScalar(raw json.RawMessage) string {
+	if s, ok := jsonString(raw); ok {
+		return s
+	}
+	return string(raw)
 }

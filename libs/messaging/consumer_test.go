@@ -2,11 +2,15 @@ package messaging_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -20,10 +24,50 @@ type noNotes struct{}
 
 func (noNotes) Failure(context.Context, string, string, string) error { return nil }
 
+// note is one failure notification.
+type note struct{ iccid, ip, msg string }
+
+// recordingNotes keeps every failure notification, for a test to read.
+type recordingNotes struct {
+	mu    sync.Mutex
+	notes []note
+}
+
+func (r *recordingNotes) Failure(_ context.Context, iccid, ip, msg string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.notes = append(r.notes, note{iccid, ip, msg})
+	return nil
+}
+
+// next waits for the notification after the first n.
+func (r *recordingNotes) next(t *testing.T, n int, limit time.Duration) note {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		r.mu.Lock()
+		if len(r.notes) > n {
+			got := r.notes[n]
+			r.mu.Unlock()
+			return got
+		}
+		r.mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no failure notification within %v", limit)
+	return note{}
+}
+
 // runConsumer runs handle on a fresh queue with a 2 s visibility timeout and
 // returns the queue's resources and a stop function that reports how
 // RunConsumers ended.
 func runConsumer(t *testing.T, handle messaging.CommandFunc) (bootstrap.Resources, context.CancelFunc, <-chan error) {
+	t.Helper()
+	return runConsumerWith(t, noNotes{}, slog.New(slog.DiscardHandler), handle)
+}
+
+// runConsumerWith is runConsumer with the notifier and logger given.
+func runConsumerWith(t *testing.T, notes messaging.FailureNotifier, logger *slog.Logger, handle messaging.CommandFunc) (bootstrap.Resources, context.CancelFunc, <-chan error) {
 	t.Helper()
 	cfg := testkit.AWSConfig(t)
 	res, err := bootstrap.Ensure(context.Background(), cfg, bootstrap.Names{Prefix: testkit.Name(t)},
@@ -36,7 +80,7 @@ func runConsumer(t *testing.T, handle messaging.CommandFunc) (bootstrap.Resource
 	go func() {
 		done <- messaging.RunConsumers(ctx, messaging.ConsumerOptions{
 			Name: "test", Queue: res.CreateQueue(), Workers: 2, OpsAddr: "127.0.0.1:0", ShutdownTimeout: 10 * time.Second,
-			AWS: cfg, Notifier: noNotes{}, Registry: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler),
+			AWS: cfg, Notifier: notes, Registry: prometheus.NewRegistry(), Logger: logger,
 		}, handle)
 	}()
 	t.Cleanup(cancel)
@@ -108,3 +152,75 @@ func TestShutdownFinishesInFlightWork(t *testing.T) {
 }
 
 func sqsClient(t *testing.T) *sqs.Client { return sqs.NewFromConfig(testkit.AWSConfig(t)) }
+
+// A command that cannot be acted on still names its SIM: the failure
+// notification and the DLQ log line carry the ICCID (and the IP as sent)
+// whenever the message had it, in its body, even a damaged one, or as its
+// FIFO group id. The command itself is never handled.
+func TestInvalidCommandNotificationNamesTheSIM(t *testing.T) {
+	t.Parallel()
+	notes, logs := &recordingNotes{}, &testkit.LogBuffer{}
+	var handled atomic.Int32
+	res, _, _ := runConsumerWith(t, notes, slog.New(slog.NewJSONHandler(logs, nil)), func(context.Context, events.SimCommand) error {
+		handled.Add(1)
+		return nil
+	})
+	tests := []struct {
+		name, group, body, wantICCID, wantIP string
+	}{
+		{name: "valid ICCID, IP out of range", group: "8988280666000000401",
+			body:      `{"kind":"create","iccid":"8988280666000000401","ip":"999.1.2.3","status":"Enabled","base_version":0}`,
+			wantICCID: "8988280666000000401", wantIP: "999.1.2.3"},
+		{name: "update with a non-canonical IP, group not an ICCID", group: "batch-7",
+			body:      `{"kind":"update","iccid":"8988280666000000402","ip":"::ffff:10.0.0.2","base_version":3}`,
+			wantICCID: "8988280666000000402", wantIP: "::ffff:10.0.0.2"},
+		{name: "body cut short after the ICCID and IP", group: "poison-3",
+			body:      `{"iccid":"8988280666000000403","ip":"10.0.0.3","kind":`,
+			wantICCID: "8988280666000000403", wantIP: "10.0.0.3"},
+		{name: "ICCID sent as a number", group: "g-5",
+			body:      `{"kind":"create","iccid":8988280666000000405,"ip":"10.0.0.5"}`,
+			wantICCID: "8988280666000000405", wantIP: "10.0.0.5"},
+		{name: "body not JSON, group id is the ICCID", group: "8988280666000000404",
+			body: `not json`, wantICCID: "8988280666000000404"},
+		{name: "invalid ICCID is not passed off as one", group: "g-7",
+			body: `{"kind":"create","iccid":"123","ip":"10.0.0.7"}`, wantIP: "10.0.0.7"},
+		{name: "nothing names a SIM", group: "poison", body: `{"kind":"create","iccid":`},
+	}
+	q := sqsClient(t)
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := q.SendMessage(context.Background(), &sqs.SendMessageInput{
+				QueueUrl: aws.String(res.CreateQueueURL), MessageBody: aws.String(tc.body),
+				MessageGroupId: aws.String(tc.group), MessageDeduplicationId: aws.String(fmt.Sprintf("invalid-%d", i)),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := notes.next(t, i, 30*time.Second)
+			if got.iccid != tc.wantICCID || got.ip != tc.wantIP {
+				t.Fatalf("notification names iccid %q ip %q, want %q %q (%s)", got.iccid, got.ip, tc.wantICCID, tc.wantIP, got.msg)
+			}
+			if tc.wantICCID != "" && !strings.Contains(got.msg, tc.wantICCID) {
+				t.Errorf("notification text does not name the SIM: %s", got.msg)
+			}
+			if tc.wantICCID != "" && !dlqLogNames(logs.String(), tc.wantICCID) {
+				t.Errorf("no DLQ log line names %s:\n%s", tc.wantICCID, logs.String())
+			}
+		})
+	}
+	if n := handled.Load(); n != 0 {
+		t.Fatalf("an invalid command was handled %d times; it must never be acted on", n)
+	}
+	if dead := testkit.DrainQueue(t, q, res.CreateDLQURL, 2*time.Second); len(dead) != len(tests) {
+		t.Fatalf("DLQ holds %d messages, want %d", len(dead), len(tests))
+	}
+}
+
+func dlqLogNames(logs, iccid string) bool {
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, `"msg":"message moved to DLQ"`) && strings.Contains(line, `"iccid":"`+iccid+`"`) {
+			return true
+		}
+	}
+	return false
+}

@@ -23,6 +23,9 @@ func TestErrorAnswers(t *testing.T) {
 		{"no credentials yet", ipNoCreds, 404, notFound},
 		{"missing device IP", "", 400, `{"message":"Missing or invalid device IP"}`},
 		{"invalid device IP", "10.0.0", 400, `{"message":"Missing or invalid device IP"}`},
+		{"IPv6 device IP (no SIM has one)", "2001:db8::1", 400, `{"message":"Missing or invalid device IP"}`},
+		{"device IP with a port", "10.0.0.1:4711", 400, `{"message":"Missing or invalid device IP"}`},
+		{"unknown IP, IPv4-mapped", "::ffff:" + ipUnknown, 404, notFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -31,6 +31,16 @@ func TestResponseFormats(t *testing.T) {
 		{"json when asked", "/device-api/onboarding", "application/json", "application/json", wantJSON},
 		{"csv", "/device-api/onboarding", "text/csv", "text/csv", wantCSV},
 		{"csv among others", "/device-api/onboarding", "text/plain;q=0.5, TEXT/CSV", "text/csv", wantCSV},
+		{"csv refused with q=0", "/device-api/onboarding", "text/csv;q=0, application/json", "application/json", wantJSON},
+		{"csv refused, anything else welcome", "/device-api/onboarding", "text/csv;q=0, */*", "application/json", wantJSON},
+		{"json preferred by q", "/device-api/onboarding", "text/csv;q=0.5, application/json", "application/json", wantJSON},
+		{"csv preferred by q", "/device-api/onboarding", "application/json;q=0.5, text/csv;q=0.9", "text/csv", wantCSV},
+		{"tie goes to json", "/device-api/onboarding", "text/csv, application/json", "application/json", wantJSON},
+		{"any type is json", "/device-api/onboarding", "*/*", "application/json", wantJSON},
+		{"any text is csv", "/device-api/onboarding", "text/*", "text/csv", wantCSV},
+		{"nothing acceptable is json", "/device-api/onboarding", "text/plain", "application/json", wantJSON},
+		{"both refused is json", "/device-api/onboarding", "text/csv;q=0, application/json;q=0", "application/json", wantJSON},
+		{"q out of range is ignored", "/device-api/onboarding", "text/csv;q=2, application/json;q=0.1", "application/json", wantJSON},
 		{"alias path", "/onboarding", "text/csv", "text/csv", wantCSV},
 	}
 	for _, tc := range tests {
@@ -92,6 +102,58 @@ func TestRange(t *testing.T) {
 			})
 		}
 	}
+}
+
+// Many or overlapping ranges are ignored (200, whole body): a multi-range
+// answer costs a multipart header per range, so hundreds of one-byte
+// ranges multiplied the answer; no request may get more than the body
+// plus a bounded overhead.
+func TestRangeAbuseIsIgnored(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, format := range []string{"application/json", "text/csv"} {
+		full := f.get(t, "/device-api/onboarding", ipActive, map[string]string{"Accept": format}).body
+		n := len(full)
+		tests := []struct {
+			name, rng string
+			wantCode  int
+		}{
+			{"hundreds of one-byte ranges", "bytes=" + oneByteRanges(300), 200},
+			{"one range more than the cap", "bytes=" + oneByteRanges(9), 200},
+			{"ranges up to the cap", "bytes=" + oneByteRanges(8), 206},
+			{"two ranges", "bytes=0-9,20-29", 206},
+			{"adjacent ranges do not overlap", "bytes=0-9,10-19", 206},
+			{"overlapping ranges", "bytes=0-99,50-149", 200},
+			{"the same range twice", "bytes=0-99,0-99", 200},
+			{"open range overlapping a suffix", "bytes=0-,-10", 200},
+			{"overlap out of order", "bytes=200-299,0-9,250-260", 200},
+			{"overlap hidden by spaces", "bytes= 0-99 , 99-100", 200},
+		}
+		for _, tc := range tests {
+			t.Run(format+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				r := f.get(t, "/device-api/onboarding", ipActive, map[string]string{"Accept": format, "Range": tc.rng})
+				if r.code != tc.wantCode {
+					t.Fatalf("got %d, want %d", r.code, tc.wantCode)
+				}
+				if tc.wantCode == 200 && r.body != full {
+					t.Fatalf("a 200 must carry the whole body")
+				}
+				if len(r.body) > n+1024 {
+					t.Fatalf("answer of %d bytes for a %d-byte body", len(r.body), n)
+				}
+			})
+		}
+	}
+}
+
+// oneByteRanges is "0-0,2-2,…" with k ranges.
+func oneByteRanges(k int) string {
+	specs := make([]string, k)
+	for i := range specs {
+		specs[i] = fmt.Sprintf("%d-%d", 2*i, 2*i)
+	}
+	return strings.Join(specs, ",")
 }
 
 // TestChunkedDownloadReassembles downloads the answer the way a cellular

@@ -9,13 +9,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/simbridge/simbridge/libs/simip"
 	"github.com/simbridge/simbridge/services/onboarding-api/internal/app"
 )
 
@@ -68,12 +68,14 @@ type onboardingHandler struct {
 }
 
 func (h *onboardingHandler) serve(c echo.Context) error {
-	ip, err := netip.ParseAddr(strings.TrimSpace(c.Request().Header.Get(h.ipHeader)))
+	// The gateway sends the TCP peer address; simip spells it the way SIM
+	// records are stored (::ffff:10.1.2.3 is 10.1.2.3) and refuses what no
+	// SIM can have (IPv6, a port): a 400, not a lookup that cannot match.
+	ip, err := simip.Parse(c.Request().Header.Get(h.ipHeader))
 	if err != nil {
 		c.Set(outcomeKey, "bad_device_ip")
 		return c.JSON(http.StatusBadRequest, message{msgBadDeviceIP})
 	}
-	ip = ip.Unmap()
 	c.Set(deviceIPKey, ip.String())
 	creds, err := h.app.ForIP(c.Request().Context(), ip)
 	switch {
@@ -89,25 +91,22 @@ func (h *onboardingHandler) serve(c echo.Context) error {
 	return h.write(c, creds)
 }
 
-// write sends the answer in the format asked for; http.ServeContent honours
-// Range (206, 416, multipart) so modems can download it in chunks.
+// write sends the answer in the format negotiated from Accept;
+// http.ServeContent honours Range (206, 416, multipart) so modems can
+// download it in chunks, within the bounds honourRange sets.
 func (h *onboardingHandler) write(c echo.Context, creds app.Credentials) error {
 	format, body, ctype := "json", encodeJSON(creds), echo.MIMEApplicationJSON
-	if wantsCSV(c.Request().Header.Get(echo.HeaderAccept)) {
-		format, body, ctype = "csv", encodeCSV(creds), "text/csv"
+	if negotiate(c.Request().Header.Get(echo.HeaderAccept)) == formatCSV {
+		format, body, ctype = "csv", encodeCSV(creds), formatCSV
 	}
 	c.Set(formatKey, format)
 	c.Set(outcomeKey, "served")
 	hdr := c.Response().Header()
 	hdr.Set(echo.HeaderContentType, ctype)
 	hdr.Set("Cache-Control", "no-store")
-	if r := c.Request(); !strings.HasPrefix(r.Header.Get("Range"), "bytes=") {
-		r.Header.Del("Range") // RFC 9110: a range unit not understood is ignored
+	if r := c.Request(); !honourRange(r.Header.Get("Range"), int64(len(body))) {
+		r.Header.Del("Range") // answered 200 with the whole body
 	}
 	http.ServeContent(c.Response(), c.Request(), "", time.Time{}, bytes.NewReader(body))
 	return nil
-}
-
-func wantsCSV(accept string) bool {
-	return strings.Contains(strings.ToLower(accept), "text/csv")
 }

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/simip"
 )
 
 // Reconciler compares a stream of 1NCE SIMs with the store. Feed every store
@@ -87,7 +88,7 @@ func (r *Reconciler) observeEnabled(s RemoteSIM) {
 		r.report.problem(ProblemNoIP, s.ICCID)
 		return
 	}
-	addr, err := netip.ParseAddr(s.IP)
+	addr, err := simip.Parse(s.IP) // ::ffff:10.1.2.3 is 10.1.2.3; IPv6 is invalid
 	if err != nil {
 		r.report.problem(ProblemInvalidIP, s.ICCID)
 		return

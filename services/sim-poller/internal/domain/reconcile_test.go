@@ -47,8 +47,15 @@ func TestStateRules(t *testing.T) {
 					t.Errorf("unchanged = %d", r.Unchanged)
 				}
 			}},
-		{name: "IP written differently is the same IP", local: []domain.LocalSIM{active(a, "2001:db8::1", 1)},
-			remote: []domain.RemoteSIM{enabled(a, "2001:0db8:0::1")}},
+		{name: "IP written as IPv4-mapped IPv6 is the same IP", local: []domain.LocalSIM{active(a, "10.1.2.3", 1), active(b, "10.1.2.4", 1)},
+			remote: []domain.RemoteSIM{enabled(a, "::ffff:10.1.2.3"), enabled(b, "::FFFF:a01:204")},
+			check: func(t *testing.T, r domain.Report) {
+				if r.Unchanged != 2 {
+					t.Errorf("unchanged = %d, want 2", r.Unchanged)
+				}
+			}},
+		{name: "a record stored with the mapped spelling is updated to the IPv4 one", local: []domain.LocalSIM{active(a, "::ffff:10.1.2.3", 4)},
+			remote: []domain.RemoteSIM{enabled(a, "10.1.2.3")}, want: []string{"update " + a + " 10.1.2.3 4"}},
 		{name: "disabled in 1NCE is disabled", local: []domain.LocalSIM{active(a, "10.0.0.1", 3)},
 			remote: []domain.RemoteSIM{{ICCID: a, IP: "10.0.0.1", Status: domain.StatusDisabled}},
 			want:   []string{"disable " + a + " 10.0.0.1 3"}},
@@ -89,8 +96,19 @@ func TestStateRules(t *testing.T) {
 			remote: []domain.RemoteSIM{enabled(a, "")}, check: problems(map[string]int{domain.ProblemNoIP: 1})},
 		{name: "disabled SIM without IP is still disabled", local: []domain.LocalSIM{active(a, "10.0.0.1", 3)},
 			remote: []domain.RemoteSIM{{ICCID: a, Status: domain.StatusDisabled}}, want: []string{"disable " + a + " 10.0.0.1 3"}},
-		{name: "IPv6 SIM is created with the canonical address", remote: []domain.RemoteSIM{enabled(a, "2001:DB8:0:0::5")},
-			want: []string{"create " + a + " 2001:db8::5 0"}},
+		{name: "IPv4-mapped SIM is created with the IPv4 address", remote: []domain.RemoteSIM{enabled(a, "::ffff:10.0.0.5")},
+			want: []string{"create " + a + " 10.0.0.5 0"}},
+		{name: "IPv6 SIM is invalid data, skipped and counted", remote: []domain.RemoteSIM{enabled(a, "2001:DB8:0:0::5"), enabled(b, "::1"), enabled(c, "::10.0.0.6")},
+			check: problems(map[string]int{domain.ProblemInvalidIP: 3})},
+		{name: "active SIM listed with an IPv6 address keeps its access and is counted", local: []domain.LocalSIM{active(a, "10.0.0.1", 2)},
+			remote: []domain.RemoteSIM{enabled(a, "2001:db8::1")}, check: problems(map[string]int{domain.ProblemInvalidIP: 1})},
+		{name: "mapped and plain spellings of one IP conflict", remote: []domain.RemoteSIM{enabled(a, "10.1.2.3"), enabled(b, "::ffff:10.1.2.3"), enabled(c, "10.1.2.9")},
+			want:  []string{"create " + c + " 10.1.2.9 0"},
+			check: problems(map[string]int{domain.ProblemIPConflict: 2})},
+		{name: "a new SIM at the mapped spelling of an active SIM's IP: the active one loses access too", local: []domain.LocalSIM{active(a, "10.1.2.3", 5)},
+			remote: []domain.RemoteSIM{enabled(a, "10.1.2.3"), enabled(b, "::ffff:10.1.2.3")},
+			want:   []string{"disable " + a + " 10.1.2.3 5"},
+			check:  problems(map[string]int{domain.ProblemIPConflict: 2})},
 		{name: "IP with a zone or port is invalid", remote: []domain.RemoteSIM{enabled(a, "10.0.0.1:80"), enabled(b, " 10.0.0.2")},
 			check: problems(map[string]int{domain.ProblemInvalidIP: 2})},
 		{name: "three SIMs with one IP: none gets credentials", local: []domain.LocalSIM{active(b, "10.0.0.1", 2)},

@@ -2,6 +2,8 @@ package ports
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -18,8 +20,15 @@ type GuardOptions struct {
 	BurstPerIP int
 	// MaxConcurrent bounds requests in flight (503 beyond).
 	MaxConcurrent int
-	// MaxBodyBytes bounds a request body (413 beyond); GET needs none.
+	// MaxBodyBytes bounds a request body (413 beyond), however it is framed;
+	// GET needs none.
 	MaxBodyBytes int64
+	// MaxHeaderBytes bounds the request head (431 beyond): the request line
+	// and every header field, counted as headerBytes does. net/http's own
+	// MaxHeaderBytes is not that limit: it reads 4 KiB more before it
+	// refuses (its "bufio slop"), and HTTP/2 counts differently. Zero or
+	// less leaves the head to the server's limit alone.
+	MaxHeaderBytes int
 }
 
 // trackedIPs bounds the per-IP limiters kept; idle ones expire.
@@ -53,6 +62,8 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case !g.limiter(PeerIP(r.RemoteAddr)).Allow():
 		g.reject(w, r, http.StatusTooManyRequests, "rate_limited", "Too Many Requests")
+	case g.opts.MaxHeaderBytes > 0 && headerBytes(r) > g.opts.MaxHeaderBytes:
+		g.reject(w, r, http.StatusRequestHeaderFieldsTooLarge, "header", "Request Header Fields Too Large")
 	case !g.paths[r.URL.Path]:
 		g.reject(w, r, http.StatusNotFound, "path", "Not Found")
 	case r.Method != http.MethodGet:
@@ -61,8 +72,32 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.ContentLength > g.opts.MaxBodyBytes:
 		g.reject(w, r, http.StatusRequestEntityTooLarge, "body", "Request Entity Too Large")
 	default:
-		g.forward(w, r)
+		g.checkBody(w, r)
 	}
+}
+
+// checkBody reads whatever body came with the request, up to the limit,
+// before the request takes a slot. Content-Length was checked above, but a
+// chunked (HTTP/1.1) or unsized (HTTP/2) body declares nothing, and the
+// proxy never forwards a body, so reading it here is the only way to
+// enforce the limit whatever the framing. A request without
+// Content-Length or Transfer-Encoding has no body (RFC 9112 §6.3: there is
+// no close-delimited request body, HTTP/1.0 included). The read is bounded
+// by the limit and the server's ReadTimeout.
+func (g *guard) checkBody(w http.ResponseWriter, r *http.Request) {
+	if r.Body != nil && r.Body != http.NoBody {
+		_, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, g.opts.MaxBodyBytes))
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			g.reject(w, r, http.StatusRequestEntityTooLarge, "body", "Request Entity Too Large")
+			return
+		case err != nil:
+			g.reject(w, r, http.StatusBadRequest, "body", "Bad Request")
+			return
+		}
+	}
+	g.forward(w, r)
 }
 
 // forward takes a slot or answers 503 at once: queueing behind a full
@@ -71,7 +106,6 @@ func (g *guard) forward(w http.ResponseWriter, r *http.Request) {
 	select {
 	case g.slots <- struct{}{}:
 		defer func() { <-g.slots }()
-		r.Body = http.MaxBytesReader(w, r.Body, g.opts.MaxBodyBytes)
 		g.next.ServeHTTP(w, r)
 	default:
 		g.reject(w, r, http.StatusServiceUnavailable, "busy", "Service Unavailable")
@@ -99,4 +133,24 @@ func writeJSON(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
+}
+
+// headerBytes is the size of the request head as MAX_HEADER_BYTES counts
+// it, the same for HTTP/1.x and HTTP/2: the request line, every header
+// field as "Name: value" CRLF (Host included) and the final CRLF, which is
+// exactly the bytes of a head written in the usual form. Whitespace
+// net/http strips around values is not counted; the server's own limit
+// (MaxHeaderBytes plus net/http's slack) bounds what it reads regardless.
+func headerBytes(r *http.Request) int {
+	const crlf, sep = len("\r\n"), len(": ")
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + crlf
+	if r.Host != "" {
+		n += len("Host") + sep + len(r.Host) + crlf
+	}
+	for name, values := range r.Header {
+		for _, v := range values {
+			n += len(name) + sep + len(v) + crlf
+		}
+	}
+	return n + crlf
 }

@@ -45,7 +45,7 @@ func (u *upstream) last() http.Header {
 }
 
 func defaultGuard() ports.GuardOptions {
-	return ports.GuardOptions{RatePerIP: 1000, BurstPerIP: 1000, MaxConcurrent: 100, MaxBodyBytes: 1024}
+	return ports.GuardOptions{RatePerIP: 1000, BurstPerIP: 1000, MaxConcurrent: 100, MaxBodyBytes: 1024, MaxHeaderBytes: 8192}
 }
 
 // newGateway runs the proxy in front of a recording upstream.

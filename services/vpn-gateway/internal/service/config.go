@@ -49,6 +49,9 @@ type Config struct {
 }
 
 // Limits protect the gateway and onboarding-api from floods and slow clients.
+// MaxHeaderBytes is the request line plus header fields ("Name: value"
+// lines) a device may send, 431 beyond, on the HTTP and HTTPS listeners;
+// MaxBodyBytes the body, 413 beyond, however it is framed.
 type Limits struct {
 	RatePerIP         float64       `env:"RATE_LIMIT, default=5"`
 	BurstPerIP        int           `env:"RATE_BURST, default=20"`

@@ -100,7 +100,7 @@ func newProxy(cfg Config, keys *secrets.Rotating, m *ports.Metrics, logger *slog
 			}
 		},
 		Guard: ports.GuardOptions{RatePerIP: cfg.Limits.RatePerIP, BurstPerIP: cfg.Limits.BurstPerIP,
-			MaxConcurrent: cfg.Limits.MaxConcurrent, MaxBodyBytes: cfg.Limits.MaxBodyBytes},
+			MaxConcurrent: cfg.Limits.MaxConcurrent, MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxHeaderBytes: cfg.Limits.MaxHeaderBytes},
 		Metrics: m, Logger: logger,
 	})
 }
