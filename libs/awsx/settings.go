@@ -9,10 +9,15 @@ import (
 )
 
 // RetrySettings are the retry knobs of services that call AWS in volume.
-// Adaptive mode slows the client down when AWS throttles, so throttling never
-// fails work while attempts remain.
+//
+// The default is the standard mode: every transient error, throttling
+// included, is retried with exponential backoff and jitter. The services
+// already pace each IoT operation to their share of the account's quota
+// (package quota); the adaptive mode's client-side rate would throttle every
+// operation of a client after throttles on one of them, and it slowed a
+// fleet under steady throttling to a crawl.
 type RetrySettings struct {
-	RetryMode   string `env:"AWS_RETRY_MODE, default=adaptive"`
+	RetryMode   string `env:"AWS_RETRY_MODE, default=standard"`
 	MaxAttempts int    `env:"AWS_MAX_ATTEMPTS, default=10"`
 }
 

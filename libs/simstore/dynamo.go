@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/simbridge/simbridge/libs/simip"
 )
 
 // IPIndex is the global secondary index on the ip attribute.
@@ -83,6 +85,10 @@ func (s *Dynamo) Get(ctx context.Context, iccid string) (Record, error) {
 // FindByIP returns every record holding ip (normally one; more means two SIMs
 // claim the address and the caller must refuse to choose).
 func (s *Dynamo) FindByIP(ctx context.Context, ip string) ([]Record, error) {
+	ip, err := simip.Normalize(ip)
+	if err != nil {
+		return nil, fmt.Errorf("find sim by ip: %w", err)
+	}
 	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		IndexName:                 aws.String(IPIndex),
@@ -105,6 +111,9 @@ func (s *Dynamo) FindByIP(ctx context.Context, ip string) ([]Record, error) {
 
 // Create stores a new record with version 1; ErrConflict if the ICCID exists.
 func (s *Dynamo) Create(ctx context.Context, r Record) (Record, error) {
+	if err := normalizeIP(&r); err != nil {
+		return Record{}, err
+	}
 	now := s.now().UTC()
 	r.Version, r.CreatedAt, r.UpdatedAt = 1, now, now
 	return r, s.put(ctx, r, "attribute_not_exists(iccid)", nil)
@@ -113,6 +122,9 @@ func (s *Dynamo) Create(ctx context.Context, r Record) (Record, error) {
 // Update replaces the record if its stored version still equals r.Version and
 // returns it with the next version; ErrConflict otherwise.
 func (s *Dynamo) Update(ctx context.Context, r Record) (Record, error) {
+	if err := normalizeIP(&r); err != nil {
+		return Record{}, err
+	}
 	expected := r.Version
 	r.Version++
 	r.UpdatedAt = s.now().UTC()

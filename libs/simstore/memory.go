@@ -6,6 +6,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/simbridge/simbridge/libs/simip"
 )
 
 // Memory is an in-process store with the same semantics as Dynamo, for unit
@@ -33,6 +35,10 @@ func (m *Memory) Get(_ context.Context, iccid string) (Record, error) {
 
 // FindByIP returns every record holding ip.
 func (m *Memory) FindByIP(_ context.Context, ip string) ([]Record, error) {
+	ip, err := simip.Normalize(ip)
+	if err != nil {
+		return nil, fmt.Errorf("find sim by ip: %w", err)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Record
@@ -46,6 +52,9 @@ func (m *Memory) FindByIP(_ context.Context, ip string) ([]Record, error) {
 
 // Create stores a new record with version 1.
 func (m *Memory) Create(_ context.Context, r Record) (Record, error) {
+	if err := normalizeIP(&r); err != nil {
+		return Record{}, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.recs[r.ICCID]; ok {
@@ -59,6 +68,9 @@ func (m *Memory) Create(_ context.Context, r Record) (Record, error) {
 
 // Update replaces the record if its version still equals r.Version.
 func (m *Memory) Update(_ context.Context, r Record) (Record, error) {
+	if err := normalizeIP(&r); err != nil {
+		return Record{}, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	cur, ok := m.recs[r.ICCID]

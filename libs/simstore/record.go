@@ -7,7 +7,10 @@ package simstore
 
 import (
 	"errors"
+	"fmt"
 	"time"
+
+	"github.com/simbridge/simbridge/libs/simip"
 )
 
 // Errors callers branch on.
@@ -191,4 +194,18 @@ func (r Record) Admits(cmdID string, baseVersion int64, baseCommand string) bool
 	default:
 		return baseCommand != "" && r.LastCommand == baseCommand && baseVersion > 0
 	}
+}
+
+// normalizeIP stores every SIM IP in its one spelling (libs/simip), so the
+// onboarding lookup and conflict checks compare like with like.
+func normalizeIP(r *Record) error {
+	if r.IP == "" {
+		return nil
+	}
+	ip, err := simip.Normalize(r.IP)
+	if err != nil {
+		return fmt.Errorf("write sim %s: %w", r.ICCID, err)
+	}
+	r.IP = ip
+	return nil
 }

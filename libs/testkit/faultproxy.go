@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -84,6 +85,7 @@ func NewFaultProxy(t testing.TB, target string, seed ...uint64) *FaultProxy {
 	}
 	p := &FaultProxy{proxy: httputil.NewSingleHostReverseProxy(u), rng: rand.New(rand.NewPCG(s, s^0x9e3779b97f4a7c15)),
 		requests: map[string]int{}, throttled: map[string]int{}}
+	p.proxy.ErrorLog = log.New(io.Discard, "", 0) // a caller that went away is no news
 	srv := httptest.NewServer(http.HandlerFunc(p.serve))
 	t.Cleanup(srv.Close)
 	p.URL = srv.URL

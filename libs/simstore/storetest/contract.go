@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		"ip change moves the index":    ipChange,
 		"scan sees every record":       scanAll,
 		"scan stops on callback error": scanStops,
+		"one spelling per ip":          oneSpelling,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -207,5 +208,21 @@ func scanStops(t *testing.T, s Store) {
 	err := s.Scan(context.Background(), func(simstore.Summary) error { calls++; return stop })
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Fatalf("scan must stop at the first error: err=%v calls=%d", err, calls)
+	}
+}
+
+func oneSpelling(t *testing.T, s Store) {
+	r := rec("8988280666000000015", "::ffff:10.0.2.1")
+	created := mustCreate(t, s, r)
+	if created.IP != "10.0.2.1" {
+		t.Fatalf("stored %q, want the IPv4 spelling", created.IP)
+	}
+	for _, ip := range []string{"10.0.2.1", "::ffff:10.0.2.1"} {
+		if got, err := s.FindByIP(context.Background(), ip); err != nil || len(got) != 1 {
+			t.Fatalf("FindByIP(%s) = %d records, %v", ip, len(got), err)
+		}
+	}
+	if _, err := s.Create(context.Background(), rec("8988280666000000016", "2001:db8::1")); err == nil {
+		t.Fatal("an IPv6 SIM address must be refused")
 	}
 }

@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -18,12 +19,17 @@ func TestOutcomesAreAnnouncedOnSNSAndMQTT(t *testing.T) {
 	a := newAccount(t, bootstrap.Options{})
 	successes := testkit.SubscribeInbox(t, a.cfg, a.res.SuccessTopicARN)
 	testkit.StartRecording(t, a.endpoint)
-	startProvisioner(t, a, 1)
+	startProvisioner(t, a, options{workers: 1})
 	id := iccid(40)
 	before := time.Now().UnixMilli()
 	publish(t, a, create(id, "10.9.0.40"))
 	allActive(t, a, []string{id}, time.Minute)
-	publish(t, a, events.SimCommand{Kind: events.KindUpdate, ICCID: id, IP: "10.9.0.41", Status: "Enabled", BaseVersion: 2, ObservedAt: time.Now()})
+	rec, err := a.check.Record(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(t, a, events.SimCommand{Kind: events.KindUpdate, ICCID: id, IP: "10.9.0.41", Status: "Enabled",
+		BaseVersion: rec.Version, BaseCommand: rec.LastCommand, ObservedAt: time.Now()})
 	drained(t, a)
 
 	var notes []events.Notification

@@ -11,9 +11,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/iotca"
 	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/keyseal"
 	"github.com/simbridge/simbridge/libs/messaging"
@@ -23,14 +25,12 @@ import (
 	"github.com/simbridge/simbridge/services/provisioner/internal/app"
 )
 
-// Two deliveries of commands for one SIM handled at the same time (an
-// emulator may hand out two messages of one group; on AWS a handler could
-// outlive its visibility timeout) never destroy each other's work: after
-// redelivering what failed, the SIM ends with exactly one certificate.
-func TestConcurrentDeliveriesForOneSIMConverge(t *testing.T) {
-	t.Parallel()
-	a := newAccount(t, bootstrap.Options{})
-	cfg, err := testkit.LoadAWSConfig(context.Background(), a.proxy.URL)
+// newApp builds the provisioner's use case on the account, reached through
+// the fault proxy.
+func newApp(t *testing.T, a account, timing app.Timing) *app.Provisioner {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := testkit.LoadAWSConfig(ctx, a.proxy.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,39 +40,73 @@ func TestConcurrentDeliveriesForOneSIMConverge(t *testing.T) {
 		t.Fatal(err)
 	}
 	notifier := messaging.NewNotifier(snsPub, a.res.SuccessTopicARN, a.res.FailureTopicARN)
-	p := app.New(simstore.NewDynamo(dynamodb.NewFromConfig(cfg), a.res.Table()), iotcore.New(iot.NewFromConfig(cfg)), sealer,
-		adapters.NewAnnouncer(notifier, iotdataplane.NewFromConfig(cfg), "registration"), a.res.Policy(), slog.New(slog.DiscardHandler))
+	signer, err := iotca.NewSigner(ctx, kms.NewFromConfig(cfg), a.res.CAKeyARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := iotca.Load(ctx, signer, ssm.NewFromConfig(cfg), a.res.CAParameter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic := iotcore.New(iot.NewFromConfig(cfg))
+	p, err := app.New(app.Deps{
+		Store: simstore.NewDynamo(dynamodb.NewFromConfig(cfg), a.res.Table()), IoT: ic,
+		Authority: adapters.OwnCA{CA: ca, IoT: ic, KeyType: iotca.KeyECP256, Validity: 24 * time.Hour}, Sealer: sealer,
+		Announcer: adapters.NewAnnouncer(notifier, iotdataplane.NewFromConfig(cfg), "registration"), Notifier: notifier,
+		Policy: a.res.Policy(), Logger: slog.New(slog.DiscardHandler),
+	}, timing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Two deliveries of commands for one SIM handled at the same time (an
+// emulator may hand out two messages of one group; on AWS a handler could
+// outlive its visibility timeout) never destroy each other's work: the SIM
+// ends with exactly one certificate and none is left over.
+func TestConcurrentDeliveriesForOneSIMConverge(t *testing.T) {
+	t.Parallel()
+	a := newAccount(t, bootstrap.Options{})
+	p := newApp(t, a, app.Timing{ClaimTTL: 20 * time.Second, ClaimWait: 15 * time.Second, Poll: 200 * time.Millisecond})
 
 	tests := []struct {
 		name   string
-		second events.SimCommand
+		first  events.SimCommand
+		second func(first events.SimCommand) events.SimCommand
 		slow   *testkit.Fault
 	}{
-		{name: "the same create delivered twice at once", second: create(iccid(30), "10.8.0.30")},
-		{name: "a re-enable computed against the intent while the first attempt is stuck for longer than recovery waits",
-			second: events.SimCommand{Kind: events.KindCreate, ICCID: iccid(31), IP: "10.8.0.31", Status: "Enabled", BaseVersion: 1, ObservedAt: time.Now()},
-			slow:   &testkit.Fault{Operation: "PUT /target-policies/", Times: 1, Delay: app.OrphanSettle + 2*time.Second}},
+		{name: "the same create delivered twice at once", first: create(iccid(30), "10.8.0.30"),
+			second: func(c events.SimCommand) events.SimCommand { return c }},
+		{name: "a newer command computed while the first attempt is stuck in a slow call",
+			first: create(iccid(31), "10.8.0.31"),
+			second: func(c events.SimCommand) events.SimCommand {
+				return events.SimCommand{Kind: events.KindUpdate, ICCID: c.ICCID, IP: "10.8.1.31", Status: "Enabled",
+					BaseVersion: 1, BaseCommand: c.CommandID(), ObservedAt: time.Now()}
+			},
+			slow: &testkit.Fault{Operation: "AttachPolicy", Times: 1, Delay: 4 * time.Second}},
 	}
 	for _, tc := range tests {
 		if tc.slow != nil {
 			a.proxy.Set(tc.slow)
 		}
 		var wg sync.WaitGroup
-		wg.Go(func() { deliverUntilDone(t, p, create(tc.second.ICCID, tc.second.IP)) })
+		wg.Go(func() { deliverUntilDone(t, p, tc.first) })
 		time.Sleep(300 * time.Millisecond)
-		wg.Go(func() { deliverUntilDone(t, p, tc.second) })
+		wg.Go(func() { deliverUntilDone(t, p, tc.second(tc.first)) })
 		wg.Wait()
 		a.proxy.Set()
-		if err := a.check.Active(context.Background(), tc.second.ICCID); err != nil {
+		if err := a.check.Active(context.Background(), tc.first.ICCID); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if rec, _ := a.check.Record(context.Background(), tc.first.ICCID); rec.IP != tc.second(tc.first).IP {
+			t.Fatalf("%s: the newer command was lost: IP %s", tc.name, rec.IP)
 		}
 		if tc.slow != nil && tc.slow.Applied() != 1 {
 			t.Fatalf("%s: the first attempt was not held up", tc.name)
 		}
 	}
-	if n, err := a.check.Strays(context.Background()); err != nil || n != 0 {
-		t.Fatalf("strays: %d %v", n, err)
-	}
+	holds(t, a, simstore.AuthorityOwn, nil)
 }
 
 // deliverUntilDone handles cmd like SQS would: again after every failure.

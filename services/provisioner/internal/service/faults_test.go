@@ -11,40 +11,54 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/simbridge/simbridge/libs/bootstrap"
+	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/libs/testkit"
 )
 
-// Every SIM ends correct although AWS throttles, fails, answers slowly and
-// drops connections on chosen operations.
+// Every SIM ends correct although AWS throttles, fails (sometimes after the
+// call took effect), answers slowly and drops connections on chosen
+// operations, with either certificate authority.
 func TestEverySIMEndsCorrectDespiteAWSFaults(t *testing.T) {
 	t.Parallel()
-	a := newAccount(t, bootstrap.Options{MaxReceiveCount: 10, VisibilityTimeout: 10 * time.Second})
-	faults := []*testkit.Fault{
-		{Operation: "POST /keys-and-certificate", Every: 3, Status: 429, Code: "ThrottlingException"},
-		{Operation: "POST /keys-and-certificate", Every: 5, Status: 500, Code: "InternalFailureException", AfterForward: true},
-		{Operation: "PutItem", Every: 4, Status: 500, Code: "InternalServerError"},
-		{Operation: "Encrypt", Every: 3, Delay: 400 * time.Millisecond},
-		{Operation: "PUT /target-policies/", Every: 4, Reset: true},
-		{Operation: "PUT /certificates/", Every: 3, Status: 503, Code: "ServiceUnavailableException", AfterForward: true},
-		{Operation: "GetItem", Every: 5, Status: 400, Code: "ProvisionedThroughputExceededException"},
-		{Operation: "DeleteMessage", Every: 4, Reset: true},
-	}
-	a.proxy.Set(faults...)
-	startProvisioner(t, a, 4)
-	var ids []string
-	for i := range 16 {
-		ids = append(ids, iccid(i))
-		publish(t, a, create(iccid(i), fmt.Sprintf("10.1.0.%d", i+1)))
-	}
-	allActive(t, a, ids, 3*time.Minute)
-	for _, f := range faults {
-		if f.Applied() == 0 {
-			t.Errorf("fault on %s never fired: the test did not exercise it", f.Operation)
-		}
-	}
-	a.proxy.Set()
-	if n, err := a.check.Strays(context.Background()); err != nil || n != 0 {
-		t.Fatalf("strays: %d %v", n, err)
+	for _, authority := range authorities {
+		t.Run(authority, func(t *testing.T) {
+			t.Parallel()
+			a := newAccount(t, bootstrap.Options{MaxReceiveCount: 10, VisibilityTimeout: 10 * time.Second})
+			faults := []*testkit.Fault{
+				{Operation: "PutItem", Every: 4, Status: 500, Code: "InternalServerError"},
+				{Operation: "Encrypt", Every: 3, Delay: 400 * time.Millisecond},
+				{Operation: "AttachPolicy", Every: 4, Reset: true},
+				{Operation: "AttachThingPrincipal", Every: 3, Status: 500, Code: "InternalFailureException", AfterForward: true},
+				{Operation: "GetItem", Every: 5, Status: 400, Code: "ProvisionedThroughputExceededException"},
+				{Operation: "DeleteMessage", Every: 4, Reset: true},
+			}
+			if authority == simstore.AuthorityAWS {
+				faults = append(faults,
+					&testkit.Fault{Operation: "CreateKeysAndCertificate", Every: 3, Status: 400, Code: "ThrottlingException"},
+					&testkit.Fault{Operation: "CreateKeysAndCertificate", Every: 5, Status: 500, Code: "InternalFailureException", AfterForward: true},
+					&testkit.Fault{Operation: "UpdateCertificate", Every: 3, Status: 503, Code: "ServiceUnavailableException", AfterForward: true})
+			} else {
+				faults = append(faults,
+					&testkit.Fault{Operation: "RegisterCertificate", Every: 3, Status: 400, Code: "ThrottlingException"},
+					&testkit.Fault{Operation: "RegisterCertificate", Every: 5, Status: 500, Code: "InternalFailureException", AfterForward: true},
+					&testkit.Fault{Operation: "Sign", Every: 4, Status: 500, Code: "KMSInternalException"})
+			}
+			a.proxy.Set(faults...)
+			startProvisioner(t, a, options{workers: 4, authority: authority})
+			var ids []string
+			for i := range 16 {
+				ids = append(ids, iccid(i))
+				publish(t, a, create(iccid(i), fmt.Sprintf("10.1.0.%d", i+1)))
+			}
+			allActive(t, a, ids, 3*time.Minute)
+			for _, f := range faults {
+				if f.Applied() == 0 {
+					t.Errorf("fault on %s never fired: the test did not exercise it", f.Operation)
+				}
+			}
+			a.proxy.Set()
+			holds(t, a, authority, nil)
+		})
 	}
 }
 
@@ -66,7 +80,7 @@ func TestPoisonMessageGoesToDLQAndOthersFlow(t *testing.T) {
 	for i, id := range ids {
 		publish(t, a, create(id, fmt.Sprintf("10.2.0.%d", i+1)))
 	}
-	startProvisioner(t, a, 2)
+	startProvisioner(t, a, options{workers: 2})
 	allActive(t, a, ids, time.Minute)
 	dead := testkit.DrainQueue(t, q, a.res.CreateDLQURL, 2*time.Second)
 	if len(dead) != 1 || !strings.Contains(dead[0], `"iccid":`) {
@@ -86,7 +100,7 @@ func TestExhaustedCommandGoesToDLQNamingTheStep(t *testing.T) {
 	failures := testkit.SubscribeInbox(t, a.cfg, a.res.FailureTopicARN)
 	broken := iccid(7)
 	a.proxy.Set(&testkit.Fault{Operation: "GET /things/" + broken, Status: 400, Code: "InvalidRequestException"})
-	startProvisioner(t, a, 2)
+	startProvisioner(t, a, options{workers: 2})
 	start := time.Now()
 	publish(t, a, create(broken, "10.3.0.7"), create(iccid(8), "10.3.0.8"))
 	allActive(t, a, []string{iccid(8)}, time.Minute)

@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,11 +22,15 @@ import (
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/logging"
 	"github.com/simbridge/simbridge/libs/messaging"
+	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/libs/testkit"
 	"github.com/simbridge/simbridge/services/provisioner/internal/service"
 )
 
 func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
+
+// authorities are the two certificate authorities every invariant test runs with.
+var authorities = []string{simstore.AuthorityOwn, simstore.AuthorityAWS}
 
 // account is one emulator with the system's resources, reached directly
 // (for assertions) and through a fault proxy (for the service).
@@ -34,7 +42,7 @@ type account struct {
 	check    *testkit.Provisioning
 }
 
-func newAccount(t *testing.T, opts bootstrap.Options) account {
+func newAccount(t *testing.T, opts bootstrap.Options, seed ...uint64) account {
 	t.Helper()
 	endpoint := testkit.OwnMoto(t)
 	cfg := testkit.AWSConfigFor(t, endpoint)
@@ -42,30 +50,47 @@ func newAccount(t *testing.T, opts bootstrap.Options) account {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return account{endpoint: endpoint, cfg: cfg, res: res, proxy: testkit.NewFaultProxy(t, endpoint),
-		check: testkit.NewProvisioning(cfg, res.Table(), res.Policy())}
+	check := testkit.NewProvisioning(cfg, res.Table(), res.Policy())
+	check.CA = res.CACertificatePEM
+	return account{endpoint: endpoint, cfg: cfg, res: res, proxy: testkit.NewFaultProxy(t, endpoint, seed...), check: check}
+}
+
+// options of an in-process provisioner.
+type options struct {
+	workers   int
+	authority string
 }
 
 // startProvisioner runs the provisioner in-process against the fault proxy
 // until the test ends.
-func startProvisioner(t *testing.T, a account, workers int) {
+func startProvisioner(t *testing.T, a account, o options) {
 	t.Helper()
+	if o.authority == "" {
+		o.authority = simstore.AuthorityOwn
+	}
 	awsCfg, err := testkit.LoadAWSConfig(context.Background(), a.proxy.URL,
-		awsx.RetrySettings{RetryMode: "adaptive", MaxAttempts: 10}.Option())
+		awsx.RetrySettings{RetryMode: "standard", MaxAttempts: 10}.Option())
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := service.Config{
-		ConsumerSettings: messaging.ConsumerSettings{OpsAddr: "127.0.0.1:0", ShutdownTimeout: 10 * time.Second},
+		ConsumerSettings: messaging.ConsumerSettings{OpsAddr: "127.0.0.1:0", ShutdownTimeout: 10 * time.Second, LeaseTable: a.res.Leases()},
 		CreateQueue:      a.res.CreateQueue(),
 		SimTable:         a.res.Table(), KMSKeyID: a.res.KeyARN, IoTPolicyName: a.res.Policy(),
 		SuccessTopicARN: a.res.SuccessTopicARN, FailureTopicARN: a.res.FailureTopicARN,
-		RegistrationTopic: "registration", Workers: workers,
+		RegistrationTopic: "registration", Workers: o.workers, CertAuthority: o.authority,
+		CAKeyID: a.res.CAKeyARN, CAParameter: a.res.CAParameter(), DeviceKeyType: "rsa2048",
+		CertValidity: 24 * time.Hour, ClaimTTL: time.Minute,
+	}
+	logger := logging.New(testWriter{t}, "provisioner", slog.LevelWarn)
+	reg := prometheus.NewRegistry()
+	paced, err := cfg.ShareQuotas(awsCfg, service.IoTOperations, reg, logger)
+	if err != nil {
+		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	logger := logging.New(testWriter{t}, "provisioner", slog.LevelWarn)
-	go func() { done <- service.Serve(ctx, cfg, awsCfg, prometheus.NewRegistry(), logger) }()
+	go func() { done <- service.Serve(ctx, cfg, paced, reg, logger) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -77,7 +102,7 @@ func startProvisioner(t *testing.T, a account, workers int) {
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(b []byte) (int, error) {
-	w.t.Log(string(b))
+	w.t.Log(strings.TrimSpace(string(b)))
 	return len(b), nil
 }
 
@@ -87,7 +112,7 @@ func create(id string, ip string) events.SimCommand {
 	return events.SimCommand{Kind: events.KindCreate, ICCID: id, IP: ip, Status: "Enabled", ObservedAt: time.Now()}
 }
 
-// publish sends commands straight to the create queue (as sim-poller does).
+// publish sends commands to their queues (as sim-poller and operators do).
 func publish(t *testing.T, a account, cmds ...events.SimCommand) {
 	t.Helper()
 	pub, err := messaging.NewSQSPublisher(a.cfg, messaging.Logger(slog.New(slog.DiscardHandler)))
@@ -99,7 +124,11 @@ func publish(t *testing.T, a account, cmds ...events.SimCommand) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := pub.Publish(a.res.CreateQueue(), msg); err != nil {
+		queue := a.res.CreateQueue()
+		if c.Kind.Queue() == events.DisableQueue {
+			queue = a.res.DisableQueue()
+		}
+		if err := pub.Publish(queue, msg); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -124,12 +153,29 @@ func allActive(t *testing.T, a account, ids []string, limit time.Duration) {
 	})
 }
 
-// drained waits until the create queue has no message left, visible or in flight.
-func drained(t *testing.T, a account) {
+// holds checks the invariant over the whole account; with the own CA no
+// certificate may exist that no record names (ignoring foreign ones).
+func holds(t *testing.T, a account, authority string, foreign map[string]bool) testkit.Report {
+	t.Helper()
+	rep, err := a.check.Check(context.Background(), foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range rep.Violations {
+		t.Errorf("invariant: %v", v)
+	}
+	if authority == simstore.AuthorityOwn && len(rep.Orphans) > 0 {
+		t.Errorf("own CA: %d certificates no record names: %v", len(rep.Orphans), rep.Orphans)
+	}
+	return rep
+}
+
+// queueEmpty waits until a queue has no message left, visible or in flight.
+func queueEmpty(t *testing.T, a account, url string, limit time.Duration) {
 	t.Helper()
 	q := sqs.NewFromConfig(a.cfg)
-	eventually(t, time.Minute, "create queue drained", func() error {
-		out, err := q.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(a.res.CreateQueueURL),
+	eventually(t, limit, "queue drained", func() error {
+		out, err := q.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
 			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
 		if err != nil {
 			return err
@@ -140,5 +186,112 @@ func drained(t *testing.T, a account) {
 			}
 		}
 		return nil
+	})
+}
+
+// drained waits until the create queue is empty.
+func drained(t *testing.T, a account) { t.Helper(); queueEmpty(t, a, a.res.CreateQueueURL, time.Minute) }
+
+// dlqEmpty fails the test when a dead-letter queue holds messages.
+func dlqEmpty(t *testing.T, a account) {
+	t.Helper()
+	q := sqs.NewFromConfig(a.cfg)
+	for _, url := range []string{a.res.CreateDLQURL, a.res.DisableDLQURL} {
+		if dead := testkit.DrainQueue(t, q, url, time.Second); len(dead) != 0 {
+			t.Errorf("%d commands in a DLQ: %.300q", len(dead), dead)
+		}
+	}
+}
+
+var builds sync.Map // service name -> *buildOnce
+
+type buildOnce struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// binary is $BIN_DIR/<name> (make test builds it) or a fresh build of the
+// service, shared by the package's tests.
+func binary(t *testing.T, name string) string {
+	t.Helper()
+	if dir := os.Getenv("BIN_DIR"); dir != "" {
+		return filepath.Join(dir, name)
+	}
+	v, _ := builds.LoadOrStore(name, &buildOnce{})
+	b := v.(*buildOnce)
+	b.once.Do(func() {
+		root, err := testkit.RepoRoot()
+		if err != nil {
+			b.err = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "bin-")
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.path = filepath.Join(dir, name)
+		cmd := exec.Command("go", "build", "-o", b.path, "./services/"+name+"/cmd/"+name)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("build %s: %v\n%s", name, err, out)
+		}
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
+}
+
+// proc is a service running as its own process.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// startBinary starts a service process with env, logging to logPath.
+func startBinary(t *testing.T, bin string, env []string, logPath string) *proc {
+	t.Helper()
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait(); logf.Close() }()
+	t.Cleanup(func() { p.kill() })
+	return p
+}
+
+// kill sends SIGKILL and waits for the process.
+func (p *proc) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	p.done <- nil
+}
+
+// serviceEnv is what a service process needs to reach the account's
+// resources through endpoint.
+func serviceEnv(a account, endpoint string, extra ...string) []string {
+	env := append(testkit.Env(endpoint), a.res.Env()...)
+	return append(env, append([]string{"OPS_ADDR=127.0.0.1:0", "SHUTDOWN_TIMEOUT=5s", "LOG_LEVEL=warn"}, extra...)...)
+}
+
+// logOnFailure prints a process log when the test failed.
+func logOnFailure(t *testing.T, path string) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(path)
+			if len(b) > 20000 {
+				b = b[len(b)-20000:]
+			}
+			t.Logf("%s:\n%s", filepath.Base(path), b)
+		}
 	})
 }

@@ -8,135 +8,120 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
+	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/iotca"
 	"github.com/simbridge/simbridge/libs/iotcore"
+	"github.com/simbridge/simbridge/libs/keyseal"
 	"github.com/simbridge/simbridge/libs/simstore"
 )
 
-// What an attempt that died half-way left behind is found and repaired.
-func TestInterruptedAttemptsAreRepaired(t *testing.T) {
+// What an attempt that died half-way left in the record is finished from
+// there, with the certificate the record names; what the record does not
+// name is never touched, not even on the SIM's own Thing.
+func TestInterruptedAttemptsAreFinishedFromTheRecord(t *testing.T) {
 	t.Parallel()
 	a := newAccount(t, bootstrap.Options{})
 	ctx := context.Background()
-	ic := iotcore.New(iot.NewFromConfig(a.cfg))
+	api := iot.NewFromConfig(a.cfg)
+	ic := iotcore.New(api)
 	store := simstore.NewDynamo(dynamodb.NewFromConfig(a.cfg), a.res.Table())
-
-	// Died after attaching its certificate to the Thing, before recording it:
-	// the key is lost, so that certificate must go.
-	lost := iccid(1)
-	if _, err := ic.EnsureThing(ctx, lost); err != nil {
-		t.Fatal(err)
-	}
-	stray, err := ic.CreateCertificate(ctx)
+	signer, err := iotca.NewSigner(ctx, kms.NewFromConfig(a.cfg), a.res.CAKeyARN)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ic.AttachToThing(ctx, lost, stray.ARN); err != nil {
-		t.Fatal(err)
-	}
-
-	// Died while CreateKeysAndCertificate ran (intent recorded, the answer
-	// lost): the certificate exists, INACTIVE and attached to nothing.
-	unanswered := iccid(3)
-	if _, err := ic.EnsureThing(ctx, unanswered); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.Create(ctx, simstore.Record{ICCID: unanswered, IP: "10.4.0.3", ThingName: unanswered, CertRequestedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	orphan, err := ic.CreateCertificate(ctx)
+	ca, err := iotca.Load(ctx, signer, ssm.NewFromConfig(a.cfg), a.res.CAParameter())
 	if err != nil {
 		t.Fatal(err)
 	}
+	sealer, _ := keyseal.NewSealer(kms.NewFromConfig(a.cfg), a.res.KeyARN)
+	pending := func(id, ip, command string, until time.Time) simstore.Credentials {
+		t.Helper()
+		is, err := ca.Issue(ctx, id, iotca.KeyRSA2048, 24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed, err := sealer.Seal(ctx, id, []byte(is.KeyPEM))
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := simstore.Credentials{ID: is.ID, PEM: is.CertPEM, KeyCiphertext: sealed, Authority: simstore.AuthorityOwn, Command: command}
+		rec := simstore.Record{ICCID: id, IP: ip, ThingName: id, Next: &next, LastCommand: command, ClaimedBy: command, ClaimedUntil: until}
+		rec.SetState(simstore.StatePending)
+		if _, err := store.Create(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		return next
+	}
 
-	// Died after activating its certificate, before recording it: the key
-	// is lost, so the ACTIVE certificate must go too.
-	activated := iccid(2)
-	if _, err := ic.EnsureThing(ctx, activated); err != nil {
+	// Died after recording its certificate, before IoT Core heard of it;
+	// the claim has expired: a newer command takes over and finishes it.
+	recorded := iccid(1)
+	nextRecorded := pending(recorded, "10.4.0.1", "dead-1", time.Now().Add(-time.Minute))
+	// Died after registering and attaching it, with its claim still running:
+	// the same command, redelivered, finishes at once.
+	registered := iccid(2)
+	nextRegistered := pending(registered, "10.4.0.2", "", time.Time{})
+	if _, err := ic.EnsureThing(ctx, registered); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Create(ctx, simstore.Record{ICCID: activated, IP: "10.4.0.2", ThingName: activated, CertRequestedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	live, err := ic.CreateCertificate(ctx)
+	arn, _, err := ic.Register(ctx, nextRegistered.PEM, ca.PEM)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ic.Attach(ctx, activated, a.res.Policy(), live.ARN); err != nil {
+	if err := ic.AttachToThing(ctx, registered, arn); err != nil {
 		t.Fatal(err)
 	}
-	if err := ic.SetActive(ctx, live.ID, true); err != nil {
+	redelivered := create(registered, "10.4.0.2")
+	rec, _ := store.Get(ctx, registered)
+	rec.LastCommand, rec.ClaimedBy, rec.ClaimedUntil = redelivered.CommandID(), redelivered.CommandID(), time.Now().Add(time.Hour)
+	if _, err := store.Update(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	// A Thing made by someone else (the reference system) holding a
+	// certificate no record names: it keeps it.
+	foreignThing := iccid(3)
+	if _, err := api.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String(foreignThing)}); err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := api.CreateKeysAndCertificate(ctx, &iot.CreateKeysAndCertificateInput{SetAsActive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ic.AttachToThing(ctx, foreignThing, aws.ToString(foreign.CertificateArn)); err != nil {
 		t.Fatal(err)
 	}
 
-	startProvisioner(t, a, 2)
-	publish(t, a, create(lost, "10.4.0.1"), create(activated, "10.4.0.2"), create(unanswered, "10.4.0.3"))
-	allActive(t, a, []string{lost, activated, unanswered}, time.Minute)
-	for name, id := range map[string]string{"attached but unrecorded": stray.ID, "activated but unrecorded": live.ID, "created but unanswered": orphan.ID} {
-		if _, err := iot.NewFromConfig(a.cfg).DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(id)}); err == nil {
-			t.Errorf("the %s certificate still exists", name)
+	startProvisioner(t, a, options{workers: 2})
+	recRecorded, _ := store.Get(ctx, recorded)
+	publish(t, a,
+		events.SimCommand{Kind: events.KindCreate, ICCID: recorded, IP: "10.4.0.1", Status: "Enabled",
+			BaseVersion: recRecorded.Version, BaseCommand: "dead-1", ObservedAt: time.Now()},
+		redelivered, create(foreignThing, "10.4.0.3"))
+	allActive(t, a, []string{recorded, registered}, time.Minute)
+	for id, want := range map[string]string{recorded: nextRecorded.ID, registered: nextRegistered.ID} {
+		if got, _ := store.Get(ctx, id); got.CertificateID() != want {
+			t.Errorf("%s: certificate %s, want the one the record named (%s)", id, got.CertificateID(), want)
 		}
 	}
-	if n, err := a.check.Strays(ctx); err != nil || n != 0 {
-		t.Fatalf("strays: %d %v", n, err)
-	}
-}
-
-// Re-enable and IP change keep the Thing and the certificate; a stale
-// command does not undo newer state.
-func TestReenableAndIPChangeKeepTheCertificate(t *testing.T) {
-	t.Parallel()
-	a := newAccount(t, bootstrap.Options{})
-	ctx := context.Background()
-	store := simstore.NewDynamo(dynamodb.NewFromConfig(a.cfg), a.res.Table())
-	ic := iotcore.New(iot.NewFromConfig(a.cfg))
-	id := iccid(5)
-	startProvisioner(t, a, 1)
-	publish(t, a, create(id, "10.5.0.1"))
-	allActive(t, a, []string{id}, time.Minute)
-	first, _ := store.Get(ctx, id)
-
-	// The deactivator's work: certificate INACTIVE, record inactive.
-	if err := ic.SetActive(ctx, first.CertificateID, false); err != nil {
-		t.Fatal(err)
-	}
-	first.Active = false
-	disabled, err := store.Update(ctx, first)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reenable := create(id, "10.5.0.1")
-	reenable.BaseVersion = disabled.Version
-	publish(t, a, reenable)
-	allActive(t, a, []string{id}, time.Minute)
-	again, _ := store.Get(ctx, id)
-	if again.CertificateID != first.CertificateID {
-		t.Fatalf("re-enable rotated the certificate: %s -> %s", first.CertificateID, again.CertificateID)
-	}
-
-	move := events.SimCommand{Kind: events.KindUpdate, ICCID: id, IP: "10.5.0.9", Status: "Enabled", BaseVersion: again.Version, ObservedAt: time.Now()}
-	publish(t, a, move)
-	eventually(t, 30*time.Second, "record moved to the new IP", func() error {
-		if recs, _ := store.FindByIP(ctx, "10.5.0.9"); len(recs) != 1 {
-			return errString("not at the new IP")
+	eventually(t, time.Minute, "SIM on the foreign thing onboardable", func() error {
+		rec, err := store.Get(ctx, foreignThing)
+		if err != nil || !rec.Active {
+			return err
 		}
 		return nil
 	})
-	stale := events.SimCommand{Kind: events.KindUpdate, ICCID: id, IP: "10.5.0.1", Status: "Enabled", BaseVersion: again.Version, ObservedAt: time.Now()}
-	stale.Reason = "re-sent old change"
-	publish(t, a, stale)
-	drained(t, a)
-	moved, _ := store.Get(ctx, id)
-	if moved.IP != "10.5.0.9" || moved.CertificateID != first.CertificateID {
-		t.Fatalf("after a stale update: ip %s certificate %s", moved.IP, moved.CertificateID)
+	d, err := api.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: foreign.CertificateId})
+	if err != nil || d.CertificateDescription.Status != iottypes.CertificateStatusActive {
+		t.Fatalf("the foreign certificate was touched: %v", err)
 	}
-	if err := a.check.Active(ctx, id); err != nil {
-		t.Fatal(err)
+	ps, _ := ic.ThingPrincipals(ctx, foreignThing)
+	if len(ps) != 2 {
+		t.Fatalf("the foreign thing's principals are %v: the foreign certificate must stay attached next to the SIM's", ps)
 	}
+	holds(t, a, simstore.AuthorityOwn, map[string]bool{aws.ToString(foreign.CertificateId): true})
 }
-
-type errString string
-
-func (e errString) Error() string { return string(e) }
