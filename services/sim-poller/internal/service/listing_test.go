@@ -72,7 +72,9 @@ func TestOnlyAListingThatAddsUpMayDisable(t *testing.T) {
 			},
 			notes: []string{"page 7 held 1 SIMs, want 2", "saw 31 distinct ICCIDs, X-Total-Count said 32"}},
 		{name: "a SIM inserted between pages",
-			setup: mutations(func([]onceapi.SIM) oncesim.Mutation { return oncesim.Mutation{AfterPages: 1, Add: []onceapi.SIM{newSIM}} }),
+			setup: mutations(func([]onceapi.SIM) oncesim.Mutation {
+				return oncesim.Mutation{AfterPages: 1, Add: []onceapi.SIM{newSIM}}
+			}),
 			notes: []string{`ICCID "8988280666000000004" listed again on page 2`, "X-Total-Count changed from 32 on page 1 to 33 on page 2"}},
 		{name: "X-Total-Count changing mid-listing",
 			setup: faults(oncesim.Fault{Match: oncesim.EndpointSIMs, Page: 4, SetHeaders: map[string]string{onceapi.HeaderTotalCount: "31"}}),
@@ -117,7 +119,9 @@ func TestTheSIMDeletedBetweenPagesIsDisabledByTheNextRun(t *testing.T) {
 	e := newEnv(t, fleet)
 	e.seed(t, 0, fleet)
 	sims := e.sim.Inventory().List()
-	mutations(func([]onceapi.SIM) oncesim.Mutation { return oncesim.Mutation{AfterPages: 2, Remove: []string{sims[1].ICCID}} })(t, e, sims)
+	mutations(func([]onceapi.SIM) oncesim.Mutation {
+		return oncesim.Mutation{AfterPages: 2, Remove: []string{sims[1].ICCID}}
+	})(t, e, sims)
 	p, url := fleetPoller(t, e)
 	if code, body := postSync(t, url); code != http.StatusBadGateway {
 		t.Fatalf("first run: %d %s, want 502", code, body)
