@@ -150,6 +150,8 @@ func TestListSIMs(t *testing.T) {
 		// A full last page is followed by one more request, in case the headers under-declare.
 		{name: "exact pages", api: &fakeAPI{total: 30}, want: 30, maxPages: 4},
 		{name: "partial last page", api: &fakeAPI{total: 25}, want: 25, maxPages: 3},
+		{name: "exactly MaxPages full pages is complete", api: &fakeAPI{total: 50}, want: 50, maxPages: 6,
+			cfg: func(c *onceapi.Config) { c.MaxPages = 5 }},
 		{name: "no sims", api: &fakeAPI{total: 0}, want: 0, maxPages: 1},
 		{name: "missing total pages ends on short page", want: 25, maxPages: 3,
 			api: &fakeAPI{total: 25, headers: func(h http.Header, _ int) { h.Del(onceapi.HeaderTotalPages) }}},
@@ -161,7 +163,7 @@ func TestListSIMs(t *testing.T) {
 			api: &fakeAPI{total: 25, headers: func(h http.Header, p int) { h.Set(onceapi.HeaderTotalPages, strconv.Itoa(p*7)) }}},
 		{name: "total pages lying upward is cut short", wantErr: onceapi.ErrIncomplete,
 			api: &fakeAPI{total: 25, headers: func(h http.Header, _ int) { h.Set(onceapi.HeaderTotalPages, "9") }}},
-		{name: "endless full pages hit the page bound", wantErr: onceapi.ErrIncomplete,
+		{name: "endless full pages hit the page bound", wantErr: onceapi.ErrIncomplete, maxPages: 6,
 			cfg: func(c *onceapi.Config) { c.MaxPages = 5 },
 			api: &fakeAPI{total: 1 << 30, headers: func(h http.Header, _ int) { h.Del(onceapi.HeaderTotalPages) }}},
 		{name: "500 then success is retried", want: 30,

@@ -26,16 +26,13 @@ type ListStats struct {
 // arrives, so memory holds one page (and the ICCIDs seen). It returns
 // ErrIncomplete, after reading what it could, when the listing does not add
 // up (see listing for the rules, e.g. "saw 30 distinct ICCIDs, X-Total-Count
-// said 32"), and never reads more than MaxPages. Any error means the caller
+// said 32"). It reads at most MaxPages pages, and one more to see that the
+// listing ends there; a longer one is incomplete. Any error means the caller
 // saw only part of the inventory: SIMs it did not see are not known to be gone.
 func (c *Client) ListSIMs(ctx context.Context, fn func(page []SIM) error) (ListStats, error) {
 	stats := ListStats{TotalCount: -1, TotalPages: -1}
 	check := newListing(c.cfg.PageSize)
 	for page := 1; ; page++ {
-		if page > c.cfg.MaxPages {
-			check.problem("more than %d pages", c.cfg.MaxPages)
-			break
-		}
 		res, err := c.page(ctx, page)
 		if err != nil {
 			return stats, fmt.Errorf("list SIMs page %d: %w", page, err)
@@ -50,6 +47,10 @@ func (c *Client) ListSIMs(ctx context.Context, fn func(page []SIM) error) (ListS
 			return stats, err
 		}
 		if !more {
+			break
+		}
+		if page > c.cfg.MaxPages {
+			check.problem("more than %d pages", c.cfg.MaxPages)
 			break
 		}
 	}
