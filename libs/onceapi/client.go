@@ -21,9 +21,12 @@ const DefaultBaseURL = "https://api.1nce.com/management-api"
 var (
 	// ErrBadCredentials means 1NCE refused the account user or password; retrying cannot help.
 	ErrBadCredentials = errors.New("1NCE rejected the API credentials")
-	// ErrIncomplete means the listing ended early or inconsistently; a caller
-	// must not treat SIMs it did not see as gone.
+	// ErrIncomplete means the listing ended early or did not add up (see
+	// ListSIMs); a caller must not treat SIMs it did not see as gone.
 	ErrIncomplete = errors.New("SIM listing incomplete")
+	// ErrSIMNotFound means GET /v1/sims/{iccid} answered 404: the account does
+	// not hold the SIM.
+	ErrSIMNotFound = errors.New("SIM not found in the 1NCE account")
 	// ErrInvalidResponse means 1NCE answered 200 with a body that is not the
 	// documented JSON; the listing cannot be trusted, so callers treat it like
 	// an incomplete one.
@@ -33,7 +36,8 @@ var (
 // Observer receives what the client did, for metrics; the zero value of
 // Config uses a no-op.
 type Observer interface {
-	// Request counts one HTTP exchange by endpoint ("token", "sims") and status
+	// Request counts one HTTP exchange by endpoint ("token", "sims" for the
+	// listing, "sim" for GetSIM) and status
 	// ("200", "429", "error" for a transport failure, "invalid_json" for a 200
 	// whose body could not be decoded).
 	Request(endpoint, status string)
@@ -52,7 +56,8 @@ type Config struct {
 	// RateLimit is the client-side limit in requests per second (default 10,
 	// 1NCE's limit for /v1/sims).
 	RateLimit float64
-	// MaxPages bounds a listing so a misbehaving API can never loop it forever (default 10,000).
+	// MaxPages bounds a listing so a misbehaving API can never loop it
+	// forever (default 10,000); a longer listing is incomplete.
 	MaxPages int
 	// MaxTries bounds attempts per request (default 6).
 	MaxTries uint

@@ -29,6 +29,9 @@ type fakeAPI struct {
 	rejectTok atomic.Bool
 	// rejectAll answers 401 to every SIM request, as for an account without API access.
 	rejectAll bool
+	// sim may replace the answer of GET /v1/sims/{iccid}; sims counts those requests.
+	sim  func(w http.ResponseWriter, iccid string, call int32) bool
+	sims atomic.Int32
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -49,7 +52,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		_ = json.NewEncoder(w).Encode(onceapi.Token{AccessToken: tok, ExpiresIn: ttl, TokenType: "bearer"})
 	case "/v1/sims":
-		if r.Header.Get("Authorization") != "Bearer "+f.validTok.Load().(string) || f.rejectTok.CompareAndSwap(true, false) || f.rejectAll {
+		if !f.authorized(r) {
 			w.WriteHeader(401)
 			return
 		}
@@ -74,8 +77,41 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		_ = json.NewEncoder(w).Encode(sims)
 	default:
-		http.NotFound(w, r)
+		iccid, ok := strings.CutPrefix(r.URL.Path, "/v1/sims/")
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		f.serveSIM(w, r, iccid)
 	}
+}
+
+func (f *fakeAPI) authorized(r *http.Request) bool {
+	return r.Header.Get("Authorization") == "Bearer "+f.validTok.Load().(string) && !f.rejectTok.CompareAndSwap(true, false) && !f.rejectAll
+}
+
+// serveSIM answers GET /v1/sims/{iccid}: the n-th generated SIM while n <
+// total (Disabled when n is odd), else 404 in 1NCE's error shape.
+func (f *fakeAPI) serveSIM(w http.ResponseWriter, r *http.Request, iccid string) {
+	if !f.authorized(r) {
+		w.WriteHeader(401)
+		return
+	}
+	call := f.sims.Add(1)
+	if f.sim != nil && f.sim(w, iccid, call) {
+		return
+	}
+	var n int
+	if _, err := fmt.Sscanf(iccid, "89882806660000%05d", &n); err != nil || n >= f.total {
+		w.WriteHeader(404)
+		_, _ = w.Write([]byte(`{"status_code":404,"error":"NotFound","message":"SIM not found"}`))
+		return
+	}
+	status := onceapi.StatusEnabled
+	if n%2 == 1 {
+		status = onceapi.StatusDisabled
+	}
+	_ = json.NewEncoder(w).Encode(onceapi.SIM{ICCID: iccid, IPAddress: "10.0.0.1", Status: status})
 }
 
 func newClient(t *testing.T, api *fakeAPI, mod func(*onceapi.Config)) *onceapi.Client {
@@ -111,8 +147,11 @@ func TestListSIMs(t *testing.T) {
 		anyErr   bool
 		maxPages int32
 	}{
-		{name: "exact pages", api: &fakeAPI{total: 30}, want: 30, maxPages: 3},
+		// A full last page is followed by one more request, in case the headers under-declare.
+		{name: "exact pages", api: &fakeAPI{total: 30}, want: 30, maxPages: 4},
 		{name: "partial last page", api: &fakeAPI{total: 25}, want: 25, maxPages: 3},
+		{name: "exactly MaxPages full pages is complete", api: &fakeAPI{total: 50}, want: 50, maxPages: 6,
+			cfg: func(c *onceapi.Config) { c.MaxPages = 5 }},
 		{name: "no sims", api: &fakeAPI{total: 0}, want: 0, maxPages: 1},
 		{name: "missing total pages ends on short page", want: 25, maxPages: 3,
 			api: &fakeAPI{total: 25, headers: func(h http.Header, _ int) { h.Del(onceapi.HeaderTotalPages) }}},
@@ -120,11 +159,11 @@ func TestListSIMs(t *testing.T) {
 			api: &fakeAPI{total: 25, headers: func(h http.Header, _ int) { h.Set(onceapi.HeaderTotalPages, "0") }}},
 		{name: "missing total pages with full last page ends on empty page", want: 30, maxPages: 4,
 			api: &fakeAPI{total: 30, headers: func(h http.Header, _ int) { h.Del(onceapi.HeaderTotalPages) }}},
-		{name: "inconsistent total pages falls back to short page", want: 25, maxPages: 3,
+		{name: "total pages changing between pages is incomplete", wantErr: onceapi.ErrIncomplete, maxPages: 4,
 			api: &fakeAPI{total: 25, headers: func(h http.Header, p int) { h.Set(onceapi.HeaderTotalPages, strconv.Itoa(p*7)) }}},
 		{name: "total pages lying upward is cut short", wantErr: onceapi.ErrIncomplete,
 			api: &fakeAPI{total: 25, headers: func(h http.Header, _ int) { h.Set(onceapi.HeaderTotalPages, "9") }}},
-		{name: "endless full pages hit the page bound", wantErr: onceapi.ErrIncomplete,
+		{name: "endless full pages hit the page bound", wantErr: onceapi.ErrIncomplete, maxPages: 6,
 			cfg: func(c *onceapi.Config) { c.MaxPages = 5 },
 			api: &fakeAPI{total: 1 << 30, headers: func(h http.Header, _ int) { h.Del(onceapi.HeaderTotalPages) }}},
 		{name: "500 then success is retried", want: 30,

@@ -8,79 +8,61 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-
-	"github.com/cenkalti/backoff/v5"
 )
 
 // ListStats describes a finished listing.
 type ListStats struct {
 	Pages int
-	SIMs  int
-	// TotalCount is X-Total-Count of the first page, -1 when absent.
+	// SIMs counts the entries listed, Distinct their different ICCIDs.
+	SIMs     int
+	Distinct int
+	// TotalCount and TotalPages are X-Total-Count and X-Total-Pages of the
+	// first page, -1 when absent.
 	TotalCount int
+	TotalPages int
 }
 
 // ListSIMs walks every page of GET /v1/sims and hands each page to fn as it
-// arrives, so memory holds one page. It ends on X-Total-Pages when the header
-// is present and consistent, otherwise on a short or empty page, and never
-// after MaxPages. Any error (including ErrIncomplete) means the caller saw
-// only part of the inventory.
+// arrives, so memory holds one page (and the ICCIDs seen). It returns
+// ErrIncomplete, after reading what it could, when the listing does not add
+// up (see listing for the rules, e.g. "saw 30 distinct ICCIDs, X-Total-Count
+// said 32"). It reads at most MaxPages pages, and one more to see that the
+// listing ends there; a longer one is incomplete. Any error means the caller
+// saw only part of the inventory: SIMs it did not see are not known to be gone.
 func (c *Client) ListSIMs(ctx context.Context, fn func(page []SIM) error) (ListStats, error) {
-	stats := ListStats{TotalCount: -1}
-	declared := -1
+	stats := ListStats{TotalCount: -1, TotalPages: -1}
+	check := newListing(c.cfg.PageSize)
 	for page := 1; ; page++ {
-		if page > c.cfg.MaxPages {
-			return stats, fmt.Errorf("%w: more than %d pages", ErrIncomplete, c.cfg.MaxPages)
-		}
 		res, err := c.page(ctx, page)
 		if err != nil {
 			return stats, fmt.Errorf("list SIMs page %d: %w", page, err)
 		}
-		sims, hdr := res.sims, res.header
-		stats.Pages, stats.SIMs = page, stats.SIMs+len(sims)
+		stats.Pages, stats.SIMs = page, stats.SIMs+len(res.sims)
 		if page == 1 {
-			declared, stats.TotalCount = headerInt(hdr, HeaderTotalPages), headerInt(hdr, HeaderTotalCount)
+			stats.TotalCount, stats.TotalPages = headerInt(res.header, HeaderTotalCount), headerInt(res.header, HeaderTotalPages)
 		}
-		if err := fn(sims); err != nil {
+		more := check.add(page, res.sims, res.header)
+		stats.Distinct = len(check.seen)
+		if err := fn(res.sims); err != nil {
 			return stats, err
 		}
-		done, err := c.lastPage(page, len(sims), declared, headerInt(hdr, HeaderTotalPages))
-		if err != nil || done {
-			return stats, err
+		if !more {
+			break
+		}
+		if page > c.cfg.MaxPages {
+			check.problem("more than %d pages", c.cfg.MaxPages)
+			break
 		}
 	}
+	check.finish()
+	return stats, check.err()
 }
 
-// lastPage decides whether page ends the listing. A declared page count is
-// trusted only while it stays the same on every page; a page shorter than
-// requested before the declared end means the listing was cut short.
-func (c *Client) lastPage(page, n, declared, current int) (bool, error) {
-	consistent := declared > 0 && current == declared
-	if !consistent {
-		return n < c.cfg.PageSize, nil
-	}
-	if page >= declared {
-		return true, nil
-	}
-	if n < c.cfg.PageSize {
-		return false, fmt.Errorf("%w: page %d of %d had %d SIMs", ErrIncomplete, page, declared, n)
-	}
-	return false, nil
-}
-
-// page fetches one page with retries; a 401 refreshes the token once, and a
-// second 401 in a row means the account has no access, which retrying cannot fix.
+// page fetches one page with the client's retries and token handling.
 func (c *Client) page(ctx context.Context, page int) (pageResult, error) {
-	refreshed := false
-	return retry(ctx, c, "sims", func() (pageResult, error) {
-		res, err := c.fetchPage(ctx, page)
-		if errors.Is(err, errTokenRejected) {
-			if refreshed {
-				return res, backoff.Permanent(fmt.Errorf("%w again with a fresh token for user %s", err, c.cfg.Username))
-			}
-			refreshed = true
-		}
-		return res, err
+	path := fmt.Sprintf("/v1/sims?page=%d&pageSize=%d", page, c.cfg.PageSize)
+	return get(ctx, c, "sims", path, func(resp *http.Response) (pageResult, error) {
+		return c.readPage(resp, page)
 	})
 }
 
@@ -89,54 +71,9 @@ type pageResult struct {
 	header http.Header
 }
 
-// fetchPage makes one attempt at a page and counts it by status.
-func (c *Client) fetchPage(ctx context.Context, page int) (pageResult, error) {
-	resp, tok, err := c.requestPage(ctx, page)
-	if err != nil {
-		return pageResult{}, err
-	}
-	defer resp.Body.Close()
-	res, err := c.readPage(resp, tok, page)
-	status := strconv.Itoa(resp.StatusCode)
-	if errors.Is(err, ErrInvalidResponse) {
-		status = "invalid_json"
-	}
-	c.cfg.Observer.Request("sims", status)
-	return res, err
-}
-
-// requestPage waits for the rate limiter and a token, then sends GET /v1/sims.
-func (c *Client) requestPage(ctx context.Context, page int) (*http.Response, string, error) {
-	if err := c.limiter.Wait(ctx); err != nil {
-		return nil, "", backoff.Permanent(err)
-	}
-	tok, err := c.accessToken(ctx)
-	if err != nil {
-		return nil, "", backoff.Permanent(err)
-	}
-	u := fmt.Sprintf("%s/v1/sims?page=%d&pageSize=%d", c.base, page, c.cfg.PageSize)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, "", backoff.Permanent(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.cfg.HTTPClient.Do(req)
-	if err != nil {
-		c.cfg.Observer.Request("sims", "error")
-		return nil, "", transportError(ctx, err)
-	}
-	return resp, tok, nil
-}
-
 // readPage turns an answer into SIMs or a retryable or permanent error.
-func (c *Client) readPage(resp *http.Response, tok string, page int) (pageResult, error) {
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusUnauthorized:
-		c.invalidate(tok)
-		return pageResult{}, errTokenRejected
-	default:
+func (c *Client) readPage(resp *http.Response, page int) (pageResult, error) {
+	if resp.StatusCode != http.StatusOK {
 		return pageResult{}, classify(resp, c.now())
 	}
 	sims, err := decodePage(resp.Body)

@@ -101,6 +101,27 @@ func (c *AdminClient) Faults(ctx context.Context) ([]FaultState, error) {
 	return faults, err
 }
 
+// SetMutations replaces the inventory changes that fire between page requests (see Mutation)
+// and restarts their page count; an invalid one is an APIError with status 400.
+func (c *AdminClient) SetMutations(ctx context.Context, ms ...Mutation) error {
+	if ms == nil {
+		ms = []Mutation{}
+	}
+	return c.do(ctx, http.MethodPut, "/admin/mutations", ms, nil)
+}
+
+// Mutations returns the inventory changes with whether each has fired.
+func (c *AdminClient) Mutations(ctx context.Context) ([]MutationState, error) {
+	var ms []MutationState
+	err := c.do(ctx, http.MethodGet, "/admin/mutations", nil, &ms)
+	return ms, err
+}
+
+// ClearMutations drops every inventory change, fired or not.
+func (c *AdminClient) ClearMutations(ctx context.Context) error {
+	return c.do(ctx, http.MethodDelete, "/admin/mutations", nil, nil)
+}
+
 // ExpireTokens revokes every issued token and returns how many were revoked.
 func (c *AdminClient) ExpireTokens(ctx context.Context) (int, error) {
 	var res ExpireResult

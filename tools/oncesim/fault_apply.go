@@ -2,14 +2,20 @@ package oncesim
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 )
 
 // serveWithFaults applies the due fault rule of endpoint, if any, around the real handler next.
 func (s *Server) serveWithFaults(endpoint string, w http.ResponseWriter, r *http.Request, next http.HandlerFunc) {
-	f, ok := s.faults.pick(endpoint)
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	if page == 0 {
+		page = 1
+	}
+	f, ok := s.faults.pick(endpoint, page, r.PathValue("iccid"))
 	if !ok {
 		next(w, r)
 		return
@@ -17,7 +23,8 @@ func (s *Server) serveWithFaults(endpoint string, w http.ResponseWriter, r *http
 	s.stats.faultApplied()
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "fault injected",
 		slog.String("endpoint", endpoint), slog.Int("status", f.Status),
-		slog.Bool("reset", f.Reset), slog.Bool("truncate", f.Truncate), slog.Int("delay_ms", f.DelayMS))
+		slog.Bool("reset", f.Reset), slog.Bool("truncate", f.Truncate), slog.Int("delay_ms", f.DelayMS),
+		slog.Int("drop_sims", f.DropSIMs))
 	applyFault(f, w, r, next)
 }
 
@@ -58,6 +65,9 @@ func rewrite(resp *captured, f Fault) {
 		resp.body.Reset()
 		resp.body.WriteString(f.Body)
 	}
+	if f.DropSIMs > 0 {
+		dropSIMs(resp, f.DropSIMs)
+	}
 	if f.OmitHeader != "" {
 		resp.header.Del(f.OmitHeader)
 	}
@@ -67,6 +77,22 @@ func rewrite(resp *captured, f Fault) {
 	if f.RetryAfter != "" {
 		resp.header.Set("Retry-After", f.RetryAfter)
 	}
+}
+
+// dropSIMs removes the last n elements of a JSON array answer, leaving the headers as they were:
+// a page that comes back short while the paging headers say it is not the end. An answer that is
+// not an array (an error) is left alone.
+func dropSIMs(resp *captured, n int) {
+	var sims []json.RawMessage
+	if json.Unmarshal(resp.body.Bytes(), &sims) != nil || sims == nil {
+		return
+	}
+	out, err := json.Marshal(sims[:max(len(sims)-n, 0)])
+	if err != nil {
+		return
+	}
+	resp.body.Reset()
+	resp.body.Write(out)
 }
 
 // sleep waits d unless ctx ends first; it reports whether the full wait happened.

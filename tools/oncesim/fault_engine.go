@@ -40,15 +40,16 @@ func (e *faultEngine) list() []FaultState {
 	return out
 }
 
-// pick counts a request to endpoint against every rule watching it and returns the first rule
-// whose window (after Skip, within Times) the request falls in.
-func (e *faultEngine) pick(endpoint string) (Fault, bool) {
+// pick counts a request to endpoint (for page of the listing or one SIM's iccid) against every
+// rule watching it and returns the first rule whose window (after Skip, within Times) the
+// request falls in.
+func (e *faultEngine) pick(endpoint string, page int, iccid string) (Fault, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var chosen *FaultState
 	for i := range e.rules {
 		r := &e.rules[i]
-		if r.Match != endpoint {
+		if r.Match != endpoint || !r.watches(page, iccid) {
 			continue
 		}
 		r.Matched++

@@ -11,15 +11,10 @@ import (
 	"github.com/simbridge/simbridge/libs/onceapi"
 )
 
-// handleSIMs serves one page of the inventory with 1NCE's paging headers.
+// handleSIMs serves one page of the inventory with 1NCE's paging headers. Inventory changes
+// due at this page (see Mutation) happen first, as if 1NCE changed between two page requests.
 func (s *Server) handleSIMs(w http.ResponseWriter, r *http.Request) {
-	if !s.tokens.valid(bearerToken(r)) {
-		writeError(w, http.StatusUnauthorized, "Unauthorized", "Missing, invalid or expired access token.")
-		return
-	}
-	if s.limiter != nil && !s.limiter.Allow() {
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusTooManyRequests, "TooManyRequests", "Rate limit exceeded.")
+	if !s.admit(w, r) {
 		return
 	}
 	page, size, err := parsePaging(r.URL.Query())
@@ -27,9 +22,42 @@ func (s *Server) handleSIMs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "BadRequest", err.Error())
 		return
 	}
+	s.mutator.beforePage(s.inv, s.log)
 	sims, total := s.inv.page(page, size)
+	s.mutator.pageServed()
 	setPagingHeaders(w.Header(), page, size, total)
 	writeJSON(w, http.StatusOK, sims)
+}
+
+// handleSIM serves one SIM as GET /v1/sims/{iccid} does, or 404 in 1NCE's error shape when the
+// account does not hold it.
+func (s *Server) handleSIM(w http.ResponseWriter, r *http.Request) {
+	if !s.admit(w, r) {
+		return
+	}
+	iccid := r.PathValue("iccid")
+	sim, ok := s.inv.Get(iccid)
+	if !ok {
+		writeError(w, http.StatusNotFound, "NotFound", "SIM "+iccid+" not found.")
+		return
+	}
+	writeJSON(w, http.StatusOK, sim)
+}
+
+// admit answers 401 without a valid token and 429 beyond the rate limit, which the listing and
+// the single-SIM endpoint share (1NCE limits requests per customer); it reports whether the
+// request may go on.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) bool {
+	if !s.tokens.valid(bearerToken(r)) {
+		writeError(w, http.StatusUnauthorized, "Unauthorized", "Missing, invalid or expired access token.")
+		return false
+	}
+	if s.limiter != nil && !s.limiter.Allow() {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, "TooManyRequests", "Rate limit exceeded.")
+		return false
+	}
+	return true
 }
 
 // setPagingHeaders writes X-Count-Per-Page, X-Current-Page, X-Total-Count and X-Total-Pages.

@@ -27,7 +27,7 @@ type Options struct {
 	Password  string        // expected Basic-auth password; never logged
 	BasePath  string        // prefix of the API routes, "" or e.g. /management-api; /admin stays unprefixed
 	TokenTTL  time.Duration // lifetime of issued tokens; 0 means DefaultTokenTTL
-	RateLimit float64       // requests per second on /v1/sims; 0 means unlimited
+	RateLimit float64       // requests per second on /v1/sims and /v1/sims/{iccid} together; 0 means unlimited
 	RateBurst int           // burst of the rate limit; 0 means ceil(RateLimit)
 	SIMs      []onceapi.SIM // initial inventory
 	Logger    *slog.Logger  // request log; nil discards

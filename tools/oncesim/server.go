@@ -11,7 +11,10 @@ import (
 // Endpoint names: the values of Fault.Match and the keys of Stats.Requests.
 const (
 	EndpointToken = "token"
-	EndpointSIMs  = "sims"
+	// EndpointSIMs is the listing, GET /v1/sims.
+	EndpointSIMs = "sims"
+	// EndpointSIM is one SIM, GET /v1/sims/{iccid}.
+	EndpointSIM = "sim"
 )
 
 // Server is one simulated 1NCE account: its credentials, inventory, tokens, rate limit and
@@ -25,6 +28,7 @@ type Server struct {
 	tokens   *tokenStore
 	limiter  *rate.Limiter // nil when unlimited
 	faults   *faultEngine
+	mutator  *mutator
 	stats    *statsCounter
 	log      *slog.Logger
 	handler  http.Handler
@@ -49,6 +53,7 @@ func New(opts Options) (*Server, error) {
 		inv:      inv,
 		tokens:   newTokenStore(opts.TokenTTL),
 		faults:   &faultEngine{},
+		mutator:  &mutator{},
 		stats:    newStatsCounter(),
 		log:      opts.Logger,
 	}
@@ -74,6 +79,13 @@ func (s *Server) SetFaults(faults []Fault) error { return s.faults.set(faults) }
 // Faults returns the injected faults with their counters, as GET /admin/faults does.
 func (s *Server) Faults() []FaultState { return s.faults.list() }
 
+// SetMutations replaces the pending inventory changes and restarts their page count, as PUT
+// /admin/mutations does.
+func (s *Server) SetMutations(ms []Mutation) error { return s.mutator.set(ms) }
+
+// Mutations returns the inventory changes and whether each has fired, as GET /admin/mutations does.
+func (s *Server) Mutations() []MutationState { return s.mutator.list() }
+
 // ExpireTokens revokes every issued token, so the next API call answers 401; it returns how
 // many tokens were revoked.
 func (s *Server) ExpireTokens() int { return s.tokens.expireAll() }
@@ -89,6 +101,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST "+s.basePath+"/oauth/token", s.endpoint(EndpointToken, s.handleToken))
 	mux.Handle("GET "+s.basePath+"/v1/sims", s.endpoint(EndpointSIMs, s.handleSIMs))
+	mux.Handle("GET "+s.basePath+"/v1/sims/{iccid}", s.endpoint(EndpointSIM, s.handleSIM))
 	s.adminRoutes(mux)
 	return s.logRequests(mux)
 }

@@ -48,7 +48,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.inventoryFile, "inventory-file", "", "JSON array of SIMs to serve instead of generated ones")
 	fs.StringVar(&c.basePath, "base-path", oncesim.DefaultBasePath, "path prefix of the API (may be empty)")
 	fs.DurationVar(&c.tokenTTL, "token-ttl", oncesim.DefaultTokenTTL, "lifetime of issued tokens")
-	fs.Float64Var(&c.rateLimit, "rate-limit", oncesim.DefaultRateLimit, "requests per second on /v1/sims (0 = unlimited)")
+	fs.Float64Var(&c.rateLimit, "rate-limit", oncesim.DefaultRateLimit, "requests per second on /v1/sims and /v1/sims/{iccid} together (0 = unlimited)")
 	fs.IntVar(&c.rateBurst, "rate-burst", oncesim.DefaultRateBurst, "burst of the rate limit")
 	return fs
 }

@@ -25,6 +25,7 @@ type Metrics struct {
 	runDuration   prometheus.Histogram
 	lastSuccess   prometheus.Gauge
 	guardRefusals prometheus.Counter
+	drift         prometheus.Counter
 }
 
 // NewMetrics registers the series on reg.
@@ -32,7 +33,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	ns, sub := metrics.Namespace, "sim_poller"
 	m := &Metrics{
 		simsByState: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "sims",
-			Help: "SIMs by state at the last run: listed, listed_enabled, listed_disabled (1NCE), store_active, store_inactive, unchanged."}, []string{"state"}),
+			Help: "SIMs by state at the last run: listed, listed_enabled, listed_disabled (1NCE), store_active, store_inactive, unchanged, " +
+				"absent (active but not listed), drift (absent but Enabled per the single-SIM endpoint, kept), unconfirmed (absent, not confirmed either way, kept)."}, []string{"state"}),
 		published: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "changes_published_total",
 			Help: "Commands published, by kind (create, update, disable)."}, []string{"kind"}),
 		skipped: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "skipped_sims",
@@ -42,18 +44,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		apiRetries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "api_retries_total",
 			Help: "1NCE Management API retries by endpoint and reason."}, []string{"endpoint", "reason"}),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "runs_total",
-			Help: "Sync runs by result: success, failure, skipped (another run held the lock or lease)."}, []string{"result"}),
+			Help: "Sync runs by result: success, failure (including guard refusals and incomplete listings), skipped (another run held the lock or lease)."}, []string{"result"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "run_failures_total",
-			Help: "Failed runs by cause: credentials, listing_incomplete, invalid_json, lease_lost, other."}, []string{"cause"}),
+			Help: "Failed runs by cause: credentials, listing_incomplete, invalid_json, guard_refused, confirmation_failed, " +
+				"lease_lost, interrupted (shutdown), timeout (SYNC_TIMEOUT), other."}, []string{"cause"}),
 		runDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "run_duration_seconds",
 			Help: "Duration of sync runs.", Buckets: prometheus.ExponentialBuckets(0.5, 2, 12)}),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "last_success_timestamp_seconds",
-			Help: "Unix time of the last run whose listing was complete and whose commands were all published."}),
+			Help: "Unix time of the last successful run: complete listing, absent SIMs confirmed, guard passed, every command published."}),
 		guardRefusals: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "guard_refusals_total",
 			Help: "Runs whose disables the mass-disable guard withheld."}),
+		drift: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "listing_drift_total",
+			Help: "Active SIMs a complete listing missed although the single-SIM endpoint says they are Enabled (kept, re-checked next run)."}),
 	}
 	reg.MustRegister(m.simsByState, m.published, m.skipped, m.apiRequests, m.apiRetries, m.runs, m.failures,
-		m.runDuration, m.lastSuccess, m.guardRefusals)
+		m.runDuration, m.lastSuccess, m.guardRefusals, m.drift)
 	return m
 }
 
@@ -80,12 +85,14 @@ func (m *Metrics) Run(sum app.Summary, err error) {
 	for state, n := range map[string]int{
 		"listed": sum.Listed, "listed_enabled": sum.Enabled, "listed_disabled": sum.Disabled, "unchanged": sum.Unchanged,
 		"store_active": sum.StoreActive, "store_inactive": sum.StoreInactive,
+		"absent": sum.Absent, "drift": sum.Drift, "unconfirmed": sum.Unconfirmed,
 	} {
 		m.simsByState.WithLabelValues(state).Set(float64(n))
 	}
 	if sum.GuardRefused {
 		m.guardRefusals.Inc()
 	}
+	m.drift.Add(float64(sum.Drift))
 	if err != nil {
 		m.runs.WithLabelValues("failure").Inc()
 		m.failures.WithLabelValues(causeOf(err)).Inc()
@@ -98,17 +105,26 @@ func (m *Metrics) Run(sum app.Summary, err error) {
 // Skipped records a run refused because another one was in progress.
 func (m *Metrics) Skipped() { m.runs.WithLabelValues("skipped").Inc() }
 
-// causeOf names why a run failed, for the failure metric.
+// causeOf names why a run failed, for the failure metric; when several
+// things went wrong, the first that applies in this order names it.
 func causeOf(err error) string {
 	switch {
 	case errors.Is(err, lease.ErrLost):
 		return "lease_lost"
+	case errors.Is(err, app.ErrInterrupted) && errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, app.ErrInterrupted):
+		return "interrupted"
 	case errors.Is(err, onceapi.ErrBadCredentials):
 		return "credentials"
-	case errors.Is(err, onceapi.ErrInvalidResponse):
-		return "invalid_json"
 	case errors.Is(err, onceapi.ErrIncomplete):
 		return "listing_incomplete"
+	case errors.Is(err, onceapi.ErrInvalidResponse):
+		return "invalid_json"
+	case errors.Is(err, app.ErrGuardRefused):
+		return "guard_refused"
+	case errors.Is(err, app.ErrUnconfirmed):
+		return "confirmation_failed"
 	default:
 		return "other"
 	}

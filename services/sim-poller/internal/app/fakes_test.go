@@ -56,12 +56,42 @@ func (s *fakeStore) Scan(_ context.Context, fn func(simstore.Summary) error) err
 
 // fakeInventory serves sims in pages of 100; err ends the listing after the
 // first page, and onPage runs after each page (to lose a lease mid-run).
+// GetSIM answers with get, by default 404 (the SIM left the account), and
+// records how many questions were asked and at most how many at once.
 type fakeInventory struct {
-	sims   []onceapi.SIM
-	err    error
-	onPage func(page int)
-	calls  int
-	mu     sync.Mutex
+	sims      []onceapi.SIM
+	err       error
+	onPage    func(page int)
+	get       func(ctx context.Context, iccid string) (onceapi.SIM, error)
+	calls     int
+	asked     []string
+	inFlight  int
+	maxAtOnce int
+	mu        sync.Mutex
+}
+
+func (f *fakeInventory) GetSIM(ctx context.Context, iccid string) (onceapi.SIM, error) {
+	f.mu.Lock()
+	f.asked = append(f.asked, iccid)
+	f.inFlight++
+	f.maxAtOnce = max(f.maxAtOnce, f.inFlight)
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.inFlight--
+		f.mu.Unlock()
+	}()
+	if f.get != nil {
+		return f.get(ctx, iccid)
+	}
+	return onceapi.SIM{}, fmt.Errorf("get SIM %s: %w", iccid, onceapi.ErrSIMNotFound)
+}
+
+// questions returns how many SIMs were asked about.
+func (f *fakeInventory) questions() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.asked)
 }
 
 func (f *fakeInventory) ListSIMs(ctx context.Context, fn func([]onceapi.SIM) error) (onceapi.ListStats, error) {

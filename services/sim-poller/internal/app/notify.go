@@ -8,16 +8,13 @@ import (
 )
 
 // notify sends the run's one failure notification, if anything needs an
-// operator: the run failed, the guard withheld disables, or 1NCE listed
-// invalid SIMs. SIMs without IP are expected and only counted.
+// operator: the run failed (including a guard refusal or an incomplete
+// listing, whose error says what did not add up), or 1NCE listed invalid
+// SIMs. SIMs without IP are expected and only counted.
 func (s *Syncer) notify(ctx context.Context, sum Summary) {
 	var parts []string
 	if sum.Error != "" {
 		parts = append(parts, sum.Error)
-	}
-	if sum.GuardRefused {
-		parts = append(parts, fmt.Sprintf("refused to disable %d SIMs (mass-disable guard); "+
-			"check the 1NCE account, then POST /sync?force=true", sum.DisablesWithheld))
 	}
 	if bad := describeInvalid(sum); bad != "" {
 		parts = append(parts, "skipped invalid SIMs: "+bad)

@@ -10,8 +10,9 @@ import (
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
-// run reads the store, lists 1NCE, decides and publishes. A listing that
-// failed, or a run whose context ended (shutdown, lost lease), disables nothing.
+// run reads the store, lists 1NCE, confirms the absence of active SIMs it
+// did not list, decides and publishes. A listing that failed or did not add
+// up, or a run whose context ended (shutdown, lost lease), disables nothing.
 func (s *Syncer) run(ctx context.Context, force bool, sum *Summary) error {
 	rec := domain.NewReconciler(nil)
 	if err := s.scanStore(ctx, rec, sum); err != nil {
@@ -25,16 +26,32 @@ func (s *Syncer) run(ctx context.Context, force bool, sum *Summary) error {
 	})
 	sum.Pages = stats.Pages
 	sum.Complete = listErr == nil && ctx.Err() == nil
-	changes, report := rec.Finish(domain.Policy{
+	policy := domain.Policy{
 		ListingComplete: sum.Complete, MaxDisableShare: s.guard.MaxDisableShare,
 		DisableAllowance: s.guard.DisableAllowance, Force: force,
-	})
+	}
+	confirmErr := s.confirmAbsent(ctx, rec, rec.PlanConfirmations(policy))
+	changes, report := rec.Finish(policy)
 	sum.record(report)
 	pubErr := s.publishAll(ctx, changes, sum)
 	if listErr != nil {
-		return errors.Join(fmt.Errorf("list 1NCE SIMs (no SIM disabled this run): %w", listErr), pubErr)
+		listErr = fmt.Errorf("list 1NCE SIMs (no SIM disabled this run): %w", listErr)
 	}
-	return pubErr
+	return errors.Join(listErr, confirmErr, guardErr(report), pubErr)
+}
+
+// guardErr says why the guard refused, with what the operator needs to
+// decide whether to force the run.
+func guardErr(r domain.Report) error {
+	if !r.GuardRefused {
+		return nil
+	}
+	const next = "check the 1NCE account, then POST /sync?force=true"
+	if r.Seen == 0 {
+		return fmt.Errorf("%w: 1NCE listed no SIM while %d active SIMs are absent from it; no SIM disabled; %s", ErrGuardRefused, r.Absent, next)
+	}
+	return fmt.Errorf("%w: refused to disable %d SIMs, more than the %d one run may disable (%d active SIMs absent from the listing, %d of them not checked); %s",
+		ErrGuardRefused, r.DisablesWithheld, r.DisableLimit, r.Absent, r.Unconfirmed, next)
 }
 
 // scanStore streams the store's summaries into the reconciler.

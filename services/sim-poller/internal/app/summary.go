@@ -11,9 +11,12 @@ import (
 type Summary struct {
 	StartedAt       time.Time `json:"started_at"`
 	DurationSeconds float64   `json:"duration_seconds"`
-	// Complete is false when the listing failed or was cut short (no disables then).
+	// Complete is false when the listing failed or did not add up (no disables then).
 	Complete bool `json:"listing_complete"`
-	Pages    int  `json:"pages"`
+	// Interrupted is set when the run stopped early (shutdown, deadline);
+	// nothing more was published after that.
+	Interrupted bool `json:"interrupted,omitempty"`
+	Pages       int  `json:"pages"`
 	// Listed counts the SIMs 1NCE listed; Enabled and Disabled those with a
 	// valid ICCID by status.
 	Listed    int `json:"listed"`
@@ -23,13 +26,23 @@ type Summary struct {
 	// Published counts the commands sent, by kind (create, update, disable).
 	Published map[string]int `json:"published"`
 	// Problems counts skipped SIMs by reason, with a few example ICCIDs each.
-	Problems         map[string]int      `json:"problems,omitempty"`
-	ProblemExamples  map[string][]string `json:"problem_examples,omitempty"`
-	GuardRefused     bool                `json:"guard_refused,omitempty"`
-	DisablesWithheld int                 `json:"disables_withheld,omitempty"`
-	StoreActive      int                 `json:"store_active"`
-	StoreInactive    int                 `json:"store_inactive"`
-	Error            string              `json:"error,omitempty"`
+	Problems        map[string]int      `json:"problems,omitempty"`
+	ProblemExamples map[string][]string `json:"problem_examples,omitempty"`
+	// Absent counts active SIMs the listing did not contain; each is disabled
+	// only once 1NCE's single-SIM endpoint confirms it is gone or Disabled.
+	// Drift counts those 1NCE still has Enabled (kept: the listing missed
+	// them), Unconfirmed those not asked about or whose answer failed (kept
+	// this run).
+	Absent           int      `json:"absent"`
+	Drift            int      `json:"drift"`
+	DriftExamples    []string `json:"drift_examples,omitempty"`
+	Unconfirmed      int      `json:"unconfirmed,omitempty"`
+	GuardRefused     bool     `json:"guard_refused,omitempty"`
+	DisableLimit     int      `json:"disable_limit,omitempty"`
+	DisablesWithheld int      `json:"disables_withheld,omitempty"`
+	StoreActive      int      `json:"store_active"`
+	StoreInactive    int      `json:"store_inactive"`
+	Error            string   `json:"error,omitempty"`
 	// invalid is Problems without the expected kinds (no IP): what to report.
 	invalid map[string]int
 }
@@ -37,6 +50,7 @@ type Summary struct {
 func (s *Summary) record(r domain.Report) {
 	s.Listed, s.Enabled, s.Disabled, s.Unchanged = r.Seen, r.Enabled, r.Disabled, r.Unchanged
 	s.Problems, s.ProblemExamples = r.Problems, r.Examples
-	s.GuardRefused, s.DisablesWithheld = r.GuardRefused, r.DisablesWithheld
+	s.Absent, s.Drift, s.DriftExamples, s.Unconfirmed = r.Absent, r.Drift, r.DriftExamples, r.Unconfirmed
+	s.GuardRefused, s.DisableLimit, s.DisablesWithheld = r.GuardRefused, r.DisableLimit, r.DisablesWithheld
 	s.invalid = r.Invalid()
 }

@@ -14,18 +14,31 @@ import (
 	"github.com/simbridge/simbridge/libs/simstore"
 )
 
-// ErrRunInProgress means another run holds the lock or, on another replica,
-// the lease; runs never overlap.
-var ErrRunInProgress = errors.New("a sync run is already in progress")
+// Errors callers branch on: each names a way a run is not a success.
+var (
+	// ErrRunInProgress means another run holds the lock or, on another
+	// replica, the lease; runs never overlap.
+	ErrRunInProgress = errors.New("a sync run is already in progress")
+	// ErrInterrupted means the run's context ended (shutdown, deadline) before
+	// it finished; nothing more was published, and its cause is wrapped too.
+	ErrInterrupted = errors.New("sync interrupted")
+	// ErrGuardRefused means the mass-disable guard withheld this run's disables.
+	ErrGuardRefused = errors.New("mass-disable guard refused")
+	// ErrUnconfirmed means 1NCE could not be asked whether some absent SIMs
+	// are gone; they keep their access this run.
+	ErrUnconfirmed = errors.New("absent SIMs not confirmed")
+)
 
 // Store lists what the SIM store holds.
 type Store interface {
 	Scan(ctx context.Context, fn func(simstore.Summary) error) error
 }
 
-// Inventory lists the 1NCE account's SIMs page by page.
+// Inventory reads the 1NCE account: every SIM page by page, and one SIM
+// (onceapi.ErrSIMNotFound when the account does not hold it).
 type Inventory interface {
 	ListSIMs(ctx context.Context, fn func(page []onceapi.SIM) error) (onceapi.ListStats, error)
+	GetSIM(ctx context.Context, iccid string) (onceapi.SIM, error)
 }
 
 // Publisher sends one command to its queue.
@@ -79,9 +92,13 @@ func NewSyncer(d Deps, guard Guard, publishers int) (*Syncer, error) {
 }
 
 // Sync runs one reconciliation. force overrides the mass-disable guard (never
-// a failed listing). It returns an error wrapping ErrRunInProgress when a run
-// is under way here or on another replica. Whatever went wrong in a run (it
-// failed, the guard refused, 1NCE listed invalid SIMs) is told to operators
+// an incomplete listing). It returns an error wrapping ErrRunInProgress when
+// a run is under way here or on another replica, and an error for every run
+// that is not a success: a failed or incomplete listing, a guard refusal
+// (ErrGuardRefused), absent SIMs that could not be confirmed
+// (ErrUnconfirmed), failed publishes, or ctx ending first (ErrInterrupted,
+// with the summary of what was done). Whatever went wrong in a run that was
+// not interrupted (including invalid SIMs 1NCE listed) is told to operators
 // in one failure notification.
 func (s *Syncer) Sync(ctx context.Context, force bool) (Summary, error) {
 	if !s.mu.TryLock() {
@@ -94,13 +111,21 @@ func (s *Syncer) Sync(ctx context.Context, force bool) (Summary, error) {
 		return Summary{}, err
 	}
 	sum.DurationSeconds = s.now().Sub(sum.StartedAt).Seconds()
-	if err != nil {
+	interrupted := err != nil && ctx.Err() != nil
+	switch {
+	case interrupted:
+		sum.Interrupted = true
+		err = fmt.Errorf("sync: %w (%w): %w", ErrInterrupted, context.Cause(ctx), err)
+	case err != nil:
 		err = fmt.Errorf("sync: %w", err)
+	}
+	if err != nil {
 		sum.Error = err.Error()
 	}
-	if ctx.Err() != nil {
-		// Shutdown or a caller that went away: an interrupted run is no news
-		// for operators (it disabled nothing); the next one starts afresh.
+	if interrupted {
+		// Shutdown, the run's deadline or a caller that went away: an
+		// interrupted run is no news for operators (it disabled nothing it
+		// had not proven); the next one starts afresh.
 		return sum, err
 	}
 	s.notify(ctx, sum)

@@ -47,7 +47,8 @@ func TestSyncOutcomes(t *testing.T) {
 			sims := listed(0, 40)
 			sims[0].IPAddress, sims[1].IPAddress, sims[2].ICCID = "ten", ip(3), "x"
 			return newWorld(stored(0, 100), sims)
-		}, want: map[events.Kind]int{}, notes: []string{"mass-disable guard", "invalid_ip=1", "ip_conflict=2", "invalid_iccid=1 (e.g. x)"}},
+		}, wantErr: "mass-disable guard refused", want: map[events.Kind]int{},
+			notes: []string{"mass-disable guard", "invalid_ip=1", "ip_conflict=2", "invalid_iccid=1 (e.g. x)"}},
 		{name: "forced run passes the guard", force: true, world: func() *world { return newWorld(stored(0, 100), listed(0, 40)) },
 			want: map[events.Kind]int{events.KindDisable: 60}},
 		{name: "failed listing creates what it saw and disables nothing", world: func() *world {
@@ -56,8 +57,8 @@ func TestSyncOutcomes(t *testing.T) {
 			return w
 		}, wantErr: "no SIM disabled", want: map[events.Kind]int{events.KindCreate: 50}, notes: []string{"SIM listing incomplete"},
 			check: func(t *testing.T, sum app.Summary) {
-				if sum.Complete || sum.DisablesWithheld != 50 {
-					t.Errorf("complete=%v withheld=%d", sum.Complete, sum.DisablesWithheld)
+				if sum.Complete || sum.Absent != 50 || sum.Unconfirmed != 50 {
+					t.Errorf("complete=%v absent=%d unconfirmed=%d", sum.Complete, sum.Absent, sum.Unconfirmed)
 				}
 			}},
 		{name: "unreadable store publishes nothing", world: func() *world {

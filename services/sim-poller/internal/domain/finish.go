@@ -8,8 +8,8 @@ import (
 
 // Policy bounds what Finish may publish.
 type Policy struct {
-	// ListingComplete is false when the listing failed or was cut short: then
-	// no disable is published at all.
+	// ListingComplete is false when the listing failed or did not add up:
+	// then no disable is published at all.
 	ListingComplete bool
 	// MaxDisableShare is the largest share of active SIMs one run may disable (0-1).
 	MaxDisableShare float64
@@ -20,9 +20,25 @@ type Policy struct {
 }
 
 // Finish returns the changes to publish, sorted by ICCID, and the report.
+// Absent SIMs are disabled only as far as Confirm proved them gone.
 func (r *Reconciler) Finish(p Policy) ([]Change, Report) {
-	var ups, downs []Change
 	conflicted := r.conflictedICCIDs()
+	for _, id := range sortedKeys(conflicted) {
+		r.report.problem(ProblemIPConflict, id)
+	}
+	ups, downs := r.pendingChanges(conflicted)
+	downs = append(downs, r.conflictDisables(conflicted)...)
+	downs = append(downs, r.confirmedDisables()...)
+	r.report.DisableLimit = r.disableLimit(p)
+	downs = r.guard(downs, p)
+	changes := append(ups, downs...)
+	sort.Slice(changes, func(i, j int) bool { return changes[i].ICCID < changes[j].ICCID })
+	return changes, r.report
+}
+
+// pendingChanges splits the listed SIMs' changes into ups (create, update)
+// and downs (disable), leaving out conflicted SIMs.
+func (r *Reconciler) pendingChanges(conflicted map[string]bool) (ups, downs []Change) {
 	for iccid, c := range r.pending {
 		switch {
 		case conflicted[iccid]:
@@ -33,12 +49,7 @@ func (r *Reconciler) Finish(p Policy) ([]Change, Report) {
 			ups = append(ups, c)
 		}
 	}
-	downs = append(downs, r.conflictDisables(conflicted)...)
-	downs = append(downs, r.absentDisables()...)
-	downs = r.guard(downs, p)
-	changes := append(ups, downs...)
-	sort.Slice(changes, func(i, j int) bool { return changes[i].ICCID < changes[j].ICCID })
-	return changes, r.report
+	return ups, downs
 }
 
 // conflictedICCIDs returns the SIMs sharing an IP with another listed SIM:
@@ -47,9 +58,6 @@ func (r *Reconciler) conflictedICCIDs() map[string]bool {
 	out := map[string]bool{}
 	for _, iccids := range r.conflicts {
 		for _, id := range iccids {
-			if !out[id] {
-				r.report.problem(ProblemIPConflict, id)
-			}
 			out[id] = true
 		}
 	}
@@ -68,23 +76,19 @@ func (r *Reconciler) conflictDisables(conflicted map[string]bool) []Change {
 	return out
 }
 
-// absentDisables takes access away from active SIMs the listing did not contain.
-func (r *Reconciler) absentDisables() []Change {
-	var out []Change
-	for _, l := range r.local {
-		if l.Active && !l.seen {
-			out = append(out, Change{Kind: events.KindDisable, ICCID: l.ICCID, IP: l.IP, Reason: ReasonAbsent, BaseVersion: l.Version})
-		}
-	}
-	return out
+// decidedDisables counts the disables the listing alone decided (SIMs listed
+// as Disabled, SIMs in an IP conflict), before any absent SIM is confirmed.
+func (r *Reconciler) decidedDisables() int {
+	conflicted := r.conflictedICCIDs()
+	_, downs := r.pendingChanges(conflicted)
+	return len(downs) + len(r.conflictDisables(conflicted))
 }
 
-// guard withholds every disable when the listing is not trustworthy or the
-// run would disable more than the policy allows.
+// guard withholds every disable when the listing is not trustworthy, or the
+// run would disable more than the policy allows, or 1NCE listed nothing while
+// the store holds active SIMs (an empty answer is an outage, not a fleet that
+// left).
 func (r *Reconciler) guard(downs []Change, p Policy) []Change {
-	if len(downs) == 0 {
-		return nil
-	}
 	if !p.ListingComplete {
 		r.report.DisablesWithheld = len(downs)
 		return nil
@@ -92,15 +96,22 @@ func (r *Reconciler) guard(downs []Change, p Policy) []Change {
 	if p.Force {
 		return downs
 	}
-	active := r.activeCount()
-	limit := max(int(p.MaxDisableShare*float64(active)), p.DisableAllowance)
-	emptyListing := r.report.Seen == 0 && active > 0
-	if len(downs) > limit || emptyListing {
+	if len(downs) > r.disableLimit(p) || r.emptyListing() {
 		r.report.GuardRefused = true
 		r.report.DisablesWithheld = len(downs)
 		return nil
 	}
 	return downs
+}
+
+// disableLimit is how many SIMs one run may disable under p.
+func (r *Reconciler) disableLimit(p Policy) int {
+	return max(int(p.MaxDisableShare*float64(r.activeCount())), p.DisableAllowance)
+}
+
+// emptyListing reports a listing of nothing while the store holds active SIMs.
+func (r *Reconciler) emptyListing() bool {
+	return r.report.Seen == 0 && r.activeCount() > 0
 }
 
 func (r *Reconciler) activeCount() int {
@@ -111,4 +122,13 @@ func (r *Reconciler) activeCount() int {
 		}
 	}
 	return n
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

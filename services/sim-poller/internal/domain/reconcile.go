@@ -17,6 +17,7 @@ type Reconciler struct {
 	conflicts map[netip.Addr][]string // ip -> every claimant, only for shared IPs
 	pending   map[string]Change       // candidate changes by ICCID
 	seenNew   map[string]bool         // listed SIMs the store does not know
+	verdicts  map[string]Verdict      // absent SIMs confirmed by the single-SIM endpoint
 	report    Report
 }
 
@@ -33,6 +34,7 @@ func NewReconciler(local []LocalSIM) *Reconciler {
 		conflicts: map[netip.Addr][]string{},
 		pending:   map[string]Change{},
 		seenNew:   map[string]bool{},
+		verdicts:  map[string]Verdict{},
 		report:    newReport(),
 	}
 	for _, l := range local {

@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/simbridge/simbridge/libs/events"
@@ -31,8 +32,10 @@ func TestStateRules(t *testing.T) {
 		local  []domain.LocalSIM
 		remote []domain.RemoteSIM
 		policy domain.Policy
-		want   []string // "kind iccid ip version"
-		check  func(t *testing.T, r domain.Report)
+		// verdicts are what 1NCE's single-SIM endpoint says about absent SIMs (none asked when nil).
+		verdicts map[string]domain.Verdict
+		want     []string // "kind iccid ip version"
+		check    func(t *testing.T, r domain.Report)
 	}{
 		{name: "new enabled SIM is created", remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")},
 			want: []string{"create " + a + " 10.0.0.1 0"}},
@@ -62,8 +65,36 @@ func TestStateRules(t *testing.T) {
 		{name: "disabled and already inactive does nothing", local: []domain.LocalSIM{{ICCID: a, IP: "10.0.0.1", Version: 3}},
 			remote: []domain.RemoteSIM{{ICCID: a, IP: "10.0.0.1", Status: domain.StatusDisabled}}},
 		{name: "disabled and unknown does nothing", remote: []domain.RemoteSIM{{ICCID: a, Status: domain.StatusDisabled}}},
-		{name: "absent SIM is disabled", local: []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
-			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, want: []string{"disable " + b + " 10.0.0.2 1"}},
+		{name: "absent SIM confirmed gone is disabled", local: []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, verdicts: map[string]domain.Verdict{b: domain.VerdictGone},
+			want: []string{"disable " + b + " 10.0.0.2 1"}},
+		{name: "absent SIM confirmed Disabled is disabled", local: []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 3)},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, verdicts: map[string]domain.Verdict{b: domain.VerdictDisabled},
+			want: []string{"disable " + b + " 10.0.0.2 3"}},
+		{name: "absent SIM still Enabled is kept as listing drift", local: []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, verdicts: map[string]domain.Verdict{b: domain.VerdictEnabled},
+			check: func(t *testing.T, r domain.Report) {
+				if r.Absent != 1 || r.Drift != 1 || r.Unconfirmed != 0 || fmt.Sprint(r.DriftExamples) != "["+b+"]" {
+					t.Errorf("absent=%d drift=%d unconfirmed=%d examples=%v", r.Absent, r.Drift, r.Unconfirmed, r.DriftExamples)
+				}
+			}},
+		{name: "absent SIM not confirmed is kept this run", local: []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, verdicts: map[string]domain.Verdict{b: domain.VerdictUnknown},
+			check: func(t *testing.T, r domain.Report) {
+				if r.Absent != 1 || r.Unconfirmed != 1 || r.Drift != 0 {
+					t.Errorf("absent=%d unconfirmed=%d drift=%d", r.Absent, r.Unconfirmed, r.Drift)
+				}
+			}},
+		{name: "absent SIM never asked about is kept", local: []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}},
+		{name: "a verdict on a listed SIM changes nothing", local: []domain.LocalSIM{active(a, "10.0.0.1", 1)},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, verdicts: map[string]domain.Verdict{a: domain.VerdictGone}},
+		{name: "a verdict on an inactive SIM changes nothing", local: []domain.LocalSIM{{ICCID: b, IP: "10.0.0.2", Version: 1}},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, verdicts: map[string]domain.Verdict{b: domain.VerdictDisabled},
+			want: []string{"create " + a + " 10.0.0.1 0"}},
+		{name: "confirmed gone but the listing was incomplete: nothing disabled", local: []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, verdicts: map[string]domain.Verdict{b: domain.VerdictGone},
+			policy: domain.Policy{ListingComplete: false, MaxDisableShare: 1, DisableAllowance: 100, Force: true}},
 		{name: "absent and inactive does nothing", local: []domain.LocalSIM{{ICCID: b, IP: "10.0.0.2", Version: 1}},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, want: []string{"create " + a + " 10.0.0.1 0"}},
 		{name: "no IP is skipped and counted", local: []domain.LocalSIM{active(a, "10.0.0.1", 1)},
@@ -119,8 +150,8 @@ func TestStateRules(t *testing.T) {
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1"), {ICCID: b, IP: "10.0.0.1", Status: domain.StatusDisabled}},
 			want:   []string{"create " + a + " 10.0.0.1 0"}},
 		{name: "a new SIM taking the IP of a SIM that left is created, the old one disabled", local: []domain.LocalSIM{active(b, "10.0.0.1", 4)},
-			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")},
-			want:   []string{"create " + a + " 10.0.0.1 0", "disable " + b + " 10.0.0.1 4"}},
+			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, verdicts: map[string]domain.Verdict{b: domain.VerdictGone},
+			want: []string{"create " + a + " 10.0.0.1 0", "disable " + b + " 10.0.0.1 4"}},
 		{name: "IP swap between two SIMs is two updates", local: []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.2"), enabled(b, "10.0.0.1")},
 			want:   []string{"update " + a + " 10.0.0.2 1", "update " + b + " 10.0.0.1 1"}},
@@ -132,7 +163,7 @@ func TestStateRules(t *testing.T) {
 			if policy == (domain.Policy{}) {
 				policy = trusting
 			}
-			changes, report := run(tc.local, tc.remote, policy)
+			changes, report := run(tc.local, tc.remote, policy, byICCID(tc.verdicts))
 			assertChanges(t, changes, tc.want)
 			if tc.check != nil {
 				tc.check(t, report)
@@ -161,16 +192,17 @@ func TestGuard(t *testing.T) {
 		refused     bool
 		withheld    int
 	}{
-		{"over the share is refused", append(remote, newSIM), domain.Policy{ListingComplete: true, MaxDisableShare: 0.1, DisableAllowance: 5}, 0, true, 20},
+		// Confirmation stops once an 11th SIM is confirmed gone: the guard allows 10.
+		{"over the share is refused", append(remote, newSIM), domain.Policy{ListingComplete: true, MaxDisableShare: 0.1, DisableAllowance: 5}, 0, true, 11},
 		{"within the share passes", append(remote[:0:0], append(remote, local2remote(local[10:20])...)...), domain.Policy{ListingComplete: true, MaxDisableShare: 0.1}, 10, false, 0},
 		{"forced passes", remote, domain.Policy{ListingComplete: true, MaxDisableShare: 0.1, Force: true}, 20, false, 0},
-		{"failed listing publishes no disable", remote[:10], domain.Policy{ListingComplete: false, MaxDisableShare: 1, Force: true}, 0, false, 90},
-		{"empty listing never mass-disables", nil, domain.Policy{ListingComplete: true, MaxDisableShare: 1, DisableAllowance: 1000}, 0, true, 100},
+		{"failed listing publishes no disable", remote[:10], domain.Policy{ListingComplete: false, MaxDisableShare: 1, Force: true}, 0, false, 0},
+		{"empty listing never mass-disables", nil, domain.Policy{ListingComplete: true, MaxDisableShare: 1, DisableAllowance: 1000}, 0, true, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			changes, report := run(local, tc.remote, tc.policy)
+			changes, report := run(local, tc.remote, tc.policy, gone)
 			disables, creates := 0, 0
 			for _, ch := range changes {
 				if ch.Kind == events.KindDisable {
@@ -195,7 +227,7 @@ func TestSmallFleetCanLoseOneSIM(t *testing.T) {
 	t.Parallel()
 	local := []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1), active(c, "10.0.0.3", 1)}
 	changes, report := run(local, []domain.RemoteSIM{enabled(a, "10.0.0.1"), enabled(b, "10.0.0.2")},
-		domain.Policy{ListingComplete: true, MaxDisableShare: 0.1, DisableAllowance: 1})
+		domain.Policy{ListingComplete: true, MaxDisableShare: 0.1, DisableAllowance: 1}, gone)
 	assertChanges(t, changes, []string{"disable " + c + " 10.0.0.3 1"})
 	if report.GuardRefused {
 		t.Fatal("allowance ignored")
@@ -210,12 +242,47 @@ func local2remote(l []domain.LocalSIM) []domain.RemoteSIM {
 	return out
 }
 
-func run(local []domain.LocalSIM, remote []domain.RemoteSIM, p domain.Policy) ([]domain.Change, domain.Report) {
+// run reconciles remote against local under p; verdict (nil: nothing asked)
+// answers for each absent SIM the plan names, in order, stopping as the app
+// does once the guard would refuse. Verdicts on other SIMs are given too, to
+// show they change nothing.
+func run(local []domain.LocalSIM, remote []domain.RemoteSIM, p domain.Policy, verdict func(string) (domain.Verdict, bool)) ([]domain.Change, domain.Report) {
 	r := domain.NewReconciler(local)
 	for _, s := range remote {
 		r.Observe(s)
 	}
+	if verdict == nil {
+		return r.Finish(p)
+	}
+	plan := r.PlanConfirmations(p)
+	disables := 0
+	for _, id := range plan.ICCIDs {
+		if plan.MaxDisables >= 0 && disables > plan.MaxDisables {
+			break
+		}
+		v, _ := verdict(id)
+		if v == domain.VerdictGone || v == domain.VerdictDisabled {
+			disables++
+		}
+		r.Confirm(id, v)
+	}
+	for _, l := range local {
+		if v, ok := verdict(l.ICCID); ok && !slices.Contains(plan.ICCIDs, l.ICCID) {
+			r.Confirm(l.ICCID, v)
+		}
+	}
 	return r.Finish(p)
+}
+
+// gone says every SIM asked about left the account.
+func gone(string) (domain.Verdict, bool) { return domain.VerdictGone, false }
+
+// byICCID answers from a table; nil asks nothing.
+func byICCID(m map[string]domain.Verdict) func(string) (domain.Verdict, bool) {
+	if m == nil {
+		return nil
+	}
+	return func(id string) (domain.Verdict, bool) { v, ok := m[id]; return v, ok }
 }
 
 func problems(want map[string]int) func(*testing.T, domain.Report) {
@@ -247,7 +314,7 @@ func TestReportCountsWhatOperatorsSee(t *testing.T) {
 		enabled(a, "10.0.0.1"), {ICCID: b, Status: domain.StatusDisabled}, enabled(c, ""),
 		enabled("bad", "10.0.0.9"), enabled("8988280666000000004", "nope"),
 	}
-	_, r := run(local, remote, trusting)
+	_, r := run(local, remote, trusting, nil)
 	if r.Seen != 5 || r.Enabled != 3 || r.Disabled != 1 || r.Unchanged != 2 {
 		t.Fatalf("seen=%d enabled=%d disabled=%d unchanged=%d", r.Seen, r.Enabled, r.Disabled, r.Unchanged)
 	}
@@ -266,7 +333,7 @@ func TestExamplesStayBoundedForAWhollyInvalidAccount(t *testing.T) {
 	for i := range 10_000 {
 		remote = append(remote, enabled(fmt.Sprintf("89882806660000%05d", i), "not-an-ip"))
 	}
-	_, r := run(nil, remote, trusting)
+	_, r := run(nil, remote, trusting, nil)
 	if r.Problems[domain.ProblemInvalidIP] != 10_000 || len(r.Examples[domain.ProblemInvalidIP]) > 5 {
 		t.Fatalf("problems=%v examples=%d", r.Problems, len(r.Examples[domain.ProblemInvalidIP]))
 	}

@@ -23,9 +23,19 @@ type Report struct {
 	// kind so the operator can look them up without a log search.
 	Problems map[string]int
 	Examples map[string][]string
-	// GuardRefused is set when disables were withheld by the mass-disable guard.
+	// Absent counts active SIMs the listing did not contain. Of those, Drift
+	// counts the ones 1NCE still has Enabled (the listing missed them; kept)
+	// and Unconfirmed the ones not confirmed either way (kept this run); the
+	// rest were confirmed gone or disabled. DriftExamples names a few.
+	Absent        int
+	Drift         int
+	Unconfirmed   int
+	DriftExamples []string
+	// GuardRefused is set when disables were withheld by the mass-disable
+	// guard; DisableLimit is how many the run could have disabled.
 	GuardRefused bool
-	// DisablesWithheld counts disables not published (failed listing or guard).
+	DisableLimit int
+	// DisablesWithheld counts disables not published (incomplete listing or guard).
 	DisablesWithheld int
 }
 

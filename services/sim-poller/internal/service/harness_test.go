@@ -54,12 +54,22 @@ type env struct {
 // newEnv serves listed generated SIMs (10.1.0.1, 10.1.0.2, …) from the simulator.
 func newEnv(t *testing.T, listed int) *env {
 	t.Helper()
+	return newEnvWith(t, listed, nil)
+}
+
+// newEnvWith is newEnv with the simulator's options adjusted by edit (its
+// rate limit is off unless edit sets one).
+func newEnvWith(t *testing.T, listed int, edit func(*oncesim.Options)) *env {
+	t.Helper()
 	sims, err := oncesim.Generate(listed, "8988280666", "10.1.x.x", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts := oncesim.DefaultOptions(simUser, simPassword)
 	opts.RateLimit, opts.SIMs = 0, sims
+	if edit != nil {
+		edit(&opts)
+	}
 	srv, err := oncesim.New(opts)
 	if err != nil {
 		t.Fatal(err)

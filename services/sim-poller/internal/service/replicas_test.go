@@ -107,16 +107,18 @@ func TestGuardRefusesAMassDisableUntilForced(t *testing.T) {
 
 	code, body := postSync(t, api.URL+"/sync")
 	var sum app.Summary
-	if code != http.StatusOK || json.Unmarshal([]byte(body), &sum) != nil || !sum.GuardRefused || sum.DisablesWithheld != 10 {
-		t.Fatalf("POST /sync: %d %s; want the guard to withhold 10 disables", code, body)
+	// The guard allows 5: confirming stops once a 6th SIM is proven gone.
+	if code != http.StatusUnprocessableEntity || json.Unmarshal([]byte(body), &sum) != nil || !sum.GuardRefused || sum.DisablesWithheld < 6 || sum.Absent != 10 {
+		t.Fatalf("POST /sync: %d %s; want 422, the guard withholding at least 6 disables of 10 absent SIMs", code, body)
 	}
 	if got := e.commands(t); got[events.KindDisable] != 0 || got[events.KindCreate] != 5 {
 		t.Fatalf("published %v; the guard must withhold disables, not creates", got)
 	}
-	assertOneNotification(t, notifications(t, e.failures), []string{"refused to disable 10 SIMs", "force=true"})
+	assertOneNotification(t, notifications(t, e.failures), []string{"refused to disable", "more than the 5 one run may disable", "10 active SIMs absent", "force=true"})
 	if got := counter(t, p, "simbridge_sim_poller_guard_refusals_total"); got != 1 {
 		t.Errorf("guard_refusals_total = %v", got)
 	}
+	assertNoSuccess(t, e, p, "guard_refused")
 
 	code, body = postSync(t, api.URL+"/sync?force=true")
 	if code != http.StatusOK {

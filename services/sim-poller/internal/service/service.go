@@ -131,7 +131,10 @@ func owner() string {
 }
 
 // Serve runs the ops listener, POST /sync and the schedule until ctx ends or
-// one of them fails; they stop together.
+// one of them fails; they stop together. When ctx ends (SIGTERM) a run in
+// progress stops publishing, answers a POST /sync in flight with its
+// interrupted summary (503) and releases the lease, so Serve returns nil well
+// within SHUTDOWN_TIMEOUT and another replica can sync at once.
 func (p *Poller) Serve(ctx context.Context) error {
 	opts := httpserver.Options{ShutdownTimeout: p.cfg.ShutdownTimeout}
 	// POST /sync answers when its run is done, which may take minutes.
@@ -141,7 +144,9 @@ func (p *Poller) Serve(ctx context.Context) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return metrics.Serve(gctx, p.cfg.OpsAddr, p.Registry, p.probe, opts) })
-	g.Go(func() error { return httpserver.ListenAndServe(gctx, p.cfg.HTTPAddr, p.HTTP, syncOpts) })
+	g.Go(func() error {
+		return httpserver.ListenAndServe(gctx, p.cfg.HTTPAddr, ports.EndAtShutdown(gctx, p.HTTP), syncOpts)
+	})
 	g.Go(func() error { return ports.RunSchedule(gctx, p.Syncer, p.schedule, p.cfg.SyncOnStart, p.logger) })
 	p.probe.SetReady()
 	p.logger.Info("ready", "http", p.cfg.HTTPAddr, "ops", p.cfg.OpsAddr)

@@ -82,8 +82,14 @@ func TestSyncAgainstTheSimulator(t *testing.T) {
 					t.Errorf("run failures by invalid_json = %v", got)
 				}
 			}},
-		{name: "an account listing 0 SIMs disables nothing", world: standard(0), want: map[events.Kind]int{},
-			notes: []string{"mass-disable guard"}},
+		{name: "an account listing 0 SIMs disables nothing and is no success", world: standard(0), wantErr: true, want: map[events.Kind]int{},
+			notes: []string{"mass-disable guard", "1NCE listed no SIM"},
+			check: func(t *testing.T, e *env, _ app.Summary, p *service.Poller) {
+				assertNoSuccess(t, e, p, "guard_refused")
+				if st := e.sim.Stats(); st.Requests[oncesim.EndpointSIM] != nil {
+					t.Errorf("asked about single SIMs %v: an empty listing is refused without questions", st.Requests[oncesim.EndpointSIM])
+				}
+			}},
 		{name: "a page cut short before the declared end disables nothing", wantErr: true, want: map[events.Kind]int{},
 			faults: []oncesim.Fault{{Match: oncesim.EndpointSIMs, Skip: 1, Times: 1, Body: `[]`}},
 			notes:  []string{"listing incomplete", "no SIM disabled"}},
