@@ -190,7 +190,10 @@ func queueEmpty(t *testing.T, a account, url string, limit time.Duration) {
 }
 
 // drained waits until the create queue is empty.
-func drained(t *testing.T, a account) { t.Helper(); queueEmpty(t, a, a.res.CreateQueueURL, time.Minute) }
+func drained(t *testing.T, a account) {
+	t.Helper()
+	queueEmpty(t, a, a.res.CreateQueueURL, time.Minute)
+}
 
 // dlqEmpty fails the test when a dead-letter queue holds messages.
 func dlqEmpty(t *testing.T, a account) {
