@@ -152,6 +152,9 @@ func done(rec simstore.Record, cmd events.SimCommand, id string) bool {
 	if rec.ClaimedBy != "" {
 		return false
 	}
+	if cmd.Status != "" && rec.Status != cmd.Status {
+		return false // the 1NCE status is news to record
+	}
 	switch st := rec.CurrentState(); cmd.Kind {
 	case events.KindRevoke:
 		return st == simstore.StateRevoked && rec.Next == nil

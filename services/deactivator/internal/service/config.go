@@ -27,8 +27,8 @@ type Config struct {
 func (c *Config) Validate() error {
 	var errs []error
 	errs = append(errs, c.ValidateWith(c.Workers))
-	if c.ClaimTTL < 10*time.Second {
-		errs = append(errs, fmt.Errorf("CLAIM_TTL %v: at least 10s", c.ClaimTTL))
+	if c.ClaimTTL < time.Second {
+		errs = append(errs, fmt.Errorf("CLAIM_TTL %v: at least 1s", c.ClaimTTL))
 	}
 	return errors.Join(errs...)
 }

@@ -61,8 +61,8 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("CERT_AUTHORITY %q: want own or aws", c.CertAuthority))
 	}
-	if c.ClaimTTL < 10*time.Second {
-		errs = append(errs, fmt.Errorf("CLAIM_TTL %v: at least 10s", c.ClaimTTL))
+	if c.ClaimTTL < time.Second {
+		errs = append(errs, fmt.Errorf("CLAIM_TTL %v: at least 1s", c.ClaimTTL))
 	}
 	return errors.Join(errs...)
 }

@@ -57,7 +57,8 @@ func guardErr(r domain.Report) error {
 // scanStore streams the store's summaries into the reconciler.
 func (s *Syncer) scanStore(ctx context.Context, rec *domain.Reconciler, sum *Summary) error {
 	err := s.Store.Scan(ctx, func(l simstore.Summary) error {
-		rec.AddLocal(domain.LocalSIM{ICCID: l.ICCID, IP: l.IP, Active: l.Active, Version: l.Version})
+		rec.AddLocal(domain.LocalSIM{ICCID: l.ICCID, IP: l.IP, Active: l.Active, State: string(l.State), Status: l.Status,
+			Version: l.Version, LastCommand: l.LastCommand})
 		if l.Active {
 			sum.StoreActive++
 		} else {

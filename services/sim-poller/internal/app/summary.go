@@ -33,16 +33,18 @@ type Summary struct {
 	// Drift counts those 1NCE still has Enabled (kept: the listing missed
 	// them), Unconfirmed those not asked about or whose answer failed (kept
 	// this run).
-	Absent           int      `json:"absent"`
-	Drift            int      `json:"drift"`
-	DriftExamples    []string `json:"drift_examples,omitempty"`
-	Unconfirmed      int      `json:"unconfirmed,omitempty"`
-	GuardRefused     bool     `json:"guard_refused,omitempty"`
-	DisableLimit     int      `json:"disable_limit,omitempty"`
-	DisablesWithheld int      `json:"disables_withheld,omitempty"`
-	StoreActive      int      `json:"store_active"`
-	StoreInactive    int      `json:"store_inactive"`
-	Error            string   `json:"error,omitempty"`
+	Absent        int      `json:"absent"`
+	Drift         int      `json:"drift"`
+	DriftExamples []string `json:"drift_examples,omitempty"`
+	Unconfirmed   int      `json:"unconfirmed,omitempty"`
+	// Revoked counts SIMs held without access after an operator's revoke.
+	Revoked          int    `json:"revoked,omitempty"`
+	GuardRefused     bool   `json:"guard_refused,omitempty"`
+	DisableLimit     int    `json:"disable_limit,omitempty"`
+	DisablesWithheld int    `json:"disables_withheld,omitempty"`
+	StoreActive      int    `json:"store_active"`
+	StoreInactive    int    `json:"store_inactive"`
+	Error            string `json:"error,omitempty"`
 	// invalid is Problems without the expected kinds (no IP): what to report.
 	invalid map[string]int
 }
@@ -51,6 +53,7 @@ func (s *Summary) record(r domain.Report) {
 	s.Listed, s.Enabled, s.Disabled, s.Unchanged = r.Seen, r.Enabled, r.Disabled, r.Unchanged
 	s.Problems, s.ProblemExamples = r.Problems, r.Examples
 	s.Absent, s.Drift, s.DriftExamples, s.Unconfirmed = r.Absent, r.Drift, r.DriftExamples, r.Unconfirmed
+	s.Revoked = r.Revoked
 	s.GuardRefused, s.DisableLimit, s.DisablesWithheld = r.GuardRefused, r.DisableLimit, r.DisablesWithheld
 	s.invalid = r.Invalid()
 }

@@ -80,7 +80,7 @@ func (r *Reconciler) PlanConfirmations(p Policy) ConfirmPlan {
 // Confirm records the single-SIM endpoint's verdict on an absent SIM; a SIM
 // that is not absent (listed, inactive, unknown to the store) is ignored.
 func (r *Reconciler) Confirm(iccid string, v Verdict) {
-	if l, ok := r.local[iccid]; ok && l.Active && !l.seen {
+	if l, ok := r.local[iccid]; ok && l.mayGainAccess() && !l.seen {
 		r.verdicts[iccid] = v
 	}
 }
@@ -89,7 +89,7 @@ func (r *Reconciler) Confirm(iccid string, v Verdict) {
 func (r *Reconciler) absent() []string {
 	var out []string
 	for id, l := range r.local {
-		if l.Active && !l.seen {
+		if l.mayGainAccess() && !l.seen {
 			out = append(out, id)
 		}
 	}
@@ -106,9 +106,9 @@ func (r *Reconciler) confirmedDisables() []Change {
 		r.report.Absent++
 		switch r.verdicts[id] {
 		case VerdictGone:
-			out = append(out, Change{Kind: events.KindDisable, ICCID: id, IP: l.IP, Reason: ReasonAbsent, BaseVersion: l.Version})
+			out = append(out, Change{Kind: events.KindDisable, ICCID: id, IP: l.IP, Reason: ReasonAbsent, BaseVersion: l.Version, BaseCommand: l.LastCommand})
 		case VerdictDisabled:
-			out = append(out, Change{Kind: events.KindDisable, ICCID: id, IP: l.IP, Status: StatusDisabled, Reason: ReasonDisabled, BaseVersion: l.Version})
+			out = append(out, Change{Kind: events.KindDisable, ICCID: id, IP: l.IP, Status: StatusDisabled, Reason: ReasonDisabled, BaseVersion: l.Version, BaseCommand: l.LastCommand})
 		case VerdictEnabled:
 			r.report.Drift++
 			if len(r.report.DriftExamples) < maxExamples {

@@ -70,7 +70,7 @@ func (r *Reconciler) conflictDisables(conflicted map[string]bool) []Change {
 	var out []Change
 	for id := range conflicted {
 		if l, ok := r.local[id]; ok && l.Active {
-			out = append(out, Change{Kind: events.KindDisable, ICCID: id, IP: l.IP, Status: StatusEnabled, Reason: ReasonIPConflict, BaseVersion: l.Version})
+			out = append(out, Change{Kind: events.KindDisable, ICCID: id, IP: l.IP, Status: StatusEnabled, Reason: ReasonIPConflict, BaseVersion: l.Version, BaseCommand: l.LastCommand})
 		}
 	}
 	return out

@@ -102,10 +102,13 @@ func (r *Reconciler) observeEnabled(s RemoteSIM) {
 	switch {
 	case !known:
 		change.Kind, change.Reason = events.KindCreate, ReasonNew
+	case l.heldRevoked():
+		r.report.Revoked++
+		return
 	case !l.Active:
-		change.Kind, change.Reason, change.BaseVersion = events.KindCreate, ReasonReEnabled, l.Version
+		change.Kind, change.Reason, change.BaseVersion, change.BaseCommand = events.KindCreate, ReasonReEnabled, l.Version, l.LastCommand
 	case l.IP != ip:
-		change.Kind, change.Reason, change.BaseVersion = events.KindUpdate, ReasonIPChanged, l.Version
+		change.Kind, change.Reason, change.BaseVersion, change.BaseCommand = events.KindUpdate, ReasonIPChanged, l.Version, l.LastCommand
 	default:
 		r.report.Unchanged++
 		return
@@ -127,11 +130,15 @@ func (r *Reconciler) claim(addr netip.Addr, iccid string) {
 	}
 }
 
+// observeDisabled disables a SIM 1NCE lists as Disabled that has access or
+// may get it (a pending record: a create still at work must not finish it),
+// and records the status on a revoked SIM, so enabling it in 1NCE later
+// issues a fresh certificate.
 func (r *Reconciler) observeDisabled(s RemoteSIM) {
 	l, known := r.local[s.ICCID]
-	if !known || !l.Active {
+	if !known || !(l.mayGainAccess() || l.heldRevoked()) {
 		r.report.Unchanged++
 		return
 	}
-	r.pending[s.ICCID] = Change{Kind: events.KindDisable, ICCID: s.ICCID, IP: l.IP, Status: s.Status, Reason: ReasonDisabled, BaseVersion: l.Version}
+	r.pending[s.ICCID] = Change{Kind: events.KindDisable, ICCID: s.ICCID, IP: l.IP, Status: s.Status, Reason: ReasonDisabled, BaseVersion: l.Version, BaseCommand: l.LastCommand}
 }

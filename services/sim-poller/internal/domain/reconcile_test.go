@@ -338,3 +338,53 @@ func TestExamplesStayBoundedForAWhollyInvalidAccount(t *testing.T) {
 		t.Fatalf("problems=%v examples=%d", r.Problems, len(r.Examples[domain.ProblemInvalidIP]))
 	}
 }
+
+// Records carry their lifecycle state: a pending record (a create still at
+// work) is disabled when 1NCE disables the SIM, so the late create cannot
+// finish it; a revoked SIM stays without access while 1NCE keeps it Enabled,
+// and is enabled with a fresh certificate once 1NCE disabled and enabled it.
+// Every change names the command it was computed after.
+func TestLifecycleStatesAndBaseCommands(t *testing.T) {
+	t.Parallel()
+	pending := domain.LocalSIM{ICCID: a, IP: "10.0.0.1", State: domain.StatePending, Status: domain.StatusEnabled, Version: 2, LastCommand: "create-1"}
+	revoked := domain.LocalSIM{ICCID: b, IP: "10.0.0.2", State: domain.StateRevoked, Status: domain.StatusEnabled, Version: 7, LastCommand: "revoke-1"}
+	revokedThenDisabled := revoked
+	revokedThenDisabled.Status = domain.StatusDisabled
+	disabled := func(l domain.LocalSIM) domain.RemoteSIM {
+		return domain.RemoteSIM{ICCID: l.ICCID, IP: l.IP, Status: domain.StatusDisabled}
+	}
+	tests := []struct {
+		name   string
+		local  domain.LocalSIM
+		remote domain.RemoteSIM
+		want   string // "kind base-version base-command" or ""
+	}{
+		{"pending record of a SIM disabled in 1NCE", pending, disabled(pending), "disable 2 create-1"},
+		{"pending record of an enabled SIM: the create at work finishes it", pending, enabled(a, "10.0.0.1"), "create 2 create-1"},
+		{"revoked SIM still enabled in 1NCE stays revoked", revoked, enabled(b, "10.0.0.2"), ""},
+		{"revoked SIM disabled in 1NCE: the status is recorded", revoked, disabled(revoked), "disable 7 revoke-1"},
+		{"revoked SIM disabled, then enabled again: fresh certificate", revokedThenDisabled, enabled(b, "10.0.0.2"), "create 7 revoke-1"},
+		{"revoked and disabled SIM still disabled: nothing", revokedThenDisabled, disabled(revokedThenDisabled), ""},
+		{"pending record of a SIM confirmed gone", pending, domain.RemoteSIM{}, "disable 2 create-1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var remote []domain.RemoteSIM
+			if tc.remote.ICCID != "" {
+				remote = append(remote, tc.remote)
+			}
+			changes, _ := run([]domain.LocalSIM{tc.local, active(c, "10.0.0.3", 1)}, append(remote, enabled(c, "10.0.0.3")), trusting,
+				func(string) (domain.Verdict, bool) { return domain.VerdictGone, true })
+			var got string
+			if len(changes) == 1 {
+				got = fmt.Sprintf("%s %d %s", changes[0].Kind, changes[0].BaseVersion, changes[0].BaseCommand)
+			} else if len(changes) > 1 {
+				got = fmt.Sprint(changes)
+			}
+			if got != tc.want {
+				t.Fatalf("changes %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

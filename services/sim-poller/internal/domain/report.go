@@ -27,7 +27,10 @@ type Report struct {
 	// counts the ones 1NCE still has Enabled (the listing missed them; kept)
 	// and Unconfirmed the ones not confirmed either way (kept this run); the
 	// rest were confirmed gone or disabled. DriftExamples names a few.
-	Absent        int
+	Absent int
+	// Revoked counts SIMs an operator revoked that 1NCE still lists as
+	// Enabled: they stay without access until 1NCE disables them.
+	Revoked       int
 	Drift         int
 	Unconfirmed   int
 	DriftExamples []string

@@ -19,11 +19,34 @@ type RemoteSIM struct {
 
 // LocalSIM is what the store knows about a SIM.
 type LocalSIM struct {
-	ICCID   string
-	IP      string
-	Active  bool
+	ICCID  string
+	IP     string
+	Active bool
+	// State is the record's lifecycle state (StatePending, …); Status the
+	// 1NCE status it last recorded.
+	State   string
+	Status  string
 	Version int64
+	// LastCommand is the command that last wrote the record: changes
+	// computed from this state name it (events.SimCommand.BaseCommand).
+	LastCommand string
 }
+
+// Record states sim-poller tells apart (simstore.State values).
+const (
+	StatePending = "pending"
+	StateRevoked = "revoked"
+)
+
+// mayGainAccess reports whether the SIM has access or may get it from a
+// command still at work (a pending record): taking access away from such a
+// SIM needs a disable.
+func (l LocalSIM) mayGainAccess() bool { return l.Active || l.State == StatePending }
+
+// heldRevoked reports whether the SIM was revoked by an operator and 1NCE
+// has not disabled it since: it stays without access until 1NCE disables
+// and enables it again (a later enable issues a fresh certificate).
+func (l LocalSIM) heldRevoked() bool { return l.State == StateRevoked && l.Status != StatusDisabled }
 
 // Change is one command to publish.
 type Change struct {
@@ -33,6 +56,7 @@ type Change struct {
 	Status      string
 	Reason      string
 	BaseVersion int64
+	BaseCommand string
 }
 
 // Reasons recorded on changes.
