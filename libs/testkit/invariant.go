@@ -97,8 +97,10 @@ func (p *Provisioning) serving(ctx context.Context, rec simstore.Record) error {
 	return nil
 }
 
-// Inactive returns nil when the SIM's record is inactive and its
-// certificate INACTIVE (REVOKED for a revoked SIM).
+// Inactive returns nil when the SIM's record is inactive and no
+// certificate it names is ACTIVE (the current one INACTIVE, or REVOKED for a
+// revoked SIM; one still being issued either unknown to IoT Core or not
+// ACTIVE).
 func (p *Provisioning) Inactive(ctx context.Context, iccid string) error {
 	rec, err := p.store.Get(ctx, iccid)
 	if err != nil {
@@ -107,11 +109,26 @@ func (p *Provisioning) Inactive(ctx context.Context, iccid string) error {
 	if rec.Active {
 		return fmt.Errorf("%s: record still active", iccid)
 	}
-	want := iottypes.CertificateStatusInactive
-	if rec.CurrentState() == simstore.StateRevoked {
-		want = iottypes.CertificateStatusRevoked
+	if rec.Cert != nil {
+		want := iottypes.CertificateStatusInactive
+		if rec.CurrentState() == simstore.StateRevoked {
+			want = iottypes.CertificateStatusRevoked
+		}
+		if err := p.certificate(ctx, iccid, rec.Cert.ID, want); err != nil {
+			return err
+		}
 	}
-	return p.certificate(ctx, iccid, rec.CertificateID(), want)
+	if rec.Next != nil {
+		st, err := p.Status(ctx, rec.Next.ID)
+		var nf *iottypes.ResourceNotFoundException
+		if err != nil && !errors.As(err, &nf) {
+			return err
+		}
+		if st == iottypes.CertificateStatusActive {
+			return fmt.Errorf("%s: the certificate being issued (%s) is ACTIVE", iccid, rec.Next.ID)
+		}
+	}
+	return nil
 }
 
 // Status returns a certificate's status in IoT Core.
