@@ -12,8 +12,8 @@ import (
 // Adaptive mode slows the client down when AWS throttles, so throttling never
 // fails work while attempts remain.
 type RetrySettings struct {
-	RetryMode   string `env:"AWS_RETRY_MODE, default=adaptive"`
-	MaxAttempts int    `env:"AWS_MAX_ATTEMPTS, default=10"`
+	RetryMode   string `env:"AWS_RETRY_MODE, default=adaptive" desc:"AWS SDK retry mode: standard or adaptive (slows down when throttled)"`
+	MaxAttempts int    `env:"AWS_MAX_ATTEMPTS, default=10" desc:"attempts per AWS call, retries included"`
 }
 
 // Validate rejects unknown modes and non-positive attempts.

@@ -17,9 +17,9 @@ import (
 // services embed it in their Config next to their own WORKERS and
 // IOT_RATE_LIMITS, whose defaults differ.
 type ConsumerSettings struct {
-	OpsAddr string `env:"OPS_ADDR, default=:9090"`
+	OpsAddr string `env:"OPS_ADDR, default=:9090" desc:"/metrics, /healthz and /readyz (never on the public port)"`
 	// ShutdownTimeout bounds how long in-flight commands may finish after SIGTERM.
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=25s"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=25s" desc:"time in-flight work may take after SIGTERM (ECS stops after 30 s)"`
 	Retry           awsx.RetrySettings
 }
 
