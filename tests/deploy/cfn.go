@@ -19,9 +19,10 @@ type Template struct {
 
 // Resource is one resource of the template.
 type Resource struct {
-	Type       string
-	Properties map[string]any
-	Condition  string
+	Type         string
+	Properties   map[string]any
+	Condition    string
+	UpdatePolicy map[string]any
 }
 
 // LoadTemplate reads and decodes path.
@@ -62,7 +63,8 @@ func ParseTemplate(b []byte) (*Template, error) {
 		props, _ := r["Properties"].(map[string]any)
 		typ, _ := r["Type"].(string)
 		cond, _ := r["Condition"].(string)
-		t.Resources[id] = Resource{Type: typ, Properties: props, Condition: cond}
+		upd, _ := r["UpdatePolicy"].(map[string]any)
+		t.Resources[id] = Resource{Type: typ, Properties: props, Condition: cond, UpdatePolicy: upd}
 	}
 	return t, nil
 }
