@@ -15,6 +15,8 @@ import (
 type Template struct {
 	Parameters map[string]any
 	Resources  map[string]Resource
+	// Outputs are the stack outputs' values by name.
+	Outputs map[string]any
 }
 
 // Resource is one resource of the template.
@@ -50,6 +52,13 @@ func ParseTemplate(b []byte) (*Template, error) {
 	}
 	t := &Template{Resources: map[string]Resource{}}
 	t.Parameters, _ = m["Parameters"].(map[string]any)
+	t.Outputs = map[string]any{}
+	outs, _ := m["Outputs"].(map[string]any)
+	for name, o := range outs {
+		if om, ok := o.(map[string]any); ok {
+			t.Outputs[name] = om["Value"]
+		}
+	}
 	res, ok := m["Resources"].(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("template has no Resources")
