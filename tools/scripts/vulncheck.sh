@@ -6,11 +6,14 @@
 #
 # The vulnerability database: vuln.go.dev is not reachable everywhere (CI
 # and the development machines only reach the Go module proxy), so by
-# default it is built from the Go team's own reports, golang.org/x/vulndb
-# at VULNDB_VERSION, fetched through the module proxy and indexed with that
-# module's cmd/indexdb into .cache/vulndb/<version> (once). Renovate moves
-# VULNDB_VERSION forward; GOVULNDB=https://vuln.go.dev (or any database URL)
-# uses that database instead.
+# default it is built from the Go team's own reports, golang.org/x/vulndb,
+# fetched through the module proxy and indexed with that module's
+# cmd/indexdb into .cache/vulndb/<version> (once per version).
+# GOVULNDB=https://vuln.go.dev (or any database URL) uses that instead.
+#
+# govulncheck's and the database's versions are pinned in
+# tools/vulncheck/go.mod (tool directives), checksummed by its go.sum and
+# moved forward by Renovate like every other dependency.
 #
 # The standard library scanned is the one the images ship: the scan runs with
 # the Go toolchain of the Dockerfile's GO_VERSION (the go command fetches it
@@ -18,48 +21,47 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 GO=${GO:-go}
-# renovate: datasource=go depName=golang.org/x/vuln
-GOVULNCHECK_VERSION=${GOVULNCHECK_VERSION:-v1.9.0}
-# renovate: datasource=go depName=golang.org/x/vulndb
-VULNDB_VERSION=${VULNDB_VERSION:-v0.0.0-20261105234957-e22db6528018}
 MODULES=${MODULES:-libs services/sim-poller services/provisioner services/deactivator services/onboarding-api services/vpn-gateway tools tests/e2e tests/deploy}
+pins="$root/tools/vulncheck"
 
 go_version=$(sed -n 's/^ARG GO_VERSION=//p' "$root/deployments/docker/Dockerfile")
 [ -n "$go_version" ] || { echo "vulncheck: no ARG GO_VERSION in deployments/docker/Dockerfile" >&2; exit 1; }
 
-# Outside the workspace: tools are fetched at their own pinned versions.
-offtree() { (cd "${TMPDIR:-/tmp}" && GOWORK=off "$@"); }
+# The pinned tools' module, outside the workspace.
+pinned() { (cd "$pins" && GOWORK=off "$@"); }
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
 
 db=${GOVULNDB:-}
 if [ -z "$db" ]; then
-	cache="${VULNDB_CACHE:-$root/.cache/vulndb}/$VULNDB_VERSION"
+	version=$(pinned "$GO" list -m -f '{{.Version}}' golang.org/x/vulndb)
+	cache="${VULNDB_CACHE:-$root/.cache/vulndb}/$version"
 	if [ ! -s "$cache/index/db.json" ]; then
-		echo "vulncheck: building the vulnerability database from golang.org/x/vulndb@$VULNDB_VERSION (module proxy)" >&2
-		if ! src=$(offtree "$GO" mod download -json "golang.org/x/vulndb@$VULNDB_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') || [ -z "$src" ]; then
-			echo "vulncheck: cannot fetch golang.org/x/vulndb@$VULNDB_VERSION through the Go module proxy;" >&2
-			echo "  set GOVULNDB to a reachable database (https://vuln.go.dev) or VULNDB_VERSION to a version the proxy serves." >&2
+		echo "vulncheck: building the vulnerability database from golang.org/x/vulndb@$version (module proxy)" >&2
+		if ! pinned "$GO" mod download golang.org/x/vulndb; then
+			echo "vulncheck: cannot fetch golang.org/x/vulndb@$version through the Go module proxy;" >&2
+			echo "  set GOVULNDB to a reachable database (https://vuln.go.dev)." >&2
+			exit 1
+		fi
+		src=$(pinned "$GO" list -m -f '{{.Dir}}' golang.org/x/vulndb)
+		if ! pinned "$GO" tool indexdb -vulns "$src/data/osv" -out "$out/db"; then
+			echo "vulncheck: indexing golang.org/x/vulndb@$version failed" >&2
 			exit 1
 		fi
 		mkdir -p "${cache%/*}"
-		tmp=$(mktemp -d "${cache%/*}/.tmp.XXXXXX")
-		trap 'rm -rf "$tmp"' EXIT
-		if ! offtree "$GO" run "golang.org/x/vulndb/cmd/indexdb@$VULNDB_VERSION" -vulns "$src/data/osv" -out "$tmp/db"; then
-			echo "vulncheck: indexing golang.org/x/vulndb@$VULNDB_VERSION failed" >&2
-			exit 1
-		fi
 		rm -rf "$cache"
-		mv "$tmp/db" "$cache"
+		mv "$out/db" "$cache"
 	fi
 	db="file://$cache"
 fi
+pinned "$GO" build -o "$out/govulncheck" golang.org/x/vuln/cmd/govulncheck
+govulncheck_version=$(pinned "$GO" list -m -f '{{.Version}}' golang.org/x/vuln)
 
-echo "vulncheck: govulncheck $GOVULNCHECK_VERSION, go$go_version, database $db" >&2
-out=$(mktemp -d)
-trap 'rm -rf "$out" ${tmp:+"$tmp"}' EXIT
+echo "vulncheck: govulncheck $govulncheck_version, go$go_version, database $db" >&2
 reports=()
 for m in $MODULES; do
 	report="$out/${m//\//_}.json"
-	if ! (cd "$root/$m" && GOTOOLCHAIN="go$go_version" "$GO" run "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION" -db "$db" -format json ./... >"$report"); then
+	if ! (cd "$root/$m" && GOTOOLCHAIN="go$go_version" "$out/govulncheck" -db "$db" -format json ./... >"$report"); then
 		echo "vulncheck: govulncheck could not scan $m" >&2
 		exit 1
 	fi
