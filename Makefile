@@ -19,9 +19,16 @@ COMMANDS := \
 	./tools/cmd/devstack
 TEST_TIMEOUT ?= 10m
 
-.PHONY: all build deps deps-run run test test-unit lint fmt clean bench-sync images up down deploy teardown
+.PHONY: all help build deps deps-run run test test-unit lint vulncheck fmt clean bench-sync images up down deploy teardown
 
+## all: the default goal, same as build
 all: build
+
+## help: the targets and what they do (from their ## comments)
+help:
+	@awk '/^## / { line = substr($$0, 4); \
+		if (match(line, /^[a-z][a-z0-9 \/-]*: /)) { printf "  %-18s %s\n", substr(line, 1, RLENGTH - 2), substr(line, RLENGTH + 1) } \
+		else { printf "  %-18s %s\n", "", line } }' $(MAKEFILE_LIST)
 
 ## build: static binaries of the services and tools into ./bin
 build:
@@ -42,8 +49,8 @@ deps: deps-run
 run: deps-run build
 	$(BIN)/devstack -bin $(BIN) -logs $(CURDIR)/.run/logs
 
-## test: every test (unit, integration against moto, end to end); BIN_DIR lets e2e reuse the build
-test: deps build lint
+## test: every test (unit, integration against moto, end to end) and vulncheck; BIN_DIR lets e2e reuse the build
+test: deps build lint vulncheck
 	BIN_DIR=$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
 ## test-unit: tests that need nothing running
@@ -84,11 +91,17 @@ lint:
 	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
 
+## vulncheck: govulncheck over every module; fails on a reachable vulnerability not in tools/scripts/vulncheck.allow
+vulncheck:
+	GO=$(GO) MODULES="$(MODULES)" ./tools/scripts/vulncheck.sh
+
+## fmt: gofmt every module
 fmt:
 	gofmt -w $(MODULES)
 
+## clean: remove binaries, local run state and the vulnerability database cache
 clean:
-	rm -rf $(BIN) .run
+	rm -rf $(BIN) .run .cache
 
 ## bench-onboarding: 1,000 devices through vpn-gateway, then through nginx as the reference set it up, in front
 ## of the same onboarding-api; the last line is p99_ms_at_1000rps=… max_rps=… nginx_max_rps=… ratio=… errors=…

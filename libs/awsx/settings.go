@@ -17,8 +17,8 @@ import (
 // operation of a client after throttles on one of them, and it slowed a
 // fleet under steady throttling to a crawl.
 type RetrySettings struct {
-	RetryMode   string `env:"AWS_RETRY_MODE, default=standard"`
-	MaxAttempts int    `env:"AWS_MAX_ATTEMPTS, default=10"`
+	RetryMode   string `env:"AWS_RETRY_MODE, default=standard" desc:"AWS SDK retry mode: standard (backoff; the services pace themselves) or adaptive"`
+	MaxAttempts int    `env:"AWS_MAX_ATTEMPTS, default=10" desc:"attempts per AWS call, retries included"`
 }
 
 // Validate rejects unknown modes and non-positive attempts.

@@ -1,4 +1,5 @@
 // Package cli is what every main does, written once. For a service: answer
+// `-h` (its environment variables, from its configuration struct) and
 // `-healthcheck` (container health checks), build the context cancelled by
 // SIGINT/SIGTERM and the JSON logger, run the service, and turn the outcome
 // into an exit code. For a tool: the same signal context, its arguments and
@@ -16,6 +17,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/simbridge/simbridge/libs/config"
 	"github.com/simbridge/simbridge/libs/healthcheck"
 	"github.com/simbridge/simbridge/libs/logging"
 )
@@ -24,10 +26,23 @@ import (
 type RunFunc func(ctx context.Context, logger *slog.Logger) error
 
 // Run runs the service named name and returns the process exit code: 0 after
-// a clean shutdown, 1 when run failed, 2 when the logger could not be built.
-func Run(name string, run RunFunc) int {
-	if healthcheck.Requested(os.Args[1:]) {
+// a clean shutdown or -h, 1 when run failed, 2 when the logger could not be
+// built or the arguments are not understood. configs are the service's
+// configuration structs (zero values will do); -h lists their variables
+// after the logging ones every service reads.
+func Run(name string, run RunFunc, configs ...any) int {
+	args := os.Args[1:]
+	switch {
+	case healthcheck.Requested(args):
 		return healthcheck.Main()
+	case helpRequested(args):
+		if err := Help(os.Stdout, name, configs...); err != nil {
+			return 2
+		}
+		return 0
+	case len(args) > 0:
+		fmt.Fprintf(os.Stderr, "%s: unexpected arguments %q; the service is configured by environment variables (-h lists them)\n", name, args)
+		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -41,6 +56,23 @@ func Run(name string, run RunFunc) int {
 		return 1
 	}
 	return 0
+}
+
+// Help writes what `<name> -h` prints: usage and every environment variable
+// of the logging settings and of configs, with default and meaning.
+func Help(w io.Writer, name string, configs ...any) error {
+	fmt.Fprintf(w, "Usage: %s [-h | %s]\n\n", name, healthcheck.Flag)
+	fmt.Fprintf(w, "%s is configured by environment variables; AWS settings are the SDK's own\n", name)
+	fmt.Fprintf(w, "(AWS_REGION, AWS_ENDPOINT_URL, credentials). %s probes the running instance.\n\n", healthcheck.Flag)
+	vars := config.Describe(logging.Settings{})
+	for _, c := range configs {
+		vars = append(vars, config.Describe(c)...)
+	}
+	return config.Usage(w, vars)
+}
+
+func helpRequested(args []string) bool {
+	return len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help")
 }
 
 // CommandFunc is a tool's run: its arguments (without the program name) and

@@ -5,12 +5,7 @@
 // and calls Load once in run(); nothing else in the code reads the environment.
 package config
 
-import (
-	"context"
-	"fmt"
-
-	"github.com/sethvargo/go-envconfig"
-)
+import "github.com/sethvargo/go-envconfig"
 
 // Lookuper finds the value of a configuration key; tests pass a map instead of
 // the process environment.
@@ -24,23 +19,4 @@ func MapLookuper(m map[string]string) Lookuper { return envconfig.MapLookuper(m)
 // failing later.
 type Validator interface {
 	Validate() error
-}
-
-// Load fills cfg (a pointer to an env-tagged struct) from the process
-// environment and validates it.
-func Load(ctx context.Context, cfg any) error {
-	return LoadFrom(ctx, envconfig.OsLookuper(), cfg)
-}
-
-// LoadFrom is Load with an explicit source of values.
-func LoadFrom(ctx context.Context, l Lookuper, cfg any) error {
-	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: cfg, Lookuper: l}); err != nil {
-		return fmt.Errorf("load config: %s%w", envNameOf(cfg, err), err)
-	}
-	if v, ok := cfg.(Validator); ok {
-		if err := v.Validate(); err != nil {
-			return fmt.Errorf("invalid config: %w", err)
-		}
-	}
-	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
-	"strings"
 )
 
 // LogValue renders an env-tagged configuration struct as a slog group keyed by
@@ -59,53 +58,4 @@ func render(fv reflect.Value) string {
 		return s.String()
 	}
 	return fmt.Sprint(fv.Interface())
-}
-
-// parseTag splits `NAME, opt, key=value` into the name and its options.
-func parseTag(tag string) (string, map[string]string) {
-	parts := strings.Split(tag, ",")
-	opts := map[string]string{}
-	for _, p := range parts[1:] {
-		k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
-		opts[k] = val
-	}
-	return strings.TrimSpace(parts[0]), opts
-}
-
-// envNameOf names the environment variable behind a decoding error, which
-// go-envconfig reports by Go field name ("Interval: invalid duration").
-func envNameOf(cfg any, err error) string {
-	field, _, ok := strings.Cut(err.Error(), ":")
-	if !ok {
-		return ""
-	}
-	v := reflect.Indirect(reflect.ValueOf(cfg))
-	if v.Kind() != reflect.Struct {
-		return ""
-	}
-	if name := findEnv(v.Type(), "", field); name != "" {
-		return name + ": "
-	}
-	return ""
-}
-
-func findEnv(t reflect.Type, prefix, field string) string {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, opts := parseTag(f.Tag.Get("env"))
-		ft := f.Type
-		if ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		if name == "" && ft.Kind() == reflect.Struct {
-			if n := findEnv(ft, prefix+opts["prefix"], field); n != "" {
-				return n
-			}
-			continue
-		}
-		if f.Name == field && name != "" {
-			return prefix + name
-		}
-	}
-	return ""
 }

@@ -17,15 +17,15 @@ import (
 // Contract is the configuration vpn-gateway and onboarding-api must agree on.
 type Contract struct {
 	// APIKey is the key the gateway presents (Secrets Manager in AWS).
-	APIKey secrets.Source `env:", prefix=API_KEY_"`
+	APIKey secrets.Source `env:", prefix=API_KEY_" desc:"API key vpn-gateway presents to onboarding-api (exactly one source)"`
 	// APIKeyRefresh is how often the key is re-read, so a rotation is picked
 	// up without a restart.
-	APIKeyRefresh time.Duration `env:"API_KEY_REFRESH, default=1m"`
-	APIKeyHeader  string        `env:"API_KEY_HEADER, default=x-api-key"`
+	APIKeyRefresh time.Duration `env:"API_KEY_REFRESH, default=1m" desc:"how often the key versions are re-read (rotation without restart)"`
+	APIKeyHeader  string        `env:"API_KEY_HEADER, default=x-api-key" desc:"header carrying the API key"`
 	// DeviceIPHeader carries the device IP the gateway took from the TCP peer.
-	DeviceIPHeader string `env:"DEVICE_IP_HEADER, default=onboarding-ip"`
+	DeviceIPHeader string `env:"DEVICE_IP_HEADER, default=onboarding-ip" desc:"header carrying the device IP (set by the gateway only)"`
 	// Paths are the onboarding paths: the Device API path first, then aliases.
-	Paths []string `env:"ONBOARDING_PATHS, default=/device-api/onboarding"`
+	Paths []string `env:"ONBOARDING_PATHS, default=/device-api/onboarding" desc:"comma-separated onboarding paths: the canonical one first, then aliases"`
 }
 
 // Validate rejects a contract that cannot work.

@@ -15,7 +15,7 @@ import (
 
 // Settings are the logging options read from the environment.
 type Settings struct {
-	Level string `env:"LOG_LEVEL, default=info"`
+	Level string `env:"LOG_LEVEL, default=info" desc:"debug, info, warn or error; logs are JSON lines on stdout"`
 }
 
 // FromEnv builds the logger for service from LOG_LEVEL, writing JSON to w.

@@ -20,17 +20,18 @@ import (
 // ConsumerSettings are the settings every queue-consuming service shares;
 // services embed it in their Config next to their own WORKERS.
 type ConsumerSettings struct {
-	OpsAddr string `env:"OPS_ADDR, default=:9090"`
+	OpsAddr string `env:"OPS_ADDR, default=:9090" desc:"/metrics, /healthz and /readyz (never on the public port)"`
 	// ShutdownTimeout bounds how long in-flight commands may finish after SIGTERM.
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=25s"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=25s" desc:"time in-flight work may take after SIGTERM (ECS stops after 30 s)"`
 	Retry           awsx.RetrySettings
 	// IoTQuotas are the account-wide IoT quotas, requests per second by
-	// operation (default: AWS IoT Core's default quotas of the operations the
-	// consumers call; raise them with your account's), shared by every provisioner and deactivator task (package
-	// quota): however many tasks run, together they stay within them.
-	IoTQuotas map[string]float64 `env:"IOT_QUOTAS, separator==, default=CreateKeysAndCertificate=10,RegisterCertificate=10,UpdateCertificate=10,AttachPolicy=15,DescribeCertificate=10,CreateThing=100,DescribeThing=350,AttachThingPrincipal=100,DetachThingPrincipal=100,ListThingPrincipals=20,DeleteCertificate=10"`
+	// operation (default: AWS IoT Core's default quotas of the operations
+	// the consumers call; raise them with your account's), shared by every
+	// provisioner and deactivator task (package quota): however many tasks
+	// run, together they stay within them.
+	IoTQuotas map[string]float64 `env:"IOT_QUOTAS, separator==, default=CreateKeysAndCertificate=10,RegisterCertificate=10,UpdateCertificate=10,AttachPolicy=15,DescribeCertificate=10,CreateThing=100,DescribeThing=350,AttachThingPrincipal=100,DetachThingPrincipal=100,ListThingPrincipals=20,DeleteCertificate=10" desc:"account-wide requests per second per IoT operation, shared by all provisioner and deactivator tasks (AWS default quotas; raise with yours)"`
 	// LeaseTable holds the tasks' quota heartbeats.
-	LeaseTable string `env:"LEASE_TABLE, required"`
+	LeaseTable string `env:"LEASE_TABLE, required" desc:"DynamoDB table of leases and quota heartbeats"`
 }
 
 // ValidateWith checks the shared settings together with the service's

@@ -18,14 +18,15 @@ import (
 
 // Source says where one secret comes from; exactly one field is set. Embed it
 // in a service config with a prefix: `env:", prefix=API_KEY_"` gives
-// API_KEY_SECRET_ID, API_KEY_FILE and API_KEY_VALUE.
+// API_KEY_SECRET_ID, API_KEY_FILE and API_KEY_VALUE; its `desc` tag names
+// the secret in -h.
 type Source struct {
 	// SecretID is a Secrets Manager secret name or ARN (production).
-	SecretID string `env:"SECRET_ID"`
+	SecretID string `env:"SECRET_ID" desc:"Secrets Manager secret name or ARN (production)"`
 	// File is a path whose trimmed content is the secret (local runs, mounted secrets).
-	File string `env:"FILE"`
+	File string `env:"FILE" desc:"file holding it (local runs)"`
 	// Value is the secret itself (local runs only).
-	Value config.Secret `env:"VALUE"`
+	Value config.Secret `env:"VALUE" desc:"the value itself (local runs only)"`
 }
 
 // Validate checks that exactly one source is given; name is the setting's

@@ -26,26 +26,38 @@ type Operation struct {
 
 func (o Operation) String() string { return o.Service + ":" + o.Name }
 
-// ReachableOperations returns, for each main package (import path), the AWS
-// SDK operations its program can reach: every method of a service client
-// (*<service>.Client) with the shape of an operation that Rapid Type
-// Analysis finds reachable from main, through direct calls, interfaces
-// (iotcore.API, paginators) and libraries (Watermill).
-func ReachableOperations(dir string, mains ...string) (map[string][]Operation, error) {
-	out := map[string][]Operation{}
+// Program is what the tests derive from one service's main package.
+type Program struct {
+	// Operations are the AWS SDK operations the program can reach.
+	Operations []Operation
+	// Metrics are the Prometheus series the program can define, by full name.
+	Metrics map[string]Metric
+	// Unresolved are metric definitions whose name is not a constant (where
+	// the call graph found them), so Metrics cannot list them.
+	Unresolved []string
+}
+
+// AnalyzePrograms returns, for each main package (import path), what its
+// program can reach: every method of a service client (*<service>.Client)
+// with the shape of an operation, and every Prometheus metric definition
+// (prometheus.*Opts literals), that the call graph finds reachable from main,
+// through direct calls, interfaces (iotcore.API, paginators) and libraries
+// (Watermill).
+func AnalyzePrograms(dir string, mains ...string) (map[string]Program, error) {
+	out := map[string]Program{}
 	for _, m := range mains {
-		ops, err := reachableOperations(dir, m)
+		progs, err := analyzePrograms(dir, m)
 		if err != nil {
 			return nil, err
 		}
-		for k, v := range ops {
+		for k, v := range progs {
 			out[k] = v
 		}
 	}
 	return out, nil
 }
 
-func reachableOperations(dir string, mains ...string) (map[string][]Operation, error) {
+func analyzePrograms(dir string, mains ...string) (map[string]Program, error) {
 	cfg := &packages.Config{Mode: packages.LoadAllSyntax, Dir: dir}
 	pkgs, err := packages.Load(cfg, mains...)
 	if err != nil {
@@ -56,7 +68,7 @@ func reachableOperations(dir string, mains ...string) (map[string][]Operation, e
 	}
 	prog, ssaPkgs := ssautil.AllPackages(pkgs, ssa.InstantiateGenerics)
 	prog.Build()
-	out := map[string][]Operation{}
+	out := map[string]Program{}
 	for i, p := range ssaPkgs {
 		if p == nil || p.Pkg.Name() != "main" {
 			continue
@@ -64,19 +76,22 @@ func reachableOperations(dir string, mains ...string) (map[string][]Operation, e
 		roots := []*ssa.Function{p.Func("init"), p.Func("main")}
 		graph := refinedCallGraph(prog, roots)
 		seen := map[Operation]bool{}
+		res := Program{Metrics: map[string]Metric{}}
 		for fn := range reachable(graph, roots) {
+			collectMetrics(prog, fn, &res)
 			if isCredentialProvider(fn) {
 				continue
 			}
 			for _, e := range graph.Nodes[fn].Out {
 				if op, ok := operationOf(e.Callee.Func); ok && !seen[op] {
 					seen[op] = true
-					out[pkgs[i].PkgPath] = append(out[pkgs[i].PkgPath], op)
+					res.Operations = append(res.Operations, op)
 				}
 			}
 		}
-		ops := out[pkgs[i].PkgPath]
-		sort.Slice(ops, func(a, b int) bool { return ops[a].String() < ops[b].String() })
+		sort.Slice(res.Operations, func(a, b int) bool { return res.Operations[a].String() < res.Operations[b].String() })
+		sort.Strings(res.Unresolved)
+		out[pkgs[i].PkgPath] = res
 	}
 	return out, nil
 }

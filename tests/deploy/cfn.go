@@ -15,13 +15,16 @@ import (
 type Template struct {
 	Parameters map[string]any
 	Resources  map[string]Resource
+	// Outputs are the stack outputs' values by name.
+	Outputs map[string]any
 }
 
 // Resource is one resource of the template.
 type Resource struct {
-	Type       string
-	Properties map[string]any
-	Condition  string
+	Type         string
+	Properties   map[string]any
+	Condition    string
+	UpdatePolicy map[string]any
 }
 
 // LoadTemplate reads and decodes path.
@@ -49,6 +52,13 @@ func ParseTemplate(b []byte) (*Template, error) {
 	}
 	t := &Template{Resources: map[string]Resource{}}
 	t.Parameters, _ = m["Parameters"].(map[string]any)
+	t.Outputs = map[string]any{}
+	outs, _ := m["Outputs"].(map[string]any)
+	for name, o := range outs {
+		if om, ok := o.(map[string]any); ok {
+			t.Outputs[name] = om["Value"]
+		}
+	}
 	res, ok := m["Resources"].(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("template has no Resources")
@@ -62,7 +72,8 @@ func ParseTemplate(b []byte) (*Template, error) {
 		props, _ := r["Properties"].(map[string]any)
 		typ, _ := r["Type"].(string)
 		cond, _ := r["Condition"].(string)
-		t.Resources[id] = Resource{Type: typ, Properties: props, Condition: cond}
+		upd, _ := r["UpdatePolicy"].(map[string]any)
+		t.Resources[id] = Resource{Type: typ, Properties: props, Condition: cond, UpdatePolicy: upd}
 	}
 	return t, nil
 }

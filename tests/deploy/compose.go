@@ -21,10 +21,15 @@ import (
 // LoadCompose loads and validates (compose specification schema, references,
 // interpolation with an empty environment) a compose file with every profile.
 func LoadCompose(ctx context.Context, file string) (*types.Project, error) {
+	return LoadComposeEnv(ctx, file, []string{})
+}
+
+// LoadComposeEnv is LoadCompose interpolating with env (KEY=VALUE entries).
+func LoadComposeEnv(ctx context.Context, file string, env []string) (*types.Project, error) {
 	opts, err := cli.NewProjectOptions([]string{file},
 		cli.WithWorkingDirectory(filepath.Dir(file)),
 		cli.WithName("simbridge"),
-		cli.WithEnv([]string{}),
+		cli.WithEnv(env),
 		cli.WithProfiles([]string{"*"}),
 	)
 	if err != nil {

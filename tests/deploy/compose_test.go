@@ -2,11 +2,14 @@ package deploy
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 func composeFile(t *testing.T) string { return filepath.Join(root(t), "docker-compose.yml") }
@@ -55,7 +58,7 @@ func TestComposeCheckRejectsBrokenFiles(t *testing.T) {
 		{"missing Dockerfile", "      dockerfile: deployments/docker/Dockerfile\n      target: service", "      dockerfile: deployments/Dockerfile\n      target: service", "Dockerfile"},
 		{"unknown target", "      target: tool", "      target: tools", "not a stage"},
 		{"unknown command", "args: {SERVICE: deactivator}", "args: {SERVICE: deactivater}", "no Go files"},
-		{"port collision", "\"127.0.0.1:3000:3000\"", "\"127.0.0.1:9090:3000\"", "already published"},
+		{"port collision", "\"127.0.0.1:${SIMBRIDGE_GRAFANA_PORT:-3000}:3000\"", "\"127.0.0.1:${SIMBRIDGE_GRAFANA_PORT:-9090}:3000\"", "already published"},
 		{"unpinned image", "prom/prometheus:v3.5.0", "prom/prometheus:latest", "not pinned"},
 		{"device not a SIM", "ipv4_address: 172.31.250.100", "ipv4_address: 172.31.250.99", "first SIM's IP"},
 		{"address outside subnet", "ipv4_address: 172.31.250.20", "ipv4_address: 172.31.251.20", "outside"},
@@ -157,4 +160,105 @@ func metricDefined(src, name string) bool {
 		}
 	}
 	return false
+}
+
+// portVar is a published host port taken from the environment with a default.
+var portVar = regexp.MustCompile(`"127\.0\.0\.1:\$\{(SIMBRIDGE_[A-Z_]+_PORT):-(\d+)\}:\d+"`)
+
+// TestComposeHostPortsOverridable: every published host port comes from a
+// SIMBRIDGE_*_PORT variable whose default is the port used so far, so a
+// taken port is moved without editing the file.
+func TestComposeHostPortsOverridable(t *testing.T) {
+	t.Parallel()
+	src := string(readFile(t, composeFile(t)))
+	vars := portVar.FindAllStringSubmatch(src, -1)
+	defaults, overrides := map[string]bool{}, map[string]bool{}
+	var env []string
+	for i, v := range vars {
+		defaults[v[2]] = true
+		port := fmt.Sprint(20000 + i)
+		overrides[port] = true
+		env = append(env, v[1]+"="+port)
+	}
+	for _, c := range []struct {
+		name string
+		env  []string
+		want map[string]bool
+	}{{"defaults", []string{}, defaults}, {"overridden", env, overrides}} {
+		p, err := LoadComposeEnv(context.Background(), composeFile(t), c.env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, s := range p.Services {
+			for _, port := range s.Ports {
+				n++
+				if !c.want[port.Published] || port.HostIP != "127.0.0.1" {
+					t.Errorf("%s: %s publishes %s:%s, not from a SIMBRIDGE_*_PORT variable", c.name, s.Name, port.HostIP, port.Published)
+				}
+			}
+		}
+		if n != len(vars) || n == 0 {
+			t.Errorf("%s: %d published ports, %d port variables", c.name, n, len(vars))
+		}
+	}
+	for _, want := range []string{"SIMBRIDGE_GRAFANA_PORT:-3000", "SIMBRIDGE_GATEWAY_PORT:-8080", "SIMBRIDGE_LOCALSTACK_PORT:-4566"} {
+		if !strings.Contains(src, want) {
+			t.Errorf("compose file lacks ${%s}", want)
+		}
+	}
+}
+
+// TestDashboardWorksAgainstTheStack: the provisioned dashboard queries a
+// data source uid that the AWS data source (the stack's Prometheus
+// workspace, SigV4) provides too, and compose's "aws" profile runs Grafana
+// with it on the same dashboards.
+func TestDashboardWorksAgainstTheStack(t *testing.T) {
+	t.Parallel()
+	_, uids, err := DashboardQueries(filepath.Join(root(t), "deployments", "grafana", "dashboards", "simbridge.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ds struct {
+		Datasources []struct {
+			UID, Type, URL string
+			JSONData       map[string]any `yaml:"jsonData"`
+		}
+	}
+	if err := yaml.Unmarshal(readFile(t, filepath.Join(root(t), "deployments", "grafana", "aws", "datasources", "amp.yml")), &ds); err != nil {
+		t.Fatal(err)
+	}
+	if len(ds.Datasources) != 1 {
+		t.Fatalf("want one AWS data source, got %+v", ds.Datasources)
+	}
+	d := ds.Datasources[0]
+	for uid := range uids {
+		if uid != d.UID {
+			t.Errorf("dashboard uses data source %q, the AWS one is %q", uid, d.UID)
+		}
+	}
+	if d.Type != "prometheus" || d.URL != "${AMP_QUERY_URL}" || d.JSONData["sigV4Auth"] != true {
+		t.Errorf("AWS data source %+v: want Prometheus at ${AMP_QUERY_URL} with SigV4", d)
+	}
+	p, err := LoadCompose(context.Background(), composeFile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, local := p.Services["grafana-aws"], p.Services["grafana"]
+	if v := g.Environment["GF_AUTH_SIGV4_AUTH_ENABLED"]; v == nil || *v != "true" || g.Image != local.Image {
+		t.Errorf("grafana-aws: SigV4 enabled and the same image as grafana, got %v %s", v, g.Image)
+	}
+	mounts := map[string]string{}
+	for _, v := range g.Volumes {
+		mounts[v.Target] = v.Source
+	}
+	for _, v := range local.Volumes {
+		if v.Target == "/var/lib/grafana/dashboards" && mounts[v.Target] != v.Source {
+			t.Errorf("grafana-aws does not show the same dashboards (%s)", mounts[v.Target])
+		}
+	}
+	tpl := loadTemplate(t)
+	if out := tpl.Eval(tpl.Outputs["MetricsQueryUrl"], testParams); out != "<MetricsWorkspace.PrometheusEndpoint>" {
+		t.Errorf("stack output MetricsQueryUrl = %s", out)
+	}
 }

@@ -29,6 +29,9 @@ type EnvSpec struct {
 	// (API_KEY_SECRET_ID, _FILE, _VALUE): at most one may be set, and
 	// exactly one where the deployment needs the secret.
 	Secrets map[string][]string
+	// Undescribed are variables (or secret prefixes) without a `desc` tag:
+	// `-h` would show them without a meaning.
+	Undescribed []string
 }
 
 // commonEnv is read by every service outside its Config: logging (LOG_LEVEL)
@@ -82,6 +85,7 @@ func (s *EnvSpec) walk(st *types.Struct, prefix string) error {
 			continue
 		}
 		name, opts := parseEnvTag(tag)
+		desc := reflect.StructTag(st.Tag(i)).Get("desc")
 		if named, ok := f.Type().(*types.Named); ok && named.Obj().Pkg() != nil &&
 			named.Obj().Pkg().Path()+"."+named.Obj().Name() == secretSourceType {
 			p := prefix + opts["prefix"]
@@ -90,6 +94,9 @@ func (s *EnvSpec) walk(st *types.Struct, prefix string) error {
 				s.Known[g] = true
 			}
 			s.Secrets[p] = group
+			if desc == "" {
+				s.Undescribed = append(s.Undescribed, p+"*")
+			}
 			continue
 		}
 		if inner, ok := f.Type().Underlying().(*types.Struct); ok && name == "" && !isLeafStruct(f.Type()) {
@@ -103,6 +110,9 @@ func (s *EnvSpec) walk(st *types.Struct, prefix string) error {
 		}
 		full := prefix + name
 		s.Known[full] = true
+		if desc == "" {
+			s.Undescribed = append(s.Undescribed, full)
+		}
 		if _, req := opts["required"]; req {
 			s.Required = append(s.Required, full)
 		}

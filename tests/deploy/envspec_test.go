@@ -42,6 +42,18 @@ func TestEnvSpecsFollowConfigStructs(t *testing.T) {
 	}
 }
 
+// TestEveryVariableIsDescribed: `<service> -h` lists every variable with its
+// meaning, generated from the config struct's `desc` tags, so a variable
+// added without one would be shown unexplained.
+func TestEveryVariableIsDescribed(t *testing.T) {
+	t.Parallel()
+	for svc, spec := range envSpecs(t) {
+		if len(spec.Undescribed) > 0 {
+			t.Errorf("%s: no desc tag on %v", svc, spec.Undescribed)
+		}
+	}
+}
+
 func TestEnvSpecCheck(t *testing.T) {
 	t.Parallel()
 	spec := EnvSpec{

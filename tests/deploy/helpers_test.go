@@ -58,3 +58,13 @@ func writeTemp(t *testing.T, name, content string) string {
 	}
 	return p
 }
+
+// readFile returns the content of path or fails the test.
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -8,31 +8,41 @@ import (
 )
 
 var (
-	opsOnce sync.Once
-	opsBy   map[string][]Operation
-	opsErr  error
+	progsOnce sync.Once
+	progsBy   map[string]Program
+	progsErr  error
 )
 
-// calledOperations derives, once per test binary, the AWS operations each
-// service's program can reach (see ReachableOperations).
-func calledOperations(t *testing.T) map[string][]Operation {
+// programs derives, once per test binary, what each service's program can
+// reach: AWS operations and metric definitions (see AnalyzePrograms).
+func programs(t *testing.T) map[string]Program {
 	t.Helper()
-	opsOnce.Do(func() {
-		opsBy = map[string][]Operation{}
+	progsOnce.Do(func() {
+		progsBy = map[string]Program{}
 		for _, s := range Services {
-			var got map[string][]Operation
-			if got, opsErr = ReachableOperations(root(t), "./services/"+s+"/cmd/"+s); opsErr != nil {
+			var got map[string]Program
+			if got, progsErr = AnalyzePrograms(root(t), "./services/"+s+"/cmd/"+s); progsErr != nil {
 				return
 			}
-			for _, ops := range got {
-				opsBy[s] = ops
+			for _, p := range got {
+				progsBy[s] = p
 			}
 		}
 	})
-	if opsErr != nil {
-		t.Fatal(opsErr)
+	if progsErr != nil {
+		t.Fatal(progsErr)
 	}
-	return opsBy
+	return progsBy
+}
+
+// calledOperations is, per service, the AWS operations its program can reach.
+func calledOperations(t *testing.T) map[string][]Operation {
+	t.Helper()
+	out := map[string][]Operation{}
+	for s, p := range programs(t) {
+		out[s] = p.Operations
+	}
+	return out
 }
 
 // TestTaskRolesGrantExactlyTheCalledOperations is the least-privilege check:

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -183,5 +184,80 @@ func TestTeardownScriptDryRunWithoutConfirmation(t *testing.T) {
 	}
 	if strings.Index(calls, "update-service") > strings.Index(calls, "delete-stack") {
 		t.Fatal("services must stop before the stack goes")
+	}
+}
+
+// TestMotoVersionMatchesCompose: the moto that local runs and tests install
+// is the one docker compose runs, so both emulate the same AWS.
+func TestMotoVersionMatchesCompose(t *testing.T) {
+	t.Parallel()
+	script := string(readFile(t, filepath.Join(root(t), "tools", "scripts", "ensure-moto.sh")))
+	m := regexp.MustCompile(`(?m)^MOTO_VERSION=(\S+)$`).FindStringSubmatch(script)
+	if m == nil || !strings.Contains(script, `"moto[server]==$MOTO_VERSION"`) {
+		t.Fatal("ensure-moto.sh does not pin moto[server] with MOTO_VERSION")
+	}
+	p, err := LoadCompose(context.Background(), composeFile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img := p.Services["moto"].Image; img != "motoserver/moto:"+m[1] {
+		t.Errorf("compose runs %s, ensure-moto.sh installs moto %s", img, m[1])
+	}
+}
+
+// TestEnsureMotoCleansUpAFailedInstall: when pip fails, a virtualenv the
+// script created is removed (the next run would otherwise find an empty
+// .venv), and one that existed before is kept.
+func TestEnsureMotoCleansUpAFailedInstall(t *testing.T) {
+	t.Parallel()
+	bin := t.TempDir()
+	// python3 -m venv DIR creates DIR/bin/pip, which always fails.
+	fakePython := "#!/bin/sh\nmkdir -p \"$3/bin\" && printf '#!/bin/sh\\nexit 1\\n' >\"$3/bin/pip\" && chmod +x \"$3/bin/pip\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "python3"), []byte(fakePython), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, existed := range []bool{false, true} {
+		venv := filepath.Join(t.TempDir(), "venv")
+		if existed {
+			if err := os.MkdirAll(filepath.Join(venv, "keep"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd := exec.Command("bash", filepath.Join(root(t), "tools", "scripts", "ensure-moto.sh"))
+		cmd.Env = append(os.Environ(), "VENV="+venv, "MOTO_SERVER=", "PATH="+bin+":/usr/bin:/bin")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "Could not install") {
+			t.Fatalf("existed=%v: want a failure with instructions, got %v\n%s", existed, err, out)
+		}
+		_, statErr := os.Stat(venv)
+		if existed == os.IsNotExist(statErr) {
+			t.Errorf("existed=%v: virtualenv present afterwards = %v", existed, statErr == nil)
+		}
+	}
+}
+
+// TestMakeHelpListsEveryTarget: `make help` prints every phony target with
+// the meaning from its ## comment.
+func TestMakeHelpListsEveryTarget(t *testing.T) {
+	t.Parallel()
+	makefile := string(readFile(t, filepath.Join(root(t), "Makefile")))
+	cmd := exec.Command("make", "-s", "help")
+	cmd.Dir = root(t)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make help: %v\n%s", err, out)
+	}
+	listed := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^  (\S[a-z0-9 /-]*?)\s{2,}\S`).FindAllStringSubmatch(string(out), -1) {
+		for _, name := range strings.Split(m[1], " / ") {
+			listed[name] = true
+		}
+	}
+	for _, line := range regexp.MustCompile(`(?m)^\.PHONY:(.*)$`).FindAllStringSubmatch(makefile, -1) {
+		for _, target := range strings.Fields(line[1]) {
+			if !listed[target] {
+				t.Errorf("make help does not list %s (give it a ## comment)", target)
+			}
+		}
 	}
 }

@@ -8,4 +8,4 @@ import (
 	"github.com/simbridge/simbridge/services/deactivator/internal/service"
 )
 
-func main() { os.Exit(cli.Run("deactivator", service.Run)) }
+func main() { os.Exit(cli.Run("deactivator", service.Run, service.Config{})) }

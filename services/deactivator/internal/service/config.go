@@ -13,14 +13,14 @@ import (
 type Config struct {
 	messaging.ConsumerSettings
 
-	DisableQueue    string `env:"DISABLE_QUEUE, required"`
-	SimTable        string `env:"SIM_TABLE, required"`
-	SuccessTopicARN string `env:"SUCCESS_TOPIC_ARN, required"`
-	FailureTopicARN string `env:"FAILURE_TOPIC_ARN, required"`
+	DisableQueue    string `env:"DISABLE_QUEUE, required" desc:"SQS FIFO queue of disable commands"`
+	SimTable        string `env:"SIM_TABLE, required" desc:"DynamoDB table of SIM records"`
+	SuccessTopicARN string `env:"SUCCESS_TOPIC_ARN, required" desc:"SNS topic of success notifications"`
+	FailureTopicARN string `env:"FAILURE_TOPIC_ARN, required" desc:"SNS topic of failure notifications"`
 	// Workers is how many SIMs are disabled in parallel.
-	Workers int `env:"WORKERS, default=4"`
+	Workers int `env:"WORKERS, default=4" desc:"SIMs disabled in parallel"`
 	// ClaimTTL is how long a crashed attempt keeps other commands off a SIM.
-	ClaimTTL time.Duration `env:"CLAIM_TTL, default=2m"`
+	ClaimTTL time.Duration `env:"CLAIM_TTL, default=2m" desc:"how long a crashed attempt keeps other commands off a SIM"`
 }
 
 // Validate rejects settings that cannot work, all at once.

@@ -8,4 +8,4 @@ import (
 	"github.com/simbridge/simbridge/services/onboarding-api/internal/service"
 )
 
-func main() { os.Exit(cli.Run("onboarding-api", service.Run)) }
+func main() { os.Exit(cli.Run("onboarding-api", service.Run, service.Config{})) }

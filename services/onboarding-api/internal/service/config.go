@@ -12,30 +12,30 @@ import (
 
 // Config is onboarding-api's configuration, read from the environment.
 type Config struct {
-	HTTPAddr        string        `env:"HTTP_ADDR, default=:8080"`
-	OpsAddr         string        `env:"OPS_ADDR, default=:9090"`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=25s"`
+	HTTPAddr        string        `env:"HTTP_ADDR, default=:8080" desc:"the API, reached only through vpn-gateway"`
+	OpsAddr         string        `env:"OPS_ADDR, default=:9090" desc:"/metrics, /healthz and /readyz (never on the public port)"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=25s" desc:"time in-flight work may take after SIGTERM (ECS stops after 30 s)"`
 	// GCPercent is the Go runtime's GOGC: the live heap is a few MB, so
 	// collecting at 400 % growth costs little memory and saves the CPU a
 	// busy onboarding burst would otherwise spend in the garbage collector.
-	GCPercent int `env:"GOGC, default=400"`
+	GCPercent int `env:"GOGC, default=400" desc:"Go GC target percentage (small heap: saves CPU under load)"`
 
-	SimTable string `env:"SIM_TABLE, required"`
+	SimTable string `env:"SIM_TABLE, required" desc:"DynamoDB table of SIM records"`
 	// KMSKeyID, when set, pins the key private keys must be encrypted under.
-	KMSKeyID string `env:"KMS_KEY_ID"`
+	KMSKeyID string `env:"KMS_KEY_ID" desc:"pins the KMS key private keys must be sealed under (empty: any)"`
 	// Contract is what vpn-gateway must match: paths, headers, API key (an
 	// unknown key also triggers a re-read of the key).
 	deviceapi.Contract
 	// IoTEndpoint is the IoT Core data endpoint host; looked up once at start when empty.
-	IoTEndpoint string `env:"IOT_ENDPOINT"`
+	IoTEndpoint string `env:"IOT_ENDPOINT" desc:"IoT Core endpoint devices are told (empty: DescribeEndpoint iot:Data-ATS once at start)"`
 	// RootCAFile replaces the built-in copy of Amazon Root CA 1.
-	RootCAFile string `env:"ROOT_CA_FILE"`
+	RootCAFile string `env:"ROOT_CA_FILE" desc:"root CA served in CSV answers (empty: built-in Amazon Root CA 1)"`
 	// CacheTTL is how long an IP's answer is reused (0: never, at most 1s):
 	// a disabled SIM stops getting credentials at most this long after its
 	// record change is visible to the IP lookup.
-	CacheTTL time.Duration `env:"CACHE_TTL, default=500ms"`
+	CacheTTL time.Duration `env:"CACHE_TTL, default=500ms" desc:"reuse of an IP's answer, at most 1s (0: off)"`
 	// CacheSize bounds the answers kept in memory.
-	CacheSize int `env:"CACHE_SIZE, default=10000"`
+	CacheSize int `env:"CACHE_SIZE, default=10000" desc:"answers kept in the cache"`
 }
 
 // Validate rejects settings that cannot work.

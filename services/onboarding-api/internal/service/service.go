@@ -40,8 +40,10 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	logger.Info("starting", "config", config.LogValue(&cfg))
 	debug.SetGCPercent(cfg.GCPercent)
 
-	// Clients.
-	awsCfg, err := awsx.Load(ctx)
+	// Clients: every AWS call (DynamoDB Query and KMS Decrypt on the hot
+	// path) is measured as in the other services.
+	reg, probe := metrics.NewRegistry(), metrics.NewProbe()
+	awsCfg, err := awsx.Load(ctx, awsx.WithObserver(metrics.NewAWSCalls(reg)))
 	if err != nil {
 		return err
 	}
@@ -57,7 +59,6 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	reg, probe := metrics.NewRegistry(), metrics.NewProbe()
 	m := ports.NewMetrics(reg)
 
 	// Business.

@@ -46,7 +46,7 @@ func TestServiceAgainstMoto(t *testing.T) {
 		t.Fatal(err)
 	}
 	const ttl = 300 * time.Millisecond
-	url, logs := startService(t, map[string]string{
+	url, opsURL, logs := startService(t, map[string]string{
 		"SIM_TABLE": name, "API_KEY_SECRET_ID": name, "IOT_ENDPOINT": "ep.example", "CACHE_TTL": ttl.String(), "API_KEY_REFRESH": "1h",
 	})
 	get := func(key string) (int, string) {
@@ -78,6 +78,14 @@ func TestServiceAgainstMoto(t *testing.T) {
 	}
 	if code, _ := get("key-0"); code != 401 {
 		t.Errorf("unknown key: %d", code)
+	}
+
+	// The hot path's AWS calls are measured like every other service's.
+	metrics := get200(t, opsURL+"/metrics")
+	for _, op := range []string{"Query", "Decrypt"} {
+		if !strings.Contains(metrics, `simbridge_aws_call_duration_seconds_count{operation="`+op+`"`) {
+			t.Errorf("no AWS call metric for %s in /metrics", op)
+		}
 	}
 
 	rec.Active = false
@@ -139,9 +147,24 @@ func selfSigned(t *testing.T) (string, string) {
 		string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
 }
 
+func get200(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", url, resp.StatusCode)
+	}
+	return string(b)
+}
+
 // startService runs service.Run with env (plus the emulator's) until the
-// test ends and returns the onboarding URL and the captured logs.
-func startService(t *testing.T, env map[string]string) (string, *testkit.LogBuffer) {
+// test ends and returns the onboarding URL, the ops listener's base URL and
+// the captured logs.
+func startService(t *testing.T, env map[string]string) (string, string, *testkit.LogBuffer) {
 	t.Helper()
 	for _, kv := range testkit.Env(testkit.MotoEndpoint(t)) {
 		k, v, _ := strings.Cut(kv, "=")
@@ -176,5 +199,5 @@ func startService(t *testing.T, env map[string]string) (string, *testkit.LogBuff
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Sprintf("http://127.0.0.1:%d/device-api/onboarding", httpPort), logs
+	return fmt.Sprintf("http://127.0.0.1:%d/device-api/onboarding", httpPort), fmt.Sprintf("http://127.0.0.1:%d", opsPort), logs
 }

@@ -8,4 +8,4 @@ import (
 	"github.com/simbridge/simbridge/services/provisioner/internal/service"
 )
 
-func main() { os.Exit(cli.Run("provisioner", service.Run)) }
+func main() { os.Exit(cli.Run("provisioner", service.Run, service.Config{})) }

@@ -15,32 +15,32 @@ import (
 type Config struct {
 	messaging.ConsumerSettings
 
-	CreateQueue       string `env:"CREATE_QUEUE, required"`
-	SimTable          string `env:"SIM_TABLE, required"`
-	KMSKeyID          string `env:"KMS_KEY_ID, required"`
-	IoTPolicyName     string `env:"IOT_POLICY_NAME, required"`
-	SuccessTopicARN   string `env:"SUCCESS_TOPIC_ARN, required"`
-	FailureTopicARN   string `env:"FAILURE_TOPIC_ARN, required"`
-	RegistrationTopic string `env:"REGISTRATION_TOPIC, default=registration"`
+	CreateQueue       string `env:"CREATE_QUEUE, required" desc:"SQS FIFO queue of create/update commands"`
+	SimTable          string `env:"SIM_TABLE, required" desc:"DynamoDB table of SIM records"`
+	KMSKeyID          string `env:"KMS_KEY_ID, required" desc:"KMS key sealing device private keys"`
+	IoTPolicyName     string `env:"IOT_POLICY_NAME, required" desc:"IoT policy attached to device certificates"`
+	SuccessTopicARN   string `env:"SUCCESS_TOPIC_ARN, required" desc:"SNS topic of success notifications"`
+	FailureTopicARN   string `env:"FAILURE_TOPIC_ARN, required" desc:"SNS topic of failure notifications"`
+	RegistrationTopic string `env:"REGISTRATION_TOPIC, default=registration" desc:"MQTT topic announcing enabled SIMs"`
 	// Workers is how many SIMs are provisioned in parallel.
-	Workers int `env:"WORKERS, default=8"`
+	Workers int `env:"WORKERS, default=8" desc:"SIMs provisioned in parallel"`
 
 	// CertAuthority chooses who signs device certificates: "own" (the
 	// account's CA, key in KMS; nothing can be orphaned) or "aws"
 	// (CreateKeysAndCertificate).
-	CertAuthority string `env:"CERT_AUTHORITY, default=own"`
+	CertAuthority string `env:"CERT_AUTHORITY, default=own" desc:"who signs device certificates: own (the account's CA, key in KMS) or aws (CreateKeysAndCertificate)"`
 	// CAKeyID is the CA's KMS signing key and CAParameter the SSM parameter
 	// holding the CA certificate (both required with CERT_AUTHORITY=own).
-	CAKeyID     string `env:"CA_KMS_KEY_ID"`
-	CAParameter string `env:"CA_CERTIFICATE_PARAMETER"`
+	CAKeyID     string `env:"CA_KMS_KEY_ID" desc:"KMS signing key of the IoT CA (required with CERT_AUTHORITY=own)"`
+	CAParameter string `env:"CA_CERTIFICATE_PARAMETER" desc:"SSM parameter holding the IoT CA certificate (required with CERT_AUTHORITY=own)"`
 	// DeviceKeyType is the key type of own-CA device certificates: rsa2048
 	// (what Amazon issues) or ecp256.
-	DeviceKeyType string `env:"DEVICE_KEY_TYPE, default=rsa2048"`
+	DeviceKeyType string `env:"DEVICE_KEY_TYPE, default=rsa2048" desc:"device key type with the own CA: rsa2048 (as Amazon issues) or ecp256"`
 	// CertValidity is the lifetime of own-CA device certificates (20 years,
 	// like Amazon-issued ones).
-	CertValidity time.Duration `env:"CERT_VALIDITY, default=175200h"`
+	CertValidity time.Duration `env:"CERT_VALIDITY, default=175200h" desc:"lifetime of own-CA device certificates (20 years, like Amazon's)"`
 	// ClaimTTL is how long a crashed attempt keeps other commands off a SIM.
-	ClaimTTL time.Duration `env:"CLAIM_TTL, default=2m"`
+	ClaimTTL time.Duration `env:"CLAIM_TTL, default=2m" desc:"how long a crashed attempt keeps other commands off a SIM"`
 }
 
 // Validate rejects settings that cannot work, all at once.

@@ -8,4 +8,4 @@ import (
 	"github.com/simbridge/simbridge/services/sim-poller/internal/service"
 )
 
-func main() { os.Exit(cli.Run("sim-poller", service.Run)) }
+func main() { os.Exit(cli.Run("sim-poller", service.Run, service.Config{})) }

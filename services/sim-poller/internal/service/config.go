@@ -14,38 +14,38 @@ import (
 // Config is sim-poller's whole configuration, read from the environment.
 type Config struct {
 	// HTTPAddr serves POST /sync (operators, schedulers, tests).
-	HTTPAddr string `env:"HTTP_ADDR, default=:8080"`
+	HTTPAddr string `env:"HTTP_ADDR, default=:8080" desc:"POST /sync[?force=true] runs a sync now and answers its summary"`
 	// OpsAddr serves /metrics, /healthz and /readyz.
-	OpsAddr         string        `env:"OPS_ADDR, default=:9090"`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=25s"`
+	OpsAddr         string        `env:"OPS_ADDR, default=:9090" desc:"/metrics, /healthz and /readyz (never on the public port)"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=25s" desc:"time in-flight work may take after SIGTERM (ECS stops after 30 s)"`
 
-	OnceAPIURL    string         `env:"ONCE_API_URL, default=https://api.1nce.com/management-api"`
-	OnceUsername  string         `env:"ONCE_USERNAME, required"`
-	OncePassword  secrets.Source `env:", prefix=ONCE_PASSWORD_"`
-	OnceRateLimit float64        `env:"ONCE_RATE_LIMIT, default=10"`
-	OncePageSize  int            `env:"ONCE_PAGE_SIZE, default=100"`
+	OnceAPIURL    string         `env:"ONCE_API_URL, default=https://api.1nce.com/management-api" desc:"1NCE Management API base URL"`
+	OnceUsername  string         `env:"ONCE_USERNAME, required" desc:"1NCE API user"`
+	OncePassword  secrets.Source `env:", prefix=ONCE_PASSWORD_" desc:"1NCE API password (exactly one source)"`
+	OnceRateLimit float64        `env:"ONCE_RATE_LIMIT, default=10" desc:"client-side requests per second to the 1NCE API"`
+	OncePageSize  int            `env:"ONCE_PAGE_SIZE, default=100" desc:"SIMs per page (1-100)"`
 
 	// SyncInterval is the schedule unless SyncSchedule (a cron expression) is set.
-	SyncInterval time.Duration `env:"SYNC_INTERVAL, default=15m"`
-	SyncSchedule string        `env:"SYNC_SCHEDULE"`
-	SyncOnStart  bool          `env:"SYNC_ON_START, default=true"`
+	SyncInterval time.Duration `env:"SYNC_INTERVAL, default=15m" desc:"time between scheduled syncs"`
+	SyncSchedule string        `env:"SYNC_SCHEDULE" desc:"cron expression replacing SYNC_INTERVAL (UTC unless CRON_TZ=...)"`
+	SyncOnStart  bool          `env:"SYNC_ON_START, default=true" desc:"run a sync at start"`
 	// SyncTimeout bounds one run (and how long POST /sync may take to answer):
 	// at 1NCE's 10 requests/s, 100,000 SIMs take 100 s to list.
-	SyncTimeout time.Duration `env:"SYNC_TIMEOUT, default=30m"`
+	SyncTimeout time.Duration `env:"SYNC_TIMEOUT, default=30m" desc:"longest run; POST /sync answers within it"`
 	// MaxDisableShare and DisableAllowance configure the mass-disable guard:
 	// a run may disable at most max(share × active SIMs, allowance) SIMs.
-	MaxDisableShare  float64 `env:"MAX_DISABLE_SHARE, default=0.1"`
-	DisableAllowance int     `env:"DISABLE_ALLOWANCE, default=5"`
+	MaxDisableShare  float64 `env:"MAX_DISABLE_SHARE, default=0.1" desc:"largest share of active SIMs one run may disable"`
+	DisableAllowance int     `env:"DISABLE_ALLOWANCE, default=5" desc:"disables always allowed per run (small fleets)"`
 	// Publishers is how many commands are sent to SQS concurrently.
-	Publishers int `env:"PUBLISHERS, default=16"`
+	Publishers int `env:"PUBLISHERS, default=16" desc:"commands sent to SQS concurrently"`
 	// LeaseTTL is how long a crashed replica's lease blocks the others.
-	LeaseTTL time.Duration `env:"LEASE_TTL, default=30s"`
+	LeaseTTL time.Duration `env:"LEASE_TTL, default=30s" desc:"how long a crashed replica's lease blocks the others"`
 
-	SimTable        string `env:"SIM_TABLE, required"`
-	LeaseTable      string `env:"LEASE_TABLE, required"`
-	CreateQueue     string `env:"CREATE_QUEUE, required"`
-	DisableQueue    string `env:"DISABLE_QUEUE, required"`
-	FailureTopicARN string `env:"FAILURE_TOPIC_ARN, required"`
+	SimTable        string `env:"SIM_TABLE, required" desc:"DynamoDB table of SIM records"`
+	LeaseTable      string `env:"LEASE_TABLE, required" desc:"DynamoDB table of the sync lease (one sync at a time)"`
+	CreateQueue     string `env:"CREATE_QUEUE, required" desc:"SQS FIFO queue receiving create/update commands"`
+	DisableQueue    string `env:"DISABLE_QUEUE, required" desc:"SQS FIFO queue receiving disable commands"`
+	FailureTopicARN string `env:"FAILURE_TOPIC_ARN, required" desc:"SNS topic of failure notifications"`
 }
 
 // Validate rejects settings that cannot work.

@@ -8,4 +8,4 @@ import (
 	"github.com/simbridge/simbridge/services/vpn-gateway/internal/service"
 )
 
-func main() { os.Exit(cli.Run("vpn-gateway", service.Run)) }
+func main() { os.Exit(cli.Run("vpn-gateway", service.Run, service.Config{})) }

@@ -39,8 +39,9 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	logger.Info("starting", "config", config.LogValue(&cfg))
 	debug.SetGCPercent(cfg.GCPercent)
 
-	// Clients.
-	awsCfg, err := awsx.Load(ctx)
+	// Clients (every AWS call measured, as in the other services).
+	reg, probe := metrics.NewRegistry(), metrics.NewProbe()
+	awsCfg, err := awsx.Load(ctx, awsx.WithObserver(metrics.NewAWSCalls(reg)))
 	if err != nil {
 		return err
 	}
@@ -51,11 +52,10 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	}
 	var cert *certificate
 	if cfg.TLSListenAddr != "" {
-		if cert, err = loadCertificate(ctx, cfg.TLSCert, sm, cfg.TLSRefresh); err != nil {
+		if cert, err = loadCertificate(ctx, cfg.TLSCert, sm, cfg.TLSRefresh, newCertificateExpiry(reg)); err != nil {
 			return err
 		}
 	}
-	reg, probe := metrics.NewRegistry(), metrics.NewProbe()
 
 	// Business.
 	srv := &servers{cfg: cfg, handler: newProxy(cfg, keys, ports.NewMetrics(reg), logger), tls: tlsConfig(cert), logger: logger}

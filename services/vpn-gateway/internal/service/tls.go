@@ -3,10 +3,14 @@ package service
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/simbridge/simbridge/libs/metrics"
 	"github.com/simbridge/simbridge/libs/secrets"
 )
 
@@ -18,10 +22,23 @@ type certificate struct {
 	sm    secrets.SecretsManager
 	every time.Duration
 	cur   atomic.Pointer[tls.Certificate]
+	// notAfter is what the expiry alarm watches; set at every (re)load, so
+	// a renewal in Secrets Manager clears the alarm without a restart.
+	notAfter prometheus.Gauge
 }
 
-func loadCertificate(ctx context.Context, src secrets.Source, sm secrets.SecretsManager, every time.Duration) (*certificate, error) {
-	c := &certificate{src: src, sm: sm, every: every}
+// newCertificateExpiry registers the gauge of the served certificate's end
+// of validity (its NotAfter, Unix seconds).
+func newCertificateExpiry(reg prometheus.Registerer) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: metrics.Namespace, Subsystem: "vpn_gateway",
+		Name: "tls_certificate_not_after_timestamp_seconds",
+		Help: "When the HTTPS certificate being served stops being valid (its NotAfter), in Unix seconds."})
+	reg.MustRegister(g)
+	return g
+}
+
+func loadCertificate(ctx context.Context, src secrets.Source, sm secrets.SecretsManager, every time.Duration, notAfter prometheus.Gauge) (*certificate, error) {
+	c := &certificate{src: src, sm: sm, every: every, notAfter: notAfter}
 	if err := c.load(ctx); err != nil {
 		return nil, err
 	}
@@ -40,7 +57,14 @@ func (c *certificate) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("TLS certificate: parse PEM bundle: %w", err)
 	}
+	leaf := cert.Leaf
+	if leaf == nil {
+		if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return fmt.Errorf("TLS certificate: %w", err)
+		}
+	}
 	c.cur.Store(&cert)
+	c.notAfter.Set(float64(leaf.NotAfter.Unix()))
 	return nil
 }
 
