@@ -89,6 +89,7 @@ func (r Resources) Env() []string {
 		"ENDPOINT_PARAMETER=" + r.EndpointParameter(),
 		"CA_KMS_KEY_ID=" + r.CAKeyARN,
 		"CA_CERTIFICATE_PARAMETER=" + r.CAParameter(),
+		"THING_GROUP=" + r.ThingGroup(),
 	}
 }
 
@@ -130,6 +131,9 @@ func Ensure(ctx context.Context, cfg aws.Config, names Names, opts Options) (Res
 		return res, err
 	}
 	if err = ensurePolicy(ctx, cfg, names.Policy()); err != nil {
+		return res, err
+	}
+	if err = ensureThingGroup(ctx, iot.NewFromConfig(cfg), names.ThingGroup()); err != nil {
 		return res, err
 	}
 	if res.APIKeySecretARN, err = ensureSecret(ctx, secretsmanager.NewFromConfig(cfg), names.APIKeySecret(), opts.APIKey); err != nil {
@@ -316,4 +320,14 @@ func ensureSecret(ctx context.Context, sm *secretsmanager.Client, name, value st
 		return "", fmt.Errorf("create secret %s: %w", name, err)
 	}
 	return *out.ARN, nil
+}
+
+func ensureThingGroup(ctx context.Context, api *iot.Client, name string) error {
+	_, err := api.CreateThingGroup(ctx, &iot.CreateThingGroupInput{ThingGroupName: aws.String(name),
+		ThingGroupProperties: &iottypes.ThingGroupProperties{ThingGroupDescription: aws.String("SIMs onboarded by simbridge")}})
+	var exists *iottypes.ResourceAlreadyExistsException
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("create thing group %s: %w", name, err)
+	}
+	return nil
 }

@@ -57,3 +57,13 @@ func (n Names) CAParameter() string { return n.Prefix + "-iot-ca-certificate" }
 
 // CAName is the subject of the IoT CA certificate.
 func (n Names) CAName() string { return n.Prefix + " device CA" }
+
+// ThingGroup is the thing group every SIM's Thing of the environment joins.
+func (n Names) ThingGroup() string { return n.Prefix + "-sims" }
+
+// SyncQueue is sim-poller's FIFO queue of sync requests (operators, Data
+// Streamer hints); SyncDLQ its dead-letter queue.
+func (n Names) SyncQueue() string { return n.Prefix + "-sync-requests.fifo" }
+
+// SyncDLQ receives sync requests that failed too often.
+func (n Names) SyncDLQ() string { return n.Prefix + "-sync-requests-dlq.fifo" }

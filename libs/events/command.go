@@ -81,6 +81,11 @@ type SimCommand struct {
 	ID string `json:"id,omitempty"`
 	// RequestedBy names who asked (an operator's identity), for the audit trail.
 	RequestedBy string `json:"requested_by,omitempty"`
+	// IMSI, MSISDN and Label are the SIM's 1NCE attributes, copied onto its
+	// Thing so the IoT console and fleet indexing can search them.
+	IMSI   string `json:"imsi,omitempty"`
+	MSISDN string `json:"msisdn,omitempty"`
+	Label  string `json:"label,omitempty"`
 }
 
 // CommandID is ID, or the deduplication id for commands without one.

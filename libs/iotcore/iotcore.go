@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
@@ -27,6 +28,7 @@ type Certificate struct {
 // API is the IoT API subset used here.
 type API interface {
 	CreateThing(ctx context.Context, in *iot.CreateThingInput, opts ...func(*iot.Options)) (*iot.CreateThingOutput, error)
+	AddThingToThingGroup(ctx context.Context, in *iot.AddThingToThingGroupInput, opts ...func(*iot.Options)) (*iot.AddThingToThingGroupOutput, error)
 	DescribeThing(ctx context.Context, in *iot.DescribeThingInput, opts ...func(*iot.Options)) (*iot.DescribeThingOutput, error)
 	CreateKeysAndCertificate(ctx context.Context, in *iot.CreateKeysAndCertificateInput, opts ...func(*iot.Options)) (*iot.CreateKeysAndCertificateOutput, error)
 	AttachPolicy(ctx context.Context, in *iot.AttachPolicyInput, opts ...func(*iot.Options)) (*iot.AttachPolicyOutput, error)
@@ -80,10 +82,34 @@ func (c *Client) Managed(ctx context.Context, name string) (bool, error) {
 	return d.Attributes[ManagedAttribute] == ManagedValue, nil
 }
 
-// EnsureThing creates the thing or accepts an existing one of that name. It
-// checks first instead of relying on CreateThing's behaviour for existing
-// names, which differs between AWS and emulators.
-func (c *Client) EnsureThing(ctx context.Context, name string) (Thing, error) {
+// ThingSpec is the Thing a SIM gets.
+type ThingSpec struct {
+	Name string
+	// Attributes are searchable attributes (the SIM's IMSI, MSISDN, label);
+	// values are made to fit IoT's attribute alphabet.
+	Attributes map[string]string
+	// Group is the environment's thing group ("" for none).
+	Group string
+}
+
+// EnsureThing creates the thing (marked managed-by=simbridge, with the
+// attributes) or accepts an existing one of that name, and puts a managed
+// thing into the group. It checks first instead of relying on CreateThing's
+// behaviour for existing names, which differs between AWS and emulators.
+func (c *Client) EnsureThing(ctx context.Context, spec ThingSpec) (Thing, error) {
+	th, err := c.ensureThing(ctx, spec)
+	if err != nil || !th.Managed || spec.Group == "" {
+		return th, err
+	}
+	_, err = c.api.AddThingToThingGroup(ctx, &iot.AddThingToThingGroupInput{ThingName: aws.String(spec.Name), ThingGroupName: aws.String(spec.Group)})
+	if err != nil {
+		return th, fmt.Errorf("add thing %s to group %s: %w", spec.Name, spec.Group, err)
+	}
+	return th, nil
+}
+
+func (c *Client) ensureThing(ctx context.Context, spec ThingSpec) (Thing, error) {
+	name := spec.Name
 	d, err := c.api.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})
 	if err == nil {
 		return Thing{Managed: d.Attributes[ManagedAttribute] == ManagedValue}, nil
@@ -91,9 +117,15 @@ func (c *Client) EnsureThing(ctx context.Context, name string) (Thing, error) {
 	if !isNotFound(err) {
 		return Thing{}, fmt.Errorf("describe thing %s: %w", name, err)
 	}
+	attrs := map[string]string{ManagedAttribute: ManagedValue}
+	for k, v := range spec.Attributes {
+		if v = AttributeValue(v); v != "" {
+			attrs[k] = v
+		}
+	}
 	_, err = c.api.CreateThing(ctx, &iot.CreateThingInput{
 		ThingName:        aws.String(name),
-		AttributePayload: &types.AttributePayload{Attributes: map[string]string{ManagedAttribute: ManagedValue}},
+		AttributePayload: &types.AttributePayload{Attributes: attrs},
 	})
 	var exists *types.ResourceAlreadyExistsException
 	if errors.As(err, &exists) { // created concurrently since DescribeThing
@@ -107,6 +139,23 @@ func (c *Client) EnsureThing(ctx context.Context, name string) (Thing, error) {
 		return Thing{}, fmt.Errorf("create thing %s: %w", name, err)
 	}
 	return Thing{Managed: true, Created: true}, nil
+}
+
+// AttributeValue fits a value into IoT's attribute alphabet
+// ([a-zA-Z0-9_.,@/:#=[]-], at most 800 characters): other characters (a
+// label's spaces) become "_".
+func AttributeValue(v string) string {
+	out := []rune(v)
+	for i, r := range out {
+		ok := r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_.,@/:#=[]-", r))
+		if !ok {
+			out[i] = '_'
+		}
+	}
+	if len(out) > 800 {
+		out = out[:800]
+	}
+	return string(out)
 }
 
 // CreateCertificate creates a key pair and certificate, inactive until

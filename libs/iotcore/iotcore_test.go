@@ -35,7 +35,7 @@ func TestCertificateLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 2 {
-		if got, err := c.EnsureThing(ctx, thing); err != nil || !got.Managed || got.Created != (i == 0) {
+		if got, err := c.EnsureThing(ctx, iotcore.ThingSpec{Name: thing}); err != nil || !got.Managed || got.Created != (i == 0) {
 			t.Fatalf("EnsureThing must be repeatable, mark the thing managed and say when it created it: %+v %v", got, err)
 		}
 	}
@@ -43,7 +43,7 @@ func TestCertificateLifecycle(t *testing.T) {
 	if _, err := api.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String(foreign)}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := c.EnsureThing(ctx, foreign); err != nil || got.Managed || got.Created {
+	if got, err := c.EnsureThing(ctx, iotcore.ThingSpec{Name: foreign}); err != nil || got.Managed || got.Created {
 		t.Fatalf("a thing created elsewhere is not managed: %+v %v", got, err)
 	}
 	for name, want := range map[string]bool{thing: true, foreign: false, "no-such-thing-" + thing: false} {

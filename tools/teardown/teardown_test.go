@@ -28,7 +28,7 @@ func provision(t *testing.T, api *iot.Client, thing, policy string) string {
 	t.Helper()
 	ctx := context.Background()
 	c := iotcore.New(api)
-	if _, err := c.EnsureThing(ctx, thing); err != nil {
+	if _, err := c.EnsureThing(ctx, iotcore.ThingSpec{Name: thing}); err != nil {
 		t.Fatal(err)
 	}
 	cert, err := c.CreateCertificate(ctx)
@@ -76,7 +76,7 @@ func TestRunRemovesOnlyTheEnvironmentsIoTObjects(t *testing.T) {
 	// only the SIM table names its Thing.
 	stuck := "sim-stuck-" + suffix
 	c := iotcore.New(api)
-	if _, err := c.EnsureThing(ctx, stuck); err != nil {
+	if _, err := c.EnsureThing(ctx, iotcore.ThingSpec{Name: stuck}); err != nil {
 		t.Fatal(err)
 	}
 	stuckCert, err := c.CreateCertificate(ctx)

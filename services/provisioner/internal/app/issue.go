@@ -65,7 +65,9 @@ func (p *Provisioner) issueNext(ctx context.Context, w *work) error {
 // attach attaches the certificate to the SIM's Thing (created if missing)
 // and the policy to the certificate; both are no-ops when done already.
 func (p *Provisioner) attach(ctx context.Context, w *work, arn string) error {
-	if _, err := p.IoT.EnsureThing(ctx, w.rec.ThingName); err != nil {
+	spec := iotcore.ThingSpec{Name: w.rec.ThingName, Group: p.ThingGroup,
+		Attributes: map[string]string{"imsi": w.cmd.IMSI, "msisdn": w.cmd.MSISDN, "label": w.cmd.Label}}
+	if _, err := p.IoT.EnsureThing(ctx, spec); err != nil {
 		return step(StepThing, err)
 	}
 	if err := p.IoT.AttachToThing(ctx, w.rec.ThingName, arn); err != nil {

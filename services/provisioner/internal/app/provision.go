@@ -57,7 +57,7 @@ type Store interface {
 
 // IoT performs the IoT Core steps on a SIM's Thing and certificates.
 type IoT interface {
-	EnsureThing(ctx context.Context, name string) (iotcore.Thing, error)
+	EnsureThing(ctx context.Context, spec iotcore.ThingSpec) (iotcore.Thing, error)
 	AttachToThing(ctx context.Context, thing, certARN string) error
 	AttachPolicy(ctx context.Context, policy, certARN string) error
 	SetStatus(ctx context.Context, certID string, status iottypes.CertificateStatus) error
@@ -110,6 +110,9 @@ type Deps struct {
 	Notifier  Notifier
 	// Policy is the IoT policy every certificate gets.
 	Policy string
+	// ThingGroup is the environment's thing group every SIM's Thing joins
+	// ("" for none).
+	ThingGroup string
 	Logger *slog.Logger
 }
 

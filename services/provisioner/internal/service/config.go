@@ -22,6 +22,8 @@ type Config struct {
 	SuccessTopicARN   string `env:"SUCCESS_TOPIC_ARN, required" desc:"SNS topic of success notifications"`
 	FailureTopicARN   string `env:"FAILURE_TOPIC_ARN, required" desc:"SNS topic of failure notifications"`
 	RegistrationTopic string `env:"REGISTRATION_TOPIC, default=registration" desc:"MQTT topic announcing enabled SIMs"`
+	// ThingGroup is the environment's thing group every SIM's Thing joins.
+	ThingGroup string `env:"THING_GROUP" desc:"thing group every SIM's Thing joins (empty: none)"`
 	// Workers is how many SIMs are provisioned in parallel.
 	Workers int `env:"WORKERS, default=8" desc:"SIMs provisioned in parallel"`
 
@@ -69,5 +71,5 @@ func (c *Config) Validate() error {
 
 // IoTOperations are the IoT Core operations the provisioner calls: its
 // share of the account's quota of each is paced.
-var IoTOperations = []string{"DescribeThing", "CreateThing", "RegisterCertificate", "CreateKeysAndCertificate",
+var IoTOperations = []string{"DescribeThing", "CreateThing", "AddThingToThingGroup", "RegisterCertificate", "CreateKeysAndCertificate",
 	"AttachThingPrincipal", "AttachPolicy", "UpdateCertificate", "DetachThingPrincipal", "DescribeCertificate"}

@@ -66,7 +66,7 @@ func TestInterruptedAttemptsAreFinishedFromTheRecord(t *testing.T) {
 	// the same command, redelivered, finishes at once.
 	registered := iccid(2)
 	nextRegistered := pending(registered, "10.4.0.2", "", time.Time{})
-	if _, err := ic.EnsureThing(ctx, registered); err != nil {
+	if _, err := ic.EnsureThing(ctx, iotcore.ThingSpec{Name: registered}); err != nil {
 		t.Fatal(err)
 	}
 	arn, _, err := ic.Register(ctx, nextRegistered.PEM, ca.PEM)

@@ -63,7 +63,7 @@ func Serve(ctx context.Context, cfg Config, a messaging.AWS, reg *prometheus.Reg
 	provisioner, err := app.New(app.Deps{
 		Store: simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable), IoT: iotClient, Authority: authority,
 		Sealer: sealer, Announcer: adapters.NewAnnouncer(notifier, iotdataplane.NewFromConfig(awsCfg), cfg.RegistrationTopic),
-		Notifier: notifier, Policy: cfg.IoTPolicyName, Logger: logger,
+		Notifier: notifier, Policy: cfg.IoTPolicyName, ThingGroup: cfg.ThingGroup, Logger: logger,
 	}, app.Timing{ClaimTTL: cfg.ClaimTTL, ClaimWait: app.DefaultTiming.ClaimWait, Poll: app.DefaultTiming.Poll})
 	if err != nil {
 		return err

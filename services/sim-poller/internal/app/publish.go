@@ -79,5 +79,6 @@ func (t *tally) err(stopped error, want int) error {
 }
 
 func toCommand(c domain.Change, at time.Time) events.SimCommand {
-	return events.SimCommand{Kind: c.Kind, ICCID: c.ICCID, IP: c.IP, Status: c.Status, Reason: c.Reason, BaseVersion: c.BaseVersion, BaseCommand: c.BaseCommand, ObservedAt: at}
+	return events.SimCommand{Kind: c.Kind, ICCID: c.ICCID, IP: c.IP, Status: c.Status, Reason: c.Reason, BaseVersion: c.BaseVersion, BaseCommand: c.BaseCommand, ObservedAt: at,
+		IMSI: c.Attributes.IMSI, MSISDN: c.Attributes.MSISDN, Label: c.Attributes.Label}
 }

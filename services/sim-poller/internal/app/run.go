@@ -20,7 +20,8 @@ func (s *Syncer) run(ctx context.Context, force bool, sum *Summary) error {
 	}
 	stats, listErr := s.Inventory.ListSIMs(ctx, func(page []onceapi.SIM) error {
 		for _, sim := range page {
-			rec.Observe(domain.RemoteSIM{ICCID: sim.ICCID, IP: sim.IPAddress, Status: sim.Status})
+			rec.Observe(domain.RemoteSIM{ICCID: sim.ICCID, IP: sim.IPAddress, Status: sim.Status,
+				Attributes: domain.Attributes{IMSI: sim.IMSI, MSISDN: sim.MSISDN, Label: sim.Label}})
 		}
 		return nil
 	})

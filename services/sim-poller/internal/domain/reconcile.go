@@ -98,7 +98,7 @@ func (r *Reconciler) observeEnabled(s RemoteSIM) {
 	r.claim(addr, s.ICCID)
 	ip := addr.String()
 	l, known := r.local[s.ICCID]
-	change := Change{ICCID: s.ICCID, IP: ip, Status: s.Status}
+	change := Change{ICCID: s.ICCID, IP: ip, Status: s.Status, Attributes: s.Attributes}
 	switch {
 	case !known:
 		change.Kind, change.Reason = events.KindCreate, ReasonNew

@@ -15,6 +15,13 @@ type RemoteSIM struct {
 	ICCID  string
 	IP     string
 	Status string
+	// Attributes copied onto the SIM's Thing.
+	Attributes Attributes
+}
+
+// Attributes are the SIM's 1NCE attributes its Thing carries.
+type Attributes struct {
+	IMSI, MSISDN, Label string
 }
 
 // LocalSIM is what the store knows about a SIM.
@@ -57,6 +64,7 @@ type Change struct {
 	Reason      string
 	BaseVersion int64
 	BaseCommand string
+	Attributes  Attributes
 }
 
 // Reasons recorded on changes.
