@@ -113,7 +113,7 @@ type Deps struct {
 	// ThingGroup is the environment's thing group every SIM's Thing joins
 	// ("" for none).
 	ThingGroup string
-	Logger *slog.Logger
+	Logger     *slog.Logger
 }
 
 // Timing bounds how long a command holds or waits for a SIM's claim.
