@@ -19,6 +19,7 @@ import (
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/logging"
+	"github.com/simbridge/simbridge/libs/simstore"
 )
 
 // CommandFunc is a use case that handles one SIM command.
@@ -36,6 +37,11 @@ type SQSAPI interface {
 // FailureNotifier tells operators about a message given up on.
 type FailureNotifier interface {
 	Failure(ctx context.Context, iccid, ip, msg string) error
+}
+
+// FailureRecorder notes a failed attempt on the SIM's record.
+type FailureRecorder interface {
+	RecordFailure(ctx context.Context, iccid string, f simstore.Failure) error
 }
 
 // ConsumerObserver learns what the consumer did, for metrics.
@@ -67,6 +73,8 @@ type Consumer struct {
 	observer    ConsumerObserver
 	logger      *slog.Logger
 	groups      groupLocks
+	// Failures, when set, receives every failed attempt for the SIM's record.
+	Failures FailureRecorder
 	// RetryBase and RetryMax bound the backoff between attempts.
 	RetryBase, RetryMax time.Duration
 }
@@ -155,6 +163,7 @@ func (c *Consumer) handle(ctx context.Context, msg *message.Message, handle Comm
 	if errors.Is(err, events.ErrInvalidCommand) {
 		return c.deadLetter(ctx, msg, subjectOf(cmd), "malformed", step, err)
 	}
+	c.noteFailure(ctx, cmd, step, err, receiveCount(msg))
 	if receiveCount(msg) >= c.maxReceives {
 		return c.deadLetter(ctx, msg, subjectOf(cmd), "exhausted", step, err)
 	}
@@ -162,6 +171,18 @@ func (c *Consumer) handle(ctx context.Context, msg *message.Message, handle Comm
 	c.observer.Retried(step)
 	c.retryAfter(ctx, msg, c.backoff(receiveCount(msg)))
 	return err
+}
+
+// noteFailure records the failed attempt on the SIM's record for operators
+// (simbridge status); it is cleared when the command succeeds.
+func (c *Consumer) noteFailure(ctx context.Context, cmd events.SimCommand, step string, cause error, attempts int) {
+	if c.Failures == nil {
+		return
+	}
+	f := simstore.Failure{Step: step, Reason: truncate(cause.Error(), 300), At: time.Now().UTC(), Attempts: attempts, Command: cmd.CommandID()}
+	if err := c.Failures.RecordFailure(ctx, cmd.ICCID, f); err != nil {
+		c.logger.Warn("failure not recorded on the SIM's record", "iccid", cmd.ICCID, "error", err)
+	}
 }
 
 // delete removes a handled message whose subscriber stopped listening.

@@ -31,6 +31,8 @@ type ConsumerOptions struct {
 	Notifier        FailureNotifier
 	Registry        *prometheus.Registry
 	Logger          *slog.Logger
+	// Failures, when set, records failed attempts on the SIMs' records.
+	Failures FailureRecorder
 	// Quotas, when set, is the task's membership in the account-wide quota
 	// pool: it beats once before the first message and then runs alongside.
 	Quotas *quota.Shared
@@ -51,6 +53,7 @@ func RunConsumers(ctx context.Context, opts ConsumerOptions, handle CommandFunc)
 	if err != nil {
 		return err
 	}
+	consumer.Failures = opts.Failures
 	router, err := NewRouter(wlog, opts.Registry, opts.ShutdownTimeout)
 	if err != nil {
 		return err

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,6 +37,7 @@ type item struct {
 	ClaimedBy    string       `dynamodbav:"claimed_by,omitempty"`
 	ClaimedUntil time.Time    `dynamodbav:"claimed_until,omitempty"`
 	LastFailure  *Failure     `dynamodbav:"last_failure,omitempty"`
+	LastFetchAt  time.Time    `dynamodbav:"last_fetch_at,omitempty"`
 	CreatedAt    time.Time    `dynamodbav:"created_at"`
 	UpdatedAt    time.Time    `dynamodbav:"updated_at"`
 	Version      int64        `dynamodbav:"version"`
@@ -46,6 +50,7 @@ func fromItem(i item) Record { return Record(i) }
 type DynamoDB interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 }
@@ -120,7 +125,9 @@ func (s *Dynamo) Create(ctx context.Context, r Record) (Record, error) {
 }
 
 // Update replaces the record if its stored version still equals r.Version and
-// returns it with the next version; ErrConflict otherwise.
+// returns it with the next version; ErrConflict otherwise. It writes every
+// attribute the record owns and removes the empty ones, but leaves
+// last_fetch_at to onboarding-api, which writes it without a version.
 func (s *Dynamo) Update(ctx context.Context, r Record) (Record, error) {
 	if err := normalizeIP(&r); err != nil {
 		return Record{}, err
@@ -128,8 +135,120 @@ func (s *Dynamo) Update(ctx context.Context, r Record) (Record, error) {
 	expected := r.Version
 	r.Version++
 	r.UpdatedAt = s.now().UTC()
-	cond := map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(expected, 10)}}
-	return r, s.put(ctx, r, "version = :v", cond)
+	av, err := attributevalue.MarshalMap(toItem(r))
+	if err != nil {
+		return Record{}, fmt.Errorf("encode sim %s: %w", r.ICCID, err)
+	}
+	delete(av, attrICCID)
+	delete(av, attrLastFetch)
+	names := map[string]string{"#version": attrVersion}
+	values := map[string]types.AttributeValue{":expected": &types.AttributeValueMemberN{Value: strconv.FormatInt(expected, 10)}}
+	var sets, removes []string
+	for i, k := range slices.Sorted(maps.Keys(av)) {
+		names[fmt.Sprintf("#s%d", i)], values[fmt.Sprintf(":s%d", i)] = k, av[k]
+		sets = append(sets, fmt.Sprintf("#s%d = :s%d", i, i))
+	}
+	for i, k := range optionalAttrs {
+		if _, set := av[k]; !set {
+			names[fmt.Sprintf("#r%d", i)] = k
+			removes = append(removes, fmt.Sprintf("#r%d", i))
+		}
+	}
+	expr := "SET " + strings.Join(sets, ", ")
+	if len(removes) > 0 {
+		expr += " REMOVE " + strings.Join(removes, ", ")
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: s.key(r.ICCID), UpdateExpression: aws.String(expr),
+		ConditionExpression:       aws.String("#version = :expected"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	})
+	return r, writeErr(r.ICCID, err)
+}
+
+// Attribute names the store writes explicitly.
+const (
+	attrICCID     = "iccid"
+	attrVersion   = "version"
+	attrLastFetch = "last_fetch_at"
+	attrFailure   = "last_failure"
+)
+
+// optionalAttrs are the attributes Update removes when the record has none.
+var optionalAttrs = []string{"ip", "state", "status", "thing_name", "cert", "next", "retiring", "last_command",
+	"claimed_by", "claimed_until", attrFailure}
+
+func (s *Dynamo) key(iccid string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrICCID: &types.AttributeValueMemberS{Value: iccid}}
+}
+
+// RecordFailure stores the last failed attempt at a SIM's command, without
+// a version: it is information for operators, not state commands decide on.
+func (s *Dynamo) RecordFailure(ctx context.Context, iccid string, f Failure) error {
+	fv, err := attributevalue.Marshal(f)
+	if err != nil {
+		return fmt.Errorf("encode failure of %s: %w", iccid, err)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: s.key(iccid),
+		UpdateExpression:          aws.String("SET #f = :f"),
+		ConditionExpression:       aws.String("attribute_exists(iccid)"),
+		ExpressionAttributeNames:  map[string]string{"#f": attrFailure},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":f": fv},
+	})
+	if err := writeErr(iccid, err); err != nil && !errors.Is(err, ErrConflict) {
+		return err
+	}
+	return nil
+}
+
+// ClearFailure removes the last failure if command recorded it (a later
+// attempt of that command found nothing left to do).
+func (s *Dynamo) ClearFailure(ctx context.Context, iccid, command string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: s.key(iccid),
+		UpdateExpression:          aws.String("REMOVE #f"),
+		ConditionExpression:       aws.String("#f.#c = :c"),
+		ExpressionAttributeNames:  map[string]string{"#f": attrFailure, "#c": "command"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":c": &types.AttributeValueMemberS{Value: command}},
+	})
+	if err := writeErr(iccid, err); err != nil && !errors.Is(err, ErrConflict) {
+		return err
+	}
+	return nil
+}
+
+// RecordFetch stores when the device of a SIM last fetched its
+// credentials, if later than what is stored; no version, no other attribute.
+func (s *Dynamo) RecordFetch(ctx context.Context, iccid string, at time.Time) error {
+	t, err := attributevalue.Marshal(at.UTC())
+	if err != nil {
+		return err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: s.key(iccid),
+		UpdateExpression:          aws.String("SET #t = :t"),
+		ConditionExpression:       aws.String("attribute_exists(iccid) AND (attribute_not_exists(#t) OR #t < :t)"),
+		ExpressionAttributeNames:  map[string]string{"#t": attrLastFetch},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": t},
+	})
+	if err := writeErr(iccid, err); err != nil && !errors.Is(err, ErrConflict) {
+		return err
+	}
+	return nil
+}
+
+func writeErr(iccid string, err error) error {
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ccf):
+		return fmt.Errorf("write sim %s: %w", iccid, ErrConflict)
+	default:
+		return fmt.Errorf("write sim %s: %w", iccid, err)
+	}
 }
 
 func (s *Dynamo) put(ctx context.Context, r Record, cond string, values map[string]types.AttributeValue) error {
@@ -143,14 +262,7 @@ func (s *Dynamo) put(ctx context.Context, r Record, cond string, values map[stri
 		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeValues: values,
 	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return fmt.Errorf("write sim %s: %w", r.ICCID, ErrConflict)
-	}
-	if err != nil {
-		return fmt.Errorf("write sim %s: %w", r.ICCID, err)
-	}
-	return nil
+	return writeErr(r.ICCID, err)
 }
 
 // Scan calls fn with the summary of every record, one page at a time, so

@@ -79,8 +79,42 @@ func (m *Memory) Update(_ context.Context, r Record) (Record, error) {
 	}
 	r.Version++
 	r.UpdatedAt = m.now().UTC()
+	r.LastFetchAt = cur.LastFetchAt // onboarding-api's, as in Dynamo
 	m.recs[r.ICCID] = clone(r)
 	return r, nil
+}
+
+// RecordFailure stores the last failed attempt without a version.
+func (m *Memory) RecordFailure(_ context.Context, iccid string, f Failure) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r, ok := m.recs[iccid]; ok {
+		r.LastFailure = &f
+		m.recs[iccid] = r
+	}
+	return nil
+}
+
+// ClearFailure removes the last failure if command recorded it.
+func (m *Memory) ClearFailure(_ context.Context, iccid, command string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r, ok := m.recs[iccid]; ok && r.LastFailure != nil && r.LastFailure.Command == command {
+		r.LastFailure = nil
+		m.recs[iccid] = r
+	}
+	return nil
+}
+
+// RecordFetch stores the last credentials fetch if later than the stored one.
+func (m *Memory) RecordFetch(_ context.Context, iccid string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r, ok := m.recs[iccid]; ok && at.After(r.LastFetchAt) {
+		r.LastFetchAt = at.UTC()
+		m.recs[iccid] = r
+	}
+	return nil
 }
 
 // Scan calls fn with every record's summary in ICCID order.

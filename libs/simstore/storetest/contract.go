@@ -19,6 +19,9 @@ type Store interface {
 	Create(ctx context.Context, r simstore.Record) (simstore.Record, error)
 	Update(ctx context.Context, r simstore.Record) (simstore.Record, error)
 	Scan(ctx context.Context, fn func(simstore.Summary) error) error
+	RecordFailure(ctx context.Context, iccid string, f simstore.Failure) error
+	ClearFailure(ctx context.Context, iccid, command string) error
+	RecordFetch(ctx context.Context, iccid string, at time.Time) error
 }
 
 // Run runs the contract against fresh stores made by newStore.
@@ -34,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		"scan sees every record":       scanAll,
 		"scan stops on callback error": scanStops,
 		"one spelling per ip":          oneSpelling,
+		"side notes keep the version":  sideNotes,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -224,5 +228,48 @@ func oneSpelling(t *testing.T, s Store) {
 	}
 	if _, err := s.Create(context.Background(), rec("8988280666000000016", "2001:db8::1")); err == nil {
 		t.Fatal("an IPv6 SIM address must be refused")
+	}
+}
+
+// Failures and credential fetches are written beside the versioned state:
+// they never change the version, are kept by later updates (the fetch) or
+// replaced by them (the failure), and are never written for unknown SIMs.
+func sideNotes(t *testing.T, s Store) {
+	ctx := context.Background()
+	r := mustCreate(t, s, rec("8988280666000000017", "10.0.3.1"))
+	at := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+	if err := s.RecordFailure(ctx, r.ICCID, simstore.Failure{Step: "attach policy", Reason: "throttled", At: at, Attempts: 3, Command: "c9"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordFetch(ctx, r.ICCID, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordFetch(ctx, r.ICCID, at.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Get(ctx, r.ICCID)
+	if got.Version != 1 || got.LastFailure == nil || got.LastFailure.Step != "attach policy" || !got.LastFetchAt.Equal(at) {
+		t.Fatalf("side notes: version %d failure %+v fetch %s", got.Version, got.LastFailure, got.LastFetchAt)
+	}
+	if err := s.ClearFailure(ctx, r.ICCID, "other"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Get(ctx, r.ICCID); got.LastFailure == nil {
+		t.Fatal("another command's clear removed the failure")
+	}
+	got.LastFailure = nil
+	got.Status = "Disabled"
+	updated, err := s.Update(ctx, got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.Get(ctx, r.ICCID); again.LastFailure != nil || !again.LastFetchAt.Equal(at) || again.Version != updated.Version {
+		t.Fatalf("after an update: failure %+v (want cleared), fetch %s (want kept)", again.LastFailure, again.LastFetchAt)
+	}
+	if err := s.RecordFailure(ctx, "8988280666000000099", simstore.Failure{Step: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "8988280666000000099"); err == nil {
+		t.Fatal("a failure note created a record")
 	}
 }

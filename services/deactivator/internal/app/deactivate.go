@@ -42,6 +42,7 @@ var ErrBusy = errors.New("another command is changing this SIM")
 type Store interface {
 	Get(ctx context.Context, iccid string) (simstore.Record, error)
 	Update(ctx context.Context, r simstore.Record) (simstore.Record, error)
+	ClearFailure(ctx context.Context, iccid, command string) error
 }
 
 // Certificates changes a certificate's status in IoT Core.
@@ -118,9 +119,11 @@ func (d *Deactivator) attempt(ctx context.Context, cmd events.SimCommand) error 
 	if !rec.Admits(id, cmd.BaseVersion, cmd.BaseCommand) {
 		d.logger.Info("stale command ignored", "iccid", cmd.ICCID, "kind", cmd.Kind, "base_version", cmd.BaseVersion,
 			"record_version", rec.Version, "record_last_command", rec.LastCommand)
+		d.clearOwnFailure(ctx, rec, id)
 		return nil
 	}
 	if done(rec, cmd, id) {
+		d.clearOwnFailure(ctx, rec, id)
 		return nil
 	}
 	wasActive := rec.Active
@@ -260,5 +263,16 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	case <-t.C:
 		return nil
+	}
+}
+
+// clearOwnFailure removes the failure an earlier attempt of this command
+// recorded, when this attempt finds nothing left to do.
+func (d *Deactivator) clearOwnFailure(ctx context.Context, rec simstore.Record, id string) {
+	if rec.LastFailure == nil || rec.LastFailure.Command != id {
+		return
+	}
+	if err := d.store.ClearFailure(ctx, rec.ICCID, id); err != nil {
+		d.logger.Warn("last failure not cleared", "iccid", rec.ICCID, "error", err)
 	}
 }

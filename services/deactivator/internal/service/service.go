@@ -40,14 +40,15 @@ func Serve(ctx context.Context, cfg Config, a messaging.AWS, reg *prometheus.Reg
 		return err
 	}
 	notifier := messaging.NewNotifier(snsPub, cfg.SuccessTopicARN, cfg.FailureTopicARN)
+	store := simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable)
 	deactivator := app.New(
-		simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable),
+		store,
 		iotcore.New(iot.NewFromConfig(awsCfg)),
 		notifier, logger, app.Timing{ClaimTTL: cfg.ClaimTTL, ClaimWait: app.DefaultTiming.ClaimWait, Poll: app.DefaultTiming.Poll},
 	)
 	return messaging.RunConsumers(ctx, messaging.ConsumerOptions{
 		Name: "deactivator", Queue: cfg.DisableQueue, Workers: cfg.Workers, OpsAddr: cfg.OpsAddr,
 		ShutdownTimeout: cfg.ShutdownTimeout, AWS: awsCfg, Notifier: notifier, Registry: reg, Logger: logger,
-		Quotas: a.Quotas,
+		Quotas: a.Quotas, Failures: store,
 	}, messaging.NewCommandMetrics(reg, "deactivator").Measure(deactivator.Handle))
 }

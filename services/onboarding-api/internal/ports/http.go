@@ -36,6 +36,8 @@ type Options struct {
 	APIKeys KeyRing
 	Metrics *Metrics
 	Logger  *slog.Logger
+	// Fetches learns of every answer served (nil: nobody).
+	Fetches FetchNoter
 }
 
 // Messages of error answers.
@@ -55,7 +57,10 @@ func NewHTTP(o Onboarder, opts Options) *echo.Echo {
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: uuid.NewString}))
 	e.Use(observe(opts.Metrics, opts.Logger))
 	e.Use(requireAPIKey(opts.APIKeyHeader, opts.APIKeys, opts.Logger))
-	h := &onboardingHandler{app: o, ipHeader: opts.DeviceIPHeader}
+	h := &onboardingHandler{app: o, ipHeader: opts.DeviceIPHeader, fetches: opts.Fetches}
+	if h.fetches == nil {
+		h.fetches = noFetches{}
+	}
 	for _, p := range opts.Paths {
 		e.GET(p, h.serve)
 	}
@@ -65,7 +70,17 @@ func NewHTTP(o Onboarder, opts Options) *echo.Echo {
 type onboardingHandler struct {
 	app      Onboarder
 	ipHeader string
+	fetches  FetchNoter
 }
+
+// FetchNoter learns that a device fetched its credentials (never blocking).
+type FetchNoter interface {
+	Note(iccid string)
+}
+
+type noFetches struct{}
+
+func (noFetches) Note(string) {}
 
 func (h *onboardingHandler) serve(c echo.Context) error {
 	// The gateway sends the TCP peer address; simip spells it the way SIM
@@ -101,6 +116,7 @@ func (h *onboardingHandler) write(c echo.Context, creds app.Credentials) error {
 	}
 	c.Set(formatKey, format)
 	c.Set(outcomeKey, "served")
+	h.fetches.Note(creds.ICCID)
 	hdr := c.Response().Header()
 	hdr.Set(echo.HeaderContentType, ctype)
 	hdr.Set("Cache-Control", "no-store")

@@ -30,6 +30,9 @@ type Config struct {
 	IoTEndpoint string `env:"IOT_ENDPOINT" desc:"IoT Core endpoint devices are told (empty: DescribeEndpoint iot:Data-ATS once at start)"`
 	// RootCAFile replaces the built-in copy of Amazon Root CA 1.
 	RootCAFile string `env:"ROOT_CA_FILE" desc:"root CA served in CSV answers (empty: built-in Amazon Root CA 1)"`
+	// FetchRecordInterval is the least time between two writes of one SIM's
+	// last credentials fetch (they happen off the request path).
+	FetchRecordInterval time.Duration `env:"FETCH_RECORD_INTERVAL, default=1m" desc:"least time between two writes of a SIM's last credentials fetch"`
 	// CacheTTL is how long an IP's answer is reused (0: never, at most 1s):
 	// a disabled SIM stops getting credentials at most this long after its
 	// record change is visible to the IP lookup.
@@ -46,6 +49,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CacheSize < 1 {
 		errs = append(errs, errors.New("CACHE_SIZE must be at least 1"))
+	}
+	if c.FetchRecordInterval < time.Second {
+		errs = append(errs, fmt.Errorf("FETCH_RECORD_INTERVAL %v: at least 1s", c.FetchRecordInterval))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT must be positive"))

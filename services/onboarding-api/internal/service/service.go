@@ -22,6 +22,7 @@ import (
 	"github.com/simbridge/simbridge/libs/metrics"
 	"github.com/simbridge/simbridge/libs/secrets"
 	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/services/onboarding-api/internal/adapters"
 	"github.com/simbridge/simbridge/services/onboarding-api/internal/app"
 	"github.com/simbridge/simbridge/services/onboarding-api/internal/ports"
 )
@@ -62,13 +63,15 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	m := ports.NewMetrics(reg)
 
 	// Business.
-	onboarding, err := newOnboarding(cfg, awsCfg, endpoint, rootCA, m)
+	store := simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable)
+	onboarding, err := newOnboarding(cfg, awsCfg, store, endpoint, rootCA, m)
 	if err != nil {
 		return err
 	}
+	fetches := adapters.NewFetchLog(store, cfg.FetchRecordInterval, logger)
 	handler := ports.NewHTTP(onboarding, ports.Options{
 		Paths: cfg.Paths, DeviceIPHeader: cfg.DeviceIPHeader, APIKeyHeader: cfg.APIKeyHeader,
-		APIKeys: keys, Metrics: m, Logger: logger,
+		APIKeys: keys, Metrics: m, Logger: logger, Fetches: fetches,
 	})
 
 	// Servers and background work.
@@ -76,6 +79,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return metrics.Serve(gctx, cfg.OpsAddr, reg, probe, opts) })
 	g.Go(func() error { return httpserver.ListenAndServe(gctx, cfg.HTTPAddr, handler, opts) })
+	g.Go(func() error { fetches.Run(gctx); return nil })
 	g.Go(func() error {
 		keys.Run(gctx, func(err error) { logger.Warn("API key refresh failed; keeping the last keys", "error", err) })
 		return nil
@@ -89,9 +93,9 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 
 // newOnboarding builds the use case on DynamoDB and KMS, behind the short
 // answer cache unless CACHE_TTL is 0.
-func newOnboarding(cfg Config, awsCfg aws.Config, endpoint, rootCA string, m *ports.Metrics) (ports.Onboarder, error) {
+func newOnboarding(cfg Config, awsCfg aws.Config, store app.Store, endpoint, rootCA string, m *ports.Metrics) (ports.Onboarder, error) {
 	o := app.New(
-		simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable),
+		store,
 		keyseal.NewOpener(kms.NewFromConfig(awsCfg), cfg.KMSKeyID),
 		endpoint, rootCA,
 	)

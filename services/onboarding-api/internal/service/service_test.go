@@ -68,6 +68,24 @@ func TestServiceAgainstMoto(t *testing.T) {
 		t.Fatalf("got %d, iccid %q, key served decrypted: %v", code, answer.ICCID, answer.PrivateKey == keyPEM)
 	}
 
+	// The fetch is recorded off the request path, once a minute at most.
+	var fetched time.Time
+	testkit.Eventually(t, 5*time.Second, "credentials fetch recorded", func() error {
+		got, err := store.Get(ctx, rec.ICCID)
+		if err != nil || got.LastFetchAt.IsZero() {
+			return fmt.Errorf("last fetch not recorded (%v)", err)
+		}
+		fetched = got.LastFetchAt
+		return nil
+	})
+	if code, _ := get("key-1"); code != 200 {
+		t.Fatal(code)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if got, _ := store.Get(ctx, rec.ICCID); !got.LastFetchAt.Equal(fetched) || got.Version != rec.Version {
+		t.Errorf("a second fetch within a minute was written again (%s, was %s) or moved the version (%d)", got.LastFetchAt, fetched, got.Version)
+	}
+
 	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String("key-2")}); err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +109,9 @@ func TestServiceAgainstMoto(t *testing.T) {
 	rec.Active = false
 	if _, err := store.Update(ctx, rec); err != nil {
 		t.Fatal(err)
+	}
+	if got, _ := store.Get(ctx, rec.ICCID); !got.LastFetchAt.Equal(fetched) {
+		t.Errorf("a versioned update lost the last fetch: %s", got.LastFetchAt)
 	}
 	time.Sleep(ttl)
 	if code, _ := get("key-2"); code != 404 {

@@ -28,10 +28,12 @@ func (p *Provisioner) begin(ctx context.Context, cmd events.SimCommand) (*work, 
 	if !rec.Admits(id, cmd.BaseVersion, cmd.BaseCommand) {
 		p.Logger.Info("stale command ignored", "iccid", cmd.ICCID, "command", id, "base_version", cmd.BaseVersion,
 			"record_version", rec.Version, "record_last_command", rec.LastCommand)
+		p.clearOwnFailure(ctx, rec, id)
 		return nil, nil
 	}
 	w := &work{cmd: cmd, id: id, rec: rec, wasActive: rec.Active}
 	if p.done(w) {
+		p.clearOwnFailure(ctx, rec, id)
 		return nil, nil
 	}
 	if reason := refusal(w); reason != "" {
@@ -112,5 +114,16 @@ func (p *Provisioner) refuse(ctx context.Context, w *work, reason string) {
 	p.Logger.Warn("command refused", "iccid", w.cmd.ICCID, "kind", w.cmd.Kind, "reason", reason)
 	if err := p.Notifier.Failure(ctx, w.cmd.ICCID, w.rec.IP, msg); err != nil {
 		p.Logger.Error("failure notification not sent", "iccid", w.cmd.ICCID, "error", err)
+	}
+}
+
+// clearOwnFailure removes the failure an earlier attempt of this command
+// recorded, when this attempt finds nothing left to do.
+func (p *Provisioner) clearOwnFailure(ctx context.Context, rec simstore.Record, id string) {
+	if rec.LastFailure == nil || rec.LastFailure.Command != id {
+		return
+	}
+	if err := p.Store.ClearFailure(ctx, rec.ICCID, id); err != nil {
+		p.Logger.Warn("last failure not cleared", "iccid", rec.ICCID, "error", err)
 	}
 }

@@ -53,6 +53,7 @@ type Store interface {
 	Get(ctx context.Context, iccid string) (simstore.Record, error)
 	Create(ctx context.Context, r simstore.Record) (simstore.Record, error)
 	Update(ctx context.Context, r simstore.Record) (simstore.Record, error)
+	ClearFailure(ctx context.Context, iccid, command string) error
 }
 
 // IoT performs the IoT Core steps on a SIM's Thing and certificates.

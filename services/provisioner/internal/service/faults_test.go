@@ -123,4 +123,13 @@ func TestExhaustedCommandGoesToDLQNamingTheStep(t *testing.T) {
 	if len(notes) != 1 || !strings.Contains(notes[0], broken) || !strings.Contains(notes[0], "ensure thing") || !strings.Contains(notes[0], "after 3 attempts") {
 		t.Fatalf("failure notifications %q, want one naming %s and the step", notes, broken)
 	}
+	// The record says where the SIM got stuck, for operators.
+	rec, err := a.check.Record(context.Background(), broken)
+	if err != nil || rec.LastFailure == nil || rec.LastFailure.Step != "ensure thing" || rec.LastFailure.Attempts != 3 ||
+		!strings.Contains(rec.LastFailure.Reason, "InvalidRequestException") {
+		t.Fatalf("last failure on the record: %+v (%v)", rec.LastFailure, err)
+	}
+	if ok, _ := a.check.Record(context.Background(), iccid(8)); ok.LastFailure != nil {
+		t.Fatalf("a provisioned SIM carries a failure: %+v", ok.LastFailure)
+	}
 }

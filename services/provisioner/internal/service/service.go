@@ -54,6 +54,7 @@ func Serve(ctx context.Context, cfg Config, a messaging.AWS, reg *prometheus.Reg
 	}
 	notifier := messaging.NewNotifier(snsPub, cfg.SuccessTopicARN, cfg.FailureTopicARN)
 	iotClient := iotcore.New(iot.NewFromConfig(awsCfg))
+	store := simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable)
 	authority, err := newAuthority(ctx, cfg, awsCfg, iotClient, reg)
 	if err != nil {
 		return err
@@ -61,7 +62,7 @@ func Serve(ctx context.Context, cfg Config, a messaging.AWS, reg *prometheus.Reg
 
 	// Business.
 	provisioner, err := app.New(app.Deps{
-		Store: simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable), IoT: iotClient, Authority: authority,
+		Store: store, IoT: iotClient, Authority: authority,
 		Sealer: sealer, Announcer: adapters.NewAnnouncer(notifier, iotdataplane.NewFromConfig(awsCfg), cfg.RegistrationTopic),
 		Notifier: notifier, Policy: cfg.IoTPolicyName, ThingGroup: cfg.ThingGroup, Logger: logger,
 	}, app.Timing{ClaimTTL: cfg.ClaimTTL, ClaimWait: app.DefaultTiming.ClaimWait, Poll: app.DefaultTiming.Poll})
@@ -73,7 +74,7 @@ func Serve(ctx context.Context, cfg Config, a messaging.AWS, reg *prometheus.Reg
 	return messaging.RunConsumers(ctx, messaging.ConsumerOptions{
 		Name: "provisioner", Queue: cfg.CreateQueue, Workers: cfg.Workers, OpsAddr: cfg.OpsAddr,
 		ShutdownTimeout: cfg.ShutdownTimeout, AWS: awsCfg, Notifier: notifier, Registry: reg, Logger: logger,
-		Quotas: a.Quotas,
+		Quotas: a.Quotas, Failures: store,
 	}, messaging.NewCommandMetrics(reg, "provisioner").Measure(provisioner.Handle))
 }
 
