@@ -5,12 +5,14 @@
 //
 // How: rate shares. Every task writes a heartbeat item into the lease table
 // ("quota/<group>/<member>", expiring after TTL) listing the operations it
-// called recently, and reads the others'. Each task limits an operation to
-// quota ÷ (tasks that called it recently, itself included). A task that has
-// been idle for an operation takes no share of it, so one busy task gets the
-// whole quota and four busy tasks a quarter each. When tasks join or leave,
-// shares adjust within one heartbeat; the brief overlap is absorbed by the
-// SDK's retries of the few throttled calls.
+// may call and those it called recently, and reads the others'. A busy task
+// limits an operation to quota ÷ (tasks that called it recently, itself
+// included). A task that has been idle for an operation takes no share of
+// it, so one busy task gets the whole quota and four busy tasks a quarter
+// each. A task that starts calling an operation assumes at first that every
+// live task able to call it is busy (the safe side), and beats at once so the
+// others make room; shares then settle within a heartbeat. The brief overlap
+// when tasks join is absorbed by retries of the few throttled calls.
 //
 // Why not a shared token bucket in DynamoDB: every call would cost a
 // conditional write on one hot item (tens per second, contended by every
@@ -80,6 +82,8 @@ type Shared struct {
 	mu      sync.Mutex
 	used    map[string]time.Time // operation -> last Wait
 	members map[string]int       // operation -> tasks sharing it
+	capable map[string]int       // operation -> live tasks able to call it
+	kick    chan struct{}
 }
 
 // New validates cfg; call Run to take part.
@@ -100,7 +104,7 @@ func New(db DynamoDB, cfg Config) (*Shared, error) {
 		return nil, fmt.Errorf("quota: TTL %v must exceed the heartbeat %v", cfg.TTL, cfg.Heartbeat)
 	}
 	s := &Shared{db: db, cfg: cfg, limiters: map[string]*rate.Limiter{}, now: time.Now,
-		used: map[string]time.Time{}, members: map[string]int{}}
+		used: map[string]time.Time{}, members: map[string]int{}, capable: map[string]int{}, kick: make(chan struct{}, 1)}
 	for op, rps := range cfg.Quotas {
 		if rps <= 0 {
 			return nil, fmt.Errorf("quota: %s=%v must be positive", op, rps)
@@ -116,8 +120,20 @@ func (s *Shared) Wait(ctx context.Context, op string) error {
 	if !ok {
 		return nil
 	}
+	now := s.now()
 	s.mu.Lock()
-	s.used[op] = s.now()
+	if !s.recent(op, now) {
+		// Starting to call op: assume every task able to is busy until the
+		// next beat says otherwise, and beat soon so the others make room.
+		n := max(s.capable[op], s.members[op], 1)
+		s.members[op] = n
+		l.SetLimit(rate.Limit(s.cfg.Quotas[op] / float64(n)))
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+	s.used[op] = now
 	s.mu.Unlock()
 	return l.Wait(ctx)
 }
@@ -150,6 +166,8 @@ func (s *Shared) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			s.Beat(ctx)
+		case <-s.kick:
+			s.Beat(ctx)
 		}
 	}
 }
@@ -163,13 +181,14 @@ func (s *Shared) Beat(ctx context.Context) {
 		s.cfg.Logger.Warn("quota heartbeat not written; shares unchanged", "error", err)
 		return
 	}
-	counts, err := s.count(ctx, now)
+	counts, capable, err := s.count(ctx, now)
 	if err != nil {
 		s.cfg.Logger.Warn("quota members not read; shares unchanged", "error", err)
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.capable = capable
 	for op, l := range s.limiters {
 		n := counts[op]
 		if !s.recent(op, now) {
@@ -190,7 +209,8 @@ func (s *Shared) recent(op string, now time.Time) bool {
 const (
 	attrName    = "name"
 	attrExpires = "expires_at" // Unix milliseconds
-	attrOps     = "ops"
+	attrOps     = "ops"        // operations called recently
+	attrCan     = "can"        // operations the member may call
 )
 
 func (s *Shared) key() string { return "quota/" + s.cfg.Group + "/" + s.cfg.Member }
@@ -211,14 +231,17 @@ func (s *Shared) publish(ctx context.Context, now time.Time) error {
 	if len(ops) > 0 {
 		item[attrOps] = &types.AttributeValueMemberSS{Value: ops}
 	}
+	if can := s.Operations(); len(can) > 0 {
+		item[attrCan] = &types.AttributeValueMemberSS{Value: can}
+	}
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.cfg.Table), Item: item})
 	return err
 }
 
 // count reads every live member of the group, this task included, and
-// counts by operation.
-func (s *Shared) count(ctx context.Context, now time.Time) (map[string]int, error) {
-	counts := map[string]int{}
+// counts by operation those that called it recently and those able to.
+func (s *Shared) count(ctx context.Context, now time.Time) (busy, capable map[string]int, err error) {
+	counts, can := map[string]int{}, map[string]int{}
 	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{
 		TableName:                 aws.String(s.cfg.Table),
 		FilterExpression:          aws.String("begins_with(#n, :p) AND #e > :now"),
@@ -228,7 +251,7 @@ func (s *Shared) count(ctx context.Context, now time.Time) (map[string]int, erro
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, it := range page.Items {
 			if ops, ok := it[attrOps].(*types.AttributeValueMemberSS); ok {
@@ -236,9 +259,14 @@ func (s *Shared) count(ctx context.Context, now time.Time) (map[string]int, erro
 					counts[op]++
 				}
 			}
+			if ops, ok := it[attrCan].(*types.AttributeValueMemberSS); ok {
+				for _, op := range ops.Value {
+					can[op]++
+				}
+			}
 		}
 	}
-	return counts, nil
+	return counts, can, nil
 }
 
 func (s *Shared) leave(ctx context.Context) {
