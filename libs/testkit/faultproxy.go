@@ -75,21 +75,31 @@ type FaultProxy struct {
 // run can be repeated.
 func NewFaultProxy(t testing.TB, target string, seed ...uint64) *FaultProxy {
 	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := uint64(1)
 	if len(seed) > 0 {
 		s = seed[0]
 	}
-	p := &FaultProxy{proxy: httputil.NewSingleHostReverseProxy(u), rng: rand.New(rand.NewPCG(s, s^0x9e3779b97f4a7c15)),
+	p, stop, err := StartFaultProxy(target, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return p
+}
+
+// StartFaultProxy starts a proxy to target outside a test (benchmarks);
+// stop closes it.
+func StartFaultProxy(target string, seed uint64) (*FaultProxy, func(), error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &FaultProxy{proxy: httputil.NewSingleHostReverseProxy(u), rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		requests: map[string]int{}, throttled: map[string]int{}}
 	p.proxy.ErrorLog = log.New(io.Discard, "", 0) // a caller that went away is no news
 	srv := httptest.NewServer(http.HandlerFunc(p.serve))
-	t.Cleanup(srv.Close)
 	p.URL = srv.URL
-	return p
+	return p, srv.Close, nil
 }
 
 // Set replaces the active faults.
@@ -279,6 +289,7 @@ var iotRoutes = []struct {
 	{"POST", "things", 2, "", "CreateThing"},
 	{"GET", "things", 2, "", "DescribeThing"},
 	{"GET", "principals", 2, "things", "ListPrincipalThings"},
+	{"PUT", "thing-groups", 2, "addThingToThingGroup", "AddThingToThingGroup"},
 	{"GET", "registrationcode", 1, "", "GetRegistrationCode"},
 	{"POST", "cacertificate", 1, "", "RegisterCACertificate"},
 	{"GET", "cacertificate", 2, "", "DescribeCACertificate"},
@@ -297,3 +308,13 @@ func IoTOperation(method, path string) string {
 }
 
 func isIoT(r *http.Request) bool { return IoTOperation(r.Method, r.URL.Path) != "" }
+
+// IsIoTOperation reports whether a counted operation name is one of IoT's.
+func IsIoTOperation(op string) bool {
+	for _, rt := range iotRoutes {
+		if rt.op == op {
+			return true
+		}
+	}
+	return false
+}

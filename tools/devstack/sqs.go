@@ -41,3 +41,12 @@ func (s *Stack) sqsEnv() []string {
 	}
 	return []string{"AWS_ENDPOINT_URL_SQS=" + s.sqsURL}
 }
+
+// SQSEndpoint is where the stack's queues live: the stub with FastSQS,
+// else the emulator.
+func (s *Stack) SQSEndpoint() string {
+	if s.sqsURL != "" {
+		return s.sqsURL
+	}
+	return s.Moto.Endpoint
+}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +52,10 @@ type Options struct {
 	FastSQS bool
 	// Progress receives one line per step (may be nil).
 	Progress io.Writer
+	// BeforeServices runs after the emulator, the bootstrap and the
+	// simulator are up and before the services start: a benchmark puts a
+	// fault proxy in front of the emulator there and changes Opts.Env.
+	BeforeServices func(s *Stack) error
 }
 
 func (o Options) withDefaults() Options {
@@ -146,6 +151,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := s.startSimulator(); err != nil {
 		return nil, err
 	}
+	if s.Opts.BeforeServices != nil {
+		if s.Opts.Env == nil {
+			s.Opts.Env = map[string][]string{}
+		}
+		if err := s.Opts.BeforeServices(s); err != nil {
+			return nil, err
+		}
+	}
 	for _, name := range Services {
 		if err := s.startService(ctx, name); err != nil {
 			return nil, err
@@ -209,29 +222,36 @@ func (s *Stack) startSimulator() error {
 }
 
 func (s *Stack) startService(ctx context.Context, name string) error {
+	_, err := s.StartReplica(ctx, name, name)
+	return err
+}
+
+// StartReplica starts one more process of a service, registered as key in
+// Procs (several provisioner tasks sharing one account, say).
+func (s *Stack) StartReplica(ctx context.Context, name, key string) (*Proc, error) {
 	httpAddr, err := freeAddr()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	opsAddr, err := freeAddr()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	env := append(append(testkit.Env(s.Moto.Endpoint), s.Resources.Env()...), s.serviceEnv(name, httpAddr, opsAddr)...)
 	env = append(append(env, s.sqsEnv()...), s.Opts.Env[name]...)
 	start := time.Now()
-	p, err := startProc(name, filepath.Join(s.Opts.BinDir, name), nil, env, filepath.Join(s.Opts.LogDir, name+".log"), nil)
+	p, err := startProc(key, filepath.Join(s.Opts.BinDir, name), nil, env, filepath.Join(s.Opts.LogDir, key+".log"), nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p.HTTPAddr, p.OpsAddr = httpAddr, opsAddr
-	s.Procs[name] = p
+	s.Procs[key] = p
 	if err := p.waitReady(ctx, 20*time.Second); err != nil {
-		return err
+		return nil, err
 	}
 	p.ReadyAfter = time.Since(start)
-	s.progress("%-21s ready in %.2f s, RSS %.1f MB, ops http://%s", name, p.ReadyAfter.Seconds(), p.RSSMB(), opsAddr)
-	return nil
+	s.progress("%-21s ready in %.2f s, RSS %.1f MB, ops http://%s", key, p.ReadyAfter.Seconds(), p.RSSMB(), opsAddr)
+	return p, nil
 }
 
 // serviceEnv is the per-service part of the environment.
@@ -271,6 +291,13 @@ func (s *Stack) Sync(ctx context.Context) (string, error) {
 // reports every service that did not exit 0 within its shutdown timeout.
 func (s *Stack) Stop() error {
 	var errs []error
+	for key, p := range s.Procs { // replicas first
+		if !slices.Contains(Services, key) && !p.Exited() {
+			if _, err := p.Terminate(s.Opts.ShutdownTimeout + 5*time.Second); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
 	for i := len(Services) - 1; i >= 0; i-- {
 		if p, ok := s.Procs[Services[i]]; ok && !p.Exited() {
 			if _, err := p.Terminate(s.Opts.ShutdownTimeout + 5*time.Second); err != nil {
