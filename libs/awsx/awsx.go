@@ -34,5 +34,10 @@ func Load(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Con
 	if cfg.Region == "" {
 		return aws.Config{}, errors.New("load AWS config: no region: set AWS_REGION")
 	}
+	if cfg.Retryer != nil {
+		// Our retryer counts attempts itself (WithRetry); the SDK's
+		// AWS_MAX_ATTEMPTS wrapper would cap throttles at the same number.
+		cfg.RetryMaxAttempts = 0
+	}
 	return cfg, nil
 }

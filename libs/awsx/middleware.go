@@ -22,33 +22,64 @@ type CallObserver interface {
 	AttemptFailed(service, operation string, throttled bool)
 }
 
-// WithRetry sets the SDK's retry mode (adaptive slows the client down when
-// AWS throttles) and attempts per call, without the SDK's retry quota: that
-// token bucket empties after minutes of sustained throttling and then fails
-// every throttled call on its first attempt ("retry quota exceeded"). Our
-// callers already pace each operation to its share of the account's quota,
-// so a throttle is retried with backoff like any other transient error.
+// WithRetry sets the SDK's retry mode and attempts per call, without the
+// SDK's retry quota: that token bucket leaks under sustained throttling (a
+// retry's tokens come back only if that retry succeeds) and, minutes into a
+// big batch, fails every throttled call on its first attempt ("retry quota
+// exceeded"). Our callers already pace each operation to their share of the
+// account's quota, so a throttle is retried with backoff like any other
+// transient error — and more patiently: ThrottleAttemptsFactor times
+// maxAttempts, since being told to slow down is no reason to give up.
 func WithRetry(mode aws.RetryMode, maxAttempts int) func(*config.LoadOptions) error {
 	return func(o *config.LoadOptions) error {
-		o.RetryMode, o.RetryMaxAttempts = mode, maxAttempts
+		o.RetryMode = mode
 		o.Retryer = func() aws.Retryer { return NewRetryer(mode, maxAttempts) }
 		return nil
 	}
 }
 
-// NewRetryer is the SDK's standard or adaptive retryer with maxAttempts and
-// no retry quota.
-func NewRetryer(mode aws.RetryMode, maxAttempts int) aws.Retryer {
+// ThrottleAttemptsFactor multiplies the attempts a throttled call gets.
+const ThrottleAttemptsFactor = 3
+
+// NewRetryer is the SDK's standard or adaptive retryer with no retry quota,
+// maxAttempts attempts for transient errors and ThrottleAttemptsFactor times
+// as many for throttling; opts adjust the standard options further (tests
+// shorten the backoff).
+func NewRetryer(mode aws.RetryMode, maxAttempts int, opts ...func(*retry.StandardOptions)) aws.Retryer {
 	standard := func(so *retry.StandardOptions) {
-		so.MaxAttempts = maxAttempts
+		so.MaxAttempts = maxAttempts * ThrottleAttemptsFactor
 		so.RateLimiter = ratelimit.None
+		for _, o := range opts {
+			o(so)
+		}
 	}
+	var r aws.RetryerV2
 	if mode == aws.RetryModeAdaptive {
-		return retry.NewAdaptiveMode(func(ao *retry.AdaptiveModeOptions) {
+		r = retry.NewAdaptiveMode(func(ao *retry.AdaptiveModeOptions) {
 			ao.StandardOptions = append(ao.StandardOptions, standard)
 		})
+	} else {
+		r = retry.NewStandard(standard)
 	}
-	return retry.NewStandard(standard)
+	return patientWithThrottles{RetryerV2: r, max: maxAttempts}
+}
+
+// patientWithThrottles stops retrying other errors after max attempts and
+// lets throttles go on to the retryer's own (larger) maximum.
+type patientWithThrottles struct {
+	aws.RetryerV2
+	max int
+}
+
+var throttles = retry.IsErrorThrottles(retry.DefaultThrottles)
+
+// RetryDelay refuses another attempt once a non-throttling error has had
+// max attempts.
+func (r patientWithThrottles) RetryDelay(attempt int, err error) (time.Duration, error) {
+	if attempt >= r.max && throttles.IsErrorThrottle(err) != aws.TrueTernary {
+		return 0, &retry.MaxAttemptsError{Attempt: attempt, Err: err}
+	}
+	return r.RetryerV2.RetryDelay(attempt, err)
 }
 
 // Limiter paces calls by operation name.

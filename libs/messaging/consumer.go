@@ -14,12 +14,14 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/logging"
 	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/steps"
 )
 
 // CommandFunc is a use case that handles one SIM command.
@@ -75,6 +77,8 @@ type Consumer struct {
 	groups      groupLocks
 	// Failures, when set, receives every failed attempt for the SIM's record.
 	Failures FailureRecorder
+	// MaxRequeues bounds the requeues of a transiently failing command.
+	MaxRequeues int
 	// RetryBase and RetryMax bound the backoff between attempts.
 	RetryBase, RetryMax time.Duration
 }
@@ -102,7 +106,7 @@ func NewConsumer(ctx context.Context, api SQSAPI, queue string, n FailureNotifie
 	vis, _ := strconv.Atoi(attrs.Attributes[string(types.QueueAttributeNameVisibilityTimeout)])
 	return &Consumer{sqs: api, queueURL: *u.QueueUrl, dlqURL: *d.QueueUrl, maxReceives: maxReceives,
 		visibility: time.Duration(max(vis, 1)) * time.Second, notifier: n, observer: obs, logger: logger,
-		RetryBase: time.Second, RetryMax: 30 * time.Second}, nil
+		RetryBase: time.Second, RetryMax: 30 * time.Second, MaxRequeues: MaxRequeues}, nil
 }
 
 func parseRedrive(policy string) (dlqName string, maxReceives int, err error) {
@@ -165,12 +169,67 @@ func (c *Consumer) handle(ctx context.Context, msg *message.Message, handle Comm
 	}
 	c.noteFailure(ctx, cmd, step, err, receiveCount(msg))
 	if receiveCount(msg) >= c.maxReceives {
+		if c.mayRequeue(msg, cmd, err) {
+			return c.requeue(ctx, msg, cmd, step, err)
+		}
 		return c.deadLetter(ctx, msg, subjectOf(cmd), "exhausted", step, err)
 	}
 	log.Warn("command failed; retrying", "step", step, "error", err)
 	c.observer.Retried(step)
 	c.retryAfter(ctx, msg, c.backoff(receiveCount(msg)))
 	return err
+}
+
+// MaxRequeues bounds how often a command that keeps failing transiently is
+// put back in the queue with a fresh receive count (with the default 5
+// receives and 30 s backoff cap, about a day of AWS trouble).
+const MaxRequeues = 500
+
+// mayRequeue reports whether a command that used up its receives failed
+// only transiently (throttling, 5xx, timeouts, resets, another command's
+// claim): the DLQ is for work that cannot succeed, and such work can.
+func (c *Consumer) mayRequeue(msg *message.Message, cmd events.SimCommand, err error) bool {
+	if !Transient(err) {
+		return false
+	}
+	n, _ := strconv.Atoi(msg.Metadata.Get(metaRequeues))
+	return n < c.MaxRequeues
+}
+
+// Transient reports whether an error may go away by itself: an AWS error the
+// SDK would retry (throttling, 5xx, timeouts, connection errors), a deadline,
+// a record that kept changing, or an error marked steps.ErrTransient.
+func Transient(err error) bool {
+	return errors.Is(err, steps.ErrTransient) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, simstore.ErrConflict) ||
+		retryables.IsErrorRetryable(err) == aws.TrueTernary
+}
+
+var retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
+
+// metaRequeues is the message attribute counting requeues.
+const metaRequeues = "requeues"
+
+// requeue sends a copy of the message to its queue (same SIM group, fresh
+// receive count) and acks the original. The copy lands after newer commands
+// of the SIM, which is safe: a command computed against an older state than
+// the record's is ignored as stale.
+func (c *Consumer) requeue(ctx context.Context, msg *message.Message, cmd events.SimCommand, step string, cause error) error {
+	n, _ := strconv.Atoi(msg.Metadata.Get(metaRequeues))
+	_, err := c.sqs.SendMessage(ctx, &awssqs.SendMessageInput{
+		QueueUrl: aws.String(c.queueURL), MessageBody: aws.String(string(msg.Payload)),
+		MessageGroupId:         aws.String(msg.Metadata.Get(MetaGroupID)),
+		MessageDeduplicationId: aws.String(fmt.Sprintf("%s-requeue-%d", truncate(dedupOf(msg), 100), n+1)),
+		MessageAttributes: map[string]types.MessageAttributeValue{
+			metaRequeues: {DataType: aws.String("Number"), StringValue: aws.String(strconv.Itoa(n + 1))},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("requeue: %w (after %w)", err, cause)
+	}
+	c.observer.Retried(step)
+	c.logger.Warn("command failed transiently as often as the queue allows; put back with a fresh receive count",
+		"iccid", cmd.ICCID, "step", step, "requeues", n+1, "error", cause)
+	return nil
 }
 
 // noteFailure records the failed attempt on the SIM's record for operators

@@ -3,6 +3,13 @@
 // certificate", "record active") instead of only what the error was.
 package steps
 
+import "errors"
+
+// ErrTransient marks a failure that may go away by itself (another command
+// holds the SIM, a conflicting write): consumers retry such work instead of
+// giving it up.
+var ErrTransient = errors.New("transient failure")
+
 // Error is an error tagged with the step it came from.
 type Error struct {
 	Name string

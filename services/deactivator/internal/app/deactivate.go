@@ -36,7 +36,7 @@ const (
 )
 
 // ErrBusy means another command still holds the SIM's claim.
-var ErrBusy = errors.New("another command is changing this SIM")
+var ErrBusy = fmt.Errorf("%w: another command is changing this SIM", steps.ErrTransient)
 
 // Store reads and conditionally writes SIM records.
 type Store interface {

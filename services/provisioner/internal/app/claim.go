@@ -7,11 +7,12 @@ import (
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/steps"
 )
 
 // ErrBusy means another command still holds the SIM's claim; the attempt
 // fails and the queue brings the command back.
-var ErrBusy = errors.New("another command is changing this SIM")
+var ErrBusy = fmt.Errorf("%w: another command is changing this SIM", steps.ErrTransient)
 
 // begin reads the SIM's record and claims it for cmd. It returns nil work
 // when there is nothing to do: the command is stale, already carried out, or

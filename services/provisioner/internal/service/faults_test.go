@@ -133,3 +133,25 @@ func TestExhaustedCommandGoesToDLQNamingTheStep(t *testing.T) {
 		t.Fatalf("a provisioned SIM carries a failure: %+v", ok.LastFailure)
 	}
 }
+
+// A command that fails transiently (5xx, throttling) as often as the queue
+// allows is put back with a fresh receive count instead of going to the DLQ:
+// the DLQ is for work that cannot succeed. Once AWS recovers, the SIM is
+// provisioned.
+func TestTransientFailuresNeverReachTheDLQ(t *testing.T) {
+	t.Parallel()
+	a := newAccount(t, bootstrap.Options{MaxReceiveCount: 2, VisibilityTimeout: 5 * time.Second})
+	failures := testkit.SubscribeInbox(t, a.cfg, a.res.FailureTopicARN)
+	outage := &testkit.Fault{Operation: "RegisterCertificate", Times: 12, Status: 503, Code: "ServiceUnavailableException"}
+	a.proxy.Set(outage)
+	startProvisioner(t, a, options{workers: 1, maxAttempts: 2})
+	publish(t, a, create(iccid(60), "10.3.1.60"))
+	allActive(t, a, []string{iccid(60)}, 2*time.Minute)
+	if outage.Applied() != 12 {
+		t.Fatalf("the outage answered %d calls, want 12: the command gave up", outage.Applied())
+	}
+	dlqEmpty(t, a)
+	if notes := failures.Drain(t, time.Second); len(notes) != 0 {
+		t.Errorf("failure notifications %q for work that succeeded", notes)
+	}
+}

@@ -59,6 +59,8 @@ func newAccount(t *testing.T, opts bootstrap.Options, seed ...uint64) account {
 type options struct {
 	workers   int
 	authority string
+	// maxAttempts is AWS_MAX_ATTEMPTS (default 10).
+	maxAttempts int
 }
 
 // startProvisioner runs the provisioner in-process against the fault proxy
@@ -68,8 +70,11 @@ func startProvisioner(t *testing.T, a account, o options) {
 	if o.authority == "" {
 		o.authority = simstore.AuthorityOwn
 	}
+	if o.maxAttempts == 0 {
+		o.maxAttempts = 10
+	}
 	awsCfg, err := testkit.LoadAWSConfig(context.Background(), a.proxy.URL,
-		awsx.RetrySettings{RetryMode: "standard", MaxAttempts: 10}.Option())
+		awsx.RetrySettings{RetryMode: "standard", MaxAttempts: o.maxAttempts}.Option())
 	if err != nil {
 		t.Fatal(err)
 	}
