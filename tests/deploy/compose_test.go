@@ -52,7 +52,7 @@ func TestComposeCheckRejectsBrokenFiles(t *testing.T) {
 		{"schema violation", "    restart: \"no\"\n    depends_on:\n      localstack", "    restart: [\"no\"]\n    depends_on:\n      localstack", "restart"},
 		{"missing health check", "    healthcheck: *service-healthcheck\n    depends_on: *after-bootstrap\n\n  deactivator:",
 			"    depends_on: *after-bootstrap\n\n  deactivator:", "provisioner: no health check"},
-		{"required variable misspelt", "      SIM_TABLE: simbridge-sims\n      DISABLE_QUEUE", "      SIM_TABEL: simbridge-sims\n      DISABLE_QUEUE", "required SIM_TABLE is not set"},
+		{"required variable misspelt", "      SIM_TABLE: simbridge-sims\n      LEASE_TABLE: simbridge-leases\n      DISABLE_QUEUE", "      SIM_TABEL: simbridge-sims\n      LEASE_TABLE: simbridge-leases\n      DISABLE_QUEUE", "required SIM_TABLE is not set"},
 		{"two secret sources", "      ONCE_PASSWORD_VALUE:", "      ONCE_PASSWORD_FILE: /run/x\n      ONCE_PASSWORD_VALUE:", "exactly one"},
 		{"wrong resource name", "KMS_KEY_ID: alias/simbridge-device-keys\n      IOT", "KMS_KEY_ID: alias/simbridge-keys\n      IOT", "KMS_KEY_ID"},
 		{"missing Dockerfile", "      dockerfile: deployments/docker/Dockerfile\n      target: service", "      dockerfile: deployments/Dockerfile\n      target: service", "Dockerfile"},

@@ -44,6 +44,8 @@ var SidecarPolicies = map[string]string{
 // NeedsWildcardResource are actions IAM cannot scope to a resource.
 var NeedsWildcardResource = map[Action]bool{
 	"iot:CreateKeysAndCertificate": true,
+	// A certificate's ARN exists only once it is registered.
+	"iot:RegisterCertificate": true,
 	"iot:DescribeEndpoint":         true,
 	"iot:ListCertificates":         true,
 	"iot:ListPrincipalThings":      true,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/simbridge/simbridge/libs/bootstrap"
+	"github.com/simbridge/simbridge/libs/messaging"
 	"github.com/simbridge/simbridge/libs/simstore"
 )
 
@@ -51,6 +53,8 @@ func TestTemplateNamesMatchBootstrap(t *testing.T) {
 		{"SimTable", "TableName", names.Table()},
 		{"LeaseTable", "TableName", names.Leases()},
 		{"DeviceKeyAlias", "AliasName", names.KeyAlias()},
+		{"CASigningKeyAlias", "AliasName", names.CAKeyAlias()},
+		{"SimThingGroup", "ThingGroupName", names.ThingGroup()},
 		{"DevicePolicy", "PolicyName", names.Policy()},
 		{"ApiKeySecret", "Name", names.APIKeySecret()},
 		{"EndpointParameter", "Name", names.EndpointParameter()},
@@ -349,4 +353,52 @@ func TestLogGroupsHaveRetention(t *testing.T) {
 			t.Errorf("%s has no retention", id)
 		}
 	}
+}
+
+// TestIoTQuotasAreSharedStackParameters: the account's IoT quotas and the
+// consumers' task bounds are parameters every environment sets; the template
+// hands the quotas to both consumers, and their default is the services' own
+// (IOT_QUOTAS), so a stack without overrides runs as the code documents.
+func TestIoTQuotasAreSharedStackParameters(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	field, _ := reflect.TypeFor[messaging.ConsumerSettings]().FieldByName("IoTQuotas")
+	tag := field.Tag.Get("env")
+	codeDefault := tag[strings.Index(tag, "default=")+len("default="):]
+	param, _ := tpl.Parameters["IoTQuotas"].(map[string]any)
+	if got := strings.TrimSpace(fmt.Sprint(param["Default"])); got != codeDefault {
+		t.Errorf("IoTQuotas default %q, services' IOT_QUOTAS default %q", got, codeDefault)
+	}
+	for _, task := range []string{"ProvisionerTask", "DeactivatorTask"} {
+		env := taskEnv(t, tpl, task)
+		if env["IOT_QUOTAS"] != "<IoTQuotas>" || env["LEASE_TABLE"] == "" {
+			t.Errorf("%s: IOT_QUOTAS=%q LEASE_TABLE=%q, want the IoTQuotas parameter and the lease table (quota heartbeats)", task, env["IOT_QUOTAS"], env["LEASE_TABLE"])
+		}
+	}
+	for _, target := range []string{"ProvisionerScalableTarget", "DeactivatorScalableTarget"} {
+		max := tpl.Eval(tpl.Resources[target].Properties["MaxCapacity"], testParams)
+		if !strings.Contains(max, "MaxTasks") {
+			t.Errorf("%s MaxCapacity %q: want the environment's task bound parameter", target, max)
+		}
+	}
+	for _, envName := range []string{"production", "staging"} {
+		vals := readEnvFile(t, filepath.Join(root(t), "deployments", "environments", envName+".env"))
+		for _, p := range []string{"IoTQuotas", "ProvisionerMaxTasks", "DeactivatorMaxTasks", "CertAuthority"} {
+			if vals[p] == "" {
+				t.Errorf("%s.env does not set %s", envName, p)
+			}
+		}
+	}
+}
+
+func taskEnv(t *testing.T, tpl *Template, task string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, c := range asList(tpl.Resources[task].Properties["ContainerDefinitions"]) {
+		for _, e := range asList(c.(map[string]any)["Environment"]) {
+			kv := e.(map[string]any)
+			out[fmt.Sprint(kv["Name"])] = tpl.Eval(kv["Value"], testParams)
+		}
+	}
+	return out
 }
