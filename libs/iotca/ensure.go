@@ -37,6 +37,9 @@ type SSM interface {
 	PutParameter(ctx context.Context, in *ssm.PutParameterInput, opts ...func(*ssm.Options)) (*ssm.PutParameterOutput, error)
 }
 
+// ErrNoCA means the one-time CA setup has not run for this environment.
+var ErrNoCA = errors.New("no IoT CA certificate")
+
 // Setup names what Ensure creates.
 type Setup struct {
 	// Name is the CA's subject (e.g. "simbridge-prod device CA").
@@ -93,7 +96,7 @@ func Load(ctx context.Context, signer *Signer, params SSM, parameter string) (*C
 		return nil, err
 	}
 	if certPEM == "" {
-		return nil, fmt.Errorf("CA certificate parameter %s is missing: run the one-time CA setup (`make ca ENV=…` or the bootstrap)", parameter)
+		return nil, fmt.Errorf("%w: parameter %s is missing: run the one-time CA setup (make deploy does it; simbridge ca init)", ErrNoCA, parameter)
 	}
 	return New(certPEM, signer)
 }

@@ -3,6 +3,7 @@ package iotca_test
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -73,7 +74,7 @@ func TestEnsureRegistersOneCAForTheKey(t *testing.T) {
 	if err != nil || loaded.PEM != first.PEM {
 		t.Fatalf("Load: %v", err)
 	}
-	if _, err := iotca.Load(ctx, signer, params, "missing-"+setup.Parameter); err == nil || !strings.Contains(err.Error(), "one-time CA setup") {
+	if _, err := iotca.Load(ctx, signer, params, "missing-"+setup.Parameter); err == nil || !errors.Is(err, iotca.ErrNoCA) {
 		t.Fatalf("a missing parameter must say how to create the CA, got %v", err)
 	}
 	other, err := iotca.NewSigner(ctx, k, newKey(t, k, kmstypes.KeySpecEccNistP256))

@@ -31,6 +31,11 @@ type ConsumerOptions struct {
 	Notifier        FailureNotifier
 	Registry        *prometheus.Registry
 	Logger          *slog.Logger
+	// Prepare, when set, runs after the ops listener is up and before the
+	// first message is received (a dependency that may appear later, such as
+	// the IoT CA after the first deploy); until it returns the task is live
+	// but not ready, and its messages wait in the queue.
+	Prepare func(ctx context.Context) error
 	// Failures, when set, records failed attempts on the SIMs' records.
 	Failures FailureRecorder
 	// Quotas, when set, is the task's membership in the account-wide quota
@@ -69,6 +74,14 @@ func RunConsumers(ctx context.Context, opts ConsumerOptions, handle CommandFunc)
 		return metrics.Serve(gctx, opts.OpsAddr, opts.Registry, probe, httpserver.Options{ShutdownTimeout: opts.ShutdownTimeout})
 	})
 	g.Go(func() error {
+		if opts.Prepare != nil {
+			if err := opts.Prepare(gctx); err != nil {
+				if gctx.Err() != nil {
+					return nil // stopped while waiting: a clean shutdown
+				}
+				return err
+			}
+		}
 		if err := router.Run(gctx); err != nil {
 			return fmt.Errorf("consume %s: %w", opts.Queue, err)
 		}

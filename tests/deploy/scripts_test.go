@@ -104,11 +104,16 @@ cat >/dev/null 2>&1 || true
 echo "docker $*" >>"$CALLS"
 `
 
-// runScript runs a tools/scripts script with fake aws and docker commands.
+// fakeGo records the one-time CA setup the deploy runs with the go tool.
+const fakeGo = `#!/usr/bin/env bash
+echo "go $*" >>"$CALLS"
+`
+
+// runScript runs a tools/scripts script with fake aws, docker and go commands.
 func runScript(t *testing.T, script string, env []string, args ...string) (calls, output string, err error) {
 	t.Helper()
 	dir := t.TempDir()
-	for name, body := range map[string]string{"aws": fakeAWS, "docker": fakeDocker} {
+	for name, body := range map[string]string{"aws": fakeAWS, "docker": fakeDocker, "go": fakeGo} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -146,6 +151,7 @@ func TestDeployScript(t *testing.T) {
 			"secretsmanager create-secret --region eu-central-1 --name simbridge-staging/once-password --secret-string file://",
 			"cloudformation deploy --region eu-central-1 --stack-name simbridge-staging",
 			"Environment=non-production", "ImageRepository=123456789012.dkr.ecr.eu-central-1.amazonaws.com/simbridge ImageTag=abc123",
+			"go run ./tools/cmd/bootstrap -prefix simbridge-staging -ca-only",
 		}},
 	}
 	for _, c := range cases {

@@ -8,7 +8,10 @@
 #      command line, in a parameter or in a log: ONCE_PASSWORD_FILE,
 #      OPENVPN_CONFIG_FILE, OPENVPN_AUTH_FILE, GATEWAY_TLS_FILE (required on the
 #      first deploy, optional later);
-#   4. the environment's stack with deployments/environments/<ENV>.env as parameters.
+#   4. the environment's stack with deployments/environments/<ENV>.env as parameters;
+#   5. the one-time IoT CA setup (idempotent): the CA certificate is self-signed
+#      through the stack's KMS key, registered with IoT Core and stored in SSM;
+#      the provisioner waits for it (live, not ready) on the first deploy.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 env=${1:-}
@@ -88,4 +91,9 @@ put_secret gateway-tls "${GATEWAY_TLS_FILE:-}" GATEWAY_TLS_FILE
 	--template-file "$root/deployments/cloudformation/simbridge.yaml" \
 	--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
 	--parameter-overrides "${params[@]}" "ImageRepository=$registry/simbridge" "ImageTag=$tag"
+
+# 5. the IoT CA (the key is the stack's; this registers its certificate once)
+if [ "$(param CertAuthority)" != aws ]; then
+	(cd "$root" && AWS_REGION="$region" ${GO:-go} run ./tools/cmd/bootstrap -prefix "$prefix" -ca-only)
+fi
 "$AWS" cloudformation describe-stacks --region "$region" --stack-name "$prefix" --query "Stacks[0].Outputs" --output table

@@ -12,7 +12,9 @@
 // Thing itself is kept and reported. The Things named in the environment's
 // SIM table are removed too, with whatever certificate is still attached to
 // them: that finds a Thing whose provisioning stopped before its certificate
-// got the policy (an interrupted attempt, a message in the DLQ).
+// got the policy (an interrupted attempt, a message in the DLQ). Last, the
+// environment's IoT CA goes (its remaining certificates, then the CA, then
+// its SSM parameter; the KMS key is the stack's) and its thing group.
 package teardown
 
 import (
@@ -25,8 +27,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/cenkalti/backoff/v5"
 
+	"github.com/simbridge/simbridge/libs/iotca"
 	"github.com/simbridge/simbridge/libs/iotcore"
 )
 
@@ -39,6 +44,16 @@ type IoT interface {
 	ListPolicyVersions(ctx context.Context, in *iot.ListPolicyVersionsInput, opts ...func(*iot.Options)) (*iot.ListPolicyVersionsOutput, error)
 	DeletePolicyVersion(ctx context.Context, in *iot.DeletePolicyVersionInput, opts ...func(*iot.Options)) (*iot.DeletePolicyVersionOutput, error)
 	DeletePolicy(ctx context.Context, in *iot.DeletePolicyInput, opts ...func(*iot.Options)) (*iot.DeletePolicyOutput, error)
+	ListCertificatesByCA(ctx context.Context, in *iot.ListCertificatesByCAInput, opts ...func(*iot.Options)) (*iot.ListCertificatesByCAOutput, error)
+	UpdateCACertificate(ctx context.Context, in *iot.UpdateCACertificateInput, opts ...func(*iot.Options)) (*iot.UpdateCACertificateOutput, error)
+	DeleteCACertificate(ctx context.Context, in *iot.DeleteCACertificateInput, opts ...func(*iot.Options)) (*iot.DeleteCACertificateOutput, error)
+	DeleteThingGroup(ctx context.Context, in *iot.DeleteThingGroupInput, opts ...func(*iot.Options)) (*iot.DeleteThingGroupOutput, error)
+}
+
+// Params reads and deletes the CA certificate's SSM parameter.
+type Params interface {
+	GetParameter(ctx context.Context, in *ssm.GetParameterInput, opts ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+	DeleteParameter(ctx context.Context, in *ssm.DeleteParameterInput, opts ...func(*ssm.Options)) (*ssm.DeleteParameterOutput, error)
 }
 
 // Options tune a run.
@@ -56,6 +71,11 @@ type Options struct {
 	// SIM table (the ICCIDs): each is removed with its remaining certificates
 	// if simbridge created it.
 	RecordedThings func(ctx context.Context, fn func(thing string) error) error
+	// CAParameter and Params, when set, find the environment's IoT CA.
+	CAParameter string
+	Params      Params
+	// ThingGroup, when set, is the environment's thing group.
+	ThingGroup string
 }
 
 // Report says what a run removed (or, in a dry run, would remove).
@@ -64,6 +84,8 @@ type Report struct {
 	Things        []string
 	KeptThings    []string
 	PolicyRemoved bool
+	// CA is the id of the IoT CA removed ("" if there was none).
+	CA string
 }
 
 // Run removes the environment's certificates, Things and policy. It is
@@ -81,8 +103,8 @@ func Run(ctx context.Context, api IoT, opts Options) (Report, error) {
 	var rep Report
 	certs, err := policyTargets(ctx, api, opts.Policy)
 	if isNotFound(err) {
-		fmt.Fprintf(opts.Log, "policy %s not found: nothing to remove\n", opts.Policy)
-		return rep, nil
+		fmt.Fprintf(opts.Log, "policy %s not found: no device certificates to remove\n", opts.Policy)
+		return rep, removeCA(ctx, api, opts, &rep)
 	}
 	if err != nil {
 		return rep, err
@@ -128,7 +150,72 @@ func Run(ctx context.Context, api IoT, opts Options) (Report, error) {
 		}
 	}
 	rep.PolicyRemoved = true
-	return rep, nil
+	return rep, removeCA(ctx, api, opts, &rep)
+}
+
+// removeCA retires the certificates the environment's CA still has (one
+// never given the policy), then deactivates and deletes the CA, its SSM
+// parameter and the thing group.
+func removeCA(ctx context.Context, api IoT, opts Options, rep *Report) error {
+	if opts.ThingGroup != "" {
+		fmt.Fprintf(opts.Log, "delete thing group %s\n", opts.ThingGroup)
+		if !opts.DryRun {
+			if _, err := api.DeleteThingGroup(ctx, &iot.DeleteThingGroupInput{ThingGroupName: aws.String(opts.ThingGroup)}); err != nil && !isNotFound(err) {
+				return fmt.Errorf("delete thing group %s: %w", opts.ThingGroup, err)
+			}
+		}
+	}
+	if opts.Params == nil || opts.CAParameter == "" {
+		return nil
+	}
+	p, err := opts.Params.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(opts.CAParameter)})
+	var missing *ssmtypes.ParameterNotFound
+	if errors.As(err, &missing) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read CA parameter %s: %w", opts.CAParameter, err)
+	}
+	ca, err := iotca.ParseCertificate(aws.ToString(p.Parameter.Value))
+	if err != nil {
+		return fmt.Errorf("CA parameter %s: %w", opts.CAParameter, err)
+	}
+	id := iotca.CertificateID(ca.Raw)
+	left := iot.NewListCertificatesByCAPaginator(api, &iot.ListCertificatesByCAInput{CaCertificateId: aws.String(id)})
+	for left.HasMorePages() {
+		page, err := left.NextPage(ctx)
+		if isNotFound(err) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("certificates of CA %s: %w", id, err)
+		}
+		for _, c := range page.Certificates {
+			arn := aws.ToString(c.CertificateArn)
+			fmt.Fprintf(opts.Log, "retire certificate %s of the CA\n", iotcore.CertificateID(arn))
+			if !opts.DryRun {
+				if err := iotcore.New(api).Retire(ctx, "", arn); err != nil {
+					return err
+				}
+			}
+			rep.Certificates = append(rep.Certificates, iotcore.CertificateID(arn))
+		}
+	}
+	fmt.Fprintf(opts.Log, "delete IoT CA %s and parameter %s\n", id, opts.CAParameter)
+	rep.CA = id
+	if opts.DryRun {
+		return nil
+	}
+	if _, err := api.UpdateCACertificate(ctx, &iot.UpdateCACertificateInput{CertificateId: aws.String(id), NewStatus: types.CACertificateStatusInactive}); err != nil && !isNotFound(err) {
+		return fmt.Errorf("deactivate CA %s: %w", id, err)
+	}
+	if _, err := api.DeleteCACertificate(ctx, &iot.DeleteCACertificateInput{CertificateId: aws.String(id)}); err != nil && !isNotFound(err) {
+		return fmt.Errorf("delete CA %s: %w", id, err)
+	}
+	if _, err := opts.Params.DeleteParameter(ctx, &ssm.DeleteParameterInput{Name: aws.String(opts.CAParameter)}); err != nil && !errors.As(err, &missing) {
+		return fmt.Errorf("delete parameter %s: %w", opts.CAParameter, err)
+	}
+	return nil
 }
 
 // recordedThings adds the managed Things of the SIM table to things,

@@ -13,8 +13,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/simbridge/simbridge/libs/bootstrap"
+	"github.com/simbridge/simbridge/libs/iotca"
 	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/testkit"
 	"github.com/simbridge/simbridge/tools/teardown"
@@ -86,6 +89,31 @@ func TestRunRemovesOnlyTheEnvironmentsIoTObjects(t *testing.T) {
 	if err := c.AttachToThing(ctx, stuck, stuckCert.ARN); err != nil {
 		t.Fatal(err)
 	}
+	// A certificate of the environment's own CA, registered but never given
+	// the policy (an attempt that stopped after registering it).
+	res, err := bootstrap.Ensure(ctx, cfg, env, bootstrap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := iotca.NewSigner(ctx, kms.NewFromConfig(cfg), res.CAKeyARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := iotca.Load(ctx, signer, ssm.NewFromConfig(cfg), env.CAParameter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued, err := ca.Issue(ctx, "8988280666000000999", iotca.KeyECP256, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Register(ctx, issued.CertPEM, ca.PEM); err != nil {
+		t.Fatal(err)
+	}
+	caOpts := func(o teardown.Options) teardown.Options {
+		o.CAParameter, o.Params, o.ThingGroup = env.CAParameter(), ssm.NewFromConfig(cfg), env.ThingGroup()
+		return o
+	}
 	recorded := func(ctx context.Context, fn func(string) error) error {
 		for _, thing := range []string{stuck, managed[0], otherThing + "-never-created"} {
 			if err := fn(thing); err != nil {
@@ -98,15 +126,15 @@ func TestRunRemovesOnlyTheEnvironmentsIoTObjects(t *testing.T) {
 	slices.Sort(managed)
 
 	var log bytes.Buffer
-	dry, err := teardown.Run(ctx, api, teardown.Options{Policy: env.Policy(), DryRun: true, Log: &log, RecordedThings: recorded})
-	if err != nil || len(dry.Certificates) != 4 || len(dry.Things) != 3 {
+	dry, err := teardown.Run(ctx, api, caOpts(teardown.Options{Policy: env.Policy(), DryRun: true, Log: &log, RecordedThings: recorded}))
+	if err != nil || len(dry.Certificates) != 5 || len(dry.Things) != 3 || dry.CA == "" {
 		t.Fatalf("dry run = %+v, %v", dry, err)
 	}
 	if _, err := api.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(managed[0])}); err != nil {
 		t.Fatalf("dry run changed something: %v", err)
 	}
 
-	rep, err := teardown.Run(ctx, api, teardown.Options{Policy: env.Policy(), Log: &log, RecordedThings: recorded})
+	rep, err := teardown.Run(ctx, api, caOpts(teardown.Options{Policy: env.Policy(), Log: &log, RecordedThings: recorded}))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
@@ -127,6 +155,9 @@ func TestRunRemovesOnlyTheEnvironmentsIoTObjects(t *testing.T) {
 		{"certificate b", describeCert(api, certs[1]), false},
 		{"foreign thing's certificate", describeCert(api, foreignCert), false},
 		{"policy", getPolicy(api, env.Policy()), false},
+		{"the CA's certificate without the policy", describeCert(api, issued.ID), false},
+		{"the IoT CA", describeCA(api, iotca.CertificateID(ca.Cert.Raw)), false},
+		{"the CA parameter", getParam(cfg, env.CAParameter()), false},
 		{"foreign thing", describeThing(api, foreign), true},
 		{"other environment's thing", describeThing(api, otherThing), true},
 		{"other environment's certificate", describeCert(api, otherCert), true},
@@ -141,7 +172,7 @@ func TestRunRemovesOnlyTheEnvironmentsIoTObjects(t *testing.T) {
 		}
 	}
 
-	again, err := teardown.Run(ctx, api, teardown.Options{Policy: env.Policy()})
+	again, err := teardown.Run(ctx, api, caOpts(teardown.Options{Policy: env.Policy()}))
 	if err != nil || len(again.Certificates) != 0 {
 		t.Fatalf("second run = %+v, %v (must be a no-op)", again, err)
 	}
@@ -171,6 +202,20 @@ func describeCert(api *iot.Client, id string) func() error {
 func getPolicy(api *iot.Client, name string) func() error {
 	return func() error {
 		_, err := api.GetPolicy(context.Background(), &iot.GetPolicyInput{PolicyName: aws.String(name)})
+		return err
+	}
+}
+
+func describeCA(api *iot.Client, id string) func() error {
+	return func() error {
+		_, err := api.DescribeCACertificate(context.Background(), &iot.DescribeCACertificateInput{CertificateId: aws.String(id)})
+		return err
+	}
+}
+
+func getParam(cfg aws.Config, name string) func() error {
+	return func() error {
+		_, err := ssm.NewFromConfig(cfg).GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(name)})
 		return err
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/simbridge/simbridge/libs/awsx"
 	"github.com/simbridge/simbridge/libs/bootstrap"
@@ -48,6 +49,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	store := simstore.NewDynamo(dynamodb.NewFromConfig(cfg), names.Table())
 	rep, err := teardown.Run(ctx, iot.NewFromConfig(cfg), teardown.Options{
 		Policy: names.Policy(), DryRun: *dryRun, Log: out, RecordedThings: recordedThings(store, out),
+		CAParameter: names.CAParameter(), Params: ssm.NewFromConfig(cfg), ThingGroup: names.ThingGroup(),
 	})
 	if err != nil {
 		return err
@@ -56,8 +58,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if *dryRun {
 		verb = "would remove"
 	}
-	fmt.Fprintf(out, "%s %d certificates, %d things, policy %v; kept %d things not created by simbridge\n",
-		verb, len(rep.Certificates), len(rep.Things), rep.PolicyRemoved, len(rep.KeptThings))
+	fmt.Fprintf(out, "%s %d certificates, %d things, policy %v, IoT CA %q; kept %d things not created by simbridge\n",
+		verb, len(rep.Certificates), len(rep.Things), rep.PolicyRemoved, rep.CA, len(rep.KeptThings))
 	return nil
 }
 

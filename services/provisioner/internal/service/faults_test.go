@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/simstore"
@@ -154,4 +155,27 @@ func TestTransientFailuresNeverReachTheDLQ(t *testing.T) {
 	if notes := failures.Drain(t, time.Second); len(notes) != 0 {
 		t.Errorf("failure notifications %q for work that succeeded", notes)
 	}
+}
+
+// On the first deploy the IoT CA is set up after the stack: a provisioner
+// started before waits for it (its commands stay queued) and works as soon
+// as the setup ran.
+func TestProvisionerWaitsForTheCA(t *testing.T) {
+	t.Parallel()
+	a := newAccount(t, bootstrap.Options{})
+	ctx := context.Background()
+	params := ssm.NewFromConfig(a.cfg)
+	if _, err := params.DeleteParameter(ctx, &ssm.DeleteParameterInput{Name: aws.String(a.res.CAParameter())}); err != nil {
+		t.Fatal(err)
+	}
+	startProvisioner(t, a, options{workers: 1})
+	publish(t, a, create(iccid(70), "10.3.2.70"))
+	time.Sleep(3 * time.Second)
+	if _, err := a.check.Record(ctx, iccid(70)); err == nil {
+		t.Fatal("a command was handled without a CA")
+	}
+	if _, _, err := bootstrap.EnsureCA(ctx, a.cfg, a.res.Names); err != nil {
+		t.Fatal(err)
+	}
+	allActive(t, a, []string{iccid(70)}, time.Minute)
 }

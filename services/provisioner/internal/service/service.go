@@ -2,8 +2,10 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -14,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/simbridge/simbridge/libs/config"
+	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/iotca"
 	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/keyseal"
@@ -55,18 +58,23 @@ func Serve(ctx context.Context, cfg Config, a messaging.AWS, reg *prometheus.Reg
 	notifier := messaging.NewNotifier(snsPub, cfg.SuccessTopicARN, cfg.FailureTopicARN)
 	iotClient := iotcore.New(iot.NewFromConfig(awsCfg))
 	store := simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable)
-	authority, err := newAuthority(ctx, cfg, awsCfg, iotClient, reg)
-	if err != nil {
-		return err
-	}
+	measure := messaging.NewCommandMetrics(reg, "provisioner")
 
-	// Business.
-	provisioner, err := app.New(app.Deps{
-		Store: store, IoT: iotClient, Authority: authority,
-		Sealer: sealer, Announcer: adapters.NewAnnouncer(notifier, iotdataplane.NewFromConfig(awsCfg), cfg.RegistrationTopic),
-		Notifier: notifier, Policy: cfg.IoTPolicyName, ThingGroup: cfg.ThingGroup, Logger: logger,
-	}, app.Timing{ClaimTTL: cfg.ClaimTTL, ClaimWait: app.DefaultTiming.ClaimWait, Poll: app.DefaultTiming.Poll})
-	if err != nil {
+	// Business, once the certificate authority is there: on the first
+	// deploy the IoT CA is registered after the stack (`make deploy` runs
+	// the setup), so the task waits for it, live but not ready.
+	var handle messaging.CommandFunc
+	prepare := func(ctx context.Context) error {
+		authority, err := awaitAuthority(ctx, cfg, awsCfg, iotClient, reg, logger)
+		if err != nil {
+			return err
+		}
+		provisioner, err := app.New(app.Deps{
+			Store: store, IoT: iotClient, Authority: authority,
+			Sealer: sealer, Announcer: adapters.NewAnnouncer(notifier, iotdataplane.NewFromConfig(awsCfg), cfg.RegistrationTopic),
+			Notifier: notifier, Policy: cfg.IoTPolicyName, ThingGroup: cfg.ThingGroup, Logger: logger,
+		}, app.Timing{ClaimTTL: cfg.ClaimTTL, ClaimWait: app.DefaultTiming.ClaimWait, Poll: app.DefaultTiming.Poll})
+		handle = measure.Measure(provisioner.Handle)
 		return err
 	}
 
@@ -74,8 +82,28 @@ func Serve(ctx context.Context, cfg Config, a messaging.AWS, reg *prometheus.Reg
 	return messaging.RunConsumers(ctx, messaging.ConsumerOptions{
 		Name: "provisioner", Queue: cfg.CreateQueue, Workers: cfg.Workers, OpsAddr: cfg.OpsAddr,
 		ShutdownTimeout: cfg.ShutdownTimeout, AWS: awsCfg, Notifier: notifier, Registry: reg, Logger: logger,
-		Quotas: a.Quotas, Failures: store,
-	}, messaging.NewCommandMetrics(reg, "provisioner").Measure(provisioner.Handle))
+		Quotas: a.Quotas, Failures: store, Prepare: prepare,
+	}, func(ctx context.Context, cmd events.SimCommand) error { return handle(ctx, cmd) })
+}
+
+// caRetry is how often a provisioner waiting for the IoT CA looks again.
+const caRetry = 15 * time.Second
+
+// awaitAuthority loads the certificate authority, waiting while the IoT CA
+// has not been set up yet.
+func awaitAuthority(ctx context.Context, cfg Config, awsCfg aws.Config, iotClient *iotcore.Client, reg prometheus.Registerer, logger *slog.Logger) (app.Authority, error) {
+	for {
+		authority, err := newAuthority(ctx, cfg, awsCfg, iotClient, reg)
+		if !errors.Is(err, iotca.ErrNoCA) {
+			return authority, err
+		}
+		logger.Warn("waiting for the IoT CA: run the one-time setup (make deploy does; simbridge ca init)", "parameter", cfg.CAParameter)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(caRetry):
+		}
+	}
 }
 
 // newAuthority loads the configured certificate authority; the own CA's
