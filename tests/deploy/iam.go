@@ -46,9 +46,9 @@ var NeedsWildcardResource = map[Action]bool{
 	"iot:CreateKeysAndCertificate": true,
 	// A certificate's ARN exists only once it is registered.
 	"iot:RegisterCertificate": true,
-	"iot:DescribeEndpoint":         true,
-	"iot:ListCertificates":         true,
-	"iot:ListPrincipalThings":      true,
+	"iot:DescribeEndpoint":    true,
+	"iot:ListCertificates":    true,
+	"iot:ListPrincipalThings": true,
 }
 
 // ActionsFor turns reachable operations into the IAM actions they need,
