@@ -86,6 +86,11 @@ deploy:
 teardown:
 	CONFIRM=$(CONFIRM) ./tools/scripts/teardown.sh $(ENV)
 
+## docs: docs/configuration.md from the services' configuration structs (a test checks it is current)
+.PHONY: docs
+docs: build
+	$(GO) run ./tools/cmd/configdoc -bin $(BIN) -out docs/configuration.md
+
 ## lint: gofmt and go vet
 lint:
 	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi

@@ -40,6 +40,11 @@ func Run(name string, run RunFunc, configs ...any) int {
 			return 2
 		}
 		return 0
+	case len(args) == 1 && args[0] == MarkdownFlag:
+		if err := config.Markdown(os.Stdout, describe(configs)); err != nil {
+			return 2
+		}
+		return 0
 	case len(args) > 0:
 		fmt.Fprintf(os.Stderr, "%s: unexpected arguments %q; the service is configured by environment variables (-h lists them)\n", name, args)
 		return 2
@@ -64,11 +69,19 @@ func Help(w io.Writer, name string, configs ...any) error {
 	fmt.Fprintf(w, "Usage: %s [-h | %s]\n\n", name, healthcheck.Flag)
 	fmt.Fprintf(w, "%s is configured by environment variables; AWS settings are the SDK's own\n", name)
 	fmt.Fprintf(w, "(AWS_REGION, AWS_ENDPOINT_URL, credentials). %s probes the running instance.\n\n", healthcheck.Flag)
+	return config.Usage(w, describe(configs))
+}
+
+// MarkdownFlag prints the variables as a Markdown table (docs/configuration.md
+// is generated from it: `make docs`).
+const MarkdownFlag = "-config-markdown"
+
+func describe(configs []any) []config.Var {
 	vars := config.Describe(logging.Settings{})
 	for _, c := range configs {
 		vars = append(vars, config.Describe(c)...)
 	}
-	return config.Usage(w, vars)
+	return vars
 }
 
 func helpRequested(args []string) bool {

@@ -62,3 +62,29 @@ func Usage(w io.Writer, vars []Var) error {
 	}
 	return tw.Flush()
 }
+
+// Markdown writes vars as a Markdown table, as Usage does for a terminal.
+func Markdown(w io.Writer, vars []Var) error {
+	if _, err := fmt.Fprintln(w, "| variable | default | meaning |\n|---|---|---|"); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, v := range vars {
+		if seen[v.Name] {
+			continue
+		}
+		seen[v.Name] = true
+		def := "`" + v.Default + "`"
+		switch {
+		case v.Required:
+			def = "required"
+		case v.Default == "":
+			def = "—"
+		}
+		desc := strings.ReplaceAll(strings.TrimSpace(v.Desc), "|", "\\|")
+		if _, err := fmt.Fprintf(w, "| `%s` | %s | %s |\n", v.Name, strings.ReplaceAll(def, "|", "\\|"), desc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
