@@ -222,4 +222,8 @@ func (r *recorder) Failure(_ context.Context, _, _, msg string) error {
 }
 
 func (r *recorder) successes() []string { r.mu.Lock(); defer r.mu.Unlock(); return slices.Clone(r.ok) }
-func (r *recorder) failures() []string  { r.mu.Lock(); defer r.mu.Unlock(); return slices.Clone(r.failing) }
+func (r *recorder) failures() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.failing)
+}

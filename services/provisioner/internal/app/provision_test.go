@@ -421,8 +421,16 @@ func (r *recorder) Failure(_ context.Context, _, _, msg string) error {
 	return nil
 }
 
-func (r *recorder) announced() []string { r.mu.Lock(); defer r.mu.Unlock(); return slices.Clone(r.msgs) }
-func (r *recorder) failures() []string  { r.mu.Lock(); defer r.mu.Unlock(); return slices.Clone(r.fails) }
+func (r *recorder) announced() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.msgs)
+}
+func (r *recorder) failures() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.fails)
+}
 
 // flakyStore fails its failWrite-th write (1-based) once.
 type flakyStore struct {
