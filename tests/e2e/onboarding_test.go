@@ -139,20 +139,42 @@ func assertNoPlaintextKeys(t *testing.T, db *dynamodb.Client, table string) {
 		t.Fatal("table is empty")
 	}
 	for _, item := range out.Items {
-		if _, ok := item["private_key_ciphertext"]; !ok {
+		cert, ok := item["cert"].(*ddbtypes.AttributeValueMemberM)
+		if !ok {
+			t.Errorf("record %v has no certificate", item["iccid"])
+			continue
+		}
+		if key, ok := cert.Value["key_ciphertext"].(*ddbtypes.AttributeValueMemberB); !ok || len(key.Value) == 0 {
 			t.Errorf("record %v has no sealed key", item["iccid"])
 		}
 		for name, v := range item {
-			var raw string
-			switch v := v.(type) {
-			case *ddbtypes.AttributeValueMemberS:
-				raw = v.Value
-			case *ddbtypes.AttributeValueMemberB:
-				raw = string(v.Value)
-			}
-			if strings.Contains(raw, "PRIVATE KEY") {
+			if plaintextKey(v) {
 				t.Errorf("attribute %s holds a plaintext private key", name)
 			}
 		}
 	}
+}
+
+// plaintextKey reports whether an attribute, or anything nested in it, holds
+// a PEM private key.
+func plaintextKey(v ddbtypes.AttributeValue) bool {
+	switch v := v.(type) {
+	case *ddbtypes.AttributeValueMemberS:
+		return strings.Contains(v.Value, "PRIVATE KEY")
+	case *ddbtypes.AttributeValueMemberB:
+		return strings.Contains(string(v.Value), "PRIVATE KEY")
+	case *ddbtypes.AttributeValueMemberM:
+		for _, inner := range v.Value {
+			if plaintextKey(inner) {
+				return true
+			}
+		}
+	case *ddbtypes.AttributeValueMemberL:
+		for _, inner := range v.Value {
+			if plaintextKey(inner) {
+				return true
+			}
+		}
+	}
+	return false
 }

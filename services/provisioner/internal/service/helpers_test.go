@@ -44,7 +44,13 @@ type account struct {
 
 func newAccount(t *testing.T, opts bootstrap.Options, seed ...uint64) account {
 	t.Helper()
-	endpoint := testkit.OwnMoto(t)
+	return newAccountOn(t, testkit.OwnMoto(t), opts, seed...)
+}
+
+// newAccountOn sets the system's resources up (with a prefix of the test's
+// own) on an emulator several tests share.
+func newAccountOn(t *testing.T, endpoint string, opts bootstrap.Options, seed ...uint64) account {
+	t.Helper()
 	cfg := testkit.AWSConfigFor(t, endpoint)
 	res, err := bootstrap.Ensure(context.Background(), cfg, bootstrap.Names{Prefix: testkit.Name(t)}, opts)
 	if err != nil {

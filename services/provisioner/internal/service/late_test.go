@@ -10,11 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
 
 	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/testkit"
 )
 
 // A create is killed (SIGKILL, right after one of its calls took effect) at
@@ -27,33 +31,53 @@ import (
 // record existed can never undo the newer disable.
 func TestLateCommandsNeverUndoNewerOnes(t *testing.T) {
 	t.Parallel()
-	for i, order := range []string{"disable first", "create first"} {
+	for _, order := range []string{"disable first", "create first"} {
 		t.Run(order, func(t *testing.T) {
 			t.Parallel()
-			a := newAccount(t, bootstrap.Options{VisibilityTimeout: 2 * time.Second, MaxReceiveCount: 50})
-			dir := t.TempDir()
-			provLog, deacLog := filepath.Join(dir, "provisioner.log"), filepath.Join(dir, "deactivator.log")
-			logOnFailure(t, provLog)
-			logOnFailure(t, deacLog)
-			startBinary(t, binary(t, "deactivator"), serviceEnv(a, a.endpoint, "CLAIM_TTL=2s"), deacLog)
-			store := simstore.NewDynamo(dynamodb.NewFromConfig(a.cfg), a.res.Table())
-			steps := 0
-			for n := 1; n < 40; n++ {
-				id := iccid(1000*i + n)
-				finished := lateCreate(t, a, store, id, n, order, provLog)
-				if finished {
-					steps = n - 1
-					break
+			endpoint := testkit.OwnMoto(t)
+			var mu sync.Mutex
+			finishedAt := 0
+			var tables []string
+			// One round per step, each in an account of its own (prefix) on
+			// this emulator, a few at a time.
+			slots := make(chan struct{}, 6)
+			t.Run("rounds", func(t *testing.T) {
+				for n := 1; n <= maxLateSteps; n++ {
+					t.Run(fmt.Sprintf("killed after step %d", n), func(t *testing.T) {
+						t.Parallel()
+						slots <- struct{}{}
+						defer func() { <-slots }()
+						a := newAccountOn(t, endpoint, bootstrap.Options{VisibilityTimeout: 2 * time.Second, MaxReceiveCount: 50})
+						dir := t.TempDir()
+						provLog, deacLog := filepath.Join(dir, "provisioner.log"), filepath.Join(dir, "deactivator.log")
+						logOnFailure(t, provLog)
+						logOnFailure(t, deacLog)
+						startBinary(t, binary(t, "deactivator"), serviceEnv(a, a.endpoint, "CLAIM_TTL=2s"), deacLog)
+						store := simstore.NewDynamo(dynamodb.NewFromConfig(a.cfg), a.res.Table())
+						mu.Lock()
+						tables = append(tables, a.res.Table())
+						mu.Unlock()
+						if lateCreate(t, a, store, iccid(n), n, order, provLog) {
+							mu.Lock()
+							if finishedAt == 0 || n < finishedAt {
+								finishedAt = n
+							}
+							mu.Unlock()
+						}
+					})
 				}
+			})
+			if finishedAt == 0 || finishedAt-1 < 8 {
+				t.Fatalf("no round let the create finish, or it took only %d steps: the kills did not cover it", finishedAt-1)
 			}
-			if steps < 8 {
-				t.Fatalf("a create took only %d steps: the kills did not cover it", steps)
-			}
-			t.Logf("%s: killed the create after each of its %d steps", order, steps)
-			holds(t, a, simstore.AuthorityOwn, nil)
+			t.Logf("%s: killed the create after each of its %d steps", order, finishedAt-1)
+			nothingUnnamed(t, testkit.AWSConfigFor(t, endpoint), tables)
 		})
 	}
 }
+
+// maxLateSteps bounds the rounds: a create of a new SIM takes 11 steps.
+const maxLateSteps = 14
 
 // lateCreate runs one round: the create of id is killed after its n-th
 // step; it reports whether the create finished before n steps (every step
@@ -193,4 +217,40 @@ func isIoTOp(op string) bool {
 		return true
 	}
 	return false
+}
+
+// nothingUnnamed checks, over an emulator several accounts' tables share,
+// that every certificate is named by some record (the own CA never leaves
+// one behind).
+func nothingUnnamed(t *testing.T, cfg aws.Config, tables []string) {
+	t.Helper()
+	ctx := context.Background()
+	named := map[string]bool{}
+	for _, table := range tables {
+		store := simstore.NewDynamo(dynamodb.NewFromConfig(cfg), table)
+		err := store.Scan(ctx, func(s simstore.Summary) error {
+			rec, err := store.Get(ctx, s.ICCID)
+			for _, c := range []*simstore.Credentials{rec.Cert, rec.Next} {
+				if c != nil {
+					named[c.ID] = true
+				}
+			}
+			for _, arn := range rec.Retiring {
+				named[iotcore.CertificateID(arn)] = true
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	certs, err := iot.NewFromConfig(cfg).ListCertificates(ctx, &iot.ListCertificatesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range certs.Certificates {
+		if !named[aws.ToString(c.CertificateId)] {
+			t.Errorf("certificate %s (%s) is named by no record", aws.ToString(c.CertificateId), c.Status)
+		}
+	}
 }
