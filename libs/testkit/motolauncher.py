@@ -74,5 +74,34 @@ def _list_ca_certificates(self):
     return _ActionResult({"certificates": certs})
 _ir.IoTResponse.list_ca_certificates = _list_ca_certificates
 
+# DynamoDB conditional writes are atomic on AWS; moto's threaded server
+# checks the condition and writes in separate steps, so two concurrent
+# writers expecting one version could both succeed. Serialise the writes.
+import functools as _ft
+import threading as _th
+from moto.dynamodb import models as _dm
+_ddb_lock = _th.RLock()
+def _serialised(fn):
+    @_ft.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with _ddb_lock:
+            return fn(*args, **kwargs)
+    return wrapper
+for _name in ("put_item", "update_item", "delete_item", "transact_write_items", "get_item"):
+    setattr(_dm.DynamoDBBackend, _name, _serialised(getattr(_dm.DynamoDBBackend, _name)))
+
+# IoT Core's registry is consistent per call on AWS; moto's IoT backend
+# mutates shared dicts from concurrent request threads. One call at a time.
+_iot_lock = _th.RLock()
+def _iot_serialised(fn):
+    @_ft.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with _iot_lock:
+            return fn(*args, **kwargs)
+    return wrapper
+for _name, _fn in list(vars(_im.IoTBackend).items()):
+    if callable(_fn) and not _name.startswith("_"):
+        setattr(_im.IoTBackend, _name, _iot_serialised(_fn))
+
 from moto.server import main
 main(sys.argv[1:])

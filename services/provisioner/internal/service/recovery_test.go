@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -110,10 +111,10 @@ func TestInterruptedAttemptsAreFinishedFromTheRecord(t *testing.T) {
 	}
 	eventually(t, time.Minute, "SIM on the foreign thing onboardable", func() error {
 		rec, err := store.Get(ctx, foreignThing)
-		if err != nil || !rec.Active {
-			return err
+		if err == nil && !rec.Active {
+			err = fmt.Errorf("record %s", rec.CurrentState())
 		}
-		return nil
+		return err
 	})
 	d, err := api.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: foreign.CertificateId})
 	if err != nil || d.CertificateDescription.Status != iottypes.CertificateStatusActive {
@@ -121,7 +122,9 @@ func TestInterruptedAttemptsAreFinishedFromTheRecord(t *testing.T) {
 	}
 	ps, _ := ic.ThingPrincipals(ctx, foreignThing)
 	if len(ps) != 2 {
-		t.Fatalf("the foreign thing's principals are %v: the foreign certificate must stay attached next to the SIM's", ps)
+		rec, _ := store.Get(ctx, foreignThing)
+		t.Fatalf("the foreign thing's principals are %v (foreign %s, the SIM's %s): the foreign certificate must stay attached next to the SIM's",
+			ps, aws.ToString(foreign.CertificateArn), rec.CertificateARN())
 	}
 	holds(t, a, simstore.AuthorityOwn, map[string]bool{aws.ToString(foreign.CertificateId): true})
 }
