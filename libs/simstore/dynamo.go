@@ -34,6 +34,7 @@ type item struct {
 	ClaimedBy    string       `dynamodbav:"claimed_by,omitempty"`
 	ClaimedUntil time.Time    `dynamodbav:"claimed_until,omitempty"`
 	LastFailure  *Failure     `dynamodbav:"last_failure,omitempty"`
+	LastFetchAt  time.Time    `dynamodbav:"last_fetch_at,omitempty"`
 	CreatedAt    time.Time    `dynamodbav:"created_at"`
 	UpdatedAt    time.Time    `dynamodbav:"updated_at"`
 	Version      int64        `dynamodbav:"version"`

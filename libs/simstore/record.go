@@ -111,6 +111,9 @@ type Record struct {
 	ClaimedUntil time.Time
 	// LastFailure is the last failed attempt, cleared on success.
 	LastFailure *Failure
+	// LastFetchAt is when the device last fetched its credentials (written
+	// by onboarding-api off the request path; zero: never).
+	LastFetchAt time.Time
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	// Version increments on every write; writes are conditional on it.
