@@ -212,7 +212,8 @@ const peekHide = 30 * time.Second
 // peek reads the messages of a DLQ without consuming them: each is received
 // (hidden for peekHide so the next receive returns the others), then every
 // one is made visible again. FIFO order holds a SIM's later messages behind
-// its first while that one is hidden, so up to ten per SIM are seen.
+// its first while that one is hidden, so up to ten per SIM are seen. The
+// peek ends at the first receive that waited a second and found nothing.
 func (s *session) peek(ctx context.Context, q *queuePair, bar progress) (_ []DeadLetter, err error) {
 	var out []DeadLetter
 	var handles []string
@@ -221,8 +222,12 @@ func (s *session) peek(ctx context.Context, q *queuePair, bar progress) (_ []Dea
 			err = rerr
 		}
 	}()
+	depth, err := s.approxDepth(ctx, q.dlqURL)
+	if err != nil || depth == 0 {
+		return nil, err
+	}
 	empty := 0
-	for empty < 2 {
+	for empty < 1 {
 		got, err := s.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(q.dlqURL), MaxNumberOfMessages: 10, VisibilityTimeout: int32(peekHide.Seconds()),
 			WaitTimeSeconds: 1, MessageAttributeNames: []string{"All"},

@@ -141,7 +141,9 @@ func runCLI(t *testing.T, args ...string) result {
 	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	start := time.Now()
 	code := opscli.Run(ctx, args, &out, &errOut, func(string) string { return "" })
+	t.Logf("simbridge %s: exit %d in %.1fs", strings.Join(args, " "), code, time.Since(start).Seconds())
 	return result{stdout: out.String(), stderr: errOut.String(), code: code}
 }
 
@@ -281,3 +283,7 @@ func containsAll(t *testing.T, text string, parts ...string) {
 		}
 	}
 }
+
+func itoa(n int) string { return fmt.Sprint(n) }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
