@@ -41,7 +41,8 @@ counts:
   certificate-not-attached               ... not attached to its Thing
   certificate-without-policy             ... without the device policy
   thing-without-record                   managed Thing in the environment's group, no record
-  orphan-certificate                     certificate with the policy or by the CA no record names
+  orphan-certificate                     certificate with the policy or by the CA, not REVOKED,
+                                         that no record names
   unattributed-certificate               INACTIVE certificate, no policy, no Thing (lost
                                          CreateKeysAndCertificate answer?); reported only
   ip-conflict                            two active records, or two enabled 1NCE SIMs, share an IP

@@ -272,7 +272,7 @@ func (s *session) lookups(ctx context.Context, d *auditData) error {
 		})
 	}
 	for id, c := range d.Certs {
-		if named[id] {
+		if named[id] || c.Status == "REVOKED" {
 			continue
 		}
 		suspect := c.Policy || c.ByCA || (d.AWSIssued && c.Status == "INACTIVE")
