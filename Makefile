@@ -16,7 +16,8 @@ COMMANDS := \
 	./tools/cmd/oncesim \
 	./tools/cmd/device \
 	./tools/cmd/bootstrap \
-	./tools/cmd/devstack
+	./tools/cmd/devstack \
+	./tools/cmd/simbridge
 TEST_TIMEOUT ?= 10m
 
 .PHONY: all help build deps deps-run run test test-unit lint vulncheck fmt clean bench-sync images up down deploy teardown

@@ -16,6 +16,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
 	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/testkit"
 )
@@ -180,8 +184,33 @@ func (s *Stack) bootstrap(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	if err := s.storeOncePassword(ctx, cfg); err != nil {
+		return err
+	}
 	s.progress("bootstrap             queues, topics, table %s, KMS key, IoT policy %s, API key secret", s.Resources.Table(), s.Resources.Policy())
 	return nil
+}
+
+// OncePasswordSecret is the secret holding the simulated account's
+// password, where the operators' command line reads it as in AWS
+// (<prefix>/once-password), so `simbridge status` needs no password flag.
+func (s *Stack) OncePasswordSecret() string { return s.Opts.Prefix + "/once-password" }
+
+func (s *Stack) storeOncePassword(ctx context.Context, cfg aws.Config) error {
+	sm := secretsmanager.NewFromConfig(cfg)
+	_, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(s.OncePasswordSecret()), SecretString: aws.String(oncePassword)})
+	var exists *smtypes.ResourceExistsException
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("store the 1NCE password: %w", err)
+	}
+	return nil
+}
+
+// OperatorEnv is the environment that points the operators' command line
+// (simbridge) at this stack: the emulator, the prefix, the simulator.
+func (s *Stack) OperatorEnv() []string {
+	return append(testkit.Env(s.Moto.Endpoint), "SIMBRIDGE_PREFIX="+s.Opts.Prefix,
+		"SIMBRIDGE_ONCE_URL="+s.OnceAPIURL, "SIMBRIDGE_ONCE_USERNAME="+OnceUser)
 }
 
 func (s *Stack) startSimulator() error {

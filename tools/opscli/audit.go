@@ -186,7 +186,7 @@ func (s *session) printAudit(rep AuditReport, fix bool) error {
 	for _, k := range kinds {
 		parts = append(parts, fmt.Sprintf("%s %d", k, rep.Counts[k]))
 	}
-	fmt.Fprintf(s.out, "%d disagreements: %s\n", len(rep.Findings), strings.Join(parts, ", "))
+	fmt.Fprintf(s.out, "%d disagreement(s): %s\n", len(rep.Findings), strings.Join(parts, ", "))
 	if !fix {
 		n := 0
 		for _, f := range rep.Findings {

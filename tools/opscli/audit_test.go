@@ -24,16 +24,12 @@ import (
 // prove is simbridge's, and that it touches nothing else.
 func TestAuditFindsAndFixesDrift(t *testing.T) {
 	t.Parallel()
-	var sims []onceapi.SIM
-	for i := 1; i <= 10; i++ {
-		sims = append(sims, sim(i))
-	}
-	e := newEnv(t, bootstrap.Options{}, sims...)
+	e := newEnv(t, bootstrap.Options{}, 10)
 	e.start("provisioner")
 	e.start("deactivator")
 	poller := e.fakePoller("done")
 	for i := 1; i <= 8; i++ {
-		e.provision(iccid(i))
+		e.provision(e.iccid(i))
 	}
 	var clean opscli.AuditReport
 	e.run("-o", "json", "audit").want(t, opscli.ExitAttention).json(t, &clean)
@@ -41,8 +37,8 @@ func TestAuditFindsAndFixesDrift(t *testing.T) {
 		t.Fatalf("before any drift only SIMs 9 and 10 (enabled in 1NCE, never synced) differ: %+v", clean.Findings)
 	}
 	ctx := context.Background()
-	thingOf := func(i int) string { return e.record(iccid(i)).ThingName }
-	arnOf := func(i int) string { return e.record(iccid(i)).CertificateARN() }
+	thingOf := func(i int) string { return e.record(e.iccid(i)).ThingName }
+	arnOf := func(i int) string { return e.record(e.iccid(i)).CertificateARN() }
 	must := func(_ any, err error) {
 		t.Helper()
 		if err != nil {
@@ -54,29 +50,29 @@ func TestAuditFindsAndFixesDrift(t *testing.T) {
 	must(e.iot.DetachThingPrincipal(ctx, &iot.DetachThingPrincipalInput{ThingName: aws.String(thingOf(1)), Principal: aws.String(arnOf(1))}))
 	must(e.iot.DeleteThing(ctx, &iot.DeleteThingInput{ThingName: aws.String(thingOf(1))}))
 	// 2: disabled by the deactivator, then its certificate ACTIVE again by hand
-	disable(t, e, iccid(2))
-	must(e.iot.UpdateCertificate(ctx, &iot.UpdateCertificateInput{CertificateId: aws.String(e.record(iccid(2)).CertificateID()), NewStatus: iottypes.CertificateStatusActive}))
+	disable(t, e, e.iccid(2))
+	must(e.iot.UpdateCertificate(ctx, &iot.UpdateCertificateInput{CertificateId: aws.String(e.record(e.iccid(2)).CertificateID()), NewStatus: iottypes.CertificateStatusActive}))
 	// 3: certificate INACTIVE; 4: policy detached; 5: detached from its Thing
-	must(e.iot.UpdateCertificate(ctx, &iot.UpdateCertificateInput{CertificateId: aws.String(e.record(iccid(3)).CertificateID()), NewStatus: iottypes.CertificateStatusInactive}))
+	must(e.iot.UpdateCertificate(ctx, &iot.UpdateCertificateInput{CertificateId: aws.String(e.record(e.iccid(3)).CertificateID()), NewStatus: iottypes.CertificateStatusInactive}))
 	must(e.iot.DetachPolicy(ctx, &iot.DetachPolicyInput{PolicyName: aws.String(e.res.Policy()), Target: aws.String(arnOf(4))}))
 	must(e.iot.DetachThingPrincipal(ctx, &iot.DetachThingPrincipalInput{ThingName: aws.String(thingOf(5)), Principal: aws.String(arnOf(5))}))
 	// 6: an interrupted attempt left a certificate to retire
 	leftover, err := e.iot.CreateKeysAndCertificate(ctx, &iot.CreateKeysAndCertificateInput{SetAsActive: true})
 	must(leftover, err)
-	r6 := e.record(iccid(6))
+	r6 := e.record(e.iccid(6))
 	r6.Retiring = []string{*leftover.CertificateArn}
 	must(e.store.Update(ctx, r6))
 	// 7: disabled in 1NCE; 8: shares SIM 5's IP in the table
-	if err := e.sim.Inventory().SetStatus(iccid(7), onceapi.StatusDisabled); err != nil {
+	if err := e.once.Inventory().SetStatus(e.iccid(7), onceapi.StatusDisabled); err != nil {
 		t.Fatal(err)
 	}
-	r8 := e.record(iccid(8))
+	r8 := e.record(e.iccid(8))
 	r8.IP = "10.77.0.5"
 	must(e.store.Update(ctx, r8))
 	// 10: a managed Thing in the environment's group without record
-	must(e.iot.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String(iccid(10)),
+	must(e.iot.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String(e.iccid(10)),
 		AttributePayload: &iottypes.AttributePayload{Attributes: map[string]string{iotcore.ManagedAttribute: iotcore.ManagedValue}}}))
-	must(e.iot.AddThingToThingGroup(ctx, &iot.AddThingToThingGroupInput{ThingName: aws.String(iccid(10)), ThingGroupName: aws.String(e.res.ThingGroup())}))
+	must(e.iot.AddThingToThingGroup(ctx, &iot.AddThingToThingGroupInput{ThingName: aws.String(e.iccid(10)), ThingGroupName: aws.String(e.res.ThingGroup())}))
 	// not provably this environment's: a managed Thing outside the group, a
 	// Thing someone else created, a certificate without the policy
 	must(e.iot.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String(e.res.Prefix + "-elsewhere"),
@@ -90,17 +86,17 @@ func TestAuditFindsAndFixesDrift(t *testing.T) {
 	var rep opscli.AuditReport
 	e.run("-o", "json", "audit").want(t, opscli.ExitAttention).json(t, &rep)
 	want := map[string][]string{
-		opscli.DriftRecordWithoutThing:   {iccid(1)},
-		opscli.DriftActiveCertOfInactive: {iccid(2)},
-		opscli.DriftCertNotActive:        {iccid(3)},
-		opscli.DriftCertWithoutPolicy:    {iccid(4)},
-		opscli.DriftCertNotAttached:      {iccid(1), iccid(5)},
-		opscli.DriftInterruptedAttempt:   {iccid(6)},
-		opscli.DriftActiveNotEnabled:     {iccid(7)},
-		opscli.DriftIPConflict:           {iccid(5), iccid(8)},
-		opscli.DriftIPDiffers:            {iccid(8)},
-		opscli.DriftEnabledNotActive:     {iccid(2), iccid(9), iccid(10)},
-		opscli.DriftThingWithoutRecord:   {iccid(10)},
+		opscli.DriftRecordWithoutThing:   {e.iccid(1)},
+		opscli.DriftActiveCertOfInactive: {e.iccid(2)},
+		opscli.DriftCertNotActive:        {e.iccid(3)},
+		opscli.DriftCertWithoutPolicy:    {e.iccid(4)},
+		opscli.DriftCertNotAttached:      {e.iccid(1), e.iccid(5)},
+		opscli.DriftInterruptedAttempt:   {e.iccid(6)},
+		opscli.DriftActiveNotEnabled:     {e.iccid(7)},
+		opscli.DriftIPConflict:           {e.iccid(5), e.iccid(8)},
+		opscli.DriftIPDiffers:            {e.iccid(8)},
+		opscli.DriftEnabledNotActive:     {e.iccid(2), e.iccid(9), e.iccid(10)},
+		opscli.DriftThingWithoutRecord:   {e.iccid(10)},
 		opscli.DriftOrphanCertificate:    {""},
 	}
 	got := map[string][]string{}
@@ -120,7 +116,7 @@ func TestAuditFindsAndFixesDrift(t *testing.T) {
 		t.Errorf("unexpected findings: %v", got)
 	}
 	table := e.run("audit").want(t, opscli.ExitAttention).stdout
-	containsAll(t, table, "KIND", "record-without-thing", "human", "disagreements:", "audit --fix would repair")
+	containsAll(t, table, "KIND", "record-without-thing", "human", "disagreement(s):", "audit --fix would repair")
 
 	var fixed opscli.AuditReport
 	e.run("-o", "json", "audit", "--fix", "--timeout", "90s").want(t, opscli.ExitAttention).json(t, &fixed)
@@ -130,9 +126,9 @@ func TestAuditFindsAndFixesDrift(t *testing.T) {
 			fixes[id] = f.Fix + ":" + f.Outcome
 		}
 	}
-	for id, want := range map[string]string{iccid(1): "reissue:done", iccid(2): "revoke:done", iccid(3): "reissue:done",
-		iccid(4): "reissue:done", iccid(5): "reissue:done", iccid(6): "enable:done", iccid(7): "sync:done",
-		iccid(8): "sync:done", iccid(9): "sync:done", iccid(10): "sync:done"} {
+	for id, want := range map[string]string{e.iccid(1): "reissue:done", e.iccid(2): "revoke:done", e.iccid(3): "reissue:done",
+		e.iccid(4): "reissue:done", e.iccid(5): "reissue:done", e.iccid(6): "enable:done", e.iccid(7): "sync:done",
+		e.iccid(8): "sync:done", e.iccid(9): "sync:done", e.iccid(10): "sync:done"} {
 		if fixes[id] != want {
 			t.Errorf("fix of %s: %q, want %q (all: %+v)", id, fixes[id], want, fixed.Fixes)
 		}

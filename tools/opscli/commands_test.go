@@ -19,10 +19,10 @@ import (
 // and deactivator, checking each outcome in the record and IoT Core.
 func TestSIMLifecycleThroughTheServices(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, bootstrap.Options{}, sim(1), sim(2), sim(3))
+	e := newEnv(t, bootstrap.Options{}, 3)
 	e.start("provisioner")
 	e.start("deactivator")
-	a, b := iccid(1), iccid(2)
+	a, b := e.iccid(1), e.iccid(2)
 
 	// enable a SIM without record: a create with the IP from 1NCE
 	var out opscli.CommandOutcome
@@ -45,10 +45,10 @@ func TestSIMLifecycleThroughTheServices(t *testing.T) {
 		if st.ICCID != a || st.Verdict.State != opscli.VerdictOnboardable || st.Once == nil || st.Once.IMSI == "" || st.IoT == nil || !st.IoT.Thing.Managed {
 			t.Fatalf("status by IP: %+v", st)
 		}
-		e.run("status", iccid(99)).want(t, opscli.ExitAttention)
+		e.run("status", e.iccid(99)).want(t, opscli.ExitAttention)
 		e.run("status", "10.99.99.99").want(t, opscli.ExitAttention)
 		var pending opscli.SIMStatus
-		e.run("-o", "json", "status", iccid(3)).want(t, opscli.ExitOK).json(t, &pending)
+		e.run("-o", "json", "status", e.iccid(3)).want(t, opscli.ExitOK).json(t, &pending)
 		if pending.Verdict.State != opscli.VerdictPending {
 			t.Errorf("SIM enabled in 1NCE without record: %+v", pending.Verdict)
 		}
@@ -130,13 +130,13 @@ func TestSIMLifecycleThroughTheServices(t *testing.T) {
 	})
 
 	t.Run("enable refuses what 1NCE disabled", func(t *testing.T) {
-		if err := e.sim.Inventory().SetStatus(iccid(3), onceapi.StatusDisabled); err != nil {
+		if err := e.once.Inventory().SetStatus(e.iccid(3), onceapi.StatusDisabled); err != nil {
 			t.Fatal(err)
 		}
-		r := e.run("enable", iccid(3)).want(t, opscli.ExitError)
+		r := e.run("enable", e.iccid(3)).want(t, opscli.ExitError)
 		containsAll(t, r.stderr, "Disabled", "enable it in 1NCE first")
-		e.run("enable", iccid(98)).want(t, opscli.ExitAttention)
-		e.run("revoke", iccid(98)).want(t, opscli.ExitAttention)
+		e.run("enable", e.iccid(98)).want(t, opscli.ExitAttention)
+		e.run("revoke", e.iccid(98)).want(t, opscli.ExitAttention)
 	})
 }
 

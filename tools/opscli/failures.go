@@ -61,6 +61,10 @@ func (s *session) failures(ctx context.Context, only string) error {
 		return err
 	}
 	groups := groupFailures(letters)
+	if len(letters) == 0 && s.opts.Output == FormatTable {
+		fmt.Fprintln(s.out, "no messages in the dead-letter queues")
+		return nil
+	}
 	w, err := newRowWriter(s.out, s.opts.Output, []column{{"queue", 7}, {"iccid", 22}, {"kind", 8}, {"step", 28},
 		{"attempts", 8}, {"count", 5}, {"first_seen", 20}, {"last_seen", 20}, {"reason", 0}})
 	if err != nil {
@@ -81,9 +85,6 @@ func (s *session) failures(ctx context.Context, only string) error {
 			fmt.Fprintf(s.out, "\n%d messages; after fixing the cause: simbridge failures redrive ICCID… (or --all)\n", len(letters))
 		}
 		return attention("")
-	}
-	if s.opts.Output == FormatTable {
-		fmt.Fprintln(s.out, "no messages in the dead-letter queues")
 	}
 	return nil
 }

@@ -21,7 +21,7 @@ import (
 // moves one SIM's back, then all.
 func TestFailuresAndRedrive(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, bootstrap.Options{MaxReceiveCount: 2, VisibilityTimeout: 5 * time.Second}, sim(1), sim(2))
+	e := newEnv(t, bootstrap.Options{MaxReceiveCount: 2, VisibilityTimeout: 5 * time.Second}, 2)
 	ctx := context.Background()
 	queueURL := func(name string) string {
 		out, err := e.sqs.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
@@ -37,10 +37,10 @@ func TestFailuresAndRedrive(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	send(iccid(2), "poison", `{"kind":"explode","iccid":"`+iccid(2)+`"}`)
-	cmd := events.SimCommand{Kind: events.KindCreate, ICCID: iccid(1), IP: "10.77.0.1", Status: "Enabled", ObservedAt: time.Now()}
+	send(e.iccid(2), "poison", `{"kind":"explode","iccid":"`+e.iccid(2)+`"}`)
+	cmd := events.SimCommand{Kind: events.KindCreate, ICCID: e.iccid(1), IP: "10.77.0.1", Status: "Enabled", ObservedAt: time.Now()}
 	body, _ := cmd.Encode()
-	send(iccid(1), cmd.DeduplicationID(), string(body))
+	send(e.iccid(1), cmd.DeduplicationID(), string(body))
 
 	// every attempt fails at sealing the key: the KMS key does not exist
 	prov := e.start("provisioner", "KMS_KEY_ID=arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000")
@@ -67,7 +67,7 @@ func TestFailuresAndRedrive(t *testing.T) {
 	for _, g := range groups {
 		byICCID[g.ICCID] = g
 	}
-	poison, exhausted := byICCID[iccid(2)], byICCID[iccid(1)]
+	poison, exhausted := byICCID[e.iccid(2)], byICCID[e.iccid(1)]
 	if poison.Kind != "explode" || poison.Step != "decode" || poison.Attempts != 1 || !poison.Messages[0].Malformed || poison.FirstSeen.IsZero() {
 		t.Errorf("poisoned message: %+v", poison)
 	}
@@ -80,7 +80,7 @@ func TestFailuresAndRedrive(t *testing.T) {
 	e.run("failures", "--queue", "disable").want(t, opscli.ExitOK)
 
 	<-zombiePolls
-	r := e.run("failures", "redrive", iccid(1)).want(t, opscli.ExitOK)
+	r := e.run("failures", "redrive", e.iccid(1)).want(t, opscli.ExitOK)
 	containsAll(t, r.stdout, "moved 1 messages back")
 	if err := depthIs(e, dlq, 1); err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestFailuresAndRedrive(t *testing.T) {
 	if err := depthIs(e, create, 1); err != nil {
 		t.Fatal(err)
 	}
-	e.run("failures", "redrive", iccid(1)).want(t, opscli.ExitAttention) // nothing left of that SIM
+	e.run("failures", "redrive", e.iccid(1)).want(t, opscli.ExitAttention) // nothing left of that SIM
 
 	var moved []opscli.RedriveResult
 	e.run("-o", "json", "failures", "redrive", "--all").want(t, opscli.ExitOK).json(t, &moved)
@@ -101,7 +101,7 @@ func TestFailuresAndRedrive(t *testing.T) {
 	// poisoned message goes back to the DLQ
 	e.start("provisioner")
 	testkit.Eventually(t, 60*time.Second, "the redriven create carried out", func() error {
-		rec, err := e.store.Get(ctx, iccid(1))
+		rec, err := e.store.Get(ctx, e.iccid(1))
 		if err != nil || !rec.Active {
 			return errorf("record %+v: %v", rec, err)
 		}

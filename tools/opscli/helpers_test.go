@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,10 +51,11 @@ const (
 // simulator, and the services the test starts.
 type env struct {
 	t        *testing.T
+	n        int64
 	endpoint string
 	cfg      aws.Config
 	res      bootstrap.Resources
-	sim      *oncesim.Server
+	once     *oncesim.Server
 	simURL   string
 	store    *simstore.Dynamo
 	iot      *iot.Client
@@ -61,15 +63,21 @@ type env struct {
 	logs     string
 }
 
-// sim is a SIM of the simulated 1NCE account.
-func sim(i int) onceapi.SIM {
-	return onceapi.SIM{ICCID: iccid(i), IMSI: fmt.Sprintf("9014051000%05d", i), MSISDN: fmt.Sprintf("8822851000%05d", i),
+// envs numbers the environments of a test binary: Things are named by
+// ICCID account-wide, so each environment's SIMs get ICCIDs of their own.
+var envs atomic.Int64
+
+// iccid is the ICCID of the environment's SIM i.
+func (e *env) iccid(i int) string { return fmt.Sprintf("8988280666%04d%05d", e.n, i) }
+
+// sim is SIM i of the simulated 1NCE account, at 10.77.0.i.
+func (e *env) sim(i int) onceapi.SIM {
+	return onceapi.SIM{ICCID: e.iccid(i), IMSI: fmt.Sprintf("9014051000%05d", i), MSISDN: fmt.Sprintf("8822851000%05d", i),
 		Status: onceapi.StatusEnabled, IPAddress: fmt.Sprintf("10.77.0.%d", i), Label: fmt.Sprintf("device %d", i)}
 }
 
-func iccid(i int) string { return fmt.Sprintf("89882806660777%05d", i) }
-
-func newEnv(t *testing.T, opts bootstrap.Options, sims ...onceapi.SIM) *env {
+// newEnv makes an environment whose 1NCE account holds SIMs 1 to n.
+func newEnv(t *testing.T, opts bootstrap.Options, n int) *env {
 	t.Helper()
 	endpoint := testkit.MotoEndpoint(t)
 	cfg := testkit.AWSConfigFor(t, endpoint)
@@ -78,7 +86,7 @@ func newEnv(t *testing.T, opts bootstrap.Options, sims ...onceapi.SIM) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, endpoint: endpoint, cfg: cfg, res: res, store: simstore.NewDynamo(dynamodb.NewFromConfig(cfg), res.Table()),
+	e := &env{t: t, n: envs.Add(1), endpoint: endpoint, cfg: cfg, res: res, store: simstore.NewDynamo(dynamodb.NewFromConfig(cfg), res.Table()),
 		iot: iot.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg), logs: t.TempDir()}
 	e.ensureSyncQueue(opts)
 	if _, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
@@ -86,14 +94,17 @@ func newEnv(t *testing.T, opts bootstrap.Options, sims ...onceapi.SIM) *env {
 		t.Fatal(err)
 	}
 	o := oncesim.DefaultOptions(onceUser, oncePassword)
-	o.RateLimit, o.SIMs = 0, sims
-	e.sim, err = oncesim.New(o)
+	o.RateLimit = 0
+	for i := 1; i <= n; i++ {
+		o.SIMs = append(o.SIMs, e.sim(i))
+	}
+	e.once, err = oncesim.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(e.sim.Handler())
+	srv := httptest.NewServer(e.once.Handler())
 	t.Cleanup(srv.Close)
-	e.simURL = srv.URL + e.sim.BasePath()
+	e.simURL = srv.URL + e.once.BasePath()
 	return e
 }
 

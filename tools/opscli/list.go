@@ -211,7 +211,7 @@ func (s *session) list(ctx context.Context, f listFilter, sortBy string, desc bo
 			held = append(held, lr)
 			return nil
 		}
-		return w.Row(cells(lr), lr)
+		return w.Row(cellsFor(format, cells, lr), lr)
 	})
 	bar.Finish()
 	if err != nil {
@@ -226,10 +226,23 @@ func (s *session) list(ctx context.Context, f listFilter, sortBy string, desc bo
 			return less(held[i], held[j])
 		})
 		for _, lr := range held {
-			if err := w.Row(cells(lr), lr); err != nil {
+			if err := w.Row(cellsFor(format, cells, lr), lr); err != nil {
 				return err
 			}
 		}
 	}
 	return w.Close()
+}
+
+// cellsFor leaves unknown values empty in CSV (tables show "-").
+func cellsFor(format string, cells func(ListRow) []string, lr ListRow) []string {
+	c := cells(lr)
+	if format == FormatCSV {
+		for i, v := range c {
+			if v == "-" {
+				c[i] = ""
+			}
+		}
+	}
+	return c
 }

@@ -67,13 +67,13 @@ func (e *env) fakePoller(status string) *fakePoller {
 // prints the result sim-poller stored; a failed run exits 1, no answer 4.
 func TestSyncThroughTheBus(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, bootstrap.Options{}, sim(1))
+	e := newEnv(t, bootstrap.Options{}, 1)
 	e.run("sync", "--timeout", "2s").want(t, opscli.ExitTimeout) // nobody consumes yet
 	p := e.fakePoller("done")
 	<-p.requests // the unanswered one above
 
 	var res opscli.SyncResult
-	e.run("-o", "json", "sync", iccid(1), iccid(2)).want(t, opscli.ExitOK).json(t, &res)
+	e.run("-o", "json", "sync", e.iccid(1), e.iccid(2)).want(t, opscli.ExitOK).json(t, &res)
 	req := <-p.requests
 	if res.Status != "done" || res.RequestID != req.ID || len(req.ICCIDs) != 2 || req.Source != events.SourceOperator || req.RequestedBy == "" {
 		t.Fatalf("result %+v for request %+v", res, req)

@@ -136,7 +136,7 @@ func judge(in judgeInput) Verdict {
 	}
 	if len(v.Problems) > 0 {
 		v.State = VerdictDrift
-		v.Summary = "drift: " + strings.Join(v.Problems, "; ")
+		v.Summary = strings.Join(v.Problems, "; ")
 	}
 	return v
 }
@@ -145,7 +145,7 @@ func judgeUnrecorded(in judgeInput) Verdict {
 	thing := in.IoT != nil && in.IoT.Thing.Exists && in.IoT.Thing.Managed
 	switch {
 	case thing:
-		return Verdict{State: VerdictDrift, Summary: "drift: a Thing managed by simbridge exists but no record names it",
+		return Verdict{State: VerdictDrift, Summary: "a Thing managed by simbridge exists but no record names it",
 			Problems: []string{"Thing without record"}, Actions: []string{"simbridge sync " + in.ICCID, "simbridge audit"}}
 	case in.Once != nil && in.Once.Found && in.Once.Status == onceapi.StatusEnabled && in.Once.IP != "":
 		return Verdict{State: VerdictPending, Summary: fmt.Sprintf("enabled in 1NCE (IP %s) but not provisioned yet", in.Once.IP),

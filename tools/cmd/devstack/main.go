@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/simbridge/simbridge/libs/cli"
@@ -66,7 +67,15 @@ Try:
   curl -s -X PATCH %[4]s/admin/sims/<iccid> -d '{"status":"Disabled"}'
   curl -s -X POST %[4]s/admin/sims -d '{"iccid":"8988280666000000099","ip_address":"127.0.0.99"}'
   curl -s %[4]s/admin/sims                                # the simulated 1NCE inventory
-AWS emulator: AWS_ENDPOINT_URL=%[5]s AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
-`, bin, s.GatewayURL(), s.SyncURL(), s.OnceAdminURL, s.AWSEndpoint())
+
+simbridge, the operators' command line, against this stack (the 1NCE password is in the
+emulator's secret %[6]s, as in AWS):
+  export %[5]s
+  %[1]s/simbridge status 127.0.0.2        # one SIM: 1NCE, record, IoT Core, verdict
+  %[1]s/simbridge list                    # the fleet; -o json or -o csv for scripts
+  %[1]s/simbridge audit                   # 1NCE vs table vs IoT Core; --fix repairs through commands
+  %[1]s/simbridge failures                # the dead-letter queues, decoded
+  %[1]s/simbridge --help
+`, bin, s.GatewayURL(), s.SyncURL(), s.OnceAdminURL, strings.Join(s.OperatorEnv(), " "), s.OncePasswordSecret())
 	return nil
 }
