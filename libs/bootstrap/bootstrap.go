@@ -64,6 +64,9 @@ type Resources struct {
 	CreateDLQURL    string
 	DisableQueueURL string
 	DisableDLQURL   string
+	// SyncQueueURL and SyncDLQURL are sim-poller's sync requests.
+	SyncQueueURL    string
+	SyncDLQURL      string
 	SuccessTopicARN string
 	FailureTopicARN string
 	KeyARN          string
@@ -81,6 +84,7 @@ func (r Resources) Env() []string {
 		"LEASE_TABLE=" + r.Leases(),
 		"CREATE_QUEUE=" + r.CreateQueue(),
 		"DISABLE_QUEUE=" + r.DisableQueue(),
+		"SYNC_QUEUE=" + r.SyncQueue(),
 		"SUCCESS_TOPIC_ARN=" + r.SuccessTopicARN,
 		"FAILURE_TOPIC_ARN=" + r.FailureTopicARN,
 		"KMS_KEY_ID=" + r.KeyARN,
@@ -111,6 +115,9 @@ func Ensure(ctx context.Context, cfg aws.Config, names Names, opts Options) (Res
 		return res, err
 	}
 	if res.DisableQueueURL, res.DisableDLQURL, err = ensureQueuePair(ctx, q, names.DisableQueue(), names.DisableDLQ(), opts); err != nil {
+		return res, err
+	}
+	if res.SyncQueueURL, res.SyncDLQURL, err = ensureQueuePair(ctx, q, names.SyncQueue(), names.SyncDLQ(), opts); err != nil {
 		return res, err
 	}
 	t := sns.NewFromConfig(cfg)

@@ -46,6 +46,8 @@ func TestTemplateNamesMatchBootstrap(t *testing.T) {
 		{"CreateDeadLetterQueue", "QueueName", names.CreateDLQ()},
 		{"DisableQueue", "QueueName", names.DisableQueue()},
 		{"DisableDeadLetterQueue", "QueueName", names.DisableDLQ()},
+		{"SyncQueue", "QueueName", names.SyncQueue()},
+		{"SyncDeadLetterQueue", "QueueName", names.SyncDLQ()},
 		{"SuccessTopic", "TopicName", names.SuccessTopic()},
 		{"FailureTopic", "TopicName", names.FailureTopic()},
 		{"SimTable", "TableName", names.Table()},
@@ -161,8 +163,8 @@ func TestQueuesHaveDeadLetterQueuesAndAlarms(t *testing.T) {
 		}
 	}
 	queues := tpl.OfType("AWS::SQS::Queue")
-	if len(queues) != 4 {
-		t.Fatalf("want 2 queues with 2 DLQs, got %v", queues)
+	if len(queues) != 6 {
+		t.Fatalf("want 3 queues (create, disable, sync requests) with 3 DLQs, got %v", queues)
 	}
 	for _, id := range queues {
 		t.Run(id, func(t *testing.T) {

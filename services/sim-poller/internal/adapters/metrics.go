@@ -26,6 +26,7 @@ type Metrics struct {
 	lastSuccess   prometheus.Gauge
 	guardRefusals prometheus.Counter
 	drift         prometheus.Counter
+	requests      *prometheus.CounterVec
 }
 
 // NewMetrics registers the series on reg.
@@ -56,9 +57,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Runs whose disables the mass-disable guard withheld."}),
 		drift: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "listing_drift_total",
 			Help: "Active SIMs a complete listing missed although the single-SIM endpoint says they are Enabled (kept, re-checked next run)."}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "sync_requests_total",
+			Help: "Sync requests from the queue that ended, by source (operator, datastreamer), kind (full, targeted) and status (done, failed)."},
+			[]string{"source", "kind", "status"}),
 	}
 	reg.MustRegister(m.simsByState, m.published, m.skipped, m.apiRequests, m.apiRetries, m.runs, m.failures,
-		m.runDuration, m.lastSuccess, m.guardRefusals, m.drift)
+		m.runDuration, m.lastSuccess, m.guardRefusals, m.drift, m.requests)
 	return m
 }
 
@@ -100,6 +104,11 @@ func (m *Metrics) Run(sum app.Summary, err error) {
 	}
 	m.runs.WithLabelValues("success").Inc()
 	m.lastSuccess.Set(float64(sum.StartedAt.Add(time.Duration(sum.DurationSeconds * float64(time.Second))).Unix()))
+}
+
+// SyncRequest counts a sync request that ended (ports.RequestObserver).
+func (m *Metrics) SyncRequest(source, kind, status string) {
+	m.requests.WithLabelValues(source, kind, status).Inc()
 }
 
 // Skipped records a run refused because another one was in progress.

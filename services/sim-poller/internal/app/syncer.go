@@ -72,6 +72,10 @@ type Deps struct {
 	Notifier  Notifier
 	Lease     Lease
 	Logger    *slog.Logger
+	// Records and Lookups serve targeted syncs (SyncSIMs); a syncer
+	// without them runs full syncs only.
+	Records Records
+	Lookups Lookups
 }
 
 // Syncer runs reconciliations, one at a time across every replica.

@@ -41,10 +41,14 @@ type Config struct {
 	// LeaseTTL is how long a crashed replica's lease blocks the others.
 	LeaseTTL time.Duration `env:"LEASE_TTL, default=30s" desc:"how long a crashed replica's lease blocks the others"`
 
-	SimTable        string `env:"SIM_TABLE, required" desc:"DynamoDB table of SIM records"`
-	LeaseTable      string `env:"LEASE_TABLE, required" desc:"DynamoDB table of the sync lease (one sync at a time)"`
-	CreateQueue     string `env:"CREATE_QUEUE, required" desc:"SQS FIFO queue receiving create/update commands"`
-	DisableQueue    string `env:"DISABLE_QUEUE, required" desc:"SQS FIFO queue receiving disable commands"`
+	SimTable     string `env:"SIM_TABLE, required" desc:"DynamoDB table of SIM records"`
+	LeaseTable   string `env:"LEASE_TABLE, required" desc:"DynamoDB table of the sync lease (one sync at a time)"`
+	CreateQueue  string `env:"CREATE_QUEUE, required" desc:"SQS FIFO queue receiving create/update commands"`
+	DisableQueue string `env:"DISABLE_QUEUE, required" desc:"SQS FIFO queue receiving disable commands"`
+	// SyncQueue carries sync requests: operators' (simbridge sync) and the
+	// Data Streamer's hints.
+	SyncQueue       string `env:"SYNC_QUEUE, required" desc:"SQS FIFO queue of sync requests (operators' syncs, Data Streamer hints)"`
+	SyncWorkers     int    `env:"SYNC_WORKERS, default=8" desc:"sync requests handled at once (full syncs still run one at a time)"`
 	FailureTopicARN string `env:"FAILURE_TOPIC_ARN, required" desc:"SNS topic of failure notifications"`
 }
 
@@ -65,6 +69,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Publishers < 1 || c.Publishers > 256 {
 		errs = append(errs, fmt.Errorf("PUBLISHERS %d: want 1-256", c.Publishers))
+	}
+	if c.SyncWorkers < 1 || c.SyncWorkers > 64 {
+		errs = append(errs, fmt.Errorf("SYNC_WORKERS %d: want 1-64", c.SyncWorkers))
 	}
 	if c.LeaseTTL < 3*time.Second {
 		errs = append(errs, fmt.Errorf("LEASE_TTL %v: at least 3s", c.LeaseTTL))

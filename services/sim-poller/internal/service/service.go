@@ -8,9 +8,11 @@ import (
 	"os"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/robfig/cron/v3"
 	"golang.org/x/sync/errgroup"
@@ -61,6 +63,11 @@ type Poller struct {
 	HTTP     http.Handler
 	Registry *prometheus.Registry
 	probe    *metrics.Probe
+	// Requests handles the sync-request queue (operators, Data Streamer).
+	Requests *app.Requests
+	metrics  *adapters.Metrics
+	awsCfg   aws.Config
+	consumer *messaging.Consumer
 }
 
 // New builds the poller's clients and use case from cfg and awsCfg.
@@ -91,8 +98,19 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 		return nil, err
 	}
 	measured := adapters.BoundedSyncer{Limit: cfg.SyncTimeout, Next: adapters.MeasuredSyncer{Metrics: m, Next: syncer}}
+	requests, err := app.NewRequests(measured, syncer, adapters.Results{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.LeaseTable}, cfg.SyncTimeout)
+	if err != nil {
+		return nil, err
+	}
+	var notifier messaging.FailureNotifier = deps.Notifier
+	consumer, err := messaging.NewConsumer(ctx, sqs.NewFromConfig(awsCfg), cfg.SyncQueue, notifier,
+		messaging.NewConsumerMetrics(reg, "sim_poller_sync_requests"), logger)
+	if err != nil {
+		return nil, err
+	}
 	return &Poller{cfg: cfg, schedule: schedule, logger: logger, Syncer: measured,
-		HTTP: ports.NewHTTP(measured, logger), Registry: reg, probe: metrics.NewProbe()}, nil
+		HTTP: ports.NewHTTP(measured, logger), Registry: reg, probe: metrics.NewProbe(),
+		Requests: requests, metrics: m, awsCfg: awsCfg, consumer: consumer}, nil
 }
 
 // newDeps builds the AWS-backed collaborators of the use case.
@@ -111,14 +129,34 @@ func newDeps(cfg Config, awsCfg aws.Config, inventory app.Inventory, logger *slo
 	if err != nil {
 		return app.Deps{}, err
 	}
+	store := simstore.NewDynamo(db, cfg.SimTable)
 	return app.Deps{
-		Store:     simstore.NewDynamo(db, cfg.SimTable),
+		Store:     store,
+		Records:   store,
+		Lookups:   adapters.DirectLookups{SIMs: inventory},
 		Inventory: inventory,
 		Publisher: adapters.NewCommandPublisher(sqsPub, cfg.CreateQueue, cfg.DisableQueue),
 		Notifier:  messaging.NewNotifier(snsPub, "", cfg.FailureTopicARN),
 		Lease:     adapters.Lease{Lease: l},
 		Logger:    logger,
 	}, nil
+}
+
+// requestRouter consumes the sync-request queue with SyncWorkers workers;
+// runs stop when stop ends.
+func (p *Poller) requestRouter(stop context.Context) (*message.Router, error) {
+	wlog := messaging.Logger(p.logger)
+	sub, err := messaging.NewSQSSubscriber(p.awsCfg, wlog, messaging.SubscriberOptions{})
+	if err != nil {
+		return nil, err
+	}
+	router, err := messaging.NewRouter(wlog, p.Registry, p.cfg.ShutdownTimeout)
+	if err != nil {
+		return nil, err
+	}
+	h := ports.SyncRequests{Runner: p.Requests, Observer: p.metrics, Logger: p.logger, Stop: stop}
+	messaging.AddWorkers(router, "sync-requests", p.cfg.SyncQueue, sub, p.cfg.SyncWorkers, p.consumer.Handle(h.Decode))
+	return router, nil
 }
 
 // owner names this replica in the lease item: host (the ECS task's) and pid.
@@ -148,9 +186,26 @@ func (p *Poller) Serve(ctx context.Context) error {
 		return httpserver.ListenAndServe(gctx, p.cfg.HTTPAddr, ports.EndAtShutdown(gctx, p.HTTP), syncOpts)
 	})
 	g.Go(func() error { return ports.RunSchedule(gctx, p.Syncer, p.schedule, p.cfg.SyncOnStart, p.logger) })
-	p.probe.SetReady()
-	p.logger.Info("ready", "http", p.cfg.HTTPAddr, "ops", p.cfg.OpsAddr)
-	err := g.Wait()
+	router, err := p.requestRouter(gctx)
+	if err != nil {
+		return err
+	}
+	g.Go(func() error {
+		if err := router.Run(gctx); err != nil {
+			return fmt.Errorf("consume %s: %w", p.cfg.SyncQueue, err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		select {
+		case <-router.Running():
+			p.probe.SetReady()
+			p.logger.Info("ready", "http", p.cfg.HTTPAddr, "ops", p.cfg.OpsAddr, "sync_queue", p.cfg.SyncQueue)
+		case <-gctx.Done():
+		}
+		return nil
+	})
+	err = g.Wait()
 	p.logger.Info("stopped")
 	return err
 }

@@ -1,0 +1,248 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/simip"
+	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
+)
+
+// A targeted sync brings a few SIMs in step without listing the account:
+// operators' "sync these SIMs" and the Data Streamer's hints. It applies the
+// full sync's rules to each SIM and keeps its single-writer guarantees:
+//
+//  1. Each SIM is looked up with GET /v1/sims/{iccid} (Lookups); an event's
+//     own fields are never used, it only says which SIMs to look up.
+//  2. Its record is read afterwards, so the change is computed against the
+//     newest version; the command carries that version and the record's
+//     LastCommand (domain.Change.BaseVersion/BaseCommand), so consumers
+//     ignore it if the record moved on meanwhile (simstore.Record.Admits).
+//  3. A SIM that 1NCE gives an IP another active record holds brings that
+//     other SIM into the run (one level): both are looked up, so the full
+//     sync's IP-conflict rule decides, not whichever command lands first.
+//  4. The domain reconciler decides, as for a full sync. Every disable is
+//     individually proven (the SIM answered Disabled, or 404: gone), so the
+//     mass-disable guard, which protects against a listing cut short, does
+//     not apply; a SIM whose lookup failed keeps its state and fails the run.
+
+// Records reads single SIM records.
+type Records interface {
+	Get(ctx context.Context, iccid string) (simstore.Record, error)
+	FindByIP(ctx context.Context, ip string) ([]simstore.Record, error)
+}
+
+// Lookups says what 1NCE holds for one SIM: onceapi.ErrSIMNotFound when
+// the account does not hold it. The answer comes from a question asked no
+// earlier than notBefore, so a hint received at notBefore is answered with
+// 1NCE's state after it; several callers may share one question.
+type Lookups interface {
+	Lookup(ctx context.Context, iccid string, notBefore time.Time) (onceapi.SIM, error)
+}
+
+// lookupWorkers bounds the SIMs of one run looked up or read at once; the
+// 1NCE rate limit, not this, sets the pace.
+const lookupWorkers = 16
+
+// maxOutcomes bounds the per-SIM lines of a TargetSummary (a Data
+// Streamer batch may name 3,000 SIMs; the counts cover the rest).
+const maxOutcomes = 100
+
+// ErrLookupFailed means 1NCE could not say, after the client's retries,
+// what it holds for some SIMs of a targeted sync; they keep their state.
+var ErrLookupFailed = errors.New("1NCE lookup failed")
+
+// SyncSIMs runs a targeted sync of iccids (see above) for a request made
+// at notBefore. It returns the summary and an error wrapping
+// ErrLookupFailed when some SIMs could not be looked up (their state is
+// kept; the others' commands are published), or one naming failed reads or
+// publishes.
+func (s *Syncer) SyncSIMs(ctx context.Context, iccids []string, notBefore time.Time) (TargetSummary, error) {
+	sum := TargetSummary{StartedAt: s.now().UTC(), Published: map[string]int{}}
+	if s.Records == nil || s.Lookups == nil {
+		return sum, errors.New("targeted sync: no record store or 1NCE lookups configured")
+	}
+	t := &targeted{s: s, notBefore: notBefore, asked: map[string]bool{}, remote: map[string]lookup{}, local: map[string]simstore.Record{}}
+	ids := unique(iccids)
+	sum.Requested = len(ids)
+	err := t.gather(ctx, ids)
+	if err == nil {
+		err = t.decide(ctx, ids, &sum)
+	}
+	sum.DurationSeconds = s.now().Sub(sum.StartedAt).Seconds()
+	if err != nil {
+		sum.Error = err.Error()
+	}
+	return sum, err
+}
+
+// lookup is one SIM's answer from 1NCE.
+type lookup struct {
+	sim onceapi.SIM
+	err error
+}
+
+// targeted is the state of one targeted run.
+type targeted struct {
+	s         *Syncer
+	notBefore time.Time
+	mu        sync.Mutex
+	asked     map[string]bool
+	remote    map[string]lookup
+	local     map[string]simstore.Record
+}
+
+// gather looks the SIMs up, reads their records, then adds the SIMs whose
+// records hold an IP 1NCE gave one of them, and gathers those too.
+func (t *targeted) gather(ctx context.Context, ids []string) error {
+	if err := t.fetch(ctx, ids); err != nil {
+		return err
+	}
+	neighbours, err := t.neighbours(ctx, ids)
+	if err != nil {
+		return err
+	}
+	return t.fetch(ctx, neighbours)
+}
+
+// fetch looks up and reads the record of each SIM in ids.
+func (t *targeted) fetch(ctx context.Context, ids []string) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(lookupWorkers)
+	for _, id := range ids {
+		g.Go(func() error {
+			sim, err := t.s.Lookups.Lookup(gctx, id, t.notBefore)
+			rec, rerr := t.s.Records.Get(gctx, id)
+			switch {
+			case errors.Is(rerr, simstore.ErrNotFound):
+			case rerr != nil:
+				return fmt.Errorf("read record of SIM %s: %w", id, rerr)
+			}
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			t.asked[id] = true
+			t.remote[id] = lookup{sim: sim, err: err}
+			if rerr == nil {
+				t.local[id] = rec
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// neighbours lists the SIMs, other than ids, whose records may give access
+// at an IP 1NCE now gives one of ids.
+func (t *targeted) neighbours(ctx context.Context, ids []string) ([]string, error) {
+	var ips []string
+	for _, id := range ids {
+		r := t.remote[id]
+		if r.err != nil || r.sim.Status != onceapi.StatusEnabled {
+			continue
+		}
+		if addr, err := simip.Parse(r.sim.IPAddress); err == nil {
+			ips = append(ips, addr.String())
+		}
+	}
+	found := map[string]bool{}
+	for _, ip := range unique(ips) {
+		recs, err := t.s.Records.FindByIP(ctx, ip)
+		if err != nil {
+			return nil, fmt.Errorf("find records of IP %s: %w", ip, err)
+		}
+		for _, rec := range recs {
+			l := localOf(rec)
+			if !t.asked[rec.ICCID] && (l.Active || l.State == domain.StatePending) {
+				found[rec.ICCID] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(found))
+	for id := range found {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// decide runs the reconciler over what was gathered and publishes.
+func (t *targeted) decide(ctx context.Context, ids []string, sum *TargetSummary) error {
+	var locals []domain.LocalSIM
+	for _, rec := range t.local {
+		locals = append(locals, localOf(rec))
+	}
+	rec := domain.NewReconciler(locals)
+	var failed []string
+	var firstErr error
+	for _, id := range sortedKeys(t.remote) {
+		r := t.remote[id]
+		switch {
+		case errors.Is(r.err, onceapi.ErrSIMNotFound):
+			rec.Confirm(id, domain.VerdictGone)
+		case r.err != nil:
+			failed = append(failed, id)
+			firstErr = cmp(firstErr, r.err)
+		default:
+			sim := r.sim
+			sim.ICCID = id // the answer may leave it out; it is the SIM asked about
+			rec.Observe(remoteOf(sim))
+		}
+	}
+	changes, report := rec.Finish(domain.Policy{ListingComplete: true, Force: true})
+	sum.record(report, len(t.remote)-len(ids))
+	sum.Failed = len(failed)
+	sum.FailedExamples = failed[:min(len(failed), 5)]
+	sum.outcomes(ids, t.remote, t.local, changes)
+	var tmp Summary
+	tmp.Published = sum.Published
+	pubErr := t.s.publishAll(ctx, changes, &tmp)
+	var lookupErr error
+	if len(failed) > 0 {
+		lookupErr = fmt.Errorf("%w: 1NCE could not say what it holds for %d of %d SIMs (kept as they are); first: %w",
+			ErrLookupFailed, len(failed), len(t.remote), firstErr)
+	}
+	return errors.Join(lookupErr, pubErr)
+}
+
+// localOf is the reconciler's view of a record.
+func localOf(r simstore.Record) domain.LocalSIM {
+	s := r.Summary()
+	return domain.LocalSIM{ICCID: s.ICCID, IP: s.IP, Active: s.Active, State: string(s.State), Status: s.Status,
+		Version: s.Version, LastCommand: s.LastCommand}
+}
+
+// remoteOf is the reconciler's view of a SIM 1NCE holds.
+func remoteOf(sim onceapi.SIM) domain.RemoteSIM {
+	return domain.RemoteSIM{ICCID: sim.ICCID, IP: sim.IPAddress, Status: sim.Status,
+		Attributes: domain.Attributes{IMSI: sim.IMSI, MSISDN: sim.MSISDN, Label: sim.Label}}
+}
+
+func cmp(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+func unique(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
