@@ -27,6 +27,7 @@ type Metrics struct {
 	guardRefusals prometheus.Counter
 	drift         prometheus.Counter
 	requests      *prometheus.CounterVec
+	lookups       *prometheus.CounterVec
 }
 
 // NewMetrics registers the series on reg.
@@ -60,9 +61,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "sync_requests_total",
 			Help: "Sync requests from the queue that ended, by source (operator, datastreamer), kind (full, targeted) and status (done, failed)."},
 			[]string{"source", "kind", "status"}),
+		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "hint_lookups_total",
+			Help: "Single-SIM lookups of targeted syncs by outcome: asked (a GET /v1/sims/{iccid}), shared (served by another caller's question)."},
+			[]string{"outcome"}),
 	}
 	reg.MustRegister(m.simsByState, m.published, m.skipped, m.apiRequests, m.apiRetries, m.runs, m.failures,
-		m.runDuration, m.lastSuccess, m.guardRefusals, m.drift, m.requests)
+		m.runDuration, m.lastSuccess, m.guardRefusals, m.drift, m.requests, m.lookups)
 	return m
 }
 
@@ -110,6 +114,9 @@ func (m *Metrics) Run(sum app.Summary, err error) {
 func (m *Metrics) SyncRequest(source, kind, status string) {
 	m.requests.WithLabelValues(source, kind, status).Inc()
 }
+
+// Lookup counts a targeted sync's lookup (SharedLookups).
+func (m *Metrics) Lookup(outcome string) { m.lookups.WithLabelValues(outcome).Inc() }
 
 // Skipped records a run refused because another one was in progress.
 func (m *Metrics) Skipped() { m.runs.WithLabelValues("skipped").Inc() }

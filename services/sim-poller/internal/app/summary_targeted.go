@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/simbridge/simbridge/libs/onceapi"
-	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
@@ -69,7 +68,7 @@ func (s *TargetSummary) record(r domain.Report, neighbours int) {
 }
 
 // outcomes fills NotFound and the per-SIM lines of the requested SIMs.
-func (s *TargetSummary) outcomes(ids []string, remote map[string]lookup, local map[string]simstore.Record, changes []domain.Change) {
+func (s *TargetSummary) outcomes(ids []string, remote map[string]lookup, local map[string]domain.LocalSIM, changes []domain.Change) {
 	byICCID := map[string]domain.Change{}
 	for _, c := range changes {
 		byICCID[c.ICCID] = c

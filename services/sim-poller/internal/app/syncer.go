@@ -81,10 +81,14 @@ type Deps struct {
 // Syncer runs reconciliations, one at a time across every replica.
 type Syncer struct {
 	Deps
-	guard      Guard
-	publishers int
-	now        func() time.Time
-	mu         sync.Mutex
+	// SettleTimeout bounds how long a targeted sync waits for the record
+	// of a SIM whose create is still in a queue (see inflight.go).
+	SettleTimeout time.Duration
+	guard         Guard
+	publishers    int
+	now           func() time.Time
+	mu            sync.Mutex
+	inflight      inflight
 }
 
 // NewSyncer wires the use case; publishers is how many commands are sent concurrently.
@@ -92,7 +96,7 @@ func NewSyncer(d Deps, guard Guard, publishers int) (*Syncer, error) {
 	if d.Store == nil || d.Inventory == nil || d.Publisher == nil || d.Notifier == nil || d.Lease == nil || d.Logger == nil {
 		return nil, errors.New("syncer: every dependency is required")
 	}
-	return &Syncer{Deps: d, guard: guard, publishers: max(publishers, 1), now: time.Now}, nil
+	return &Syncer{Deps: d, guard: guard, publishers: max(publishers, 1), now: time.Now, SettleTimeout: 30 * time.Second}, nil
 }
 
 // Sync runs one reconciliation. force overrides the mass-disable guard (never

@@ -8,8 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/simip"
 	"github.com/simbridge/simbridge/libs/simstore"
@@ -70,10 +72,14 @@ func (s *Syncer) SyncSIMs(ctx context.Context, iccids []string, notBefore time.T
 	if s.Records == nil || s.Lookups == nil {
 		return sum, errors.New("targeted sync: no record store or 1NCE lookups configured")
 	}
-	t := &targeted{s: s, notBefore: notBefore, asked: map[string]bool{}, remote: map[string]lookup{}, local: map[string]simstore.Record{}}
+	t := &targeted{s: s, notBefore: notBefore, asked: map[string]bool{}, remote: map[string]lookup{},
+		local: map[string]domain.LocalSIM{}, awaiting: map[string]events.SimCommand{}}
 	ids := unique(iccids)
 	sum.Requested = len(ids)
 	err := t.gather(ctx, ids)
+	if err == nil {
+		err = t.settle(ctx)
+	}
 	if err == nil {
 		err = t.decide(ctx, ids, &sum)
 	}
@@ -97,7 +103,10 @@ type targeted struct {
 	mu        sync.Mutex
 	asked     map[string]bool
 	remote    map[string]lookup
-	local     map[string]simstore.Record
+	local     map[string]domain.LocalSIM
+	// awaiting are SIMs without a record whose create this process
+	// published and the store does not show yet (see inflight.go).
+	awaiting map[string]events.SimCommand
 }
 
 // gather looks the SIMs up, reads their records, then adds the SIMs whose
@@ -120,23 +129,91 @@ func (t *targeted) fetch(ctx context.Context, ids []string) error {
 	for _, id := range ids {
 		g.Go(func() error {
 			sim, err := t.s.Lookups.Lookup(gctx, id, t.notBefore)
-			rec, rerr := t.s.Records.Get(gctx, id)
-			switch {
-			case errors.Is(rerr, simstore.ErrNotFound):
-			case rerr != nil:
-				return fmt.Errorf("read record of SIM %s: %w", id, rerr)
+			l, found, rerr := t.read(gctx, id)
+			if rerr != nil {
+				return rerr
 			}
 			t.mu.Lock()
 			defer t.mu.Unlock()
 			t.asked[id] = true
 			t.remote[id] = lookup{sim: sim, err: err}
-			if rerr == nil {
-				t.local[id] = rec
+			if found {
+				t.local[id] = l
 			}
 			return nil
 		})
 	}
 	return g.Wait()
+}
+
+// read returns the reconciler's view of a SIM's record: as the record is,
+// or as a command this process published for it will leave it (see
+// inflight.go); a SIM without a record whose create is pending is noted
+// in awaiting.
+func (t *targeted) read(ctx context.Context, id string) (domain.LocalSIM, bool, error) {
+	rec, err := t.s.Records.Get(ctx, id)
+	found := err == nil
+	if err != nil && !errors.Is(err, simstore.ErrNotFound) {
+		return domain.LocalSIM{}, false, fmt.Errorf("read record of SIM %s: %w", id, err)
+	}
+	l := localOf(rec)
+	cmd, pending := t.s.inflight.pending(id, rec, found, t.s.now())
+	switch {
+	case pending && found:
+		return expected(l, cmd), true, nil
+	case pending:
+		t.mu.Lock()
+		t.awaiting[id] = cmd
+		t.mu.Unlock()
+	}
+	return l, found, nil
+}
+
+// settle waits for the records of awaiting SIMs whose create no longer
+// matches what 1NCE says (SettleTimeout at most); a SIM whose record does
+// not appear in time counts as failed, so the request comes back.
+func (t *targeted) settle(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for id, cmd := range t.awaiting {
+		r := t.remote[id]
+		if r.err == nil && r.sim.Status == onceapi.StatusEnabled && sameIP(r.sim.IPAddress, cmd.IP) {
+			continue // the pending create is what 1NCE says
+		}
+		g.Go(func() error {
+			l, err := t.awaitRecord(gctx, id)
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			if err != nil {
+				t.remote[id] = lookup{err: fmt.Errorf("the create published for SIM %s at a previous change has not written its record: %w", id, err)}
+				return nil
+			}
+			t.local[id] = l
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// awaitRecord polls the record of id until it exists.
+func (t *targeted) awaitRecord(ctx context.Context, id string) (domain.LocalSIM, error) {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval = 200*time.Millisecond, 2*time.Second
+	return backoff.Retry(ctx, func() (domain.LocalSIM, error) {
+		rec, err := t.s.Records.Get(ctx, id)
+		if errors.Is(err, simstore.ErrNotFound) {
+			return domain.LocalSIM{}, err
+		}
+		if err != nil {
+			return domain.LocalSIM{}, backoff.Permanent(err)
+		}
+		return localOf(rec), nil
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(t.s.SettleTimeout))
+}
+
+func sameIP(a, b string) bool {
+	x, err := simip.Parse(a)
+	y, err2 := simip.Parse(b)
+	return err == nil && err2 == nil && x == y
 }
 
 // neighbours lists the SIMs, other than ids, whose records may give access
@@ -175,9 +252,9 @@ func (t *targeted) neighbours(ctx context.Context, ids []string) ([]string, erro
 
 // decide runs the reconciler over what was gathered and publishes.
 func (t *targeted) decide(ctx context.Context, ids []string, sum *TargetSummary) error {
-	var locals []domain.LocalSIM
-	for _, rec := range t.local {
-		locals = append(locals, localOf(rec))
+	locals := make([]domain.LocalSIM, 0, len(t.local))
+	for _, l := range t.local {
+		locals = append(locals, l)
 	}
 	rec := domain.NewReconciler(locals)
 	var failed []string

@@ -47,9 +47,18 @@ type Config struct {
 	DisableQueue string `env:"DISABLE_QUEUE, required" desc:"SQS FIFO queue receiving disable commands"`
 	// SyncQueue carries sync requests: operators' (simbridge sync) and the
 	// Data Streamer's hints.
-	SyncQueue       string `env:"SYNC_QUEUE, required" desc:"SQS FIFO queue of sync requests (operators' syncs, Data Streamer hints)"`
-	SyncWorkers     int    `env:"SYNC_WORKERS, default=8" desc:"sync requests handled at once (full syncs still run one at a time)"`
-	FailureTopicARN string `env:"FAILURE_TOPIC_ARN, required" desc:"SNS topic of failure notifications"`
+	SyncQueue   string `env:"SYNC_QUEUE, required" desc:"SQS FIFO queue of sync requests (operators' syncs, Data Streamer hints)"`
+	SyncWorkers int    `env:"SYNC_WORKERS, default=8" desc:"sync requests handled at once (full syncs still run one at a time)"`
+	// HintWindow is how long a targeted lookup waits for other requests
+	// naming the same SIM, so they share one 1NCE question.
+	HintWindow time.Duration `env:"HINT_WINDOW, default=1s" desc:"a SIM named by several requests within this time is looked up once"`
+	// HintRateShare is the largest share of ONCE_RATE_LIMIT targeted
+	// lookups take while a full sync lists the account.
+	HintRateShare float64 `env:"HINT_RATE_SHARE, default=0.5" desc:"share of ONCE_RATE_LIMIT targeted lookups may take while a full sync lists 1NCE (0-1)"`
+	// SettleTimeout bounds how long a targeted sync waits for the record
+	// of a new SIM whose create is still queued (app/inflight.go).
+	SettleTimeout   time.Duration `env:"SETTLE_TIMEOUT, default=30s" desc:"longest wait for the record of a new SIM whose create is still queued when 1NCE changes it again"`
+	FailureTopicARN string        `env:"FAILURE_TOPIC_ARN, required" desc:"SNS topic of failure notifications"`
 }
 
 // Validate rejects settings that cannot work.
@@ -72,6 +81,15 @@ func (c *Config) Validate() error {
 	}
 	if c.SyncWorkers < 1 || c.SyncWorkers > 64 {
 		errs = append(errs, fmt.Errorf("SYNC_WORKERS %d: want 1-64", c.SyncWorkers))
+	}
+	if c.HintWindow < 0 || c.HintWindow > time.Minute {
+		errs = append(errs, fmt.Errorf("HINT_WINDOW %v: want 0-1m", c.HintWindow))
+	}
+	if c.HintRateShare <= 0 || c.HintRateShare > 1 {
+		errs = append(errs, fmt.Errorf("HINT_RATE_SHARE %v: want more than 0, at most 1", c.HintRateShare))
+	}
+	if c.SettleTimeout <= 0 {
+		errs = append(errs, errors.New("SETTLE_TIMEOUT must be positive"))
 	}
 	if c.LeaseTTL < 3*time.Second {
 		errs = append(errs, fmt.Errorf("LEASE_TTL %v: at least 3s", c.LeaseTTL))

@@ -89,14 +89,17 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	deps, err := newDeps(cfg, awsCfg, inventory, logger)
+	share := adapters.NewRateShare(cfg.OnceRateLimit, cfg.HintRateShare)
+	deps, err := newDeps(cfg, awsCfg, adapters.SharingInventory{Inventory: inventory, Share: share}, logger)
 	if err != nil {
 		return nil, err
 	}
+	deps.Lookups = &adapters.SharedLookups{SIMs: inventory, Window: cfg.HintWindow, Remember: time.Minute, Share: share, Observer: m}
 	syncer, err := app.NewSyncer(deps, app.Guard{MaxDisableShare: cfg.MaxDisableShare, DisableAllowance: cfg.DisableAllowance}, cfg.Publishers)
 	if err != nil {
 		return nil, err
 	}
+	syncer.SettleTimeout = cfg.SettleTimeout
 	measured := adapters.BoundedSyncer{Limit: cfg.SyncTimeout, Next: adapters.MeasuredSyncer{Metrics: m, Next: syncer}}
 	requests, err := app.NewRequests(measured, syncer, adapters.Results{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.LeaseTable}, cfg.SyncTimeout)
 	if err != nil {
@@ -133,7 +136,6 @@ func newDeps(cfg Config, awsCfg aws.Config, inventory app.Inventory, logger *slo
 	return app.Deps{
 		Store:     store,
 		Records:   store,
-		Lookups:   adapters.DirectLookups{SIMs: inventory},
 		Inventory: inventory,
 		Publisher: adapters.NewCommandPublisher(sqsPub, cfg.CreateQueue, cfg.DisableQueue),
 		Notifier:  messaging.NewNotifier(snsPub, "", cfg.FailureTopicARN),
