@@ -5,8 +5,10 @@ package service
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/secrets"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/ports"
 )
@@ -40,6 +42,22 @@ type Config struct {
 	Publishers int `env:"PUBLISHERS, default=16" desc:"commands sent to SQS concurrently"`
 	// LeaseTTL is how long a crashed replica's lease blocks the others.
 	LeaseTTL time.Duration `env:"LEASE_TTL, default=30s" desc:"how long a crashed replica's lease blocks the others"`
+
+	// The 1NCE Data Streamer receiver (README "Real time"): off unless
+	// StreamAddr is set; in AWS it is the stack's only public entry, behind
+	// HTTPS (API Gateway).
+	StreamAddr        string         `env:"STREAM_ADDR" desc:"address of the 1NCE Data Streamer receiver (empty: no receiver)"`
+	StreamPath        string         `env:"STREAM_PATH, default=/datastreamer" desc:"path the Data Streamer posts to"`
+	StreamAuth        secrets.Source `env:", prefix=STREAM_AUTH_" desc:"Data Streamer Basic credentials, JSON {\"username\",\"password\"} or user:password (required with STREAM_ADDR)"`
+	StreamAuthRefresh time.Duration  `env:"STREAM_AUTH_REFRESH, default=5m" desc:"how often the Data Streamer credentials are re-read (rotation)"`
+	StreamMaxBytes    int64          `env:"STREAM_MAX_BYTES, default=16777216" desc:"largest Data Streamer request body (413 beyond)"`
+	StreamMaxRecords  int            `env:"STREAM_MAX_RECORDS, default=3000" desc:"most records in one Data Streamer request (413 beyond; 1NCE sends up to 3,000)"`
+	StreamMaxDepth    int            `env:"STREAM_MAX_DEPTH, default=16" desc:"deepest JSON nesting of a Data Streamer request (400 beyond)"`
+	// StreamEventTypes are the event types (descriptions, any case) whose
+	// SIMs are looked up; other events and usage records are ignored.
+	StreamEventTypes     []string      `env:"STREAM_EVENT_TYPES, default=Create PDP Context,SIM activation,SIM suspension,SIM deletion,SIM added,IP address changed" desc:"Data Streamer event types (descriptions) whose SIMs are looked up"`
+	StreamEnqueueTimeout time.Duration `env:"STREAM_ENQUEUE_TIMEOUT, default=10s" desc:"longest wait for SQS before answering 503 (1NCE sends the batch again)"`
+	StreamMaxConcurrent  int           `env:"STREAM_MAX_CONCURRENT, default=4" desc:"Data Streamer requests processed at once (503 beyond)"`
 
 	SimTable     string `env:"SIM_TABLE, required" desc:"DynamoDB table of SIM records"`
 	LeaseTable   string `env:"LEASE_TABLE, required" desc:"DynamoDB table of the sync lease (one sync at a time)"`
@@ -79,6 +97,7 @@ func (c *Config) Validate() error {
 	if c.Publishers < 1 || c.Publishers > 256 {
 		errs = append(errs, fmt.Errorf("PUBLISHERS %d: want 1-256", c.Publishers))
 	}
+	errs = append(errs, c.validateStream()...)
 	if c.SyncWorkers < 1 || c.SyncWorkers > 64 {
 		errs = append(errs, fmt.Errorf("SYNC_WORKERS %d: want 1-64", c.SyncWorkers))
 	}
@@ -101,4 +120,34 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// validateStream checks the receiver's settings when it is on.
+func (c *Config) validateStream() []error {
+	if c.StreamAddr == "" {
+		return nil
+	}
+	var errs []error
+	if err := c.StreamAuth.Validate("STREAM_AUTH_"); err != nil {
+		errs = append(errs, err)
+	}
+	if !strings.HasPrefix(c.StreamPath, "/") {
+		errs = append(errs, fmt.Errorf("STREAM_PATH %q: want an absolute path", c.StreamPath))
+	}
+	if c.StreamMaxBytes < 1<<10 {
+		errs = append(errs, fmt.Errorf("STREAM_MAX_BYTES %d: at least 1024", c.StreamMaxBytes))
+	}
+	if c.StreamMaxRecords < 1 || c.StreamMaxRecords > events.MaxSyncICCIDs {
+		errs = append(errs, fmt.Errorf("STREAM_MAX_RECORDS %d: want 1-%d", c.StreamMaxRecords, events.MaxSyncICCIDs))
+	}
+	if c.StreamMaxDepth < 2 || c.StreamMaxDepth > 1000 {
+		errs = append(errs, fmt.Errorf("STREAM_MAX_DEPTH %d: want 2-1000", c.StreamMaxDepth))
+	}
+	if len(c.StreamEventTypes) == 0 {
+		errs = append(errs, errors.New("STREAM_EVENT_TYPES: name at least one event type"))
+	}
+	if c.StreamEnqueueTimeout <= 0 || c.StreamAuthRefresh <= 0 || c.StreamMaxConcurrent < 1 {
+		errs = append(errs, errors.New("STREAM_ENQUEUE_TIMEOUT, STREAM_AUTH_REFRESH and STREAM_MAX_CONCURRENT must be positive"))
+	}
+	return errs
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -24,6 +25,7 @@ import (
 	"github.com/simbridge/simbridge/libs/messaging"
 	"github.com/simbridge/simbridge/libs/metrics"
 	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/secrets"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/adapters"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
@@ -65,9 +67,12 @@ type Poller struct {
 	probe    *metrics.Probe
 	// Requests handles the sync-request queue (operators, Data Streamer).
 	Requests *app.Requests
-	metrics  *adapters.Metrics
-	awsCfg   aws.Config
-	consumer *messaging.Consumer
+	// Stream is the Data Streamer receiver (nil when STREAM_ADDR is empty).
+	Stream      http.Handler
+	streamCreds *secrets.Rotating
+	metrics     *adapters.Metrics
+	awsCfg      aws.Config
+	consumer    *messaging.Consumer
 }
 
 // New builds the poller's clients and use case from cfg and awsCfg.
@@ -111,9 +116,53 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	return &Poller{cfg: cfg, schedule: schedule, logger: logger, Syncer: measured,
+	p := &Poller{cfg: cfg, schedule: schedule, logger: logger, Syncer: measured,
 		HTTP: ports.NewHTTP(measured, logger), Registry: reg, probe: metrics.NewProbe(),
-		Requests: requests, metrics: m, awsCfg: awsCfg, consumer: consumer}, nil
+		Requests: requests, metrics: m, awsCfg: awsCfg, consumer: consumer}
+	if cfg.StreamAddr != "" {
+		if err := p.newReceiver(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// streamSecretGap is the least time between two reads of the Data
+// Streamer credentials caused by an unknown pair (a rotation in progress).
+const streamSecretGap = 5 * time.Second
+
+// newReceiver builds the Data Streamer receiver: credentials from their
+// secret (refreshed for rotation), hints enqueued on the sync queue.
+func (p *Poller) newReceiver(ctx context.Context) error {
+	cfg := p.cfg
+	creds, err := secrets.NewRotating(ctx, cfg.StreamAuth, secretsmanager.NewFromConfig(p.awsCfg), cfg.StreamAuthRefresh, streamSecretGap)
+	if err != nil {
+		return fmt.Errorf("data streamer credentials: %w", err)
+	}
+	if _, err := adapters.BasicPair(creds.Current()); err != nil {
+		return err
+	}
+	// SQS calls of the receiver end with the enqueue timeout, so a stuck
+	// send cannot outlive 1NCE's request for long.
+	pubCfg := p.awsCfg.Copy()
+	client, ok := pubCfg.HTTPClient.(*awshttp.BuildableClient)
+	if !ok {
+		client = awshttp.NewBuildableClient()
+	}
+	pubCfg.HTTPClient = client.WithTimeout(cfg.StreamEnqueueTimeout)
+	pub, err := messaging.NewSQSPublisher(pubCfg, messaging.Logger(p.logger))
+	if err != nil {
+		return err
+	}
+	hints, err := app.NewHints(adapters.HintQueue{Pub: pub, Queue: cfg.SyncQueue}, cfg.StreamEventTypes)
+	if err != nil {
+		return err
+	}
+	rc := &ports.Receiver{Path: cfg.StreamPath, Hints: hints, Creds: adapters.StreamCredentials{Secret: creds}, Observer: p.metrics, Logger: p.logger,
+		Limits: ports.StreamLimits{MaxBytes: cfg.StreamMaxBytes, MaxRecords: cfg.StreamMaxRecords, MaxDepth: cfg.StreamMaxDepth,
+			EnqueueTimeout: cfg.StreamEnqueueTimeout, MaxConcurrent: cfg.StreamMaxConcurrent}}
+	p.Stream, p.streamCreds = rc.Handler(), creds
+	return nil
 }
 
 // newDeps builds the AWS-backed collaborators of the use case.
@@ -188,6 +237,15 @@ func (p *Poller) Serve(ctx context.Context) error {
 		return httpserver.ListenAndServe(gctx, p.cfg.HTTPAddr, ports.EndAtShutdown(gctx, p.HTTP), syncOpts)
 	})
 	g.Go(func() error { return ports.RunSchedule(gctx, p.Syncer, p.schedule, p.cfg.SyncOnStart, p.logger) })
+	if p.Stream != nil {
+		g.Go(func() error {
+			return httpserver.ListenAndServe(gctx, p.cfg.StreamAddr, p.Stream, httpserver.Options{ShutdownTimeout: p.cfg.ShutdownTimeout, ReadTimeout: 30 * time.Second})
+		})
+		g.Go(func() error {
+			p.streamCreds.Run(gctx, func(err error) { p.logger.Warn("data streamer credentials not re-read", "error", err) })
+			return nil
+		})
+	}
 	router, err := p.requestRouter(gctx)
 	if err != nil {
 		return err
@@ -202,7 +260,7 @@ func (p *Poller) Serve(ctx context.Context) error {
 		select {
 		case <-router.Running():
 			p.probe.SetReady()
-			p.logger.Info("ready", "http", p.cfg.HTTPAddr, "ops", p.cfg.OpsAddr, "sync_queue", p.cfg.SyncQueue)
+			p.logger.Info("ready", "http", p.cfg.HTTPAddr, "ops", p.cfg.OpsAddr, "sync_queue", p.cfg.SyncQueue, "stream", p.cfg.StreamAddr)
 		case <-gctx.Done():
 		}
 		return nil
