@@ -56,7 +56,9 @@ type StreamRecord struct {
 }
 
 // IsUsage reports whether the record is a usage record.
-func (r StreamRecord) IsUsage() bool { return r.EventType == nil && (r.TrafficType != nil || r.StartTimestamp != "") }
+func (r StreamRecord) IsUsage() bool {
+	return r.EventType == nil && (r.TrafficType != nil || r.StartTimestamp != "")
+}
 
 // StreamType is an {id, description} pair (event type, source, severity,
 // traffic type).
