@@ -112,7 +112,9 @@ func TestStreamerPostsTheEventsOfAdminChanges(t *testing.T) {
 	sims, _ := s.admin.ListSIMs(ctx)
 	a, b := sims[0].ICCID, sims[1].ICCID
 	steps := []func() error{
-		func() error { return s.admin.AddSIMs(ctx, onceapi.SIM{ICCID: "8988280666999000001", IPAddress: "10.9.0.1"}) },
+		func() error {
+			return s.admin.AddSIMs(ctx, onceapi.SIM{ICCID: "8988280666999000001", IPAddress: "10.9.0.1"})
+		},
 		func() error { return s.admin.SetStatus(ctx, a, onceapi.StatusDisabled) },
 		func() error { return s.admin.SetStatus(ctx, a, onceapi.StatusEnabled) },
 		func() error { return s.admin.SetIP(ctx, b, "10.9.0.2") },
