@@ -69,6 +69,7 @@ type Resources struct {
 	SyncDLQURL      string
 	SuccessTopicARN string
 	FailureTopicARN string
+	SummaryTopicARN string
 	KeyARN          string
 	APIKeySecretARN string
 	// CAKeyARN is the IoT CA's KMS signing key; CACertificatePEM its
@@ -87,6 +88,7 @@ func (r Resources) Env() []string {
 		"SYNC_QUEUE=" + r.SyncQueue(),
 		"SUCCESS_TOPIC_ARN=" + r.SuccessTopicARN,
 		"FAILURE_TOPIC_ARN=" + r.FailureTopicARN,
+		"SUMMARY_TOPIC_ARN=" + r.SummaryTopicARN,
 		"KMS_KEY_ID=" + r.KeyARN,
 		"IOT_POLICY_NAME=" + r.Policy(),
 		"API_KEY_SECRET_ID=" + r.APIKeySecret(),
@@ -125,6 +127,9 @@ func Ensure(ctx context.Context, cfg aws.Config, names Names, opts Options) (Res
 		return res, err
 	}
 	if res.FailureTopicARN, err = ensureTopic(ctx, t, names.FailureTopic()); err != nil {
+		return res, err
+	}
+	if res.SummaryTopicARN, err = ensureTopic(ctx, t, names.SummaryTopic()); err != nil {
 		return res, err
 	}
 	db := dynamodb.NewFromConfig(cfg)

@@ -26,7 +26,7 @@ var serviceResources = map[string]struct {
 	role, task, service string
 	secrets             []string // secrets the service needs in AWS
 }{
-	"sim-poller":     {"SimPollerTaskRole", "SimPollerTask", "SimPollerService", []string{"ONCE_PASSWORD_"}},
+	"sim-poller":     {"SimPollerTaskRole", "SimPollerTask", "SimPollerService", []string{"ONCE_PASSWORD_", "STREAM_AUTH_"}},
 	"provisioner":    {"ProvisionerTaskRole", "ProvisionerTask", "ProvisionerService", nil},
 	"deactivator":    {"DeactivatorTaskRole", "DeactivatorTask", "DeactivatorService", nil},
 	"onboarding-api": {"OnboardingApiTaskRole", "OnboardingApiTask", "OnboardingApiService", []string{"API_KEY_"}},
@@ -50,6 +50,8 @@ func TestTemplateNamesMatchBootstrap(t *testing.T) {
 		{"SyncDeadLetterQueue", "QueueName", names.SyncDLQ()},
 		{"SuccessTopic", "TopicName", names.SuccessTopic()},
 		{"FailureTopic", "TopicName", names.FailureTopic()},
+		{"SummaryTopic", "TopicName", names.SummaryTopic()},
+		{"StreamCredentialsSecret", "Name", names.Prefix + "/datastreamer-credentials"},
 		{"SimTable", "TableName", names.Table()},
 		{"LeaseTable", "TableName", names.Leases()},
 		{"DeviceKeyAlias", "AliasName", names.KeyAlias()},

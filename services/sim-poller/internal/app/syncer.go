@@ -76,6 +76,8 @@ type Deps struct {
 	// without them runs full syncs only.
 	Records Records
 	Lookups Lookups
+	// Summaries, when set, gets one summary per run that changed anything.
+	Summaries Summaries
 }
 
 // Syncer runs reconciliations, one at a time across every replica.
@@ -89,6 +91,7 @@ type Syncer struct {
 	now           func() time.Time
 	mu            sync.Mutex
 	inflight      inflight
+	realtime      realtimeCounts
 }
 
 // NewSyncer wires the use case; publishers is how many commands are sent concurrently.
@@ -137,5 +140,6 @@ func (s *Syncer) Sync(ctx context.Context, force bool) (Summary, error) {
 		return sum, err
 	}
 	s.notify(ctx, sum)
+	s.summarize(ctx, sum, err)
 	return sum, err
 }

@@ -281,6 +281,7 @@ func (t *targeted) decide(ctx context.Context, ids []string, sum *TargetSummary)
 	var tmp Summary
 	tmp.Published = sum.Published
 	pubErr := t.s.publishAll(ctx, changes, &tmp)
+	t.s.realtime.add(sum.Published)
 	var lookupErr error
 	if len(failed) > 0 {
 		lookupErr = fmt.Errorf("%w: 1NCE could not say what it holds for %d of %d SIMs (kept as they are); first: %w",

@@ -77,6 +77,9 @@ type Config struct {
 	// of a new SIM whose create is still queued (app/inflight.go).
 	SettleTimeout   time.Duration `env:"SETTLE_TIMEOUT, default=30s" desc:"longest wait for the record of a new SIM whose create is still queued when 1NCE changes it again"`
 	FailureTopicARN string        `env:"FAILURE_TOPIC_ARN, required" desc:"SNS topic of failure notifications"`
+	// SummaryTopicARN gets one summary per sync run that changed anything
+	// (operators' e-mail), instead of one success message per SIM.
+	SummaryTopicARN string `env:"SUMMARY_TOPIC_ARN" desc:"SNS topic of one summary per sync run with counts (empty: none)"`
 }
 
 // Validate rejects settings that cannot work.

@@ -182,7 +182,12 @@ func newDeps(cfg Config, awsCfg aws.Config, inventory app.Inventory, logger *slo
 		return app.Deps{}, err
 	}
 	store := simstore.NewDynamo(db, cfg.SimTable)
+	var summaries app.Summaries
+	if cfg.SummaryTopicARN != "" {
+		summaries = adapters.SummaryTopic{Pub: snsPub, TopicARN: cfg.SummaryTopicARN}
+	}
 	return app.Deps{
+		Summaries: summaries,
 		Store:     store,
 		Records:   store,
 		Inventory: inventory,
