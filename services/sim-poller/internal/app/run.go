@@ -34,6 +34,9 @@ func (s *Syncer) run(ctx context.Context, force bool, sum *Summary) error {
 	confirmErr := s.confirmAbsent(ctx, rec, rec.PlanConfirmations(policy))
 	changes, report := rec.Finish(policy)
 	sum.record(report)
+	if sum.Complete {
+		s.lastListed.Store(int64(sum.Listed))
+	}
 	changes = s.dropSuperseded(changes, sum)
 	pubErr := s.publishAll(ctx, changes, sum)
 	if listErr != nil {

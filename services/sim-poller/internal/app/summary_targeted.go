@@ -17,6 +17,9 @@ type TargetSummary struct {
 	// looked up too because their records hold an IP 1NCE gave one of them.
 	Requested  int `json:"requested"`
 	Neighbours int `json:"neighbours,omitempty"`
+	// Listed is set when the account was listed instead of looking the
+	// SIMs up one by one (cheaper for many SIMs).
+	Listed bool `json:"listed,omitempty"`
 	// Enabled and Disabled count the SIMs 1NCE answered with that status,
 	// NotFound those it does not hold (404).
 	Enabled   int `json:"enabled"`
@@ -58,12 +61,20 @@ const (
 	OutcomeSkipped   = "skipped"
 )
 
-// record copies the reconciler's counts.
-func (s *TargetSummary) record(r domain.Report, neighbours int) {
-	s.Neighbours = neighbours
-	s.Enabled, s.Disabled, s.Unchanged, s.Revoked = r.Enabled, r.Disabled, r.Unchanged, r.Revoked
-	if len(r.Problems) > 0 {
-		s.Problems, s.ProblemExamples = r.Problems, r.Examples
+// add counts one wave's report.
+func (s *TargetSummary) add(r domain.Report, neighbours int) {
+	s.Neighbours += neighbours
+	s.Enabled += r.Enabled
+	s.Disabled += r.Disabled
+	s.Unchanged += r.Unchanged
+	s.Revoked += r.Revoked
+	for kind, n := range r.Problems {
+		if s.Problems == nil {
+			s.Problems, s.ProblemExamples = map[string]int{}, map[string][]string{}
+		}
+		s.Problems[kind] += n
+		ex := append(s.ProblemExamples[kind], r.Examples[kind]...)
+		s.ProblemExamples[kind] = ex[:min(len(ex), 5)]
 	}
 }
 
@@ -74,7 +85,7 @@ func (s *TargetSummary) outcomes(ids []string, remote map[string]lookup, local m
 		byICCID[c.ICCID] = c
 	}
 	skipped := map[string]bool{}
-	for _, ex := range s.ProblemExamples {
+	for _, ex := range s.ProblemExamples { // examples only: a skipped SIM beyond them reads "unchanged"
 		for _, id := range ex {
 			skipped[id] = true
 		}

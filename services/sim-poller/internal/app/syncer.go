@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/simbridge/simbridge/libs/events"
@@ -86,12 +87,16 @@ type Syncer struct {
 	// SettleTimeout bounds how long a targeted sync waits for the record
 	// of a SIM whose create is still in a queue (see inflight.go).
 	SettleTimeout time.Duration
-	guard         Guard
-	publishers    int
-	now           func() time.Time
-	mu            sync.Mutex
-	inflight      inflight
-	realtime      realtimeCounts
+	// PageSize is the 1NCE listing's page size: with the size of the last
+	// complete listing it says when a targeted sync lists instead.
+	PageSize   int
+	lastListed atomic.Int64
+	guard      Guard
+	publishers int
+	now        func() time.Time
+	mu         sync.Mutex
+	inflight   inflight
+	realtime   realtimeCounts
 }
 
 // NewSyncer wires the use case; publishers is how many commands are sent concurrently.

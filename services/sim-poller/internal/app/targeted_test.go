@@ -15,15 +15,22 @@ import (
 	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
 )
 
-// fakeLookups answers from a 1NCE account held in a map (absent: 404).
+// fakeLookups answers from a 1NCE account held in a map (absent: 404);
+// before, when set, runs first (to hold an answer back).
 type fakeLookups struct {
-	mu   sync.Mutex
-	sims map[string]onceapi.SIM
+	mu     sync.Mutex
+	sims   map[string]onceapi.SIM
+	asked  []string
+	before func(iccid string)
 }
 
 func (f *fakeLookups) Lookup(_ context.Context, iccid string, _ time.Time) (onceapi.SIM, error) {
+	if f.before != nil {
+		f.before(iccid)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.asked = append(f.asked, iccid)
 	s, ok := f.sims[iccid]
 	if !ok {
 		return onceapi.SIM{}, fmt.Errorf("get SIM %s: %w", iccid, onceapi.ErrSIMNotFound)
@@ -241,5 +248,52 @@ func TestFullSyncLeavesHintedSIMsToTheHint(t *testing.T) {
 	sent := w.sent()
 	if len(sent) != 1 || sent[0].Kind != events.KindDisable || sum.Superseded != 1 {
 		t.Fatalf("sent %v, superseded %d: want only the hint's disable", sent, sum.Superseded)
+	}
+}
+
+// TestManySIMsAreTakenFromAListing: a request naming more SIMs than the
+// account has pages lists the account and looks up only the SIMs the
+// listing does not show.
+func TestManySIMsAreTakenFromAListing(t *testing.T) {
+	t.Parallel()
+	w := newTargetWorld(t)
+	w.syncer.PageSize = 100
+	w.inv.sims = listed(0, 50)
+	if _, err := w.syncer.Sync(context.Background(), false); err != nil { // learns the account's size: 1 page
+		t.Fatal(err)
+	}
+	before := len(w.sent())
+	sum, err := w.syncer.SyncSIMs(context.Background(), []string{iccid(1), iccid(2), iccid(3), iccid(99)}, time.Now())
+	if err != nil || !sum.Listed || w.inv.calls != 2 {
+		t.Fatalf("summary %+v (%v), listings %d: want a listing", sum, err, w.inv.calls)
+	}
+	if fmt.Sprint(w.sims.asked) != fmt.Sprint([]string{iccid(99)}) || sum.NotFound != 1 {
+		t.Fatalf("looked up %v, want only the SIM the listing lacks", w.sims.asked)
+	}
+	if got := len(w.sent()) - before; got != 3 {
+		t.Fatalf("%d commands, want the 3 listed SIMs created", got)
+	}
+}
+
+// TestAnsweredSIMsDoNotWaitForSlowOnes: SIMs are decided in waves as their
+// answers come, so one slow lookup does not hold the others' commands.
+func TestAnsweredSIMsDoNotWaitForSlowOnes(t *testing.T) {
+	t.Parallel()
+	w := newTargetWorld(t)
+	fast, slow := enabledSIM(1), enabledSIM(2)
+	w.sims.set(fast)
+	w.sims.set(slow)
+	w.sims.before = func(id string) {
+		if id != slow.ICCID {
+			return
+		}
+		deadline := time.Now().Add(3 * time.Second)
+		for len(w.sent()) == 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	sent, err := w.sync(t, fast.ICCID, slow.ICCID)
+	if err != nil || len(sent) != 2 || sent[0].ICCID != fast.ICCID {
+		t.Fatalf("sent %v (%v): want the fast SIM's create before the slow SIM was answered", sent, err)
 	}
 }

@@ -104,7 +104,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	syncer.SettleTimeout = cfg.SettleTimeout
+	syncer.SettleTimeout, syncer.PageSize = cfg.SettleTimeout, cfg.OncePageSize
 	measured := adapters.BoundedSyncer{Limit: cfg.SyncTimeout, Next: adapters.MeasuredSyncer{Metrics: m, Next: syncer}}
 	requests, err := app.NewRequests(measured, syncer, adapters.Results{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.LeaseTable}, cfg.SyncTimeout)
 	if err != nil {
