@@ -80,8 +80,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		SyncInterval: time.Hour, FastSQS: true, Progress: out,
 		Env: map[string][]string{
 			"sim-poller":     {fmt.Sprintf("ONCE_RATE_LIMIT=%g", s.onceRate), "HINT_WINDOW=" + s.window.String()},
-			"provisioner":    {emulatorQuotas, "LOG_LEVEL=warn"},
-			"deactivator":    {emulatorQuotas, "LOG_LEVEL=warn"},
+			"provisioner":    {emulatorQuotas, "LOG_LEVEL=warn", "WORKERS=8"},
+			"deactivator":    {emulatorQuotas, "LOG_LEVEL=warn", "WORKERS=8"},
 			"vpn-gateway":    {"LOG_LEVEL=warn", "RATE_LIMIT=50", "RATE_BURST=50"},
 			"onboarding-api": {"LOG_LEVEL=warn"},
 		},

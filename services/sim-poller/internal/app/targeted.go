@@ -211,23 +211,26 @@ func (t *targeted) list(ctx context.Context, ids []string, ready chan<- string) 
 	for _, id := range ids {
 		want[id] = true
 	}
-	var g errgroup.Group
-	g.SetLimit(lookupWorkers)
+	// Records are read while the listing goes on: the page callback never
+	// waits for them.
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, lookupWorkers)
 	_, _ = t.s.Inventory.ListSIMs(ctx, func(page []onceapi.SIM) error {
 		for _, sim := range page {
 			if !want[sim.ICCID] {
 				continue
 			}
 			delete(want, sim.ICCID)
-			g.Go(func() error {
+			wg.Go(func() {
+				slots <- struct{}{}
+				defer func() { <-slots }()
 				t.record(ctx, sim.ICCID, sim, nil)
 				ready <- sim.ICCID
-				return nil
 			})
 		}
 		return nil
 	})
-	_ = g.Wait()
+	wg.Wait()
 	rest := make([]string, 0, len(want))
 	for id := range want {
 		rest = append(rest, id)
