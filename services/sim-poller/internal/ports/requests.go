@@ -39,7 +39,10 @@ type SyncRequests struct {
 // goes to the DLQ with a failed result, so its requester learns why.
 func (h SyncRequests) Decode(msg *message.Message) (messaging.Work, error) {
 	req, err := events.DecodeSyncRequest(msg.Payload)
-	subject := messaging.Subject{What: fmt.Sprintf("Sync request %q", req.ID)}
+	subject := messaging.Subject{What: "Sync request"}
+	if req.ID != "" && len(req.ID) <= 128 {
+		subject.What = fmt.Sprintf("Sync request %q", req.ID)
+	}
 	if err != nil {
 		w := messaging.Work{Subject: subject}
 		if req.ID != "" && len(req.ID) <= 128 {
