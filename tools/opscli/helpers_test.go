@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/onceapi"
@@ -88,7 +87,6 @@ func newEnv(t *testing.T, opts bootstrap.Options, n int) *env {
 	}
 	e := &env{t: t, n: envs.Add(1), endpoint: endpoint, cfg: cfg, res: res, store: simstore.NewDynamo(dynamodb.NewFromConfig(cfg), res.Table()),
 		iot: iot.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg), logs: t.TempDir()}
-	e.ensureSyncQueue(opts)
 	if _, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name: aws.String(res.Prefix + "/once-password"), SecretString: aws.String(oncePassword)}); err != nil {
 		t.Fatal(err)
@@ -106,28 +104,6 @@ func newEnv(t *testing.T, opts bootstrap.Options, n int) *env {
 	t.Cleanup(srv.Close)
 	e.simURL = srv.URL + e.once.BasePath()
 	return e
-}
-
-// ensureSyncQueue creates sim-poller's request queue and its DLQ where the
-// bootstrap does not (yet).
-func (e *env) ensureSyncQueue(opts bootstrap.Options) {
-	ctx := context.Background()
-	if _, err := e.sqs.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(e.res.SyncQueue())}); err == nil {
-		return
-	}
-	dlq, err := e.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(e.res.SyncDLQ()), Attributes: map[string]string{"FifoQueue": "true"}})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	a, err := e.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: dlq.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	redrive, _ := json.Marshal(map[string]string{"deadLetterTargetArn": a.Attributes["QueueArn"], "maxReceiveCount": "5"})
-	if _, err := e.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(e.res.SyncQueue()),
-		Attributes: map[string]string{"FifoQueue": "true", "RedrivePolicy": string(redrive)}}); err != nil {
-		e.t.Fatal(err)
-	}
 }
 
 // result is one run of the command line.
@@ -266,6 +242,13 @@ func (s *service) stop() {
 		_ = s.cmd.Process.Kill()
 		<-s.done
 	}
+}
+
+// startPoller runs sim-poller against the simulator: no schedule, only the
+// sync requests simbridge sends.
+func (e *env) startPoller() *service {
+	return e.start("sim-poller", "ONCE_API_URL="+e.simURL, "ONCE_USERNAME="+onceUser, "ONCE_PASSWORD_VALUE="+oncePassword,
+		"SYNC_ON_START=false", "SYNC_INTERVAL=1h", "HTTP_ADDR=127.0.0.1:0", "ONCE_RATE_LIMIT=100", "HINT_WINDOW=100ms")
 }
 
 // record reads a SIM record.

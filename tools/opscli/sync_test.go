@@ -15,6 +15,7 @@ import (
 
 	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/testkit"
 	"github.com/simbridge/simbridge/tools/opscli"
 )
 
@@ -90,4 +91,34 @@ func TestSyncThroughTheBus(t *testing.T) {
 	p.status.Store("failed")
 	e.run("sync").want(t, opscli.ExitError)
 	e.run("-o", "json", "sync", "--no-wait").want(t, opscli.ExitOK)
+}
+
+// TestSyncThroughTheRealPoller: sim-poller consumes the request, the
+// provisioner carries out what it found, and simbridge prints the run.
+func TestSyncThroughTheRealPoller(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, bootstrap.Options{}, 3)
+	e.start("provisioner")
+	e.startPoller()
+	var res opscli.SyncResult
+	e.run("-o", "json", "sync", e.iccid(1), "--timeout", "90s").want(t, opscli.ExitOK).json(t, &res)
+	if res.Status != "done" || len(res.Summary) == 0 {
+		t.Fatalf("targeted sync: %+v", res)
+	}
+	testkit.Eventually(t, 30*time.Second, "the SIM synced is provisioned", func() error {
+		if r, err := e.store.Get(context.Background(), e.iccid(1)); err != nil || !r.Active {
+			return errorf("record %+v: %v", r, err)
+		}
+		return nil
+	})
+	r := e.run("sync", "--timeout", "90s").want(t, opscli.ExitOK)
+	containsAll(t, r.stdout, "sync op-", "done")
+	testkit.Eventually(t, 30*time.Second, "every SIM provisioned", func() error {
+		var rows []opscli.ListRow
+		res := e.run("-o", "json", "list", "--state", "active")
+		if err := json.Unmarshal([]byte(res.stdout), &rows); err != nil || len(rows) != 3 {
+			return errorf("%d active: %v", len(rows), err)
+		}
+		return nil
+	})
 }
