@@ -68,6 +68,8 @@ func TestSIMLifecycleThroughTheServices(t *testing.T) {
 		if len(rows) != 2 {
 			t.Fatalf("never fetched: %+v", rows)
 		}
+		withBar := e.run("--progress", "always", "list").want(t, opscli.ExitOK)
+		containsAll(t, withBar.stderr, "scanning "+e.res.Table(), "SIMs/s", "100%")
 		table := e.run("list").want(t, opscli.ExitOK).stdout
 		containsAll(t, table, "ICCID", "STATE", "FETCHED", a, b, "active")
 		csvOut := e.run("-o", "csv", "list").want(t, opscli.ExitOK).stdout
