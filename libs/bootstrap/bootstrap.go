@@ -64,8 +64,12 @@ type Resources struct {
 	CreateDLQURL    string
 	DisableQueueURL string
 	DisableDLQURL   string
+	// SyncQueueURL and SyncDLQURL are sim-poller's sync requests.
+	SyncQueueURL    string
+	SyncDLQURL      string
 	SuccessTopicARN string
 	FailureTopicARN string
+	SummaryTopicARN string
 	KeyARN          string
 	APIKeySecretARN string
 	// CAKeyARN is the IoT CA's KMS signing key; CACertificatePEM its
@@ -81,8 +85,10 @@ func (r Resources) Env() []string {
 		"LEASE_TABLE=" + r.Leases(),
 		"CREATE_QUEUE=" + r.CreateQueue(),
 		"DISABLE_QUEUE=" + r.DisableQueue(),
+		"SYNC_QUEUE=" + r.SyncQueue(),
 		"SUCCESS_TOPIC_ARN=" + r.SuccessTopicARN,
 		"FAILURE_TOPIC_ARN=" + r.FailureTopicARN,
+		"SUMMARY_TOPIC_ARN=" + r.SummaryTopicARN,
 		"KMS_KEY_ID=" + r.KeyARN,
 		"IOT_POLICY_NAME=" + r.Policy(),
 		"API_KEY_SECRET_ID=" + r.APIKeySecret(),
@@ -113,11 +119,17 @@ func Ensure(ctx context.Context, cfg aws.Config, names Names, opts Options) (Res
 	if res.DisableQueueURL, res.DisableDLQURL, err = ensureQueuePair(ctx, q, names.DisableQueue(), names.DisableDLQ(), opts); err != nil {
 		return res, err
 	}
+	if res.SyncQueueURL, res.SyncDLQURL, err = ensureQueuePair(ctx, q, names.SyncQueue(), names.SyncDLQ(), opts); err != nil {
+		return res, err
+	}
 	t := sns.NewFromConfig(cfg)
 	if res.SuccessTopicARN, err = ensureTopic(ctx, t, names.SuccessTopic()); err != nil {
 		return res, err
 	}
 	if res.FailureTopicARN, err = ensureTopic(ctx, t, names.FailureTopic()); err != nil {
+		return res, err
+	}
+	if res.SummaryTopicARN, err = ensureTopic(ctx, t, names.SummaryTopic()); err != nil {
 		return res, err
 	}
 	db := dynamodb.NewFromConfig(cfg)

@@ -38,7 +38,7 @@ func TestEnsureIsIdempotentAndComplete(t *testing.T) {
 	}
 
 	q := sqs.NewFromConfig(cfg)
-	for _, url := range []string{first.CreateQueueURL, first.DisableQueueURL} {
+	for _, url := range []string{first.CreateQueueURL, first.DisableQueueURL, first.SyncQueueURL} {
 		attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 			QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll},
 		})

@@ -67,3 +67,7 @@ func (n Names) SyncQueue() string { return n.Prefix + "-sync-requests.fifo" }
 
 // SyncDLQ receives sync requests that failed too often.
 func (n Names) SyncDLQ() string { return n.Prefix + "-sync-requests-dlq.fifo" }
+
+// SummaryTopic carries one summary per sync run (counts, not one message per
+// SIM): what operators' e-mail subscribes to next to the failure topic.
+func (n Names) SummaryTopic() string { return n.Prefix + "-sync-summary" }

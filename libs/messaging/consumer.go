@@ -137,13 +137,63 @@ func (c *Consumer) MaxReceives() int { return c.maxReceives }
 // shutdown timeout), and a message finished after the subscriber stopped
 // listening for acks is deleted here, so it is not redelivered.
 func (c *Consumer) Handler(handle CommandFunc) message.NoPublishHandlerFunc {
+	return c.Handle(func(msg *message.Message) (Work, error) {
+		cmd, err := events.DecodeSimCommand(msg.Payload)
+		if err != nil {
+			return Work{Subject: subjectOfMalformed(msg)}, err
+		}
+		return Work{
+			Subject: subjectOf(cmd),
+			Command: cmd.CommandID(),
+			Log:     []any{"iccid", cmd.ICCID, "kind", cmd.Kind},
+			Run:     func(ctx context.Context) error { return handle(ctx, cmd) },
+		}, nil
+	})
+}
+
+// Work is a message a consumer understood: what it concerns, the log
+// attributes of its handling, the work itself and, optionally, what to do
+// once the message is given up on (moved to the DLQ), e.g. record the
+// failure where a requester looks for it.
+type Work struct {
+	Subject Subject
+	// Command is the SIM command's id, for the record's last failure ("" for
+	// other work).
+	Command string
+	Log     []any
+	Run     func(ctx context.Context) error
+	// GiveUp runs once when the message moves to the DLQ after Run failed
+	// for good (nil: nothing beyond the notification).
+	GiveUp func(ctx context.Context, cause error)
+}
+
+// Subject is what failure notifications and DLQ log lines name. Kind, ICCID
+// and IP describe a SIM command; What, when set, replaces "SIM <kind>" in
+// the notification (e.g. "Sync request 42").
+type Subject struct {
+	Kind      events.Kind
+	ICCID, IP string
+	What      string
+}
+
+// Decoder turns a message into Work; an error means the message can never
+// be handled (it goes to the DLQ at once), and the Work returned with it
+// names what the message concerned as far as it can tell.
+type Decoder func(msg *message.Message) (Work, error)
+
+// Handle adapts any message kind to Watermill with the failure handling of
+// Handler: per-group serialisation, visibility kept while Run works, a short
+// backoff between attempts, the DLQ (with one notification) for malformed
+// messages, errors wrapping events.ErrInvalidCommand, and messages that
+// failed as often as the redrive policy allows.
+func (c *Consumer) Handle(decode Decoder) message.NoPublishHandlerFunc {
 	return func(msg *message.Message) error {
 		unlock, err := c.groups.lock(msg.Context(), msg.Metadata.Get(MetaGroupID))
 		if err != nil {
 			return err
 		}
 		defer unlock()
-		err = c.handle(context.WithoutCancel(msg.Context()), msg, handle)
+		err = c.handle(context.WithoutCancel(msg.Context()), msg, decode)
 		if err == nil && msg.Context().Err() != nil {
 			c.delete(context.WithoutCancel(msg.Context()), msg)
 		}
@@ -151,30 +201,30 @@ func (c *Consumer) Handler(handle CommandFunc) message.NoPublishHandlerFunc {
 	}
 }
 
-func (c *Consumer) handle(ctx context.Context, msg *message.Message, handle CommandFunc) error {
-	cmd, err := events.DecodeSimCommand(msg.Payload)
+func (c *Consumer) handle(ctx context.Context, msg *message.Message, decode Decoder) error {
+	work, err := decode(msg)
 	if err != nil {
-		return c.deadLetter(ctx, msg, subjectOfMalformed(msg), "malformed", "decode", err)
+		return c.deadLetter(ctx, msg, work, "malformed", "decode", err)
 	}
-	log := c.logger.With("iccid", cmd.ICCID, "kind", cmd.Kind, "receive_count", receiveCount(msg))
+	log := c.logger.With(append(work.Log, "receive_count", receiveCount(msg))...)
 	stop := c.keepHidden(ctx, msg)
-	err = handle(logging.WithContext(ctx, log), cmd)
+	err = work.Run(logging.WithContext(ctx, log))
 	stop()
 	if err == nil {
 		return nil
 	}
 	step := stepOf(err)
 	if errors.Is(err, events.ErrInvalidCommand) {
-		return c.deadLetter(ctx, msg, subjectOf(cmd), "malformed", step, err)
+		return c.deadLetter(ctx, msg, work, "malformed", step, err)
 	}
-	c.noteFailure(ctx, cmd, step, err, receiveCount(msg))
+	c.noteFailure(ctx, work, step, err, receiveCount(msg))
 	if receiveCount(msg) >= c.maxReceives {
-		if c.mayRequeue(msg, cmd, err) {
-			return c.requeue(ctx, msg, cmd, step, err)
+		if c.mayRequeue(msg, err) {
+			return c.requeue(ctx, msg, work, step, err)
 		}
-		return c.deadLetter(ctx, msg, subjectOf(cmd), "exhausted", step, err)
+		return c.deadLetter(ctx, msg, work, "exhausted", step, err)
 	}
-	log.Warn("command failed; retrying", "step", step, "error", err)
+	log.Warn("message failed; retrying", "step", step, "error", err)
 	c.observer.Retried(step)
 	c.retryAfter(ctx, msg, c.backoff(receiveCount(msg)))
 	return err
@@ -188,7 +238,7 @@ const MaxRequeues = 500
 // mayRequeue reports whether a command that used up its receives failed
 // only transiently (throttling, 5xx, timeouts, resets, another command's
 // claim): the DLQ is for work that cannot succeed, and such work can.
-func (c *Consumer) mayRequeue(msg *message.Message, cmd events.SimCommand, err error) bool {
+func (c *Consumer) mayRequeue(msg *message.Message, err error) bool {
 	if !Transient(err) {
 		return false
 	}
@@ -213,7 +263,7 @@ const metaRequeues = "requeues"
 // receive count) and acks the original. The copy lands after newer commands
 // of the SIM, which is safe: a command computed against an older state than
 // the record's is ignored as stale.
-func (c *Consumer) requeue(ctx context.Context, msg *message.Message, cmd events.SimCommand, step string, cause error) error {
+func (c *Consumer) requeue(ctx context.Context, msg *message.Message, work Work, step string, cause error) error {
 	n, _ := strconv.Atoi(msg.Metadata.Get(metaRequeues))
 	_, err := c.sqs.SendMessage(ctx, &awssqs.SendMessageInput{
 		QueueUrl: aws.String(c.queueURL), MessageBody: aws.String(string(msg.Payload)),
@@ -228,19 +278,20 @@ func (c *Consumer) requeue(ctx context.Context, msg *message.Message, cmd events
 	}
 	c.observer.Retried(step)
 	c.logger.Warn("command failed transiently as often as the queue allows; put back with a fresh receive count",
-		"iccid", cmd.ICCID, "step", step, "requeues", n+1, "error", cause)
+		append(work.Log, "step", step, "requeues", n+1, "error", cause)...)
 	return nil
 }
 
-// noteFailure records the failed attempt on the SIM's record for operators
-// (simbridge status); it is cleared when the command succeeds.
-func (c *Consumer) noteFailure(ctx context.Context, cmd events.SimCommand, step string, cause error, attempts int) {
-	if c.Failures == nil {
+// noteFailure records the failed attempt of a SIM command on the SIM's
+// record for operators (simbridge status); it is cleared when the command
+// succeeds.
+func (c *Consumer) noteFailure(ctx context.Context, work Work, step string, cause error, attempts int) {
+	if c.Failures == nil || work.Command == "" || work.Subject.ICCID == "" {
 		return
 	}
-	f := simstore.Failure{Step: step, Reason: truncate(cause.Error(), 300), At: time.Now().UTC(), Attempts: attempts, Command: cmd.CommandID()}
-	if err := c.Failures.RecordFailure(ctx, cmd.ICCID, f); err != nil {
-		c.logger.Warn("failure not recorded on the SIM's record", "iccid", cmd.ICCID, "error", err)
+	f := simstore.Failure{Step: step, Reason: truncate(cause.Error(), 300), At: time.Now().UTC(), Attempts: attempts, Command: work.Command}
+	if err := c.Failures.RecordFailure(ctx, work.Subject.ICCID, f); err != nil {
+		c.logger.Warn("failure not recorded on the SIM's record", "iccid", work.Subject.ICCID, "error", err)
 	}
 }
 
@@ -256,7 +307,8 @@ func (c *Consumer) delete(ctx context.Context, msg *message.Message) {
 
 // deadLetter copies the message to the DLQ, notifies once and acks it.
 // If the copy fails the message is nacked: SQS's redrive moves it later.
-func (c *Consumer) deadLetter(ctx context.Context, msg *message.Message, sim subject, reason, step string, cause error) error {
+func (c *Consumer) deadLetter(ctx context.Context, msg *message.Message, work Work, reason, step string, cause error) error {
+	sim := work.Subject
 	group := msg.Metadata.Get(MetaGroupID)
 	if group == "" {
 		group = "dead-letter"
@@ -273,17 +325,27 @@ func (c *Consumer) deadLetter(ctx context.Context, msg *message.Message, sim sub
 		return fmt.Errorf("move message to DLQ: %w (after %w)", err, cause)
 	}
 	c.observer.DeadLettered(reason, step)
-	text := fmt.Sprintf("SIM %s failed at step %q after %d attempts and was moved to the dead-letter queue: %s",
-		sim.kind, step, receiveCount(msg), truncate(cause.Error(), 300))
+	what := sim.What
+	if what == "" {
+		what = "SIM " + string(sim.Kind)
+	}
+	text := fmt.Sprintf("%s failed at step %q after %d attempts and was moved to the dead-letter queue: %s",
+		what, step, receiveCount(msg), truncate(cause.Error(), 300))
 	if reason == "malformed" {
 		text = "Malformed message moved to the dead-letter queue: " + truncate(cause.Error(), 300)
-		if sim.iccid != "" {
-			text = fmt.Sprintf("Malformed message for SIM %s moved to the dead-letter queue: %s", sim.iccid, truncate(cause.Error(), 300))
+		switch {
+		case sim.What != "":
+			text = fmt.Sprintf("Malformed message (%s) moved to the dead-letter queue: %s", sim.What, truncate(cause.Error(), 300))
+		case sim.ICCID != "":
+			text = fmt.Sprintf("Malformed message for SIM %s moved to the dead-letter queue: %s", sim.ICCID, truncate(cause.Error(), 300))
 		}
 	}
-	c.logger.Error("message moved to DLQ", "iccid", sim.iccid, "ip", sim.ip, "reason", reason, "step", step, "error", cause)
-	if err := c.notifier.Failure(ctx, sim.iccid, sim.ip, text); err != nil {
+	c.logger.Error("message moved to DLQ", "iccid", sim.ICCID, "ip", sim.IP, "reason", reason, "step", step, "error", cause)
+	if err := c.notifier.Failure(ctx, sim.ICCID, sim.IP, text); err != nil {
 		c.logger.Error("failure notification not sent", "error", err)
+	}
+	if work.GiveUp != nil {
+		work.GiveUp(ctx, cause)
 	}
 	return nil
 }
@@ -362,16 +424,8 @@ func AddWorkers(r *message.Router, name, queue string, sub message.Subscriber, n
 	}
 }
 
-// subject is the SIM a message concerns, as far as the message tells: what
-// failure notifications and DLQ log lines name, so an operator knows which
-// SIM needs attention even when the command itself was unusable.
-type subject struct {
-	kind      events.Kind
-	iccid, ip string
-}
-
-func subjectOf(cmd events.SimCommand) subject {
-	return subject{kind: cmd.Kind, iccid: cmd.ICCID, ip: cmd.IP}
+func subjectOf(cmd events.SimCommand) Subject {
+	return Subject{Kind: cmd.Kind, ICCID: cmd.ICCID, IP: cmd.IP}
 }
 
 // maxReportedIP bounds the IP quoted from an invalid command: long enough
@@ -385,26 +439,26 @@ const maxReportedIP = 64
 // ICCID; the IP is quoted as carried, valid or not (999.1.2.3 is exactly
 // what the operator must see). A body cut short still yields the fields
 // that came before the damage.
-func subjectOfMalformed(msg *message.Message) subject {
-	var sim subject
+func subjectOfMalformed(msg *message.Message) Subject {
+	var sim Subject
 	for name, raw := range topLevelFields(msg.Payload) {
 		switch {
 		case strings.EqualFold(name, "iccid"):
 			if id := jsonScalar(raw); events.ValidICCID(id) {
-				sim.iccid = id
+				sim.ICCID = id
 			}
 		case strings.EqualFold(name, "ip"):
 			if ip, ok := jsonString(raw); ok && len(ip) <= maxReportedIP {
-				sim.ip = ip
+				sim.IP = ip
 			}
 		case strings.EqualFold(name, "kind"):
 			if k, ok := jsonString(raw); ok && len(k) <= 16 {
-				sim.kind = events.Kind(k)
+				sim.Kind = events.Kind(k)
 			}
 		}
 	}
-	if group := msg.Metadata.Get(MetaGroupID); sim.iccid == "" && events.ValidICCID(group) {
-		sim.iccid = group
+	if group := msg.Metadata.Get(MetaGroupID); sim.ICCID == "" && events.ValidICCID(group) {
+		sim.ICCID = group
 	}
 	return sim
 }

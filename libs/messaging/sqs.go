@@ -6,7 +6,10 @@ package messaging
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill-aws/sqs"
@@ -81,6 +84,7 @@ func NewSQSSubscriber(cfg aws.Config, logger watermill.LoggerAdapter, opts Subsc
 				MessageAttributeNames: []string{"All"},
 				MessageSystemAttributeNames: []types.MessageSystemAttributeName{
 					types.MessageSystemAttributeNameApproximateReceiveCount, types.MessageSystemAttributeNameMessageGroupId,
+					types.MessageSystemAttributeNameSentTimestamp,
 				},
 				WaitTimeSeconds:     wait,
 				MaxNumberOfMessages: 1,
@@ -113,6 +117,8 @@ const (
 	MetaReceiveCount  = "sqs_receive_count"
 	MetaGroupID       = "sqs_group_id"
 	MetaMessageID     = "sqs_message_id"
+	// MetaSentTimestamp is when SQS accepted the message (Unix ms).
+	MetaSentTimestamp = "sqs_sent_timestamp"
 )
 
 type receiptUnmarshaler struct {
@@ -128,5 +134,42 @@ func (u receiptUnmarshaler) Unmarshal(m *types.Message) (*message.Message, error
 	msg.Metadata.Set(MetaMessageID, aws.ToString(m.MessageId))
 	msg.Metadata.Set(MetaReceiveCount, m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
 	msg.Metadata.Set(MetaGroupID, m.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)])
+	msg.Metadata.Set(MetaSentTimestamp, m.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)])
 	return msg, nil
+}
+
+// FullSyncGroup is the message group of every full-sync request: one runs
+// after the other, in the order asked. Targeted requests (operators' SIM
+// lists, Data Streamer hints) each get a group of their own (the request
+// id), so they are handled in parallel and never wait behind a full sync.
+const FullSyncGroup = "full-sync"
+
+// NewSyncRequestMessage wraps a sync request for sim-poller's FIFO queue,
+// grouped as FullSyncGroup says and deduplicated by the request id (a
+// re-sent request is dropped within SQS's 5-minute window).
+func NewSyncRequestMessage(req events.SyncRequest) (*message.Message, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("encode sync request: %w", err)
+	}
+	msg := message.NewMessage(watermill.NewUUID(), body)
+	group := req.ID
+	if len(req.ICCIDs) == 0 {
+		group = FullSyncGroup
+	}
+	msg.Metadata.Set(MetadataGroupID, group)
+	msg.Metadata.Set(MetadataDeduplicationID, req.ID)
+	return msg, nil
+}
+
+// SentAt is when SQS accepted msg (zero when unknown).
+func SentAt(msg *message.Message) time.Time {
+	ms, err := strconv.ParseInt(msg.Metadata.Get(MetaSentTimestamp), 10, 64)
+	if err != nil || ms <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }

@@ -111,8 +111,9 @@ type Record struct {
 	ClaimedUntil time.Time
 	// LastFailure is the last failed attempt, cleared on success.
 	LastFailure *Failure
-	// LastFetchAt is when the device last fetched its credentials
-	// (onboarding-api, at most once a minute per SIM).
+	// LastFetchAt is when the device last fetched its credentials (written
+	// by onboarding-api off the request path, at most once a minute per SIM;
+	// zero: never).
 	LastFetchAt time.Time
 	CreatedAt   time.Time
 	UpdatedAt   time.Time

@@ -172,3 +172,81 @@ func reachable(g *callgraph.Graph, roots []*ssa.Function) map[*ssa.Function]bool
 	}
 	return seen
 }
+
+// AnalyzeCommands derives, for a command line built on cobra, the AWS
+// operations each group of its commands can reach: the call graph is built
+// from main as for the services, then walked from the closures (the
+// commands' RunE functions) of the functions group names in pkgPath; group
+// returns "" for functions that start no command. all is what main reaches,
+// so a test can check that every command was put in a group.
+func AnalyzeCommands(dir, main, pkgPath string, group func(fn string) string) (byGroup map[string][]Operation, all []Operation, err error) {
+	cfg := &packages.Config{Mode: packages.LoadAllSyntax, Dir: dir}
+	pkgs, err := packages.Load(cfg, main)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load %s: %w", main, err)
+	}
+	if n := packages.PrintErrors(pkgs); n > 0 {
+		return nil, nil, fmt.Errorf("load %s: %d errors", main, n)
+	}
+	prog, ssaPkgs := ssautil.AllPackages(pkgs, ssa.InstantiateGenerics)
+	prog.Build()
+	var mainPkg *ssa.Package
+	for _, p := range ssaPkgs {
+		if p != nil && p.Pkg.Name() == "main" {
+			mainPkg = p
+		}
+	}
+	if mainPkg == nil {
+		return nil, nil, fmt.Errorf("%s has no main package", main)
+	}
+	roots := []*ssa.Function{mainPkg.Func("init"), mainPkg.Func("main")}
+	graph := refinedCallGraph(prog, roots)
+	groupRoots := map[string][]*ssa.Function{}
+	for _, p := range prog.AllPackages() {
+		if p.Pkg.Path() != pkgPath {
+			continue
+		}
+		for _, m := range p.Members {
+			fn, ok := m.(*ssa.Function)
+			if !ok {
+				continue
+			}
+			if g := group(fn.Name()); g != "" {
+				groupRoots[g] = append(groupRoots[g], closures(fn)...)
+			}
+		}
+	}
+	byGroup = map[string][]Operation{}
+	for g, rs := range groupRoots {
+		byGroup[g] = operationsFrom(graph, rs)
+	}
+	return byGroup, operationsFrom(graph, roots), nil
+}
+
+// closures are the anonymous functions defined in fn, at any depth.
+func closures(fn *ssa.Function) []*ssa.Function {
+	var out []*ssa.Function
+	for _, a := range fn.AnonFuncs {
+		out = append(out, a)
+		out = append(out, closures(a)...)
+	}
+	return out
+}
+
+func operationsFrom(graph *callgraph.Graph, roots []*ssa.Function) []Operation {
+	seen := map[Operation]bool{}
+	var ops []Operation
+	for fn := range reachable(graph, roots) {
+		if isCredentialProvider(fn) {
+			continue
+		}
+		for _, e := range graph.Nodes[fn].Out {
+			if op, ok := operationOf(e.Callee.Func); ok && !seen[op] {
+				seen[op] = true
+				ops = append(ops, op)
+			}
+		}
+	}
+	sort.Slice(ops, func(a, b int) bool { return ops[a].String() < ops[b].String() })
+	return ops
+}

@@ -39,16 +39,30 @@ var NeverCalled = map[Operation]string{
 var SidecarPolicies = map[string]string{
 	"CollectorPolicy": "the metrics collector sidecar remote-writes to the stack's Prometheus workspace " +
 		"(aps:RemoteWrite on that workspace only; TestMetricsCollectorSidecars)",
+	"ExecCommandPolicy": "ECS Exec's SSM agent, which ECS injects into the Fargate tasks, opens its channels " +
+		"(the four ssmmessages actions, which IAM cannot scope; TestECSExec)",
 }
+
+// OperatorPolicies are the standalone policies for people, attached to no
+// task role; each is checked against the call graph of its command line
+// (TestOperatorPolicyGrantsExactlyWhatSimbridgeCalls).
+var OperatorPolicies = map[string]string{
+	"OperatorPolicy": "./tools/cmd/simbridge",
+}
+
+// NoPermissionNeeded are operations any IAM identity may call.
+var NoPermissionNeeded = map[Action]bool{"sts:GetCallerIdentity": true}
 
 // NeedsWildcardResource are actions IAM cannot scope to a resource.
 var NeedsWildcardResource = map[Action]bool{
 	"iot:CreateKeysAndCertificate": true,
 	// A certificate's ARN exists only once it is registered.
-	"iot:RegisterCertificate": true,
-	"iot:DescribeEndpoint":    true,
-	"iot:ListCertificates":    true,
-	"iot:ListPrincipalThings": true,
+	"iot:RegisterCertificate":  true,
+	"iot:DescribeEndpoint":     true,
+	"iot:ListCertificates":     true,
+	"iot:ListCertificatesByCA": true,
+	"iot:ListPrincipalThings":  true,
+	"iot:ListThings":           true,
 }
 
 // ActionsFor turns reachable operations into the IAM actions they need,
@@ -97,7 +111,9 @@ func (t *Template) RoleGrants(roleID string, params map[string]string) ([]Grant,
 		return nil, fmt.Errorf("%s: managed policies cannot be checked for least privilege", roleID)
 	}
 	for id, other := range t.Resources {
-		if _, sidecar := SidecarPolicies[id]; sidecar {
+		_, sidecar := SidecarPolicies[id]
+		_, operator := OperatorPolicies[id]
+		if sidecar || operator {
 			continue
 		}
 		if other.Type == "AWS::IAM::Policy" || other.Type == "AWS::IAM::ManagedPolicy" {
@@ -108,19 +124,40 @@ func (t *Template) RoleGrants(roleID string, params map[string]string) ([]Grant,
 	policies, _ := r.Properties["Policies"].([]any)
 	for _, p := range policies {
 		doc, _ := p.(map[string]any)["PolicyDocument"].(map[string]any)
-		stmts, _ := doc["Statement"].([]any)
-		for _, s := range stmts {
-			stmt, _ := s.(map[string]any)
-			if stmt["Effect"] != "Allow" {
-				continue
-			}
-			if _, bad := stmt["NotAction"]; bad {
-				return nil, fmt.Errorf("%s: NotAction grants more than it names", roleID)
-			}
-			for _, a := range asList(stmt["Action"]) {
-				for _, res := range asList(stmt["Resource"]) {
-					grants = append(grants, Grant{Action: Action(fmt.Sprint(a)), Resource: t.Eval(res, params)})
-				}
+		g, err := t.documentGrants(roleID, doc, params)
+		if err != nil {
+			return nil, err
+		}
+		grants = append(grants, g...)
+	}
+	return grants, nil
+}
+
+// PolicyGrants collects the Allow statements of a standalone managed
+// policy (AWS::IAM::ManagedPolicy), as RoleGrants does for a role.
+func (t *Template) PolicyGrants(policyID string, params map[string]string) ([]Grant, error) {
+	r, ok := t.Resources[policyID]
+	if !ok || r.Type != "AWS::IAM::ManagedPolicy" {
+		return nil, fmt.Errorf("%s is not a managed policy of the template", policyID)
+	}
+	doc, _ := r.Properties["PolicyDocument"].(map[string]any)
+	return t.documentGrants(policyID, doc, params)
+}
+
+func (t *Template) documentGrants(id string, doc map[string]any, params map[string]string) ([]Grant, error) {
+	var grants []Grant
+	stmts, _ := doc["Statement"].([]any)
+	for _, s := range stmts {
+		stmt, _ := s.(map[string]any)
+		if stmt["Effect"] != "Allow" {
+			continue
+		}
+		if _, bad := stmt["NotAction"]; bad {
+			return nil, fmt.Errorf("%s: NotAction grants more than it names", id)
+		}
+		for _, a := range asList(stmt["Action"]) {
+			for _, res := range asList(stmt["Resource"]) {
+				grants = append(grants, Grant{Action: Action(fmt.Sprint(a)), Resource: t.Eval(res, params)})
 			}
 		}
 	}

@@ -28,7 +28,7 @@ var serviceResources = map[string]struct {
 	role, task, service string
 	secrets             []string // secrets the service needs in AWS
 }{
-	"sim-poller":     {"SimPollerTaskRole", "SimPollerTask", "SimPollerService", []string{"ONCE_PASSWORD_"}},
+	"sim-poller":     {"SimPollerTaskRole", "SimPollerTask", "SimPollerService", []string{"ONCE_PASSWORD_", "STREAM_AUTH_"}},
 	"provisioner":    {"ProvisionerTaskRole", "ProvisionerTask", "ProvisionerService", nil},
 	"deactivator":    {"DeactivatorTaskRole", "DeactivatorTask", "DeactivatorService", nil},
 	"onboarding-api": {"OnboardingApiTaskRole", "OnboardingApiTask", "OnboardingApiService", []string{"API_KEY_"}},
@@ -48,8 +48,12 @@ func TestTemplateNamesMatchBootstrap(t *testing.T) {
 		{"CreateDeadLetterQueue", "QueueName", names.CreateDLQ()},
 		{"DisableQueue", "QueueName", names.DisableQueue()},
 		{"DisableDeadLetterQueue", "QueueName", names.DisableDLQ()},
+		{"SyncQueue", "QueueName", names.SyncQueue()},
+		{"SyncDeadLetterQueue", "QueueName", names.SyncDLQ()},
 		{"SuccessTopic", "TopicName", names.SuccessTopic()},
 		{"FailureTopic", "TopicName", names.FailureTopic()},
+		{"SummaryTopic", "TopicName", names.SummaryTopic()},
+		{"StreamCredentialsSecret", "Name", names.Prefix + "/datastreamer-credentials"},
 		{"SimTable", "TableName", names.Table()},
 		{"LeaseTable", "TableName", names.Leases()},
 		{"DeviceKeyAlias", "AliasName", names.KeyAlias()},
@@ -165,8 +169,8 @@ func TestQueuesHaveDeadLetterQueuesAndAlarms(t *testing.T) {
 		}
 	}
 	queues := tpl.OfType("AWS::SQS::Queue")
-	if len(queues) != 4 {
-		t.Fatalf("want 2 queues with 2 DLQs, got %v", queues)
+	if len(queues) != 6 {
+		t.Fatalf("want 3 queues (create, disable, sync requests) with 3 DLQs, got %v", queues)
 	}
 	for _, id := range queues {
 		t.Run(id, func(t *testing.T) {

@@ -23,8 +23,9 @@ import (
 // certificate and the old IP gets 404; enabled again → the device onboards
 // with its old certificate, ACTIVE again.
 func TestSIMStateChangesInTheAccountReachTheDevice(t *testing.T) {
-	// The test triggers every sync itself, so each one's commands are known.
-	s := startStack(t, devstack.Options{SIMs: 3, SyncInterval: time.Hour, ShutdownTimeout: 10 * time.Second,
+	// The test triggers every sync itself, so each one's commands are known;
+	// the Data Streamer is off (realtime_test.go covers it).
+	s := startStack(t, devstack.Options{SIMs: 3, SyncInterval: time.Hour, ShutdownTimeout: 10 * time.Second, NoDataStreamer: true,
 		Env: map[string][]string{"sim-poller": {"SYNC_ON_START=false"}}})
 	iotAPI := iot.NewFromConfig(testkit.AWSConfigFor(t, s.AWSEndpoint()))
 	ctx := context.Background()

@@ -17,6 +17,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
 	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/testkit"
 )
@@ -50,6 +54,9 @@ type Options struct {
 	// the bootstrap and every service; the rest stays on moto. Benchmarks
 	// need it: moto's FIFO queues cost O(n) per operation.
 	FastSQS bool
+	// NoDataStreamer leaves the simulator's Data Streamer off: changes then
+	// reach the stack only through sim-poller's polls.
+	NoDataStreamer bool
 	// Progress receives one line per step (may be nil).
 	Progress io.Writer
 	// BeforeServices runs after the emulator, the bootstrap and the
@@ -93,6 +100,12 @@ const (
 	// IoTEndpoint is the IoT data endpoint devices are told (moto answers
 	// DescribeEndpoint with a random host, so the stack fixes one).
 	IoTEndpoint = "local-ats.iot.us-east-1.amazonaws.com"
+	// StreamUser and streamPassword are the Data Streamer's Basic
+	// credentials between the simulator and sim-poller's receiver.
+	StreamUser     = "1nce-datastreamer"
+	streamPassword = "local-stream-password"
+	// StreamPath is where sim-poller's receiver takes Data Streamer posts.
+	StreamPath = "/datastreamer"
 )
 
 // Stack is a running local system.
@@ -108,6 +121,16 @@ type Stack struct {
 	// SQSStub is the in-memory SQS process with Options.FastSQS, else nil.
 	SQSStub *Proc
 	sqsURL  string
+	// streamAddr is sim-poller's Data Streamer receiver ("" without one).
+	streamAddr string
+}
+
+// StreamURL is sim-poller's Data Streamer receiver ("" when off).
+func (s *Stack) StreamURL() string {
+	if s.streamAddr == "" {
+		return ""
+	}
+	return "http://" + s.streamAddr + StreamPath
 }
 
 // AWSEndpoint is the emulator's URL.
@@ -147,6 +170,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	if err := s.bootstrap(ctx); err != nil {
 		return nil, err
+	}
+	if !opts.NoDataStreamer {
+		if s.streamAddr, err = freeAddr(); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.startSimulator(); err != nil {
 		return nil, err
@@ -193,16 +221,47 @@ func (s *Stack) bootstrap(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	if err := s.storeOncePassword(ctx, cfg); err != nil {
+		return err
+	}
 	s.progress("bootstrap             queues, topics, table %s, KMS key, IoT policy %s, API key secret", s.Resources.Table(), s.Resources.Policy())
 	return nil
+}
+
+// OncePasswordSecret is the secret holding the simulated account's
+// password, where the operators' command line reads it as in AWS
+// (<prefix>/once-password), so `simbridge status` needs no password flag.
+func (s *Stack) OncePasswordSecret() string { return s.Opts.Prefix + "/once-password" }
+
+func (s *Stack) storeOncePassword(ctx context.Context, cfg aws.Config) error {
+	sm := secretsmanager.NewFromConfig(cfg)
+	_, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(s.OncePasswordSecret()), SecretString: aws.String(oncePassword)})
+	var exists *smtypes.ResourceExistsException
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("store the 1NCE password: %w", err)
+	}
+	return nil
+}
+
+// OperatorEnv is the environment that points the operators' command line
+// (simbridge) at this stack: the emulator, the prefix, the simulator.
+func (s *Stack) OperatorEnv() []string {
+	return append(testkit.Env(s.Moto.Endpoint), "SIMBRIDGE_PREFIX="+s.Opts.Prefix,
+		"SIMBRIDGE_ONCE_URL="+s.OnceAPIURL, "SIMBRIDGE_ONCE_USERNAME="+OnceUser)
 }
 
 func (s *Stack) startSimulator() error {
 	pr, pw := io.Pipe()
 	args := []string{"-listen", "127.0.0.1:0", "-user", OnceUser, "-count", strconv.Itoa(s.Opts.SIMs), "-iccid-prefix", s.Opts.ICCIDPrefix,
 		"-ip-pattern", s.Opts.IPPattern, "-ip-start", strconv.Itoa(s.Opts.IPStart), "-rate-limit", "100", "-rate-burst", "100"}
-	p, err := startProc("oncesim", filepath.Join(s.Opts.BinDir, "oncesim"), args,
-		[]string{"ONCESIM_PASSWORD=" + oncePassword}, filepath.Join(s.Opts.LogDir, "oncesim.log"), pw)
+	env := []string{"ONCESIM_PASSWORD=" + oncePassword}
+	if s.streamAddr != "" {
+		// The receiver comes up after the simulator: batches sent before
+		// are retried, as 1NCE does.
+		args = append(args, "-stream-url", s.StreamURL(), "-stream-user", StreamUser, "-stream-interval", "250ms")
+		env = append(env, "ONCESIM_STREAM_PASSWORD="+streamPassword)
+	}
+	p, err := startProc("oncesim", filepath.Join(s.Opts.BinDir, "oncesim"), args, env, filepath.Join(s.Opts.LogDir, "oncesim.log"), pw)
 	if err != nil {
 		return err
 	}
@@ -218,6 +277,9 @@ func (s *Stack) startSimulator() error {
 	s.OnceAPIURL = url
 	s.OnceAdminURL = strings.TrimSuffix(url, "/management-api")
 	s.progress("1NCE simulator        %s (%d SIMs on %s from .%d)", url, s.Opts.SIMs, s.Opts.IPPattern, s.Opts.IPStart)
+	if s.streamAddr != "" {
+		s.progress("1NCE Data Streamer    posts to %s (sim-poller's receiver)", s.StreamURL())
+	}
 	return nil
 }
 
@@ -261,6 +323,9 @@ func (s *Stack) serviceEnv(name, httpAddr, opsAddr string) []string {
 	case "sim-poller":
 		env = append(env, "HTTP_ADDR="+httpAddr, "ONCE_API_URL="+s.OnceAPIURL, "ONCE_USERNAME="+OnceUser,
 			"ONCE_PASSWORD_VALUE="+oncePassword, "SYNC_INTERVAL="+s.Opts.SyncInterval.String())
+		if s.streamAddr != "" {
+			env = append(env, "STREAM_ADDR="+s.streamAddr, "STREAM_PATH="+StreamPath, "STREAM_AUTH_VALUE="+StreamUser+":"+streamPassword)
+		}
 	case "onboarding-api":
 		env = append(env, "HTTP_ADDR="+httpAddr, "IOT_ENDPOINT="+IoTEndpoint)
 	case "vpn-gateway":

@@ -18,6 +18,10 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /admin/mutations", s.handleSetMutations)
 	mux.HandleFunc("DELETE /admin/mutations", s.handleClearMutations)
 	mux.HandleFunc("POST /admin/tokens/expire", s.handleExpireTokens)
+	mux.HandleFunc("GET /admin/streamer", s.handleGetStreamer)
+	mux.HandleFunc("PUT /admin/streamer", s.handleSetStreamer)
+	mux.HandleFunc("DELETE /admin/streamer", s.handleStopStreamer)
+	mux.HandleFunc("POST /admin/streamer/events", s.handleStreamEvents)
 	mux.HandleFunc("GET /admin/stats", s.handleStats)
 	mux.HandleFunc("DELETE /admin/stats", s.handleResetStats)
 }

@@ -193,3 +193,28 @@ func (c *AdminClient) newRequest(ctx context.Context, method, path string, in an
 	}
 	return req, nil
 }
+
+// SetStreamer configures the simulated Data Streamer (an empty URL turns
+// it off) and returns its state.
+func (c *AdminClient) SetStreamer(ctx context.Context, cfg StreamConfig) (StreamState, error) {
+	var st StreamState
+	err := c.do(ctx, http.MethodPut, "/admin/streamer", cfg, &st)
+	return st, err
+}
+
+// Streamer returns the Data Streamer's configuration and counters.
+func (c *AdminClient) Streamer(ctx context.Context) (StreamState, error) {
+	var st StreamState
+	err := c.do(ctx, http.MethodGet, "/admin/streamer", nil, &st)
+	return st, err
+}
+
+// StopStreamer turns the Data Streamer off, dropping what it had not sent.
+func (c *AdminClient) StopStreamer(ctx context.Context) error {
+	return c.do(ctx, http.MethodDelete, "/admin/streamer", nil, nil)
+}
+
+// StreamEvents queues hand-made records for the Data Streamer to send.
+func (c *AdminClient) StreamEvents(ctx context.Context, recs ...onceapi.StreamRecord) error {
+	return c.do(ctx, http.MethodPost, "/admin/streamer/events", recs, nil)
+}

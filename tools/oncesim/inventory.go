@@ -22,6 +22,9 @@ var (
 type Inventory struct {
 	mu   sync.RWMutex
 	sims []onceapi.SIM // sorted by ICCID, ICCIDs unique
+	// observer hears every change after it happened (nil before: added,
+	// nil after: removed); the Server streams them as Data Streamer events.
+	observer func(before, after *onceapi.SIM)
 }
 
 // NewInventory builds an inventory from sims, refusing empty or duplicate ICCIDs so the
@@ -42,25 +45,39 @@ func (inv *Inventory) Add(sims ...onceapi.SIM) error {
 		return err
 	}
 	inv.mu.Lock()
-	defer inv.mu.Unlock()
 	for _, s := range batch {
 		if _, found := inv.find(s.ICCID); found {
+			inv.mu.Unlock()
 			return fmt.Errorf("%w: %s", ErrSIMExists, s.ICCID)
 		}
 	}
 	inv.sims = mergeByICCID(inv.sims, batch)
+	inv.mu.Unlock()
+	for i := range batch {
+		inv.changed(nil, &batch[i])
+	}
 	return nil
+}
+
+// changed tells the observer, outside the lock.
+func (inv *Inventory) changed(before, after *onceapi.SIM) {
+	if inv.observer != nil {
+		inv.observer(before, after)
+	}
 }
 
 // Remove deletes a SIM, as when it leaves the customer's account.
 func (inv *Inventory) Remove(iccid string) error {
 	inv.mu.Lock()
-	defer inv.mu.Unlock()
 	i, found := inv.find(iccid)
 	if !found {
+		inv.mu.Unlock()
 		return fmt.Errorf("%w: %s", ErrSIMNotFound, iccid)
 	}
+	gone := inv.sims[i]
 	inv.sims = slices.Delete(inv.sims, i, i+1)
+	inv.mu.Unlock()
+	inv.changed(&gone, nil)
 	return nil
 }
 

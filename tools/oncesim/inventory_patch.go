@@ -22,18 +22,22 @@ func (inv *Inventory) Patch(iccid string, p SIMPatch) (onceapi.SIM, error) {
 		return onceapi.SIM{}, fmt.Errorf("%w: status %q (want %s or %s)", ErrInvalidSIM, *p.Status, onceapi.StatusEnabled, onceapi.StatusDisabled)
 	}
 	inv.mu.Lock()
-	defer inv.mu.Unlock()
 	i, found := inv.find(iccid)
 	if !found {
+		inv.mu.Unlock()
 		return onceapi.SIM{}, fmt.Errorf("%w: %s", ErrSIMNotFound, iccid)
 	}
+	before := inv.sims[i]
 	if p.Status != nil {
 		inv.sims[i].Status = *p.Status
 	}
 	if p.IPAddress != nil {
 		inv.sims[i].IPAddress = *p.IPAddress
 	}
-	return inv.sims[i], nil
+	after := inv.sims[i]
+	inv.mu.Unlock()
+	inv.changed(&before, &after)
+	return after, nil
 }
 
 // validStatus reports whether status is one 1NCE uses.

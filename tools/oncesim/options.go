@@ -31,6 +31,9 @@ type Options struct {
 	RateBurst int           // burst of the rate limit; 0 means ceil(RateLimit)
 	SIMs      []onceapi.SIM // initial inventory
 	Logger    *slog.Logger  // request log; nil discards
+	// Stream configures the simulated Data Streamer (zero: off; see
+	// PUT /admin/streamer).
+	Stream StreamConfig
 }
 
 // DefaultOptions returns the behaviour of the real API for user and password, so a test only

@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"golang.org/x/time/rate"
+
+	"github.com/simbridge/simbridge/libs/onceapi"
 )
 
 // Endpoint names: the values of Fault.Match and the keys of Stats.Requests.
@@ -30,6 +32,7 @@ type Server struct {
 	faults   *faultEngine
 	mutator  *mutator
 	stats    *statsCounter
+	stream   *streamer
 	log      *slog.Logger
 	handler  http.Handler
 }
@@ -55,7 +58,12 @@ func New(opts Options) (*Server, error) {
 		faults:   &faultEngine{},
 		mutator:  &mutator{},
 		stats:    newStatsCounter(),
+		stream:   newStreamer(opts.Logger),
 		log:      opts.Logger,
+	}
+	inv.observer = func(before, after *onceapi.SIM) { s.stream.emit(eventsFor(before, after)...) }
+	if err := s.stream.configure(opts.Stream); err != nil {
+		return nil, fmt.Errorf("oncesim: %w", err)
 	}
 	if opts.RateLimit > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(opts.RateLimit), opts.RateBurst)
@@ -89,6 +97,16 @@ func (s *Server) Mutations() []MutationState { return s.mutator.list() }
 // ExpireTokens revokes every issued token, so the next API call answers 401; it returns how
 // many tokens were revoked.
 func (s *Server) ExpireTokens() int { return s.tokens.expireAll() }
+
+// SetStreamer configures the simulated Data Streamer, as PUT
+// /admin/streamer does (an empty URL turns it off).
+func (s *Server) SetStreamer(cfg StreamConfig) error { return s.stream.configure(cfg) }
+
+// Streamer returns the Data Streamer's state, as GET /admin/streamer does.
+func (s *Server) Streamer() StreamState { return s.stream.snapshot() }
+
+// Close stops the Data Streamer's background sending.
+func (s *Server) Close() { s.stream.halt() }
 
 // Stats returns the request counters, as GET /admin/stats does.
 func (s *Server) Stats() Stats { return s.stats.snapshot() }

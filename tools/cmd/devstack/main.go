@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/simbridge/simbridge/libs/cli"
@@ -25,7 +26,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	bin := fs.String("bin", "bin", "directory of the built commands")
 	logs := fs.String("logs", ".run/logs", "directory for the log files")
 	sims := fs.Int("sims", 3, "SIMs in the simulated 1NCE account (IPs 127.0.0.2 onwards)")
-	interval := fs.Duration("sync-interval", 30*time.Second, "sim-poller's schedule")
+	interval := fs.Duration("sync-interval", 15*time.Minute, "sim-poller's schedule (the safety net: the simulator's Data Streamer brings changes in seconds)")
 	exitAfterDemo := fs.Bool("exit-after-demo", false, "stop after the device fetched its credentials (smoke test)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -64,9 +65,22 @@ Try:
   %[1]s/device -url %[2]s -source-ip 127.0.0.3
   curl -s -X POST %[3]s                                   # sync now
   curl -s -X PATCH %[4]s/admin/sims/<iccid> -d '{"status":"Disabled"}'
-  curl -s -X POST %[4]s/admin/sims -d '{"iccid":"8988280666000000099","ip_address":"127.0.0.99"}'
   curl -s %[4]s/admin/sims                                # the simulated 1NCE inventory
-AWS emulator: AWS_ENDPOINT_URL=%[5]s AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
-`, bin, s.GatewayURL(), s.SyncURL(), s.OnceAdminURL, s.AWSEndpoint())
+Real time (the simulator's Data Streamer posts to %[6]s; the next poll is %[7]v away):
+  curl -s -X POST %[4]s/admin/sims -d '{"iccid":"8988280666000000099","ip_address":"127.0.0.99"}'
+  %[1]s/device -url %[2]s -source-ip 127.0.0.99 -wait 30s   # onboardable in seconds
+  curl -s %[4]s/admin/streamer                            # what the streamer sent and 1NCE-style retries
+
+simbridge, the operators' command line, against this stack (the 1NCE password is in the
+emulator's secret %[9]s, as in AWS):
+  export %[8]s
+  %[1]s/simbridge status 127.0.0.2        # one SIM: 1NCE, record, IoT Core, verdict
+  %[1]s/simbridge list                    # the fleet; -o json or -o csv for scripts
+  %[1]s/simbridge sync                    # a sync through sim-poller's request queue
+  %[1]s/simbridge audit                   # 1NCE vs table vs IoT Core; --fix repairs through commands
+  %[1]s/simbridge failures                # the dead-letter queues, decoded
+  %[1]s/simbridge --help
+`, bin, s.GatewayURL(), s.SyncURL(), s.OnceAdminURL, s.AWSEndpoint(), s.StreamURL(), s.Opts.SyncInterval,
+		strings.Join(s.OperatorEnv(), " "), s.OncePasswordSecret())
 	return nil
 }

@@ -32,6 +32,11 @@ type config struct {
 	tokenTTL      time.Duration
 	rateLimit     float64
 	rateBurst     int
+	// The simulated Data Streamer (off without streamURL).
+	streamURL      string
+	streamUser     string
+	streamPassword string
+	streamInterval time.Duration
 }
 
 // newFlagSet declares the flags with their built-in defaults.
@@ -50,6 +55,10 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.DurationVar(&c.tokenTTL, "token-ttl", oncesim.DefaultTokenTTL, "lifetime of issued tokens")
 	fs.Float64Var(&c.rateLimit, "rate-limit", oncesim.DefaultRateLimit, "requests per second on /v1/sims and /v1/sims/{iccid} together (0 = unlimited)")
 	fs.IntVar(&c.rateBurst, "rate-burst", oncesim.DefaultRateBurst, "burst of the rate limit")
+	fs.StringVar(&c.streamURL, "stream-url", "", "Data Streamer receiver the simulator posts the events of inventory changes to (\"\" = off)")
+	fs.StringVar(&c.streamUser, "stream-user", "1nce-datastreamer", "Basic-auth user of the Data Streamer")
+	fs.StringVar(&c.streamPassword, "stream-password", "", "Basic-auth password of the Data Streamer (prefer env "+envPrefix+"STREAM_PASSWORD)")
+	fs.DurationVar(&c.streamInterval, "stream-interval", 500*time.Millisecond, "how often the Data Streamer sends a batch")
 	return fs
 }
 
@@ -109,6 +118,10 @@ func (c config) validate() error {
 		return fmt.Errorf("%w: -rate-limit and -rate-burst must not be negative", errUsage)
 	case c.basePath != "" && !strings.HasPrefix(c.basePath, "/"):
 		return fmt.Errorf("%w: -base-path must be empty or start with /", errUsage)
+	case c.streamURL != "" && c.streamPassword == "":
+		return fmt.Errorf("%w: -stream-url needs -stream-password (or %sSTREAM_PASSWORD)", errUsage, envPrefix)
+	case c.streamInterval <= 0:
+		return fmt.Errorf("%w: -stream-interval must be positive", errUsage)
 	}
 	return nil
 }
@@ -128,6 +141,10 @@ func (c config) LogValue() slog.Value {
 		slog.String("token_ttl", c.tokenTTL.String()),
 		slog.Float64("rate_limit", c.rateLimit),
 		slog.Int("rate_burst", c.rateBurst),
+		slog.String("stream_url", c.streamURL),
+		slog.String("stream_user", c.streamUser),
+		slog.String("stream_password", "***"),
+		slog.String("stream_interval", c.streamInterval.String()),
 	)
 }
 

@@ -20,11 +20,18 @@ func TestParseConfig(t *testing.T) {
 		{name: "defaults with env password", env: map[string]string{"ONCESIM_PASSWORD": "pw"}, check: func(t *testing.T, c config) {
 			want := config{listen: "127.0.0.1:8090", user: "demo@example.com", password: "pw", count: 5,
 				iccidPrefix: "8988280666000000", ipPattern: "127.0.0.x", ipStart: 2, basePath: "/management-api",
-				tokenTTL: time.Hour, rateLimit: 10, rateBurst: 10}
+				tokenTTL: time.Hour, rateLimit: 10, rateBurst: 10, streamUser: "1nce-datastreamer", streamInterval: 500 * time.Millisecond}
 			if c != want {
 				t.Fatalf("config = %+v, want %+v", c, want)
 			}
 		}},
+		{name: "stream without password", args: []string{"-password", "p", "-stream-url", "http://127.0.0.1:1/x"}, wantErr: "stream-password"},
+		{name: "stream password from env", args: []string{"-password", "p", "-stream-url", "http://127.0.0.1:1/x"}, env: map[string]string{"ONCESIM_STREAM_PASSWORD": "s"},
+			check: func(t *testing.T, c config) {
+				if c.streamURL != "http://127.0.0.1:1/x" || c.streamPassword != "s" {
+					t.Fatalf("config = %+v", c)
+				}
+			}},
 		{name: "flags", args: []string{"-password", "p", "-listen", "127.0.0.1:0", "-count", "100000", "-ip-pattern", "10.x.x.x",
 			"-ip-start", "1", "-base-path", "", "-token-ttl", "2s", "-rate-limit", "0", "-rate-burst", "3", "-inventory-file", "f.json"},
 			check: func(t *testing.T, c config) {

@@ -63,12 +63,22 @@ func newSimulator(cfg config, log *slog.Logger) (*oncesim.Server, error) {
 		RateBurst: cfg.rateBurst,
 		SIMs:      sims,
 		Logger:    log,
+		Stream:    streamConfig(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	log.Info("inventory ready", slog.Int("sims", len(sims)))
 	return srv, nil
+}
+
+// streamConfig is the Data Streamer's configuration from the flags.
+func streamConfig(cfg config) oncesim.StreamConfig {
+	if cfg.streamURL == "" {
+		return oncesim.StreamConfig{}
+	}
+	return oncesim.StreamConfig{URL: cfg.streamURL, User: cfg.streamUser, Password: cfg.streamPassword,
+		IntervalMS: int(cfg.streamInterval.Milliseconds())}
 }
 
 // loadSIMs reads the inventory file if given, else generates SIMs from the flags.

@@ -3,6 +3,7 @@ package adapters
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,10 @@ type Metrics struct {
 	lastSuccess   prometheus.Gauge
 	guardRefusals prometheus.Counter
 	drift         prometheus.Counter
+	requests      *prometheus.CounterVec
+	lookups       *prometheus.CounterVec
+	streamReqs    *prometheus.CounterVec
+	streamRecs    *prometheus.CounterVec
 }
 
 // NewMetrics registers the series on reg.
@@ -56,9 +61,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Runs whose disables the mass-disable guard withheld."}),
 		drift: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "listing_drift_total",
 			Help: "Active SIMs a complete listing missed although the single-SIM endpoint says they are Enabled (kept, re-checked next run)."}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "sync_requests_total",
+			Help: "Sync requests from the queue that ended, by source (operator, datastreamer), kind (full, targeted) and status (done, failed)."},
+			[]string{"source", "kind", "status"}),
+		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "hint_lookups_total",
+			Help: "Single-SIM lookups of targeted syncs by outcome: asked (a GET /v1/sims/{iccid}), shared (served by another caller's question)."},
+			[]string{"outcome"}),
+		streamReqs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "stream_requests_total",
+			Help: "Data Streamer requests answered, by HTTP status (200 enqueued, 400 malformed, 401 credentials, 413 too large, 503 not enqueued: 1NCE retries)."},
+			[]string{"code"}),
+		streamRecs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "stream_records_total",
+			Help: "Data Streamer records by outcome: relevant (SIM enqueued for a lookup), usage, irrelevant (event type), invalid (no valid ICCID)."},
+			[]string{"outcome"}),
 	}
 	reg.MustRegister(m.simsByState, m.published, m.skipped, m.apiRequests, m.apiRetries, m.runs, m.failures,
-		m.runDuration, m.lastSuccess, m.guardRefusals, m.drift)
+		m.runDuration, m.lastSuccess, m.guardRefusals, m.drift, m.requests, m.lookups, m.streamReqs, m.streamRecs)
 	return m
 }
 
@@ -100,6 +117,22 @@ func (m *Metrics) Run(sum app.Summary, err error) {
 	}
 	m.runs.WithLabelValues("success").Inc()
 	m.lastSuccess.Set(float64(sum.StartedAt.Add(time.Duration(sum.DurationSeconds * float64(time.Second))).Unix()))
+}
+
+// SyncRequest counts a sync request that ended (ports.RequestObserver).
+func (m *Metrics) SyncRequest(source, kind, status string) {
+	m.requests.WithLabelValues(source, kind, status).Inc()
+}
+
+// Lookup counts a targeted sync's lookup (SharedLookups).
+func (m *Metrics) Lookup(outcome string) { m.lookups.WithLabelValues(outcome).Inc() }
+
+// StreamRequest counts an answered Data Streamer request (ports.StreamObserver).
+func (m *Metrics) StreamRequest(code int) { m.streamReqs.WithLabelValues(strconv.Itoa(code)).Inc() }
+
+// StreamRecords counts Data Streamer records by outcome.
+func (m *Metrics) StreamRecords(outcome string, n int) {
+	m.streamRecs.WithLabelValues(outcome).Add(float64(n))
 }
 
 // Skipped records a run refused because another one was in progress.

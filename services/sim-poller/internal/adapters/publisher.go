@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/simbridge/simbridge/libs/events"
@@ -36,6 +37,24 @@ func (p *CommandPublisher) Publish(_ context.Context, cmd events.SimCommand) err
 	}
 	if err := p.pub.Publish(queue, msg); err != nil {
 		return fmt.Errorf("publish %s of %s to %s: %w", cmd.Kind, cmd.ICCID, queue, err)
+	}
+	return nil
+}
+
+// SummaryTopic publishes sync summaries to their SNS topic.
+type SummaryTopic struct {
+	Pub      message.Publisher
+	TopicARN string
+}
+
+// Summary publishes one run's summary.
+func (t SummaryTopic) Summary(_ context.Context, s events.SyncSummary) error {
+	body, err := s.Encode()
+	if err != nil {
+		return fmt.Errorf("encode sync summary: %w", err)
+	}
+	if err := t.Pub.Publish(t.TopicARN, message.NewMessage(watermill.NewUUID(), body)); err != nil {
+		return fmt.Errorf("publish sync summary to %s: %w", t.TopicARN, err)
 	}
 	return nil
 }

@@ -29,7 +29,12 @@ func (s *Syncer) publishAll(ctx context.Context, changes []domain.Change, sum *S
 			if ctx.Err() != nil {
 				return nil
 			}
-			t.add(c.Kind, s.Publisher.Publish(ctx, toCommand(c, observed)))
+			cmd := toCommand(c, observed)
+			err := s.Publisher.Publish(ctx, cmd)
+			if err == nil {
+				s.inflight.add(cmd, s.now())
+			}
+			t.add(c.Kind, err)
 			return nil
 		})
 	}

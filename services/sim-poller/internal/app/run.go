@@ -34,11 +34,30 @@ func (s *Syncer) run(ctx context.Context, force bool, sum *Summary) error {
 	confirmErr := s.confirmAbsent(ctx, rec, rec.PlanConfirmations(policy))
 	changes, report := rec.Finish(policy)
 	sum.record(report)
+	if sum.Complete {
+		s.lastListed.Store(int64(sum.Listed))
+	}
+	changes = s.dropSuperseded(changes, sum)
 	pubErr := s.publishAll(ctx, changes, sum)
 	if listErr != nil {
 		listErr = fmt.Errorf("list 1NCE SIMs (no SIM disabled this run): %w", listErr)
 	}
 	return errors.Join(listErr, confirmErr, guardErr(report), pubErr)
+}
+
+// dropSuperseded leaves out the changes of SIMs a targeted sync published
+// a command for since this run began: its lookup is newer than the listing
+// (see inflight.go).
+func (s *Syncer) dropSuperseded(changes []domain.Change, sum *Summary) []domain.Change {
+	kept := changes[:0:0]
+	for _, c := range changes {
+		if s.inflight.publishedSince(c.ICCID, sum.StartedAt) {
+			sum.Superseded++
+			continue
+		}
+		kept = append(kept, c)
+	}
+	return kept
 }
 
 // guardErr says why the guard refused, with what the operator needs to

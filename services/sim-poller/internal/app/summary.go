@@ -25,6 +25,9 @@ type Summary struct {
 	Unchanged int `json:"unchanged"`
 	// Published counts the commands sent, by kind (create, update, disable).
 	Published map[string]int `json:"published"`
+	// Superseded counts changes not sent because a targeted sync (a Data
+	// Streamer hint) handled the SIM after this run began.
+	Superseded int `json:"superseded,omitempty"`
 	// Problems counts skipped SIMs by reason, with a few example ICCIDs each.
 	Problems        map[string]int      `json:"problems,omitempty"`
 	ProblemExamples map[string][]string `json:"problem_examples,omitempty"`

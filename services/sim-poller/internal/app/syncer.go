@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/simbridge/simbridge/libs/events"
@@ -72,15 +73,30 @@ type Deps struct {
 	Notifier  Notifier
 	Lease     Lease
 	Logger    *slog.Logger
+	// Records and Lookups serve targeted syncs (SyncSIMs); a syncer
+	// without them runs full syncs only.
+	Records Records
+	Lookups Lookups
+	// Summaries, when set, gets one summary per run that changed anything.
+	Summaries Summaries
 }
 
 // Syncer runs reconciliations, one at a time across every replica.
 type Syncer struct {
 	Deps
+	// SettleTimeout bounds how long a targeted sync waits for the record
+	// of a SIM whose create is still in a queue (see inflight.go).
+	SettleTimeout time.Duration
+	// PageSize is the 1NCE listing's page size: with the size of the last
+	// complete listing it says when a targeted sync lists instead.
+	PageSize   int
+	lastListed atomic.Int64
 	guard      Guard
 	publishers int
 	now        func() time.Time
 	mu         sync.Mutex
+	inflight   inflight
+	realtime   realtimeCounts
 }
 
 // NewSyncer wires the use case; publishers is how many commands are sent concurrently.
@@ -88,7 +104,7 @@ func NewSyncer(d Deps, guard Guard, publishers int) (*Syncer, error) {
 	if d.Store == nil || d.Inventory == nil || d.Publisher == nil || d.Notifier == nil || d.Lease == nil || d.Logger == nil {
 		return nil, errors.New("syncer: every dependency is required")
 	}
-	return &Syncer{Deps: d, guard: guard, publishers: max(publishers, 1), now: time.Now}, nil
+	return &Syncer{Deps: d, guard: guard, publishers: max(publishers, 1), now: time.Now, SettleTimeout: 30 * time.Second}, nil
 }
 
 // Sync runs one reconciliation. force overrides the mass-disable guard (never
@@ -129,5 +145,6 @@ func (s *Syncer) Sync(ctx context.Context, force bool) (Summary, error) {
 		return sum, err
 	}
 	s.notify(ctx, sum)
+	s.summarize(ctx, sum, err)
 	return sum, err
 }

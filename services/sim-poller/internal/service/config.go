@@ -5,8 +5,10 @@ package service
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/secrets"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/ports"
 )
@@ -41,11 +43,43 @@ type Config struct {
 	// LeaseTTL is how long a crashed replica's lease blocks the others.
 	LeaseTTL time.Duration `env:"LEASE_TTL, default=30s" desc:"how long a crashed replica's lease blocks the others"`
 
-	SimTable        string `env:"SIM_TABLE, required" desc:"DynamoDB table of SIM records"`
-	LeaseTable      string `env:"LEASE_TABLE, required" desc:"DynamoDB table of the sync lease (one sync at a time)"`
-	CreateQueue     string `env:"CREATE_QUEUE, required" desc:"SQS FIFO queue receiving create/update commands"`
-	DisableQueue    string `env:"DISABLE_QUEUE, required" desc:"SQS FIFO queue receiving disable commands"`
-	FailureTopicARN string `env:"FAILURE_TOPIC_ARN, required" desc:"SNS topic of failure notifications"`
+	// The 1NCE Data Streamer receiver (README "Real time"): off unless
+	// StreamAddr is set; in AWS it is the stack's only public entry, behind
+	// HTTPS (API Gateway).
+	StreamAddr        string         `env:"STREAM_ADDR" desc:"address of the 1NCE Data Streamer receiver (empty: no receiver)"`
+	StreamPath        string         `env:"STREAM_PATH, default=/datastreamer" desc:"path the Data Streamer posts to"`
+	StreamAuth        secrets.Source `env:", prefix=STREAM_AUTH_" desc:"Data Streamer Basic credentials, JSON {\"username\",\"password\"} or user:password (required with STREAM_ADDR)"`
+	StreamAuthRefresh time.Duration  `env:"STREAM_AUTH_REFRESH, default=5m" desc:"how often the Data Streamer credentials are re-read (rotation)"`
+	StreamMaxBytes    int64          `env:"STREAM_MAX_BYTES, default=16777216" desc:"largest Data Streamer request body (413 beyond)"`
+	StreamMaxRecords  int            `env:"STREAM_MAX_RECORDS, default=3000" desc:"most records in one Data Streamer request (413 beyond; 1NCE sends up to 3,000)"`
+	StreamMaxDepth    int            `env:"STREAM_MAX_DEPTH, default=16" desc:"deepest JSON nesting of a Data Streamer request (400 beyond)"`
+	// StreamEventTypes are the event types (descriptions, any case) whose
+	// SIMs are looked up; other events and usage records are ignored.
+	StreamEventTypes     []string      `env:"STREAM_EVENT_TYPES, default=Create PDP Context,SIM activation,SIM suspension,SIM deletion,SIM added,IP address changed" desc:"Data Streamer event types (descriptions) whose SIMs are looked up"`
+	StreamEnqueueTimeout time.Duration `env:"STREAM_ENQUEUE_TIMEOUT, default=10s" desc:"longest wait for SQS before answering 503 (1NCE sends the batch again)"`
+	StreamMaxConcurrent  int           `env:"STREAM_MAX_CONCURRENT, default=4" desc:"Data Streamer requests processed at once (503 beyond)"`
+
+	SimTable     string `env:"SIM_TABLE, required" desc:"DynamoDB table of SIM records"`
+	LeaseTable   string `env:"LEASE_TABLE, required" desc:"DynamoDB table of the sync lease (one sync at a time)"`
+	CreateQueue  string `env:"CREATE_QUEUE, required" desc:"SQS FIFO queue receiving create/update commands"`
+	DisableQueue string `env:"DISABLE_QUEUE, required" desc:"SQS FIFO queue receiving disable commands"`
+	// SyncQueue carries sync requests: operators' (simbridge sync) and the
+	// Data Streamer's hints.
+	SyncQueue   string `env:"SYNC_QUEUE, required" desc:"SQS FIFO queue of sync requests (operators' syncs, Data Streamer hints)"`
+	SyncWorkers int    `env:"SYNC_WORKERS, default=8" desc:"sync requests handled at once (full syncs still run one at a time)"`
+	// HintWindow is how long a targeted lookup waits for other requests
+	// naming the same SIM, so they share one 1NCE question.
+	HintWindow time.Duration `env:"HINT_WINDOW, default=1s" desc:"a SIM named by several requests within this time is looked up once"`
+	// HintRateShare is the largest share of ONCE_RATE_LIMIT targeted
+	// lookups take while a full sync lists the account.
+	HintRateShare float64 `env:"HINT_RATE_SHARE, default=0.5" desc:"share of ONCE_RATE_LIMIT targeted lookups may take while a full sync lists 1NCE (0-1)"`
+	// SettleTimeout bounds how long a targeted sync waits for the record
+	// of a new SIM whose create is still queued (app/inflight.go).
+	SettleTimeout   time.Duration `env:"SETTLE_TIMEOUT, default=30s" desc:"longest wait for the record of a new SIM whose create is still queued when 1NCE changes it again"`
+	FailureTopicARN string        `env:"FAILURE_TOPIC_ARN, required" desc:"SNS topic of failure notifications"`
+	// SummaryTopicARN gets one summary per sync run that changed anything
+	// (operators' e-mail), instead of one success message per SIM.
+	SummaryTopicARN string `env:"SUMMARY_TOPIC_ARN" desc:"SNS topic of one summary per sync run with counts (empty: none)"`
 }
 
 // Validate rejects settings that cannot work.
@@ -66,6 +100,19 @@ func (c *Config) Validate() error {
 	if c.Publishers < 1 || c.Publishers > 256 {
 		errs = append(errs, fmt.Errorf("PUBLISHERS %d: want 1-256", c.Publishers))
 	}
+	errs = append(errs, c.validateStream()...)
+	if c.SyncWorkers < 1 || c.SyncWorkers > 64 {
+		errs = append(errs, fmt.Errorf("SYNC_WORKERS %d: want 1-64", c.SyncWorkers))
+	}
+	if c.HintWindow < 0 || c.HintWindow > time.Minute {
+		errs = append(errs, fmt.Errorf("HINT_WINDOW %v: want 0-1m", c.HintWindow))
+	}
+	if c.HintRateShare <= 0 || c.HintRateShare > 1 {
+		errs = append(errs, fmt.Errorf("HINT_RATE_SHARE %v: want more than 0, at most 1", c.HintRateShare))
+	}
+	if c.SettleTimeout <= 0 {
+		errs = append(errs, errors.New("SETTLE_TIMEOUT must be positive"))
+	}
 	if c.LeaseTTL < 3*time.Second {
 		errs = append(errs, fmt.Errorf("LEASE_TTL %v: at least 3s", c.LeaseTTL))
 	}
@@ -76,4 +123,34 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// validateStream checks the receiver's settings when it is on.
+func (c *Config) validateStream() []error {
+	if c.StreamAddr == "" {
+		return nil
+	}
+	var errs []error
+	if err := c.StreamAuth.Validate("STREAM_AUTH_"); err != nil {
+		errs = append(errs, err)
+	}
+	if !strings.HasPrefix(c.StreamPath, "/") {
+		errs = append(errs, fmt.Errorf("STREAM_PATH %q: want an absolute path", c.StreamPath))
+	}
+	if c.StreamMaxBytes < 1<<10 {
+		errs = append(errs, fmt.Errorf("STREAM_MAX_BYTES %d: at least 1024", c.StreamMaxBytes))
+	}
+	if c.StreamMaxRecords < 1 || c.StreamMaxRecords > events.MaxSyncICCIDs {
+		errs = append(errs, fmt.Errorf("STREAM_MAX_RECORDS %d: want 1-%d", c.StreamMaxRecords, events.MaxSyncICCIDs))
+	}
+	if c.StreamMaxDepth < 2 || c.StreamMaxDepth > 1000 {
+		errs = append(errs, fmt.Errorf("STREAM_MAX_DEPTH %d: want 2-1000", c.StreamMaxDepth))
+	}
+	if len(c.StreamEventTypes) == 0 {
+		errs = append(errs, errors.New("STREAM_EVENT_TYPES: name at least one event type"))
+	}
+	if c.StreamEnqueueTimeout <= 0 || c.StreamAuthRefresh <= 0 || c.StreamMaxConcurrent < 1 {
+		errs = append(errs, errors.New("STREAM_ENQUEUE_TIMEOUT, STREAM_AUTH_REFRESH and STREAM_MAX_CONCURRENT must be positive"))
+	}
+	return errs
 }

@@ -14,7 +14,7 @@ func TestConfigIsValidatedAtStart(t *testing.T) {
 	t.Parallel()
 	base := map[string]string{
 		"ONCE_USERNAME": "u", "ONCE_PASSWORD_VALUE": "p", "SIM_TABLE": "s", "LEASE_TABLE": "l",
-		"CREATE_QUEUE": "c", "DISABLE_QUEUE": "d", "FAILURE_TOPIC_ARN": "arn:aws:sns:us-east-1:1:f",
+		"CREATE_QUEUE": "c", "DISABLE_QUEUE": "d", "SYNC_QUEUE": "r", "FAILURE_TOPIC_ARN": "arn:aws:sns:us-east-1:1:f",
 	}
 	tests := []struct {
 		name    string

@@ -94,6 +94,7 @@ func (e *env) config() service.Config {
 		OnceRateLimit: 1000, OncePageSize: pageSize,
 		SyncInterval: time.Hour, MaxDisableShare: 0.1, DisableAllowance: 5, Publishers: 8, LeaseTTL: 30 * time.Second,
 		SimTable: e.res.Table(), LeaseTable: e.res.Leases(), CreateQueue: e.res.CreateQueue(), DisableQueue: e.res.DisableQueue(),
+		SyncQueue: e.res.SyncQueue(), SyncWorkers: 4, HintWindow: 200 * time.Millisecond, HintRateShare: 0.5, SettleTimeout: 5 * time.Second,
 		FailureTopicARN: e.res.FailureTopicARN,
 	}
 }

@@ -8,9 +8,12 @@ import (
 	"os"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/robfig/cron/v3"
 	"golang.org/x/sync/errgroup"
@@ -22,6 +25,7 @@ import (
 	"github.com/simbridge/simbridge/libs/messaging"
 	"github.com/simbridge/simbridge/libs/metrics"
 	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/secrets"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/adapters"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
@@ -61,6 +65,14 @@ type Poller struct {
 	HTTP     http.Handler
 	Registry *prometheus.Registry
 	probe    *metrics.Probe
+	// Requests handles the sync-request queue (operators, Data Streamer).
+	Requests *app.Requests
+	// Stream is the Data Streamer receiver (nil when STREAM_ADDR is empty).
+	Stream      http.Handler
+	streamCreds *secrets.Rotating
+	metrics     *adapters.Metrics
+	awsCfg      aws.Config
+	consumer    *messaging.Consumer
 }
 
 // New builds the poller's clients and use case from cfg and awsCfg.
@@ -82,17 +94,75 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	deps, err := newDeps(cfg, awsCfg, inventory, logger)
+	share := adapters.NewRateShare(cfg.OnceRateLimit, cfg.HintRateShare)
+	deps, err := newDeps(cfg, awsCfg, adapters.SharingInventory{Inventory: inventory, Share: share}, logger)
 	if err != nil {
 		return nil, err
 	}
+	deps.Lookups = &adapters.SharedLookups{SIMs: inventory, Window: cfg.HintWindow, Remember: time.Minute, Share: share, Observer: m}
 	syncer, err := app.NewSyncer(deps, app.Guard{MaxDisableShare: cfg.MaxDisableShare, DisableAllowance: cfg.DisableAllowance}, cfg.Publishers)
 	if err != nil {
 		return nil, err
 	}
+	syncer.SettleTimeout, syncer.PageSize = cfg.SettleTimeout, cfg.OncePageSize
 	measured := adapters.BoundedSyncer{Limit: cfg.SyncTimeout, Next: adapters.MeasuredSyncer{Metrics: m, Next: syncer}}
-	return &Poller{cfg: cfg, schedule: schedule, logger: logger, Syncer: measured,
-		HTTP: ports.NewHTTP(measured, logger), Registry: reg, probe: metrics.NewProbe()}, nil
+	requests, err := app.NewRequests(measured, syncer, adapters.Results{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.LeaseTable}, cfg.SyncTimeout)
+	if err != nil {
+		return nil, err
+	}
+	var notifier messaging.FailureNotifier = deps.Notifier
+	consumer, err := messaging.NewConsumer(ctx, sqs.NewFromConfig(awsCfg), cfg.SyncQueue, notifier,
+		messaging.NewConsumerMetrics(reg, "sim_poller_sync_requests"), logger)
+	if err != nil {
+		return nil, err
+	}
+	p := &Poller{cfg: cfg, schedule: schedule, logger: logger, Syncer: measured,
+		HTTP: ports.NewHTTP(measured, logger), Registry: reg, probe: metrics.NewProbe(),
+		Requests: requests, metrics: m, awsCfg: awsCfg, consumer: consumer}
+	if cfg.StreamAddr != "" {
+		if err := p.newReceiver(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// streamSecretGap is the least time between two reads of the Data
+// Streamer credentials caused by an unknown pair (a rotation in progress).
+const streamSecretGap = 5 * time.Second
+
+// newReceiver builds the Data Streamer receiver: credentials from their
+// secret (refreshed for rotation), hints enqueued on the sync queue.
+func (p *Poller) newReceiver(ctx context.Context) error {
+	cfg := p.cfg
+	creds, err := secrets.NewRotating(ctx, cfg.StreamAuth, secretsmanager.NewFromConfig(p.awsCfg), cfg.StreamAuthRefresh, streamSecretGap)
+	if err != nil {
+		return fmt.Errorf("data streamer credentials: %w", err)
+	}
+	if _, err := adapters.BasicPair(creds.Current()); err != nil {
+		return err
+	}
+	// SQS calls of the receiver end with the enqueue timeout, so a stuck
+	// send cannot outlive 1NCE's request for long.
+	pubCfg := p.awsCfg.Copy()
+	client, ok := pubCfg.HTTPClient.(*awshttp.BuildableClient)
+	if !ok {
+		client = awshttp.NewBuildableClient()
+	}
+	pubCfg.HTTPClient = client.WithTimeout(cfg.StreamEnqueueTimeout)
+	pub, err := messaging.NewSQSPublisher(pubCfg, messaging.Logger(p.logger))
+	if err != nil {
+		return err
+	}
+	hints, err := app.NewHints(adapters.HintQueue{Pub: pub, Queue: cfg.SyncQueue}, cfg.StreamEventTypes)
+	if err != nil {
+		return err
+	}
+	rc := &ports.Receiver{Path: cfg.StreamPath, Hints: hints, Creds: adapters.StreamCredentials{Secret: creds}, Observer: p.metrics, Logger: p.logger,
+		Limits: ports.StreamLimits{MaxBytes: cfg.StreamMaxBytes, MaxRecords: cfg.StreamMaxRecords, MaxDepth: cfg.StreamMaxDepth,
+			EnqueueTimeout: cfg.StreamEnqueueTimeout, MaxConcurrent: cfg.StreamMaxConcurrent}}
+	p.Stream, p.streamCreds = rc.Handler(), creds
+	return nil
 }
 
 // newDeps builds the AWS-backed collaborators of the use case.
@@ -111,14 +181,38 @@ func newDeps(cfg Config, awsCfg aws.Config, inventory app.Inventory, logger *slo
 	if err != nil {
 		return app.Deps{}, err
 	}
+	store := simstore.NewDynamo(db, cfg.SimTable)
+	var summaries app.Summaries
+	if cfg.SummaryTopicARN != "" {
+		summaries = adapters.SummaryTopic{Pub: snsPub, TopicARN: cfg.SummaryTopicARN}
+	}
 	return app.Deps{
-		Store:     simstore.NewDynamo(db, cfg.SimTable),
+		Summaries: summaries,
+		Store:     store,
+		Records:   store,
 		Inventory: inventory,
 		Publisher: adapters.NewCommandPublisher(sqsPub, cfg.CreateQueue, cfg.DisableQueue),
 		Notifier:  messaging.NewNotifier(snsPub, "", cfg.FailureTopicARN),
 		Lease:     adapters.Lease{Lease: l},
 		Logger:    logger,
 	}, nil
+}
+
+// requestRouter consumes the sync-request queue with SyncWorkers workers;
+// runs stop when stop ends.
+func (p *Poller) requestRouter(stop context.Context) (*message.Router, error) {
+	wlog := messaging.Logger(p.logger)
+	sub, err := messaging.NewSQSSubscriber(p.awsCfg, wlog, messaging.SubscriberOptions{})
+	if err != nil {
+		return nil, err
+	}
+	router, err := messaging.NewRouter(wlog, p.Registry, p.cfg.ShutdownTimeout)
+	if err != nil {
+		return nil, err
+	}
+	h := ports.SyncRequests{Runner: p.Requests, Observer: p.metrics, Logger: p.logger, Stop: stop}
+	messaging.AddWorkers(router, "sync-requests", p.cfg.SyncQueue, sub, p.cfg.SyncWorkers, p.consumer.Handle(h.Decode))
+	return router, nil
 }
 
 // owner names this replica in the lease item: host (the ECS task's) and pid.
@@ -148,9 +242,35 @@ func (p *Poller) Serve(ctx context.Context) error {
 		return httpserver.ListenAndServe(gctx, p.cfg.HTTPAddr, ports.EndAtShutdown(gctx, p.HTTP), syncOpts)
 	})
 	g.Go(func() error { return ports.RunSchedule(gctx, p.Syncer, p.schedule, p.cfg.SyncOnStart, p.logger) })
-	p.probe.SetReady()
-	p.logger.Info("ready", "http", p.cfg.HTTPAddr, "ops", p.cfg.OpsAddr)
-	err := g.Wait()
+	if p.Stream != nil {
+		g.Go(func() error {
+			return httpserver.ListenAndServe(gctx, p.cfg.StreamAddr, p.Stream, httpserver.Options{ShutdownTimeout: p.cfg.ShutdownTimeout, ReadTimeout: 30 * time.Second})
+		})
+		g.Go(func() error {
+			p.streamCreds.Run(gctx, func(err error) { p.logger.Warn("data streamer credentials not re-read", "error", err) })
+			return nil
+		})
+	}
+	router, err := p.requestRouter(gctx)
+	if err != nil {
+		return err
+	}
+	g.Go(func() error {
+		if err := router.Run(gctx); err != nil {
+			return fmt.Errorf("consume %s: %w", p.cfg.SyncQueue, err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		select {
+		case <-router.Running():
+			p.probe.SetReady()
+			p.logger.Info("ready", "http", p.cfg.HTTPAddr, "ops", p.cfg.OpsAddr, "sync_queue", p.cfg.SyncQueue, "stream", p.cfg.StreamAddr)
+		case <-gctx.Done():
+		}
+		return nil
+	})
+	err = g.Wait()
 	p.logger.Info("stopped")
 	return err
 }

@@ -1,0 +1,107 @@
+package adapters_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/services/sim-poller/internal/adapters"
+)
+
+// countingSIMs answers every SIM as Enabled and counts the questions.
+type countingSIMs struct {
+	calls atomic.Int32
+	delay time.Duration
+	fail  atomic.Bool
+}
+
+func (c *countingSIMs) GetSIM(_ context.Context, iccid string) (onceapi.SIM, error) {
+	c.calls.Add(1)
+	time.Sleep(c.delay)
+	if c.fail.Load() {
+		return onceapi.SIM{}, errors.New("503")
+	}
+	return onceapi.SIM{ICCID: iccid, Status: onceapi.StatusEnabled}, nil
+}
+
+func shared(sims adapters.SIMGetter, window time.Duration) *adapters.SharedLookups {
+	return &adapters.SharedLookups{SIMs: sims, Window: window, Remember: time.Minute, Share: adapters.NewRateShare(1000, 0.5)}
+}
+
+func TestOneSIMNamedFiftyTimesIsLookedUpOnce(t *testing.T) {
+	t.Parallel()
+	sims := &countingSIMs{delay: 50 * time.Millisecond}
+	l := shared(sims, 300*time.Millisecond)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			time.Sleep(time.Duration(i) * 4 * time.Millisecond) // spread over 200 ms
+			if _, err := l.Lookup(context.Background(), "8988280666000000001", time.Now()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := sims.calls.Load(); n != 1 {
+		t.Fatalf("%d questions for 50 hints within the window, want 1", n)
+	}
+	// A hint older than the answer is served from it; a newer one asks again.
+	if _, err := l.Lookup(context.Background(), "8988280666000000001", start); err != nil || sims.calls.Load() != 1 {
+		t.Fatalf("older hint asked again (%d questions, %v)", sims.calls.Load(), err)
+	}
+	if _, err := l.Lookup(context.Background(), "8988280666000000001", time.Now()); err != nil || sims.calls.Load() != 2 {
+		t.Fatalf("newer hint: %d questions (%v), want a second one", sims.calls.Load(), err)
+	}
+}
+
+func TestAFailedAnswerIsNotReused(t *testing.T) {
+	t.Parallel()
+	sims := &countingSIMs{}
+	sims.fail.Store(true)
+	l := shared(sims, 0)
+	before := time.Now()
+	if _, err := l.Lookup(context.Background(), "8988280666000000002", before); err == nil {
+		t.Fatal("want the failure")
+	}
+	sims.fail.Store(false)
+	if _, err := l.Lookup(context.Background(), "8988280666000000002", before); err != nil || sims.calls.Load() != 2 {
+		t.Fatalf("%d questions (%v): a failure must be asked again", sims.calls.Load(), err)
+	}
+}
+
+// TestHintsYieldToAListing: while a listing runs, hint lookups get at most
+// their share of the rate; the listing keeps the rest.
+func TestHintsYieldToAListing(t *testing.T) {
+	t.Parallel()
+	const rate, n = 20.0, 6
+	measure := func(listing bool) time.Duration {
+		share := adapters.NewRateShare(rate, 0.5)
+		run := func() time.Duration {
+			start := time.Now()
+			for range n {
+				if err := share.Wait(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return time.Since(start)
+		}
+		if !listing {
+			return run()
+		}
+		var d time.Duration
+		share.During(func() { d = run() })
+		return d
+	}
+	// n-1 waits after the first token: at 10/s at least 0.5 s, at 20/s 0.25 s.
+	if d := measure(true); d < 450*time.Millisecond {
+		t.Errorf("%d hint lookups during a listing took %v: more than half the rate", n, d)
+	}
+	if d := measure(false); d > 2*time.Second {
+		t.Errorf("%d hint lookups without a listing took %v", n, d)
+	}
+}

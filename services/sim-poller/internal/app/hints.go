@@ -1,0 +1,125 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/onceapi"
+)
+
+// The Data Streamer tells sim-poller, within seconds, that something
+// happened to some SIMs. Those records are hints, never facts: Accept only
+// takes the ICCIDs of relevant events and enqueues them as one targeted
+// sync request, which looks each SIM up in 1NCE's API (SyncSIMs). No field
+// of an event (status, IP) is ever acted on, so a forged or stale event can
+// at worst cause a lookup. The request is durably enqueued before 1NCE's
+// request is acknowledged; a batch 1NCE sends again has the same record ids
+// and so the same request id, which SQS FIFO deduplicates.
+
+// HintQueue durably enqueues a sync request.
+type HintQueue interface {
+	Enqueue(ctx context.Context, req events.SyncRequest) error
+}
+
+// ErrEnqueue means a batch's request could not be enqueued: 1NCE must send
+// it again.
+var ErrEnqueue = errors.New("sync request not enqueued")
+
+// Record outcomes counted in a HintBatch.
+const (
+	RecordRelevant   = "relevant"
+	RecordUsage      = "usage"
+	RecordIrrelevant = "irrelevant"
+	RecordInvalid    = "invalid"
+)
+
+// HintBatch is what Accept made of one Data Streamer request.
+type HintBatch struct {
+	// Records counts the records by outcome: relevant (an event naming a
+	// valid ICCID), usage, irrelevant (other event types), invalid (a
+	// relevant event without a valid ICCID).
+	Records map[string]int `json:"records"`
+	// SIMs is how many distinct SIMs the request names; RequestID its id
+	// (empty when nothing was relevant and nothing was enqueued).
+	SIMs      int    `json:"sims"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// Hints turns Data Streamer records into sync requests.
+type Hints struct {
+	Queue HintQueue
+	// relevant are the event types (lowercase descriptions) that may mean a
+	// SIM changed in a way simbridge cares about.
+	relevant map[string]bool
+	now      func() time.Time
+}
+
+// NewHints accepts the event types named in relevant (descriptions, any case).
+func NewHints(q HintQueue, relevant []string) (*Hints, error) {
+	if q == nil || len(relevant) == 0 {
+		return nil, errors.New("hints: a queue and at least one relevant event type are required")
+	}
+	h := &Hints{Queue: q, relevant: map[string]bool{}, now: time.Now}
+	for _, r := range relevant {
+		h.relevant[normalizeType(r)] = true
+	}
+	return h, nil
+}
+
+// Accept classifies recs and enqueues one request for the SIMs of the
+// relevant ones; it fails (wrapping ErrEnqueue) only when that request
+// could not be enqueued.
+func (h *Hints) Accept(ctx context.Context, recs []onceapi.StreamRecord, ids []string) (HintBatch, error) {
+	b := HintBatch{Records: map[string]int{}}
+	var iccids []string
+	for _, r := range recs {
+		outcome := h.classify(r)
+		b.Records[outcome]++
+		if outcome == RecordRelevant {
+			iccids = append(iccids, r.SIM.ICCID)
+		}
+	}
+	iccids = unique(iccids)
+	b.SIMs = len(iccids)
+	if len(iccids) == 0 {
+		return b, nil
+	}
+	req := events.SyncRequest{ID: BatchID(ids), ICCIDs: iccids, Source: events.SourceDataStreamer, RequestedAt: h.now().UTC()}
+	if err := h.Queue.Enqueue(ctx, req); err != nil {
+		return b, fmt.Errorf("%w: %w", ErrEnqueue, err)
+	}
+	b.RequestID = req.ID
+	return b, nil
+}
+
+// classify says what a record is to simbridge.
+func (h *Hints) classify(r onceapi.StreamRecord) string {
+	switch {
+	case r.IsUsage():
+		return RecordUsage
+	case r.EventType == nil || !h.relevant[normalizeType(r.EventType.Description)]:
+		return RecordIrrelevant
+	case r.SIM == nil || !events.ValidICCID(r.SIM.ICCID):
+		return RecordInvalid
+	default:
+		return RecordRelevant
+	}
+}
+
+// BatchID identifies a Data Streamer request by its records: the same
+// records, in any order, give the same id (the SQS deduplication id).
+func BatchID(recordIDs []string) string {
+	ids := slices.Clone(recordIDs)
+	slices.Sort(ids)
+	sum := sha256.Sum256([]byte(strings.Join(ids, "\n")))
+	return "datastreamer-" + hex.EncodeToString(sum[:])
+}
+
+func normalizeType(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

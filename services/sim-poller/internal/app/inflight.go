@@ -1,0 +1,122 @@
+package app
+
+import (
+	"sync"
+	"time"
+
+	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
+)
+
+// Real time makes two changes of one SIM a second apart ordinary (added,
+// then its first PDP context; enabled, then disabled again), so a change
+// is often computed while the command of the previous one is still in a
+// queue. Both would carry the same base version, and whichever consumer
+// wrote first would win, possibly the older truth. This process therefore
+// remembers the commands it published until the record shows them:
+//
+//  1. A change computed while such a command is pending is computed
+//     against the state that command will leave (expected), and names it as
+//     its BaseCommand. simstore.Record.Admits then lets the new command
+//     through in either delivery order: before the pending one writes (same
+//     version), or after it (LastCommand is the one it names). The pending
+//     one, landing second, is stale.
+//  2. A SIM with no record yet, whose create is pending, has no version to
+//     build on: unless 1NCE still says what the create says, the targeted
+//     sync waits (SettleTimeout) for the create to write its record, and
+//     then computes against it.
+//  3. A full sync drops the changes of SIMs that a targeted sync published
+//     a command for after the full run began: that lookup is newer than the
+//     listing, and the next full sync sees the result.
+//
+// The memory is per process: with several replicas, a hint and a full sync
+// on different replicas race as before (the next full sync repairs).
+
+// inflightTTL bounds how long a published command is remembered; a command
+// still not visible after that was dropped or is stuck in a DLQ.
+const inflightTTL = 5 * time.Minute
+
+// pendingCommand is a published command the store may not show yet.
+type pendingCommand struct {
+	cmd events.SimCommand
+	at  time.Time
+}
+
+// inflight is the memory of published commands, by ICCID.
+type inflight struct {
+	mu sync.Mutex
+	m  map[string]pendingCommand
+}
+
+// add remembers a published command.
+func (f *inflight) add(cmd events.SimCommand, at time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		f.m = map[string]pendingCommand{}
+	}
+	if len(f.m) > 100_000 {
+		f.pruneLocked(at)
+	}
+	f.m[cmd.ICCID] = pendingCommand{cmd: cmd, at: at}
+}
+
+// pending returns the command published for iccid that the record (found
+// or not) does not show yet, if any.
+func (f *inflight) pending(iccid string, rec simstore.Record, found bool, now time.Time) (events.SimCommand, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.m[iccid]
+	if !ok {
+		return events.SimCommand{}, false
+	}
+	if now.Sub(p.at) > inflightTTL || shows(rec, found, p.cmd) {
+		delete(f.m, iccid)
+		return events.SimCommand{}, false
+	}
+	return p.cmd, true
+}
+
+// publishedSince reports whether a command for iccid was published after t.
+func (f *inflight) publishedSince(iccid string, t time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.m[iccid]
+	return ok && p.at.After(t)
+}
+
+func (f *inflight) pruneLocked(now time.Time) {
+	for id, p := range f.m {
+		if now.Sub(p.at) > inflightTTL {
+			delete(f.m, id)
+		}
+	}
+}
+
+// shows reports whether the record has moved past the state cmd was
+// computed against: cmd wrote it, or something else did (then cmd is stale).
+func shows(rec simstore.Record, found bool, cmd events.SimCommand) bool {
+	if !found {
+		return cmd.BaseVersion > 0 // a record cmd was computed against is gone: nothing to build on
+	}
+	return rec.Version != cmd.BaseVersion || rec.LastCommand == cmd.CommandID()
+}
+
+// expected is the reconciler's view of a record once cmd has been applied;
+// changes computed from it name cmd as their base command.
+func expected(l domain.LocalSIM, cmd events.SimCommand) domain.LocalSIM {
+	l.LastCommand = cmd.CommandID()
+	switch cmd.Kind {
+	case events.KindCreate, events.KindUpdate, events.KindReissue:
+		l.IP, l.Active, l.State, l.Status = cmd.IP, true, string(simstore.StateActive), cmd.Status
+	case events.KindDisable:
+		l.Active, l.State = false, string(simstore.StateDisabled)
+		if cmd.Status != "" {
+			l.Status = cmd.Status
+		}
+	case events.KindRevoke:
+		l.Active, l.State = false, string(simstore.StateRevoked)
+	}
+	return l
+}

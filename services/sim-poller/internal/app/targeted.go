@@ -1,0 +1,467 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/simip"
+	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
+)
+
+// A targeted sync brings a few SIMs in step without a full sync:
+// operators' "sync these SIMs" and the Data Streamer's hints. It applies the
+// full sync's rules to each SIM and keeps its single-writer guarantees:
+//
+//  1. Each SIM is looked up with GET /v1/sims/{iccid} (Lookups); an event's
+//     own fields are never used, it only says which SIMs to look up. When a
+//     request names more SIMs than listing the whole account costs (pages,
+//     as the last full sync counted them), the account is listed instead
+//     and only the SIMs it misses are looked up one by one: 100 changes at
+//     once then cost 11 requests, not 100, at 1NCE's 10 requests/s.
+//  2. Its record is read afterwards, so the change is computed against the
+//     newest version; the command carries that version and the record's
+//     LastCommand (domain.Change.BaseVersion/BaseCommand), so consumers
+//     ignore it if the record moved on meanwhile (simstore.Record.Admits);
+//     a command this process published that the record does not show yet is
+//     built upon (inflight.go).
+//  3. A SIM that 1NCE gives an IP another active record holds brings that
+//     other SIM into the decision (one level): both are looked up, so the
+//     full sync's IP-conflict rule decides, not whichever command lands first.
+//  4. The domain reconciler decides, as for a full sync. Every disable is
+//     individually proven (the SIM answered Disabled, or 404: gone), so the
+//     mass-disable guard, which protects against a listing cut short, does
+//     not apply; a SIM whose lookup failed keeps its state and fails the run.
+//
+// SIMs are decided in waves as their answers arrive (every waveDelay), so
+// the first changes of a large request do not wait for its last lookup; two
+// SIMs of one request claiming one IP are caught when they fall in one wave,
+// else by onboarding-api (an IP with two active records gets no answer) and
+// the next full sync.
+
+// Records reads single SIM records.
+type Records interface {
+	Get(ctx context.Context, iccid string) (simstore.Record, error)
+	FindByIP(ctx context.Context, ip string) ([]simstore.Record, error)
+}
+
+// Lookups says what 1NCE holds for one SIM: onceapi.ErrSIMNotFound when
+// the account does not hold it. The answer comes from a question asked no
+// earlier than notBefore, so a hint received at notBefore is answered with
+// 1NCE's state after it; several callers may share one question.
+type Lookups interface {
+	Lookup(ctx context.Context, iccid string, notBefore time.Time) (onceapi.SIM, error)
+}
+
+// lookupWorkers bounds the SIMs of one run looked up or read at once; the
+// 1NCE rate limit, not this, sets the pace.
+const lookupWorkers = 16
+
+// waveDelay is how long answers are gathered before they are decided.
+const waveDelay = 250 * time.Millisecond
+
+// maxOutcomes bounds the per-SIM lines of a TargetSummary (a Data
+// Streamer batch may name 3,000 SIMs; the counts cover the rest).
+const maxOutcomes = 100
+
+// ErrLookupFailed means 1NCE could not say, after the client's retries,
+// what it holds for some SIMs of a targeted sync; they keep their state.
+var ErrLookupFailed = errors.New("1NCE lookup failed")
+
+// SyncSIMs runs a targeted sync of iccids (see above) for a request made
+// at notBefore. It returns the summary and an error wrapping
+// ErrLookupFailed when some SIMs could not be looked up or read (their
+// state is kept; the others' commands are published), or one naming
+// failed publishes.
+func (s *Syncer) SyncSIMs(ctx context.Context, iccids []string, notBefore time.Time) (TargetSummary, error) {
+	sum := TargetSummary{StartedAt: s.now().UTC(), Published: map[string]int{}}
+	if s.Records == nil || s.Lookups == nil {
+		return sum, errors.New("targeted sync: no record store or 1NCE lookups configured")
+	}
+	t := &targeted{s: s, notBefore: notBefore, asked: map[string]bool{}, remote: map[string]lookup{},
+		local: map[string]domain.LocalSIM{}, awaiting: map[string]events.SimCommand{}}
+	ids := unique(iccids)
+	sum.Requested = len(ids)
+	ready := make(chan string, len(ids))
+	go func() {
+		defer close(ready)
+		if s.listingIsCheaper(len(ids)) {
+			sum.Listed = true
+			t.list(ctx, ids, ready)
+			return
+		}
+		t.fetch(ctx, ids, ready)
+	}()
+	var failed []string
+	var errs []error
+	for wave := range waves(ready, waveDelay) {
+		f, err := t.wave(ctx, wave, &sum)
+		failed, errs = append(failed, f...), append(errs, err)
+	}
+	if len(failed) > 0 {
+		slices.Sort(failed)
+		sum.Failed, sum.FailedExamples = len(failed), failed[:min(len(failed), 5)]
+		errs = append(errs, fmt.Errorf("%w: 1NCE could not say what it holds for %d of %d SIMs (kept as they are); first: %s: %w",
+			ErrLookupFailed, len(failed), len(ids), failed[0], t.answer(failed[0]).err))
+	}
+	err := errors.Join(errs...)
+	s.realtime.add(sum.Published)
+	sum.DurationSeconds = s.now().Sub(sum.StartedAt).Seconds()
+	if err != nil {
+		sum.Error = err.Error()
+	}
+	return sum, err
+}
+
+// listingIsCheaper reports whether listing the account costs fewer
+// requests than looking n SIMs up one by one (the account's size is the
+// last complete listing's).
+func (s *Syncer) listingIsCheaper(n int) bool {
+	listed := s.lastListed.Load()
+	if listed == 0 || s.PageSize < 1 {
+		return false
+	}
+	pages := (listed + int64(s.PageSize) - 1) / int64(s.PageSize)
+	return int64(n) > pages+1
+}
+
+// waves yields the ids arriving on ready in groups: a group closes
+// waveDelay after its first id, or when ready closes.
+func waves(ready <-chan string, delay time.Duration) func(yield func([]string) bool) {
+	return func(yield func([]string) bool) {
+		for {
+			id, ok := <-ready
+			if !ok {
+				return
+			}
+			wave := []string{id}
+			timer := time.NewTimer(delay)
+		collect:
+			for {
+				select {
+				case id, ok := <-ready:
+					if !ok {
+						break collect
+					}
+					wave = append(wave, id)
+				case <-timer.C:
+					break collect
+				}
+			}
+			timer.Stop()
+			if !yield(wave) {
+				return
+			}
+		}
+	}
+}
+
+// lookup is one SIM's answer from 1NCE (err also covers a failed read of
+// its record).
+type lookup struct {
+	sim onceapi.SIM
+	err error
+}
+
+// targeted is the state of one targeted run.
+type targeted struct {
+	s         *Syncer
+	notBefore time.Time
+	mu        sync.Mutex
+	asked     map[string]bool
+	remote    map[string]lookup
+	local     map[string]domain.LocalSIM
+	// awaiting are SIMs without a record whose create this process
+	// published and the store does not show yet (see inflight.go).
+	awaiting map[string]events.SimCommand
+}
+
+// fetch looks up each SIM of ids and reads its record, sending each id to
+// ready once done.
+func (t *targeted) fetch(ctx context.Context, ids []string, ready chan<- string) {
+	var g errgroup.Group
+	g.SetLimit(lookupWorkers)
+	for _, id := range ids {
+		g.Go(func() error {
+			sim, err := t.s.Lookups.Lookup(ctx, id, t.notBefore)
+			t.record(ctx, id, sim, err)
+			if ready != nil {
+				ready <- id
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+}
+
+// list lists the account and takes the SIMs of ids from it; those the
+// listing does not show (gone, or missed by offset paging) are looked up
+// one by one, as are all of them when the listing fails.
+func (t *targeted) list(ctx context.Context, ids []string, ready chan<- string) {
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	// Records are read while the listing goes on: the page callback never
+	// waits for them.
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, lookupWorkers)
+	_, _ = t.s.Inventory.ListSIMs(ctx, func(page []onceapi.SIM) error {
+		for _, sim := range page {
+			if !want[sim.ICCID] {
+				continue
+			}
+			delete(want, sim.ICCID)
+			wg.Go(func() {
+				slots <- struct{}{}
+				defer func() { <-slots }()
+				t.record(ctx, sim.ICCID, sim, nil)
+				ready <- sim.ICCID
+			})
+		}
+		return nil
+	})
+	wg.Wait()
+	rest := make([]string, 0, len(want))
+	for id := range want {
+		rest = append(rest, id)
+	}
+	t.fetch(ctx, rest, ready)
+}
+
+// record reads the record of a SIM looked up and keeps both.
+func (t *targeted) record(ctx context.Context, id string, sim onceapi.SIM, lookupErr error) {
+	l, found, err := t.read(ctx, id)
+	if err != nil {
+		lookupErr = err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.asked[id] = true
+	t.remote[id] = lookup{sim: sim, err: lookupErr}
+	if found && err == nil {
+		t.local[id] = l
+	}
+}
+
+// read returns the reconciler's view of a SIM's record: as the record is,
+// or as a command this process published for it will leave it (see
+// inflight.go); a SIM without a record whose create is pending is noted
+// in awaiting.
+func (t *targeted) read(ctx context.Context, id string) (domain.LocalSIM, bool, error) {
+	rec, err := t.s.Records.Get(ctx, id)
+	found := err == nil
+	if err != nil && !errors.Is(err, simstore.ErrNotFound) {
+		return domain.LocalSIM{}, false, fmt.Errorf("read record of SIM %s: %w", id, err)
+	}
+	l := localOf(rec)
+	cmd, pending := t.s.inflight.pending(id, rec, found, t.s.now())
+	switch {
+	case pending && found:
+		return expected(l, cmd), true, nil
+	case pending:
+		t.mu.Lock()
+		t.awaiting[id] = cmd
+		t.mu.Unlock()
+	}
+	return l, found, nil
+}
+
+// answer returns what is known of id.
+func (t *targeted) answer(id string) lookup {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.remote[id]
+}
+
+// wave decides the SIMs of one wave, with the SIMs whose records hold an IP
+// 1NCE now gives one of them, and returns those whose lookup failed.
+func (t *targeted) wave(ctx context.Context, wave []string, sum *TargetSummary) ([]string, error) {
+	neighbours, err := t.neighbours(ctx, wave)
+	if err != nil { // conflicts cannot be checked: decide nothing now, the request comes back
+		t.mu.Lock()
+		for _, id := range wave {
+			t.remote[id] = lookup{err: err}
+		}
+		t.mu.Unlock()
+		return wave, nil
+	}
+	t.fetch(ctx, neighbours, nil)
+	all := append(slices.Clone(wave), neighbours...)
+	if err := t.settle(ctx, all); err != nil {
+		return nil, err
+	}
+	return t.decide(ctx, wave, all, sum)
+}
+
+// settle waits for the records of awaiting SIMs whose create no longer
+// matches what 1NCE says (SettleTimeout at most); a SIM whose record does
+// not appear in time counts as failed, so the request comes back.
+func (t *targeted) settle(ctx context.Context, ids []string) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, id := range ids {
+		t.mu.Lock()
+		cmd, waiting := t.awaiting[id]
+		r := t.remote[id]
+		t.mu.Unlock()
+		if !waiting || (r.err == nil && r.sim.Status == onceapi.StatusEnabled && sameIP(r.sim.IPAddress, cmd.IP)) {
+			continue // no create pending, or the pending one is what 1NCE says
+		}
+		g.Go(func() error {
+			l, err := t.awaitRecord(gctx, id)
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			delete(t.awaiting, id)
+			if err != nil {
+				t.remote[id] = lookup{err: fmt.Errorf("the create published for SIM %s at a previous change has not written its record: %w", id, err)}
+				return nil
+			}
+			t.local[id] = l
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// awaitRecord polls the record of id until it exists.
+func (t *targeted) awaitRecord(ctx context.Context, id string) (domain.LocalSIM, error) {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval = 200*time.Millisecond, 2*time.Second
+	return backoff.Retry(ctx, func() (domain.LocalSIM, error) {
+		rec, err := t.s.Records.Get(ctx, id)
+		if errors.Is(err, simstore.ErrNotFound) {
+			return domain.LocalSIM{}, err
+		}
+		if err != nil {
+			return domain.LocalSIM{}, backoff.Permanent(err)
+		}
+		return localOf(rec), nil
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(t.s.SettleTimeout))
+}
+
+func sameIP(a, b string) bool {
+	x, err := simip.Parse(a)
+	y, err2 := simip.Parse(b)
+	return err == nil && err2 == nil && x == y
+}
+
+// neighbours lists the SIMs, other than those asked about, whose records
+// may give access at an IP 1NCE now gives one of ids.
+func (t *targeted) neighbours(ctx context.Context, ids []string) ([]string, error) {
+	var ips []string
+	for _, id := range ids {
+		r := t.answer(id)
+		if r.err != nil || r.sim.Status != onceapi.StatusEnabled {
+			continue
+		}
+		if addr, err := simip.Parse(r.sim.IPAddress); err == nil {
+			ips = append(ips, addr.String())
+		}
+	}
+	var mu sync.Mutex
+	found := map[string]bool{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(lookupWorkers)
+	for _, ip := range unique(ips) {
+		g.Go(func() error {
+			recs, err := t.s.Records.FindByIP(gctx, ip)
+			if err != nil {
+				return fmt.Errorf("find records of IP %s: %w", ip, err)
+			}
+			for _, rec := range recs {
+				l := localOf(rec)
+				t.mu.Lock()
+				asked := t.asked[rec.ICCID]
+				t.mu.Unlock()
+				if !asked && (l.Active || l.State == domain.StatePending) {
+					mu.Lock()
+					found[rec.ICCID] = true
+					mu.Unlock()
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return sortedKeys(found), nil
+}
+
+// decide runs the reconciler over the SIMs of all (a wave and its
+// neighbours), publishes, and returns the SIMs of the wave whose lookup
+// failed.
+func (t *targeted) decide(ctx context.Context, wave, all []string, sum *TargetSummary) ([]string, error) {
+	t.mu.Lock()
+	var locals []domain.LocalSIM
+	remote := map[string]lookup{}
+	local := map[string]domain.LocalSIM{}
+	for _, id := range all {
+		if l, ok := t.local[id]; ok {
+			locals = append(locals, l)
+			local[id] = l
+		}
+		remote[id] = t.remote[id]
+	}
+	t.mu.Unlock()
+	rec := domain.NewReconciler(locals)
+	var failed []string
+	for _, id := range sortedKeys(remote) {
+		r := remote[id]
+		switch {
+		case errors.Is(r.err, onceapi.ErrSIMNotFound):
+			rec.Confirm(id, domain.VerdictGone)
+		case r.err != nil:
+			if slices.Contains(wave, id) {
+				failed = append(failed, id)
+			}
+		default:
+			sim := r.sim
+			sim.ICCID = id // the answer may leave it out; it is the SIM asked about
+			rec.Observe(remoteOf(sim))
+		}
+	}
+	changes, report := rec.Finish(domain.Policy{ListingComplete: true, Force: true})
+	sum.add(report, len(all)-len(wave))
+	sum.outcomes(wave, remote, local, changes)
+	var tmp Summary
+	tmp.Published = sum.Published
+	return failed, t.s.publishAll(ctx, changes, &tmp)
+}
+
+// localOf is the reconciler's view of a record.
+func localOf(r simstore.Record) domain.LocalSIM {
+	s := r.Summary()
+	return domain.LocalSIM{ICCID: s.ICCID, IP: s.IP, Active: s.Active, State: string(s.State), Status: s.Status,
+		Version: s.Version, LastCommand: s.LastCommand}
+}
+
+// remoteOf is the reconciler's view of a SIM 1NCE holds.
+func remoteOf(sim onceapi.SIM) domain.RemoteSIM {
+	return domain.RemoteSIM{ICCID: sim.ICCID, IP: sim.IPAddress, Status: sim.Status,
+		Attributes: domain.Attributes{IMSI: sim.IMSI, MSISDN: sim.MSISDN, Label: sim.Label}}
+}
+
+func unique(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,299 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
+)
+
+// fakeLookups answers from a 1NCE account held in a map (absent: 404);
+// before, when set, runs first (to hold an answer back).
+type fakeLookups struct {
+	mu     sync.Mutex
+	sims   map[string]onceapi.SIM
+	asked  []string
+	before func(iccid string)
+}
+
+func (f *fakeLookups) Lookup(_ context.Context, iccid string, _ time.Time) (onceapi.SIM, error) {
+	if f.before != nil {
+		f.before(iccid)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asked = append(f.asked, iccid)
+	s, ok := f.sims[iccid]
+	if !ok {
+		return onceapi.SIM{}, fmt.Errorf("get SIM %s: %w", iccid, onceapi.ErrSIMNotFound)
+	}
+	return s, nil
+}
+
+func (f *fakeLookups) set(s onceapi.SIM) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sims[s.ICCID] = s
+}
+
+// targetWorld is a syncer over an in-memory store, answering targeted syncs.
+type targetWorld struct {
+	store   *simstore.Memory
+	sims    *fakeLookups
+	inv     *fakeInventory
+	pub     *fakePublisher
+	syncer  *app.Syncer
+	applied map[string]bool
+}
+
+func newTargetWorld(t *testing.T) *targetWorld {
+	t.Helper()
+	w := &targetWorld{store: simstore.NewMemory(), sims: &fakeLookups{sims: map[string]onceapi.SIM{}}, inv: &fakeInventory{},
+		pub: &fakePublisher{}, applied: map[string]bool{}}
+	var err error
+	w.syncer, err = app.NewSyncer(app.Deps{Store: w.store, Records: w.store, Lookups: w.sims, Inventory: w.inv, Publisher: w.pub,
+		Notifier: &fakeNotifier{}, Lease: &fakeLease{}, Logger: slog.New(slog.DiscardHandler)}, app.Guard{MaxDisableShare: 1, DisableAllowance: 5}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.syncer.SettleTimeout = 2 * time.Second
+	return w
+}
+
+// sync runs a targeted sync of iccids and returns the commands it published.
+func (w *targetWorld) sync(t *testing.T, iccids ...string) ([]events.SimCommand, error) {
+	t.Helper()
+	before := len(w.sent())
+	_, err := w.syncer.SyncSIMs(context.Background(), iccids, time.Now())
+	return w.sent()[before:], err
+}
+
+func (w *targetWorld) sent() []events.SimCommand {
+	w.pub.mu.Lock()
+	defer w.pub.mu.Unlock()
+	return append([]events.SimCommand(nil), w.pub.sent...)
+}
+
+// apply plays a consumer: the command changes the record only if the record
+// admits it (simstore.Record.Admits), as provisioner and deactivator do.
+func (w *targetWorld) apply(t *testing.T, cmd events.SimCommand) (admitted bool) {
+	t.Helper()
+	ctx := context.Background()
+	rec, err := w.store.Get(ctx, cmd.ICCID)
+	if errors.Is(err, simstore.ErrNotFound) {
+		if cmd.Kind != events.KindCreate {
+			return false
+		}
+		r := simstore.Record{ICCID: cmd.ICCID, IP: cmd.IP, Status: cmd.Status, LastCommand: cmd.CommandID()}
+		r.SetState(simstore.StateActive)
+		if _, err := w.store.Create(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		return true
+	}
+	if !rec.Admits(cmd.CommandID(), cmd.BaseVersion, cmd.BaseCommand) {
+		return false
+	}
+	rec.LastCommand = cmd.CommandID()
+	switch cmd.Kind {
+	case events.KindCreate, events.KindUpdate:
+		rec.IP, rec.Status = cmd.IP, cmd.Status
+		rec.SetState(simstore.StateActive)
+	case events.KindDisable:
+		rec.SetState(simstore.StateDisabled)
+		if cmd.Status != "" {
+			rec.Status = cmd.Status
+		}
+	}
+	if _, err := w.store.Update(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	return true
+}
+
+func (w *targetWorld) active(t *testing.T, iccid string) bool {
+	t.Helper()
+	rec, err := w.store.Get(context.Background(), iccid)
+	return err == nil && rec.Active
+}
+
+func enabledSIM(n int) onceapi.SIM {
+	return onceapi.SIM{ICCID: iccid(n), IPAddress: ip(n), Status: onceapi.StatusEnabled}
+}
+
+// TestQuickChangesEndInTheNewestState: 1NCE disables a SIM and enables it
+// again before the first command reached a consumer. The second change is
+// computed against the state the first will leave and names it, so the
+// record ends as 1NCE has it last whichever command lands first.
+func TestQuickChangesEndInTheNewestState(t *testing.T) {
+	t.Parallel()
+	for _, order := range []string{"in order", "reversed"} {
+		t.Run(order, func(t *testing.T) {
+			t.Parallel()
+			w := newTargetWorld(t)
+			sim := enabledSIM(1)
+			r := simstore.Record{ICCID: sim.ICCID, IP: sim.IPAddress, Status: sim.Status, LastCommand: "seed"}
+			r.SetState(simstore.StateActive)
+			if _, err := w.store.Create(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
+			off := sim
+			off.Status = onceapi.StatusDisabled
+			w.sims.set(off)
+			first, err := w.sync(t, sim.ICCID)
+			if err != nil || len(first) != 1 || first[0].Kind != events.KindDisable {
+				t.Fatalf("first change: %v %v", first, err)
+			}
+			w.sims.set(sim)
+			second, err := w.sync(t, sim.ICCID)
+			if err != nil || len(second) != 1 || second[0].Kind != events.KindCreate || second[0].BaseCommand != first[0].CommandID() {
+				t.Fatalf("second change %+v (%v): want a create naming the pending disable", second, err)
+			}
+			cmds := []events.SimCommand{first[0], second[0]}
+			if order == "reversed" {
+				cmds[0], cmds[1] = cmds[1], cmds[0]
+			}
+			for _, c := range cmds {
+				w.apply(t, c)
+			}
+			if !w.active(t, sim.ICCID) {
+				t.Fatal("the SIM 1NCE enabled last ended without access")
+			}
+		})
+	}
+}
+
+// TestNewSIMDisabledBeforeItsCreateLanded: the create of a new SIM is
+// still queued when 1NCE disables it. The targeted sync waits for the
+// create's record and disables it; if the record never comes, the SIM
+// counts as failed and the request comes back.
+func TestNewSIMDisabledBeforeItsCreateLanded(t *testing.T) {
+	t.Parallel()
+	w := newTargetWorld(t)
+	sim := enabledSIM(2)
+	w.sims.set(sim)
+	created, err := w.sync(t, sim.ICCID)
+	if err != nil || len(created) != 1 || created[0].Kind != events.KindCreate {
+		t.Fatalf("create: %v %v", created, err)
+	}
+	// Another hint while the create is queued, 1NCE unchanged: no wait, nothing new.
+	start := time.Now()
+	again, err := w.sync(t, sim.ICCID)
+	if err != nil || time.Since(start) > time.Second || (len(again) == 1 && again[0].DeduplicationID() != created[0].DeduplicationID()) || len(again) > 1 {
+		t.Fatalf("repeated hint: %v %v after %v; want at most the same create, at once", again, err, time.Since(start))
+	}
+	off := sim
+	off.Status = onceapi.StatusDisabled
+	w.sims.set(off)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		w.apply(t, created[0])
+	}()
+	disabled, err := w.sync(t, sim.ICCID)
+	if err != nil || len(disabled) != 1 || disabled[0].Kind != events.KindDisable || disabled[0].BaseVersion != 1 {
+		t.Fatalf("disable: %+v %v; want one computed against the create's record", disabled, err)
+	}
+	if !w.apply(t, disabled[0]) || w.active(t, sim.ICCID) {
+		t.Fatal("the disable was not admitted")
+	}
+
+	other := enabledSIM(3)
+	w.sims.set(other)
+	if _, err := w.sync(t, other.ICCID); err != nil {
+		t.Fatal(err)
+	}
+	w.sims.set(onceapi.SIM{ICCID: other.ICCID, Status: onceapi.StatusDisabled})
+	w.syncer.SettleTimeout = 300 * time.Millisecond
+	if _, err := w.sync(t, other.ICCID); !errors.Is(err, app.ErrLookupFailed) {
+		t.Fatalf("err = %v, want the SIM to count as failed while its create has not landed", err)
+	}
+}
+
+// TestFullSyncLeavesHintedSIMsToTheHint: a targeted sync that published a
+// command for a SIM while a full sync was listing wins; the full sync,
+// whose listing is older, publishes nothing for that SIM.
+func TestFullSyncLeavesHintedSIMsToTheHint(t *testing.T) {
+	t.Parallel()
+	w := newTargetWorld(t)
+	for n := range 3 {
+		r := simstore.Record{ICCID: iccid(n), IP: ip(n), Status: onceapi.StatusEnabled, LastCommand: "seed"}
+		r.SetState(simstore.StateActive)
+		if _, err := w.store.Create(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The listing shows SIM 0 at a new IP; while it runs, 1NCE disables
+	// SIM 0 and the hint is handled.
+	listedSIMs := listed(0, 3)
+	listedSIMs[0].IPAddress = "10.9.9.9"
+	w.inv.sims = listedSIMs
+	w.inv.onPage = func(int) {
+		w.sims.set(onceapi.SIM{ICCID: iccid(0), IPAddress: "10.9.9.9", Status: onceapi.StatusDisabled})
+		if _, err := w.syncer.SyncSIMs(context.Background(), []string{iccid(0)}, time.Now()); err != nil {
+			t.Error(err)
+		}
+	}
+	sum, err := w.syncer.Sync(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := w.sent()
+	if len(sent) != 1 || sent[0].Kind != events.KindDisable || sum.Superseded != 1 {
+		t.Fatalf("sent %v, superseded %d: want only the hint's disable", sent, sum.Superseded)
+	}
+}
+
+// TestManySIMsAreTakenFromAListing: a request naming more SIMs than the
+// account has pages lists the account and looks up only the SIMs the
+// listing does not show.
+func TestManySIMsAreTakenFromAListing(t *testing.T) {
+	t.Parallel()
+	w := newTargetWorld(t)
+	w.syncer.PageSize = 100
+	w.inv.sims = listed(0, 50)
+	if _, err := w.syncer.Sync(context.Background(), false); err != nil { // learns the account's size: 1 page
+		t.Fatal(err)
+	}
+	before := len(w.sent())
+	sum, err := w.syncer.SyncSIMs(context.Background(), []string{iccid(1), iccid(2), iccid(3), iccid(99)}, time.Now())
+	if err != nil || !sum.Listed || w.inv.calls != 2 {
+		t.Fatalf("summary %+v (%v), listings %d: want a listing", sum, err, w.inv.calls)
+	}
+	if fmt.Sprint(w.sims.asked) != fmt.Sprint([]string{iccid(99)}) || sum.NotFound != 1 {
+		t.Fatalf("looked up %v, want only the SIM the listing lacks", w.sims.asked)
+	}
+	if got := len(w.sent()) - before; got != 3 {
+		t.Fatalf("%d commands, want the 3 listed SIMs created", got)
+	}
+}
+
+// TestAnsweredSIMsDoNotWaitForSlowOnes: SIMs are decided in waves as their
+// answers come, so one slow lookup does not hold the others' commands.
+func TestAnsweredSIMsDoNotWaitForSlowOnes(t *testing.T) {
+	t.Parallel()
+	w := newTargetWorld(t)
+	fast, slow := enabledSIM(1), enabledSIM(2)
+	w.sims.set(fast)
+	w.sims.set(slow)
+	w.sims.before = func(id string) {
+		if id != slow.ICCID {
+			return
+		}
+		deadline := time.Now().Add(3 * time.Second)
+		for len(w.sent()) == 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	sent, err := w.sync(t, fast.ICCID, slow.ICCID)
+	if err != nil || len(sent) != 2 || sent[0].ICCID != fast.ICCID {
+		t.Fatalf("sent %v (%v): want the fast SIM's create before the slow SIM was answered", sent, err)
+	}
+}

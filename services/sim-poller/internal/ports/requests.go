@@ -1,0 +1,110 @@
+package ports
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/messaging"
+	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
+)
+
+// RequestRunner handles one sync request (app.Requests).
+type RequestRunner interface {
+	Run(ctx context.Context, req events.SyncRequest, notBefore time.Time) (app.Result, error)
+	Record(ctx context.Context, id string, res app.Result) error
+}
+
+// RequestObserver counts handled requests, for metrics.
+type RequestObserver interface {
+	SyncRequest(source, kind, status string)
+}
+
+// SyncRequests turns the messages of the sync-request queue into runs
+// (messaging.Consumer.Handle does the retries, backoff and DLQ). A run is
+// stopped when stop ends (SIGTERM): the message comes back and the next
+// task runs it; published commands are deduplicated.
+type SyncRequests struct {
+	Runner   RequestRunner
+	Observer RequestObserver
+	Logger   *slog.Logger
+	Stop     context.Context
+}
+
+// Decode is the messaging.Decoder of sync requests. An invalid request
+// goes to the DLQ with a failed result, so its requester learns why.
+func (h SyncRequests) Decode(msg *message.Message) (messaging.Work, error) {
+	req, err := events.DecodeSyncRequest(msg.Payload)
+	subject := messaging.Subject{What: "Sync request"}
+	if req.ID != "" && len(req.ID) <= 128 {
+		subject.What = fmt.Sprintf("Sync request %q", req.ID)
+	}
+	if err != nil {
+		w := messaging.Work{Subject: subject}
+		if req.ID != "" && len(req.ID) <= 128 {
+			w.GiveUp = func(ctx context.Context, cause error) { h.giveUp(ctx, req, app.Result{}, cause) }
+		}
+		return w, err
+	}
+	notBefore := messaging.SentAt(msg)
+	if notBefore.IsZero() {
+		notBefore = req.RequestedAt
+	}
+	var last app.Result
+	return messaging.Work{
+		Subject: subject,
+		Log:     []any{"request", req.ID, "source", req.Source, "iccids", len(req.ICCIDs)},
+		Run: func(ctx context.Context) error {
+			ctx, cancel := context.WithCancelCause(ctx)
+			defer cancel(nil)
+			defer context.AfterFunc(h.Stop, func() { cancel(ErrShutdown) })()
+			res, err := h.Runner.Run(ctx, req, notBefore)
+			last = res
+			if err != nil {
+				return err
+			}
+			h.log(req, res)
+			return h.Runner.Record(ctx, req.ID, res)
+		},
+		GiveUp: func(ctx context.Context, cause error) { h.giveUp(ctx, req, last, cause) },
+	}, nil
+}
+
+// giveUp records a failed result for a request the queue gave up on.
+func (h SyncRequests) giveUp(ctx context.Context, req events.SyncRequest, last app.Result, cause error) {
+	res := app.GiveUp(last, cause)
+	h.Observer.SyncRequest(req.Source, kindOf(req), res.Status)
+	if err := h.Runner.Record(ctx, req.ID, res); err != nil {
+		h.Logger.Error("result of a failed sync request not stored", "request", req.ID, "error", err)
+	}
+}
+
+// log writes the one line of a finished request; a full sync that
+// succeeded logs "sync done" like every other trigger (the stale-sync
+// alarm counts those lines).
+func (h SyncRequests) log(req events.SyncRequest, res app.Result) {
+	kind := kindOf(req)
+	h.Observer.SyncRequest(req.Source, kind, res.Status)
+	attrs := []any{"trigger", "request", "request", req.ID, "source", req.Source, "summary", res.Summary}
+	switch {
+	case kind == "full" && res.Err == nil:
+		h.Logger.Info("sync done", append(attrs, "force", req.Force)...)
+	case kind == "full":
+		h.Logger.Error("sync failed", append(attrs, "force", req.Force, "error", res.Err)...)
+	case res.Err == nil:
+		h.Logger.Info("targeted sync done", attrs...)
+	default:
+		h.Logger.Error("targeted sync failed", append(attrs, "error", res.Err)...)
+	}
+}
+
+func kindOf(req events.SyncRequest) string {
+	if len(req.ICCIDs) == 0 {
+		return "full"
+	}
+	return "targeted"
+}

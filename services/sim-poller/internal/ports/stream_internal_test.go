@@ -1,0 +1,58 @@
+package ports
+
+import (
+	"crypto/sha256"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCheckDepthIgnoresBracketsInStrings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, body string
+		ok         bool
+	}{
+		{"flat", `[{"id":1}]`, true},
+		{"brackets in a string", `[{"description":"[[[[{{{{\"[[[["}]`, true},
+		{"at the limit", `[{"a":{"b":[1]}}]`, true},
+		{"one too deep", `[{"a":{"b":[[1]]}}]`, false},
+		{"not an array", ` {"a":1}`, false},
+		{"empty", ``, false},
+	}
+	for _, tc := range tests {
+		if err := checkDepth([]byte(tc.body), 4); (err == nil) != tc.ok {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}
+
+// TestCredentialComparisonTakesTheSameTimeHoweverCloseTheGuess: the
+// presented pair is hashed and compared with every accepted digest in
+// constant time, so a guess sharing a long prefix with the password is not
+// answered faster or slower than one sharing nothing.
+func TestCredentialComparisonTakesTheSameTimeHoweverCloseTheGuess(t *testing.T) {
+	t.Parallel()
+	secret := "1nce:" + strings.Repeat("s", 64)
+	accepted := [][sha256.Size]byte{sha256.Sum256([]byte("old:x")), sha256.Sum256([]byte(secret))}
+	if !matches(sha256.Sum256([]byte(secret)), accepted) || matches(sha256.Sum256([]byte(secret+"x")), accepted) {
+		t.Fatal("matches is wrong")
+	}
+	near := "1nce:" + strings.Repeat("s", 63) + "t"
+	far := "x" + strings.Repeat("y", 68)
+	measure := func(guess string) time.Duration {
+		start := time.Now()
+		for range 20_000 {
+			matches(sha256.Sum256([]byte(guess)), accepted)
+		}
+		return time.Since(start)
+	}
+	var c, f time.Duration
+	for range 5 { // interleaved, so load on the machine hits both alike
+		c += measure(near)
+		f += measure(far)
+	}
+	if ratio := float64(c) / float64(f); ratio < 0.5 || ratio > 2 {
+		t.Errorf("a close guess took %v, a far one %v: the comparison leaks how close a guess is", c, f)
+	}
+}

@@ -1,0 +1,291 @@
+package opscli
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/simbridge/simbridge/libs/iotcore"
+	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/simstore"
+)
+
+// Kinds of disagreement the audit finds.
+const (
+	DriftRecordWithoutThing   = "record-without-thing"
+	DriftActiveCertOfInactive = "active-certificate-of-inactive-record"
+	DriftCertNotActive        = "certificate-not-active"
+	DriftCertNotAttached      = "certificate-not-attached"
+	DriftCertWithoutPolicy    = "certificate-without-policy"
+	DriftThingWithoutRecord   = "thing-without-record"
+	DriftOrphanCertificate    = "orphan-certificate"
+	DriftUnattributedCert     = "unattributed-certificate"
+	DriftIPConflict           = "ip-conflict"
+	DriftEnabledNotActive     = "enabled-in-1nce-not-active"
+	DriftActiveNotEnabled     = "active-not-enabled-in-1nce"
+	DriftIPDiffers            = "ip-differs-from-1nce"
+	DriftInterruptedAttempt   = "interrupted-attempt"
+)
+
+// Fixes: each is a command (or a sync request) the services carry out.
+const (
+	FixReissue = "reissue"
+	FixRevoke  = "revoke"
+	FixEnable  = "enable"
+	FixSync    = "sync"
+	FixNone    = ""
+)
+
+// Finding is one disagreement between 1NCE, the table and IoT Core.
+type Finding struct {
+	Kind        string `json:"kind"`
+	ICCID       string `json:"iccid,omitempty"`
+	Certificate string `json:"certificate,omitempty"`
+	Thing       string `json:"thing,omitempty"`
+	Detail      string `json:"detail"`
+	// Fix is the command --fix sends ("" when none can: it needs a human,
+	// or it is not provably simbridge's).
+	Fix string `json:"fix,omitempty"`
+}
+
+// onceSIM is a SIM of the 1NCE listing, as the audit keeps it.
+type onceSIM struct {
+	Status string
+	IP     string
+}
+
+// certInfo is a certificate IoT Core knows.
+type certInfo struct {
+	ARN     string
+	Status  string
+	Created time.Time
+	// ByCA: signed by the environment's CA; Policy: has its device policy.
+	ByCA, Policy bool
+	// Things are the Things it is attached to, where looked up.
+	Things  []string
+	Checked bool
+}
+
+// auditData is everything the audit read.
+type auditData struct {
+	Now        time.Time
+	OnceListed bool
+	Once       map[string]onceSIM
+	Records    map[string]simstore.Record
+	// Things are the managed Things (managed-by=simbridge) by name, true
+	// when in the environment's thing group; Unmanaged are other Things
+	// records name that exist.
+	Things    map[string]bool
+	Unmanaged map[string]bool
+	Certs     map[string]*certInfo
+	// Attached says, per active record checked, whether its certificate
+	// is attached to its Thing.
+	Attached map[string]bool
+	// AWSIssued: some record's certificate is Amazon-issued, so lost
+	// CreateKeysAndCertificate answers can have left orphans.
+	AWSIssued bool
+}
+
+// check lists every disagreement, sorted by kind and ICCID.
+func check(d auditData) []Finding {
+	var out []Finding
+	named := map[string]bool{}
+	activeByIP := map[string][]string{}
+	for id, r := range d.Records {
+		for _, c := range []*simstore.Credentials{r.Cert, r.Next} {
+			if c != nil {
+				named[c.ID] = true
+			}
+		}
+		for _, a := range r.Retiring {
+			named[iotcore.CertificateID(a)] = true
+		}
+		if r.CurrentState() == simstore.StateActive && r.IP != "" {
+			activeByIP[r.IP] = append(activeByIP[r.IP], id)
+		}
+		if r.Claimed("", d.Now) {
+			continue // a command is at work on it: judged on the next audit
+		}
+		out = append(out, checkRecord(d, r)...)
+	}
+	out = append(out, checkIPs(d, activeByIP)...)
+	out = append(out, checkThings(d)...)
+	out = append(out, checkCerts(d, named)...)
+	out = append(out, checkOnce(d)...)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].ICCID+out[i].Certificate < out[j].ICCID+out[j].Certificate
+	})
+	return out
+}
+
+func thingOf(r simstore.Record) string {
+	if r.ThingName != "" {
+		return r.ThingName
+	}
+	return r.ICCID
+}
+
+func checkRecord(d auditData, r simstore.Record) []Finding {
+	var out []Finding
+	add := func(kind, fix, cert, format string, args ...any) {
+		out = append(out, Finding{Kind: kind, ICCID: r.ICCID, Certificate: cert, Thing: thingOf(r), Fix: fix, Detail: fmt.Sprintf(format, args...)})
+	}
+	once, listed := d.Once[r.ICCID]
+	thingExists := d.Things[thingOf(r)] || d.Unmanaged[thingOf(r)]
+	if _, managed := d.Things[thingOf(r)]; managed {
+		thingExists = true
+	}
+	switch r.CurrentState() {
+	case simstore.StateActive:
+		if r.Next != nil || len(r.Retiring) > 0 {
+			add(DriftInterruptedAttempt, FixEnable, "", "an interrupted attempt left a certificate to finish or retire; no command is at work")
+		}
+		if !thingExists {
+			add(DriftRecordWithoutThing, FixReissue, r.CertificateID(), "active record; Thing %s does not exist", thingOf(r))
+		}
+		checkActiveCert(d, r, add)
+		if d.OnceListed {
+			switch {
+			case !listed:
+				add(DriftActiveNotEnabled, FixSync, "", "active here; the 1NCE listing does not hold the SIM")
+			case once.Status != onceapi.StatusEnabled:
+				add(DriftActiveNotEnabled, FixSync, "", "active here; 1NCE says %s", once.Status)
+			case once.IP != "" && once.IP != r.IP:
+				add(DriftIPDiffers, FixSync, "", "record IP %s, 1NCE IP %s", r.IP, once.IP)
+			}
+		}
+	case simstore.StateDisabled, simstore.StateRevoked:
+		for _, c := range []*simstore.Credentials{r.Cert, r.Next} {
+			if c == nil {
+				continue
+			}
+			if ci := d.Certs[c.ID]; ci != nil && ci.Status == "ACTIVE" {
+				fix := FixRevoke
+				if r.CurrentState() == simstore.StateRevoked {
+					fix = FixNone
+				}
+				add(DriftActiveCertOfInactive, fix, c.ID, "record %s; certificate %s is ACTIVE", r.CurrentState(), short(c.ID))
+			}
+		}
+		if d.OnceListed && listed && r.CurrentState() == simstore.StateDisabled && once.Status == onceapi.StatusEnabled && once.IP != "" {
+			add(DriftEnabledNotActive, FixSync, "", "1NCE says Enabled (IP %s); the record is disabled", once.IP)
+		}
+	case simstore.StatePending:
+		if d.OnceListed && listed && once.Status == onceapi.StatusEnabled && once.IP != "" {
+			add(DriftEnabledNotActive, FixSync, "", "1NCE says Enabled (IP %s); the record is pending and no command is at work", once.IP)
+		}
+	}
+	return out
+}
+
+func checkActiveCert(d auditData, r simstore.Record, add func(kind, fix, cert, format string, args ...any)) {
+	if r.Cert == nil {
+		add(DriftCertNotActive, FixReissue, "", "active record without a certificate")
+		return
+	}
+	id := r.Cert.ID
+	ci := d.Certs[id]
+	switch {
+	case ci == nil:
+		add(DriftCertNotActive, FixReissue, id, "certificate %s is not registered in IoT Core", short(id))
+		return
+	case ci.Status != "ACTIVE":
+		add(DriftCertNotActive, FixReissue, id, "certificate %s is %s", short(id), ci.Status)
+	}
+	if !ci.Policy {
+		add(DriftCertWithoutPolicy, FixReissue, id, "certificate %s lacks the device policy", short(id))
+	}
+	if attached, checked := d.Attached[r.ICCID]; checked && !attached {
+		add(DriftCertNotAttached, FixReissue, id, "certificate %s is not attached to Thing %s", short(id), thingOf(r))
+	}
+}
+
+func checkIPs(d auditData, activeByIP map[string][]string) []Finding {
+	var out []Finding
+	for ip, ids := range activeByIP {
+		if len(ids) < 2 {
+			continue
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			out = append(out, Finding{Kind: DriftIPConflict, ICCID: id, Fix: FixSync,
+				Detail: fmt.Sprintf("active records share IP %s: %s", ip, strings.Join(ids, ", "))})
+		}
+	}
+	onceByIP := map[string][]string{}
+	for id, s := range d.Once {
+		if s.Status == onceapi.StatusEnabled && s.IP != "" {
+			onceByIP[s.IP] = append(onceByIP[s.IP], id)
+		}
+	}
+	for ip, ids := range onceByIP {
+		if len(ids) < 2 {
+			continue
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			out = append(out, Finding{Kind: DriftIPConflict, ICCID: id, Fix: FixNone,
+				Detail: fmt.Sprintf("1NCE lists IP %s for %s: correct it in 1NCE (neither gets credentials meanwhile)", ip, strings.Join(ids, ", "))})
+		}
+	}
+	return out
+}
+
+func checkThings(d auditData) []Finding {
+	var out []Finding
+	recorded := map[string]bool{}
+	for _, r := range d.Records {
+		recorded[thingOf(r)] = true
+	}
+	for name, inGroup := range d.Things {
+		if recorded[name] || !inGroup {
+			continue // a Thing outside the environment's group is not provably this environment's
+		}
+		f := Finding{Kind: DriftThingWithoutRecord, ICCID: name, Thing: name}
+		if s, ok := d.Once[name]; ok && s.Status == onceapi.StatusEnabled && s.IP != "" {
+			f.Fix, f.Detail = FixSync, "managed Thing in the environment's group without a record; 1NCE has the SIM Enabled"
+		} else {
+			f.Detail = "managed Thing in the environment's group without a record; the SIM is not enabled in 1NCE: remove it (make teardown-like) or enable the SIM"
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func checkCerts(d auditData, named map[string]bool) []Finding {
+	var out []Finding
+	for id, c := range d.Certs {
+		if named[id] || c.Status == "REVOKED" {
+			continue // a REVOKED certificate grants nothing: a retired one, history
+		}
+		things := strings.Join(c.Things, ",")
+		switch {
+		case c.Policy || c.ByCA:
+			why := "has the environment's device policy"
+			if !c.Policy {
+				why = "is signed by the environment's CA"
+			}
+			out = append(out, Finding{Kind: DriftOrphanCertificate, Certificate: id, Thing: things,
+				Detail: fmt.Sprintf("%s certificate %s %s but no record names it; attached to %s", c.Status, short(id), why, dash(things))})
+		case d.AWSIssued && c.Checked && c.Status == "INACTIVE" && len(c.Things) == 0:
+			out = append(out, Finding{Kind: DriftUnattributedCert, Certificate: id,
+				Detail: fmt.Sprintf("INACTIVE certificate %s (created %s) without policy or Thing, like a lost CreateKeysAndCertificate answer; not provably simbridge's", short(id), stamp(c.Created))})
+		}
+	}
+	return out
+}
+
+func checkOnce(d auditData) []Finding {
+	var out []Finding
+	for id, s := range d.Once {
+		if _, ok := d.Records[id]; ok || s.Status != onceapi.StatusEnabled || s.IP == "" {
+			continue
+		}
+		out = append(out, Finding{Kind: DriftEnabledNotActive, ICCID: id, Fix: FixSync, Detail: fmt.Sprintf("1NCE says Enabled (IP %s); no record", s.IP)})
+	}
+	return out
+}

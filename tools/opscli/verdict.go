@@ -1,0 +1,284 @@
+package opscli
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/simstore"
+)
+
+// Verdict states: what an operator needs to know about a SIM first.
+const (
+	VerdictOnboardable = "onboardable"
+	VerdictPending     = "pending"
+	VerdictFailed      = "failed"
+	VerdictDisabled    = "disabled"
+	VerdictRevoked     = "revoked"
+	VerdictDrift       = "drift"
+	VerdictNotFound    = "not-found"
+	VerdictNotManaged  = "not-managed"
+)
+
+// Verdict is the conclusion of `status`: a state, why, and what to do.
+type Verdict struct {
+	State    string   `json:"state"`
+	Summary  string   `json:"summary"`
+	Problems []string `json:"problems,omitempty"`
+	Actions  []string `json:"actions,omitempty"`
+}
+
+// NeedsAttention is true for verdicts that end `status` with exit code 3.
+func (v Verdict) NeedsAttention() bool {
+	return v.State == VerdictNotFound || v.State == VerdictFailed || v.State == VerdictDrift
+}
+
+// OnceView is the SIM as 1NCE's API shows it.
+type OnceView struct {
+	Found          bool   `json:"found"`
+	Status         string `json:"status,omitempty"`
+	IP             string `json:"ip,omitempty"`
+	IMSI           string `json:"imsi,omitempty"`
+	MSISDN         string `json:"msisdn,omitempty"`
+	Label          string `json:"label,omitempty"`
+	ActivationDate string `json:"activation_date,omitempty"`
+}
+
+// IoTView is the SIM's Thing and certificates in IoT Core.
+type IoTView struct {
+	Thing        ThingView  `json:"thing"`
+	Certificates []CertView `json:"certificates"`
+}
+
+// ThingView is the SIM's Thing.
+type ThingView struct {
+	Name       string            `json:"name"`
+	Exists     bool              `json:"exists"`
+	Managed    bool              `json:"managed"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+	Groups     []string          `json:"groups,omitempty"`
+	Principals []string          `json:"principals,omitempty"`
+}
+
+// Roles of a certificate for its SIM.
+const (
+	RoleCurrent  = "current"
+	RoleNext     = "next"
+	RoleRetiring = "retiring"
+	RoleOther    = "other"
+)
+
+// CertView is one certificate the record names or the Thing holds.
+type CertView struct {
+	ID   string `json:"id"`
+	ARN  string `json:"arn,omitempty"`
+	Role string `json:"role"`
+	// Status is IoT Core's (ACTIVE, INACTIVE, REVOKED…) or "not registered".
+	Status   string   `json:"status"`
+	Policies []string `json:"policies,omitempty"`
+	OnThing  bool     `json:"on_thing"`
+}
+
+// StatusNotRegistered is a certificate IoT Core does not know.
+const StatusNotRegistered = "not registered"
+
+// judgeInput is everything status found out about one SIM.
+type judgeInput struct {
+	ICCID  string
+	Now    time.Time
+	Policy string
+	// Once is nil when 1NCE was not asked; OnceErr says why.
+	Once    *OnceView
+	OnceErr string
+	Rec     *simstore.Record
+	IoT     *IoTView
+	// Conflicts are other SIMs holding the record's IP.
+	Conflicts []string
+}
+
+// judge turns what status found into a verdict with the actions that fix
+// it, each a simbridge command (the services do the work).
+func judge(in judgeInput) Verdict {
+	if in.Rec == nil {
+		return judgeUnrecorded(in)
+	}
+	r := *in.Rec
+	if r.Claimed("", in.Now) {
+		v := Verdict{State: VerdictPending, Summary: fmt.Sprintf("command %s is at work on this SIM (claim until %s)", r.ClaimedBy, stamp(r.ClaimedUntil))}
+		if f := r.LastFailure; f != nil {
+			v.Summary += fmt.Sprintf("; its last attempt failed at %q: %s", f.Step, f.Reason)
+		}
+		return v
+	}
+	if f := r.LastFailure; f != nil {
+		return Verdict{State: VerdictFailed,
+			Summary: fmt.Sprintf("failed at step %q after %d attempts (%s): %s", f.Step, f.Attempts, stamp(f.At), f.Reason),
+			Actions: []string{"simbridge failures   (is the command in a dead-letter queue?)",
+				"fix the cause, then: simbridge failures redrive " + r.ICCID + "   or   simbridge sync " + r.ICCID}}
+	}
+	var v Verdict
+	switch r.CurrentState() {
+	case simstore.StatePending:
+		v = Verdict{State: VerdictPending, Summary: "the first certificate is not issued yet and no command is at work"}
+		v.Actions = []string{"simbridge sync " + r.ICCID + "   (sim-poller sends the create again)"}
+		return v
+	case simstore.StateActive:
+		v = judgeActive(in, r)
+	case simstore.StateDisabled:
+		v = judgeDisabled(in, r)
+	case simstore.StateRevoked:
+		v = judgeRevoked(in, r)
+	}
+	if r.Next != nil || len(r.Retiring) > 0 {
+		v.Problems = append(v.Problems, "an interrupted attempt left a certificate to finish or retire and no command is at work")
+		v.Actions = appendOnce(v.Actions, "simbridge sync "+r.ICCID+"   (or simbridge enable "+r.ICCID+" for an active SIM)")
+	}
+	if len(v.Problems) > 0 {
+		v.State = VerdictDrift
+		v.Summary = strings.Join(v.Problems, "; ")
+	}
+	return v
+}
+
+func judgeUnrecorded(in judgeInput) Verdict {
+	thing := in.IoT != nil && in.IoT.Thing.Exists && in.IoT.Thing.Managed
+	switch {
+	case thing:
+		return Verdict{State: VerdictDrift, Summary: "a Thing managed by simbridge exists but no record names it",
+			Problems: []string{"Thing without record"}, Actions: []string{"simbridge sync " + in.ICCID, "simbridge audit"}}
+	case in.Once != nil && in.Once.Found && in.Once.Status == onceapi.StatusEnabled && in.Once.IP != "":
+		return Verdict{State: VerdictPending, Summary: fmt.Sprintf("enabled in 1NCE (IP %s) but not provisioned yet", in.Once.IP),
+			Actions: []string{"simbridge sync " + in.ICCID + "   (sim-poller creates it)"}}
+	case in.Once != nil && in.Once.Found:
+		why := "is " + in.Once.Status
+		if in.Once.IP == "" {
+			why = "has no IP"
+		}
+		return Verdict{State: VerdictNotManaged, Summary: "1NCE lists the SIM but it " + why + ": simbridge keeps no record of it"}
+	}
+	return Verdict{State: VerdictNotFound, Summary: "no record, no Thing" + onceNote(in), Actions: []string{"check the ICCID or IP"}}
+}
+
+func onceNote(in judgeInput) string {
+	switch {
+	case in.Once != nil && !in.Once.Found:
+		return ", not in the 1NCE account"
+	case in.Once == nil && in.OnceErr != "":
+		return " (1NCE not asked: " + in.OnceErr + ")"
+	}
+	return ""
+}
+
+func judgeActive(in judgeInput, r simstore.Record) Verdict {
+	v := Verdict{State: VerdictOnboardable}
+	reissue := "simbridge reissue " + r.ICCID + "   (a fresh certificate, attached with the policy)"
+	sync := "simbridge sync " + r.ICCID
+	if !r.HasCredentials() {
+		v.Problems = append(v.Problems, "the record holds no usable certificate")
+		v.Actions = appendOnce(v.Actions, reissue)
+	}
+	if in.IoT != nil {
+		cur := findCert(in.IoT, RoleCurrent)
+		switch {
+		case !in.IoT.Thing.Exists:
+			v.Problems = append(v.Problems, "Thing "+in.IoT.Thing.Name+" does not exist")
+			v.Actions = appendOnce(v.Actions, reissue)
+		case cur == nil:
+		default:
+			if cur.Status != "ACTIVE" {
+				v.Problems = append(v.Problems, fmt.Sprintf("certificate %s is %s", short(cur.ID), cur.Status))
+				v.Actions = appendOnce(v.Actions, reissue)
+			}
+			if !cur.OnThing && cur.Status != StatusNotRegistered {
+				v.Problems = append(v.Problems, fmt.Sprintf("certificate %s is not attached to the Thing", short(cur.ID)))
+				v.Actions = appendOnce(v.Actions, reissue)
+			}
+			if !contains(cur.Policies, in.Policy) && cur.Status != StatusNotRegistered {
+				v.Problems = append(v.Problems, fmt.Sprintf("certificate %s lacks policy %s", short(cur.ID), in.Policy))
+				v.Actions = appendOnce(v.Actions, reissue)
+			}
+		}
+		for _, c := range in.IoT.Certificates {
+			if c.Role == RoleOther && c.Status == "ACTIVE" && contains(c.Policies, in.Policy) {
+				v.Problems = append(v.Problems, fmt.Sprintf("another ACTIVE certificate %s with the policy is on the Thing", short(c.ID)))
+				v.Actions = appendOnce(v.Actions, "simbridge audit   (lists certificates no record names)")
+			}
+		}
+	}
+	if o := in.Once; o != nil {
+		switch {
+		case !o.Found:
+			v.Problems = append(v.Problems, "1NCE does not hold the SIM any more")
+			v.Actions = appendOnce(v.Actions, sync+"   (sim-poller confirms and disables)")
+		case o.Status != onceapi.StatusEnabled:
+			v.Problems = append(v.Problems, "1NCE says "+o.Status)
+			v.Actions = appendOnce(v.Actions, sync+"   (sim-poller disables it)")
+		case o.IP != "" && o.IP != r.IP:
+			v.Problems = append(v.Problems, fmt.Sprintf("1NCE says IP %s, the record %s", o.IP, r.IP))
+			v.Actions = appendOnce(v.Actions, sync+"   (sim-poller moves the record)")
+		}
+	}
+	if len(in.Conflicts) > 0 {
+		v.Problems = append(v.Problems, "IP "+r.IP+" is also held by "+strings.Join(in.Conflicts, ", "))
+		v.Actions = appendOnce(v.Actions, sync+" "+strings.Join(in.Conflicts, " "))
+	}
+	v.Summary = fmt.Sprintf("the device at %s can fetch its credentials (certificate %s); last fetch %s",
+		r.IP, short(r.CertificateID()), ago(r.LastFetchAt, in.Now))
+	return v
+}
+
+func judgeDisabled(in judgeInput, r simstore.Record) Verdict {
+	v := Verdict{State: VerdictDisabled, Summary: "access taken away: the certificate is INACTIVE and is reactivated when 1NCE enables the SIM again"}
+	if in.IoT != nil {
+		for _, c := range in.IoT.Certificates {
+			if c.Status == "ACTIVE" && (c.Role == RoleCurrent || c.Role == RoleNext) {
+				v.Problems = append(v.Problems, fmt.Sprintf("certificate %s is ACTIVE though the SIM is disabled", short(c.ID)))
+				v.Actions = appendOnce(v.Actions, "simbridge revoke "+r.ICCID+"   (REVOKED for good; enable issues a fresh one)")
+			}
+		}
+	}
+	if o := in.Once; o != nil && o.Found && o.Status == onceapi.StatusEnabled && o.IP != "" {
+		v.Problems = append(v.Problems, "1NCE says Enabled")
+		v.Actions = appendOnce(v.Actions, "simbridge sync "+r.ICCID+"   (sim-poller enables it again)")
+	}
+	return v
+}
+
+func judgeRevoked(in judgeInput, r simstore.Record) Verdict {
+	v := Verdict{State: VerdictRevoked, Summary: "revoked: the certificate is REVOKED for good",
+		Actions: []string{"simbridge enable " + r.ICCID + "   (issues a fresh certificate, with the IP from 1NCE)"}}
+	if in.IoT != nil {
+		for _, c := range in.IoT.Certificates {
+			if c.Role == RoleCurrent && c.Status == "ACTIVE" {
+				v.Problems = append(v.Problems, fmt.Sprintf("certificate %s is ACTIVE though the SIM is revoked", short(c.ID)))
+			}
+		}
+	}
+	return v
+}
+
+func findCert(v *IoTView, role string) *CertView {
+	for i := range v.Certificates {
+		if v.Certificates[i].Role == role {
+			return &v.Certificates[i]
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func appendOnce(list []string, s string) []string {
+	if contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
