@@ -108,6 +108,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	results := apply(ctx, stack, changes, notes, s)
+	if got, err := notes.stats(); got < len(changes) || err != nil {
+		fmt.Fprintf(out, "success notifications received: %d (last receive error: %v)\n", got, err)
+	}
 	runsAfter, err := pollerRuns(ctx, stack)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -22,8 +23,17 @@ import (
 // devices asking every second would load the emulator's DynamoDB more than
 // the system under test does, and measure the emulator.
 type notices struct {
-	mu      sync.Mutex
-	waiters map[string]chan struct{}
+	mu       sync.Mutex
+	waiters  map[string]chan struct{}
+	received int
+	lastErr  error
+}
+
+// stats says how many notifications arrived, and the last receive error.
+func (n *notices) stats() (int, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.received, n.lastErr
 }
 
 // watch subscribes a queue in the emulator to the success topic and
@@ -72,10 +82,19 @@ func (n *notices) channel(iccid string) chan struct{} {
 
 func (n *notices) receive(ctx context.Context, q *sqs.Client, url *string) {
 	for ctx.Err() == nil {
-		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		// Messages are not deleted (that would delay the next ones on a busy
+		// emulator); they stay hidden for the rest of the run.
+		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 3600})
 		if err != nil {
+			n.mu.Lock()
+			n.lastErr = err
+			n.mu.Unlock()
+			time.Sleep(100 * time.Millisecond)
 			continue
 		}
+		n.mu.Lock()
+		n.received += len(out.Messages)
+		n.mu.Unlock()
 		for _, m := range out.Messages {
 			var note events.Notification
 			if json.Unmarshal([]byte(aws.ToString(m.Body)), &note) == nil && note.ICCID != "" {
@@ -84,7 +103,6 @@ func (n *notices) receive(ctx context.Context, q *sqs.Client, url *string) {
 				default:
 				}
 			}
-			_, _ = q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: url, ReceiptHandle: m.ReceiptHandle})
 		}
 	}
 }

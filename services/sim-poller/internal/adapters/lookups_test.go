@@ -105,3 +105,35 @@ func TestHintsYieldToAListing(t *testing.T) {
 		t.Errorf("%d hint lookups without a listing took %v", n, d)
 	}
 }
+
+type countingLister struct{ calls atomic.Int32 }
+
+func (c *countingLister) ListSIMs(_ context.Context, fn func([]onceapi.SIM) error) (onceapi.ListStats, error) {
+	c.calls.Add(1)
+	time.Sleep(50 * time.Millisecond)
+	return onceapi.ListStats{Pages: 1}, fn([]onceapi.SIM{{ICCID: "8988280666000000001", Status: onceapi.StatusEnabled}})
+}
+
+// TestBatchesArrivingTogetherShareOneListing: requests of one burst share
+// a listing; one whose hint is newer than the listing's start lists again.
+func TestBatchesArrivingTogetherShareOneListing(t *testing.T) {
+	t.Parallel()
+	inv := &countingLister{}
+	l := &adapters.SharedListing{Inventory: inv, Window: 100 * time.Millisecond}
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			sims, err := l.Snapshot(context.Background(), time.Now())
+			if err != nil || len(sims) != 1 {
+				t.Error(sims, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := inv.calls.Load(); n != 1 {
+		t.Fatalf("%d listings for one burst, want 1", n)
+	}
+	if _, err := l.Snapshot(context.Background(), time.Now()); err != nil || inv.calls.Load() != 2 {
+		t.Fatalf("a newer hint: %d listings (%v), want a second", inv.calls.Load(), err)
+	}
+}

@@ -77,6 +77,9 @@ type Deps struct {
 	// without them runs full syncs only.
 	Records Records
 	Lookups Lookups
+	// Listings, when set, serves targeted syncs of more SIMs than the
+	// account has pages.
+	Listings Listings
 	// Summaries, when set, gets one summary per run that changed anything.
 	Summaries Summaries
 }

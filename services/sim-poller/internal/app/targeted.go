@@ -54,6 +54,17 @@ type Records interface {
 	FindByIP(ctx context.Context, ip string) ([]simstore.Record, error)
 }
 
+// Listings lists the whole account for targeted syncs of many SIMs:
+// every SIM of a listing begun no earlier than notBefore, by ICCID (err:
+// the listing did not complete; what it saw is returned).
+type Listings interface {
+	Snapshot(ctx context.Context, notBefore time.Time) (map[string]onceapi.SIM, error)
+}
+
+// maxListingPages bounds the accounts a targeted sync lists (their SIMs
+// are held in memory for it): 200 pages, 20,000 SIMs.
+const maxListingPages = 200
+
 // Lookups says what 1NCE holds for one SIM: onceapi.ErrSIMNotFound when
 // the account does not hold it. The answer comes from a question asked no
 // earlier than notBefore, so a hint received at notBefore is answered with
@@ -127,11 +138,11 @@ func (s *Syncer) SyncSIMs(ctx context.Context, iccids []string, notBefore time.T
 // last complete listing's).
 func (s *Syncer) listingIsCheaper(n int) bool {
 	listed := s.lastListed.Load()
-	if listed == 0 || s.PageSize < 1 {
+	if s.Listings == nil || listed == 0 || s.PageSize < 1 {
 		return false
 	}
 	pages := (listed + int64(s.PageSize) - 1) / int64(s.PageSize)
-	return int64(n) > pages+1
+	return pages <= maxListingPages && int64(n) > pages+1
 }
 
 // waves yields the ids arriving on ready in groups: a group closes
@@ -203,39 +214,29 @@ func (t *targeted) fetch(ctx context.Context, ids []string, ready chan<- string)
 	_ = g.Wait()
 }
 
-// list lists the account and takes the SIMs of ids from it; those the
-// listing does not show (gone, or missed by offset paging) are looked up
+// list takes the SIMs of ids from a listing of the account (Listings);
+// those it does not show (gone, or missed by offset paging) are looked up
 // one by one, as are all of them when the listing fails.
 func (t *targeted) list(ctx context.Context, ids []string, ready chan<- string) {
-	want := map[string]bool{}
-	for _, id := range ids {
-		want[id] = true
-	}
-	// Records are read while the listing goes on: the page callback never
-	// waits for them.
+	sims, _ := t.s.Listings.Snapshot(ctx, t.notBefore)
+	var rest []string
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, lookupWorkers)
-	_, _ = t.s.Inventory.ListSIMs(ctx, func(page []onceapi.SIM) error {
-		for _, sim := range page {
-			if !want[sim.ICCID] {
-				continue
-			}
-			delete(want, sim.ICCID)
-			wg.Go(func() {
-				slots <- struct{}{}
-				defer func() { <-slots }()
-				t.record(ctx, sim.ICCID, sim, nil)
-				ready <- sim.ICCID
-			})
+	for _, id := range ids {
+		sim, ok := sims[id]
+		if !ok {
+			rest = append(rest, id)
+			continue
 		}
-		return nil
-	})
-	wg.Wait()
-	rest := make([]string, 0, len(want))
-	for id := range want {
-		rest = append(rest, id)
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			t.record(ctx, id, sim, nil)
+			ready <- id
+		})
 	}
 	t.fetch(ctx, rest, ready)
+	wg.Wait()
 }
 
 // record reads the record of a SIM looked up and keeps both.

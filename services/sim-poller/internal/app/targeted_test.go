@@ -44,6 +44,20 @@ func (f *fakeLookups) set(s onceapi.SIM) {
 	f.sims[s.ICCID] = s
 }
 
+// fakeListings lists the fake inventory.
+type fakeListings struct{ inv *fakeInventory }
+
+func (f fakeListings) Snapshot(ctx context.Context, _ time.Time) (map[string]onceapi.SIM, error) {
+	out := map[string]onceapi.SIM{}
+	_, err := f.inv.ListSIMs(ctx, func(page []onceapi.SIM) error {
+		for _, s := range page {
+			out[s.ICCID] = s
+		}
+		return nil
+	})
+	return out, err
+}
+
 // targetWorld is a syncer over an in-memory store, answering targeted syncs.
 type targetWorld struct {
 	store   *simstore.Memory
@@ -65,6 +79,7 @@ func newTargetWorld(t *testing.T) *targetWorld {
 		t.Fatal(err)
 	}
 	w.syncer.SettleTimeout = 2 * time.Second
+	w.syncer.Listings = fakeListings{w.inv}
 	return w
 }
 

@@ -100,6 +100,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 		return nil, err
 	}
 	deps.Lookups = &adapters.SharedLookups{SIMs: inventory, Window: cfg.HintWindow, Remember: time.Minute, Share: share, Observer: m}
+	deps.Listings = &adapters.SharedListing{Inventory: deps.Inventory, Window: listingWindow}
 	syncer, err := app.NewSyncer(deps, app.Guard{MaxDisableShare: cfg.MaxDisableShare, DisableAllowance: cfg.DisableAllowance}, cfg.Publishers)
 	if err != nil {
 		return nil, err
@@ -126,6 +127,10 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 	}
 	return p, nil
 }
+
+// listingWindow is how long a targeted listing waits for other requests
+// to share it (1NCE sends a burst of changes as several batches).
+const listingWindow = 300 * time.Millisecond
 
 // streamSecretGap is the least time between two reads of the Data
 // Streamer credentials caused by an unknown pair (a rotation in progress).
