@@ -96,6 +96,7 @@ func (r Resources) Env() []string {
 		"CA_KMS_KEY_ID=" + r.CAKeyARN,
 		"CA_CERTIFICATE_PARAMETER=" + r.CAParameter(),
 		"THING_GROUP=" + r.ThingGroup(),
+		"THING_TYPE=" + r.ThingType(),
 	}
 }
 
@@ -146,6 +147,9 @@ func Ensure(ctx context.Context, cfg aws.Config, names Names, opts Options) (Res
 		return res, err
 	}
 	if err = ensureThingGroup(ctx, iot.NewFromConfig(cfg), names.ThingGroup()); err != nil {
+		return res, err
+	}
+	if err = ensureThingType(ctx, iot.NewFromConfig(cfg), names.ThingType()); err != nil {
 		return res, err
 	}
 	if res.APIKeySecretARN, err = ensureSecret(ctx, secretsmanager.NewFromConfig(cfg), names.APIKeySecret(), opts.APIKey); err != nil {
@@ -340,6 +344,17 @@ func ensureThingGroup(ctx context.Context, api *iot.Client, name string) error {
 	var exists *iottypes.ResourceAlreadyExistsException
 	if err != nil && !errors.As(err, &exists) {
 		return fmt.Errorf("create thing group %s: %w", name, err)
+	}
+	return nil
+}
+
+func ensureThingType(ctx context.Context, api *iot.Client, name string) error {
+	_, err := api.CreateThingType(ctx, &iot.CreateThingTypeInput{ThingTypeName: aws.String(name),
+		ThingTypeProperties: &iottypes.ThingTypeProperties{ThingTypeDescription: aws.String("a SIM onboarded by simbridge"),
+			SearchableAttributes: []string{"imsi", "msisdn", "label"}}})
+	var exists *iottypes.ResourceAlreadyExistsException
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("create thing type %s: %w", name, err)
 	}
 	return nil
 }

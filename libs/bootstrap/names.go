@@ -71,3 +71,7 @@ func (n Names) SyncDLQ() string { return n.Prefix + "-sync-requests-dlq.fifo" }
 // SummaryTopic carries one summary per sync run (counts, not one message per
 // SIM): what operators' e-mail subscribes to next to the failure topic.
 func (n Names) SummaryTopic() string { return n.Prefix + "-sync-summary" }
+
+// ThingType is the thing type of every SIM's Thing (searchable imsi,
+// msisdn, label; a Thing without a type may carry only three attributes).
+func (n Names) ThingType() string { return n.Prefix + "-sim" }

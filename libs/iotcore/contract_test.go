@@ -28,6 +28,9 @@ func TestClientContract(t *testing.T) {
 	if _, err := api.CreatePolicy(ctx, &iot.CreatePolicyInput{PolicyName: aws.String(policy), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`)}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := api.CreateThingType(ctx, &iot.CreateThingTypeInput{ThingTypeName: aws.String(policy)}); err != nil {
+		t.Fatal(err)
+	}
 	k := kms.NewFromConfig(cfg)
 	key, err := k.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: kmstypes.KeySpecEccNistP256, KeyUsage: kmstypes.KeyUsageTypeSignVerify})
 	if err != nil {
@@ -43,7 +46,7 @@ func TestClientContract(t *testing.T) {
 	}
 	iotcoretest.Run(t, func(t *testing.T) iotcoretest.Subject {
 		return iotcoretest.Subject{
-			IoT: iotcore.New(api), Policy: policy, Name: func(t *testing.T) string { return testkit.Name(t) },
+			IoT: iotcore.New(api), Policy: policy, ThingType: policy, Name: func(t *testing.T) string { return testkit.Name(t) },
 			Status: func(t *testing.T, id string) types.CertificateStatus {
 				d, err := api.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(id)})
 				if err != nil {

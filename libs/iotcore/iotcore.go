@@ -90,6 +90,9 @@ type ThingSpec struct {
 	Attributes map[string]string
 	// Group is the environment's thing group ("" for none).
 	Group string
+	// Type is the environment's thing type ("" for none). A Thing without a
+	// type may carry only three attributes; with one, fifty.
+	Type string
 }
 
 // EnsureThing creates the thing (marked managed-by=simbridge, with the
@@ -123,10 +126,11 @@ func (c *Client) ensureThing(ctx context.Context, spec ThingSpec) (Thing, error)
 			attrs[k] = v
 		}
 	}
-	_, err = c.api.CreateThing(ctx, &iot.CreateThingInput{
-		ThingName:        aws.String(name),
-		AttributePayload: &types.AttributePayload{Attributes: attrs},
-	})
+	in := &iot.CreateThingInput{ThingName: aws.String(name), AttributePayload: &types.AttributePayload{Attributes: attrs}}
+	if spec.Type != "" {
+		in.ThingTypeName = aws.String(spec.Type)
+	}
+	_, err = c.api.CreateThing(ctx, in)
 	var exists *types.ResourceAlreadyExistsException
 	if errors.As(err, &exists) { // created concurrently since DescribeThing
 		d, err := c.api.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})

@@ -29,7 +29,7 @@ type ConsumerSettings struct {
 	// the consumers call; raise them with your account's), shared by every
 	// provisioner and deactivator task (package quota): however many tasks
 	// run, together they stay within them.
-	IoTQuotas map[string]float64 `env:"IOT_QUOTAS, separator==, default=CreateKeysAndCertificate=10,RegisterCertificate=10,UpdateCertificate=10,AttachPolicy=15,DescribeCertificate=10,CreateThing=100,DescribeThing=350,AddThingToThingGroup=100,AttachThingPrincipal=100,DetachThingPrincipal=100,ListThingPrincipals=20,DeleteCertificate=10" desc:"account-wide requests per second per IoT operation, shared by all provisioner and deactivator tasks (AWS default quotas; raise with yours)"`
+	IoTQuotas map[string]float64 `env:"IOT_QUOTAS, separator==, default=CreateKeysAndCertificate=10,RegisterCertificate=10,UpdateCertificate=10,AttachPolicy=15,DescribeCertificate=10,CreateThing=100,DescribeThing=350,AddThingToThingGroup=100,AttachThingPrincipal=100,DetachThingPrincipal=100,ListThingPrincipals=10,DeleteCertificate=10" desc:"account-wide requests per second per IoT operation, shared by all provisioner and deactivator tasks (AWS default quotas; raise with yours)"`
 	// LeaseTable holds the tasks' quota heartbeats.
 	LeaseTable string `env:"LEASE_TABLE, required" desc:"DynamoDB table of leases and quota heartbeats"`
 }

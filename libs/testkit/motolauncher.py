@@ -63,6 +63,15 @@ def _register_certificate(self, certificate_pem, ca_certificate_pem, set_as_acti
     return _register(self, certificate_pem, ca_certificate_pem, set_as_active, status)
 _im.IoTBackend.register_certificate = _register_certificate
 
+# A Thing without a thing type may carry at most three attributes on AWS.
+_create_thing = _im.IoTBackend.create_thing
+def _create_thing_checked(self, thing_name, thing_type_name, attribute_payload, *args, **kwargs):
+    attrs = (attribute_payload or {}).get("attributes") or {}
+    if not thing_type_name and len(attrs) > 3:
+        raise _ie.InvalidRequestException("A thing without a thing type can have at most 3 attributes.")
+    return _create_thing(self, thing_name, thing_type_name, attribute_payload, *args, **kwargs)
+_im.IoTBackend.create_thing = _create_thing_checked
+
 # IoT ListCACertificates is not implemented in moto; AWS answers the
 # account's CA certificates.
 from moto.iot import responses as _ir

@@ -59,6 +59,7 @@ func TestTemplateNamesMatchBootstrap(t *testing.T) {
 		{"DeviceKeyAlias", "AliasName", names.KeyAlias()},
 		{"CASigningKeyAlias", "AliasName", names.CAKeyAlias()},
 		{"SimThingGroup", "ThingGroupName", names.ThingGroup()},
+		{"SimThingType", "ThingTypeName", names.ThingType()},
 		{"DevicePolicy", "PolicyName", names.Policy()},
 		{"ApiKeySecret", "Name", names.APIKeySecret()},
 		{"EndpointParameter", "Name", names.EndpointParameter()},

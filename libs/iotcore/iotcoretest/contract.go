@@ -36,9 +36,10 @@ type Subject struct {
 	Foreign func(t *testing.T, name string)
 	// Issue returns a certificate signed by a registered CA, its CA and id.
 	Issue func(t *testing.T) (certPEM, caPEM, id string)
-	// Policy is an existing policy name; Name returns unique names.
-	Policy string
-	Name   func(t *testing.T) string
+	// Policy is an existing policy name, ThingType an existing thing type;
+	// Name returns unique names.
+	Policy, ThingType string
+	Name              func(t *testing.T) string
 }
 
 // Run runs the contract against fresh subjects.
@@ -46,6 +47,7 @@ func Run(t *testing.T, newSubject func(t *testing.T) Subject) {
 	cases := map[string]func(t *testing.T, s Subject){
 		"things are made once, managed, with attributes": things,
 		"a foreign thing is not managed":                 foreign,
+		"a typeless thing has three attributes at most":  typeless,
 		"registering is idempotent and ACTIVE":           register,
 		"revoked is final, unknown is reported":          statuses,
 		"attachments are idempotent":                     attachments,
@@ -68,6 +70,18 @@ func things(t *testing.T, s Subject) {
 		if err != nil || !th.Managed || th.Created != (i == 0) {
 			t.Fatalf("EnsureThing #%d = %+v, %v", i+1, th, err)
 		}
+	}
+}
+
+// typeless: a Thing without a thing type carries at most three attributes,
+// as on AWS; with the type it carries more.
+func typeless(t *testing.T, s Subject) {
+	four := map[string]string{"imsi": "1", "msisdn": "2", "label": "3"}
+	if _, err := s.IoT.EnsureThing(context.Background(), iotcore.ThingSpec{Name: s.Name(t), Attributes: four}); err == nil {
+		t.Fatal("a typeless thing with four attributes (managed-by and three) was created")
+	}
+	if _, err := s.IoT.EnsureThing(context.Background(), iotcore.ThingSpec{Name: s.Name(t), Attributes: four, Type: s.ThingType}); err != nil {
+		t.Fatalf("with the thing type: %v", err)
 	}
 }
 

@@ -162,6 +162,9 @@ func (f *IoT) EnsureThing(_ context.Context, spec iotcore.ThingSpec) (iotcore.Th
 				attrs[k] = v
 			}
 		}
+		if spec.Type == "" && len(attrs) > 3 {
+			return iotcore.Thing{}, errors.New("create thing: a thing without a thing type can have at most 3 attributes")
+		}
 		th = &thing{attrs: attrs}
 		f.things[spec.Name] = th
 		if after != nil {

@@ -29,7 +29,7 @@ func TestFakeContract(t *testing.T) {
 	iotcoretest.Run(t, func(t *testing.T) iotcoretest.Subject {
 		f := iotfake.New()
 		return iotcoretest.Subject{
-			IoT: f, Policy: "policy",
+			IoT: f, Policy: "policy", ThingType: "sim",
 			Name:    func(*testing.T) string { return fmt.Sprintf("thing-%d", names.Add(1)) },
 			Status:  func(_ *testing.T, id string) types.CertificateStatus { return f.Status(id) },
 			Foreign: func(_ *testing.T, name string) { f.ForeignThing(name) },

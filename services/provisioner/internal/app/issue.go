@@ -65,7 +65,7 @@ func (p *Provisioner) issueNext(ctx context.Context, w *work) error {
 // attach attaches the certificate to the SIM's Thing (created if missing)
 // and the policy to the certificate; both are no-ops when done already.
 func (p *Provisioner) attach(ctx context.Context, w *work, arn string) error {
-	spec := iotcore.ThingSpec{Name: w.rec.ThingName, Group: p.ThingGroup,
+	spec := iotcore.ThingSpec{Name: w.rec.ThingName, Group: p.ThingGroup, Type: p.ThingType,
 		Attributes: map[string]string{"imsi": w.cmd.IMSI, "msisdn": w.cmd.MSISDN, "label": w.cmd.Label}}
 	if _, err := p.IoT.EnsureThing(ctx, spec); err != nil {
 		return step(StepThing, err)

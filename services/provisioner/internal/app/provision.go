@@ -112,9 +112,9 @@ type Deps struct {
 	// Policy is the IoT policy every certificate gets.
 	Policy string
 	// ThingGroup is the environment's thing group every SIM's Thing joins
-	// ("" for none).
-	ThingGroup string
-	Logger     *slog.Logger
+	// and ThingType its type ("" for none).
+	ThingGroup, ThingType string
+	Logger                *slog.Logger
 }
 
 // Timing bounds how long a command holds or waits for a SIM's claim.

@@ -51,7 +51,7 @@ func newWorld(t *testing.T) *world {
 	w := &world{t: t, iot: iotfake.New(), store: &flakyStore{Memory: simstore.NewMemory()}, notes: &recorder{}, clock: &clock{now: time.Unix(1_800_000_000, 0)}}
 	p, err := app.New(app.Deps{
 		Store: w.store, IoT: w.iot, Authority: ownCA{w}, Sealer: sealer{}, Announcer: w.notes, Notifier: w.notes,
-		Policy: policy, ThingGroup: group, Logger: slog.New(slog.DiscardHandler),
+		Policy: policy, ThingGroup: group, ThingType: "sim", Logger: slog.New(slog.DiscardHandler),
 	}, app.Timing{ClaimTTL: time.Minute, ClaimWait: 10 * time.Second, Poll: time.Second})
 	if err != nil {
 		t.Fatal(err)

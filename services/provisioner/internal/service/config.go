@@ -24,6 +24,9 @@ type Config struct {
 	RegistrationTopic string `env:"REGISTRATION_TOPIC, default=registration" desc:"MQTT topic announcing enabled SIMs"`
 	// ThingGroup is the environment's thing group every SIM's Thing joins.
 	ThingGroup string `env:"THING_GROUP" desc:"thing group every SIM's Thing joins (empty: none)"`
+	// ThingType is the environment's thing type: a Thing without one may
+	// carry only three attributes (managed-by, imsi, msisdn, label are four).
+	ThingType string `env:"THING_TYPE" desc:"thing type of every SIM's Thing, with searchable imsi, msisdn, label (empty: none)"`
 	// Workers is how many SIMs are provisioned in parallel.
 	Workers int `env:"WORKERS, default=8" desc:"SIMs provisioned in parallel"`
 

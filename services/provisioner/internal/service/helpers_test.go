@@ -89,7 +89,7 @@ func startProvisioner(t *testing.T, a account, o options) {
 		CreateQueue:      a.res.CreateQueue(),
 		SimTable:         a.res.Table(), KMSKeyID: a.res.KeyARN, IoTPolicyName: a.res.Policy(),
 		SuccessTopicARN: a.res.SuccessTopicARN, FailureTopicARN: a.res.FailureTopicARN,
-		RegistrationTopic: "registration", Workers: o.workers, CertAuthority: o.authority, ThingGroup: a.res.ThingGroup(),
+		RegistrationTopic: "registration", Workers: o.workers, CertAuthority: o.authority, ThingGroup: a.res.ThingGroup(), ThingType: a.res.ThingType(),
 		CAKeyID: a.res.CAKeyARN, CAParameter: a.res.CAParameter(), DeviceKeyType: "rsa2048",
 		CertValidity: 24 * time.Hour, ClaimTTL: time.Minute,
 	}

@@ -72,7 +72,7 @@ func Serve(ctx context.Context, cfg Config, a messaging.AWS, reg *prometheus.Reg
 		provisioner, err := app.New(app.Deps{
 			Store: store, IoT: iotClient, Authority: authority,
 			Sealer: sealer, Announcer: adapters.NewAnnouncer(notifier, iotdataplane.NewFromConfig(awsCfg), cfg.RegistrationTopic),
-			Notifier: notifier, Policy: cfg.IoTPolicyName, ThingGroup: cfg.ThingGroup, Logger: logger,
+			Notifier: notifier, Policy: cfg.IoTPolicyName, ThingGroup: cfg.ThingGroup, ThingType: cfg.ThingType, Logger: logger,
 		}, app.Timing{ClaimTTL: cfg.ClaimTTL, ClaimWait: app.DefaultTiming.ClaimWait, Poll: app.DefaultTiming.Poll})
 		handle = measure.Measure(provisioner.Handle)
 		return err
