@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := $(CURDIR)/bin
-MODULES := libs services/sim-poller services/provisioner services/deactivator services/onboarding-api services/vpn-gateway tools tests/e2e tests/deploy
+MODULES := libs libs/testkit services/sim-poller services/provisioner services/deactivator services/onboarding-api services/vpn-gateway tools tests/e2e tests/deploy
 PKGS := $(addprefix ./,$(addsuffix /...,$(MODULES)))
 COMMANDS := \
 	./services/sim-poller/cmd/sim-poller \
@@ -18,7 +18,7 @@ COMMANDS := \
 	./tools/cmd/bootstrap \
 	./tools/cmd/devstack \
 	./tools/cmd/simbridge
-TEST_TIMEOUT ?= 10m
+TEST_TIMEOUT ?= 14m
 
 .PHONY: all help build deps deps-run run test test-unit lint vulncheck fmt clean bench-sync images up down deploy teardown
 

@@ -84,7 +84,7 @@ func calls(t *testing.T, url string, retryer aws.Retryer, n int) []error {
 // at real delays.
 func TestThrottlingNeverRunsTheRetryQuotaDry(t *testing.T) {
 	t.Parallel()
-	const n = 3000
+	const n = 2000
 	srv := throttlingIoT(t, 0.40)
 	fast := func(r aws.Retryer) aws.Retryer { return retry.AddWithMaxBackoffDelay(r, time.Millisecond) }
 

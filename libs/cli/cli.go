@@ -18,7 +18,6 @@ import (
 	"syscall"
 
 	"github.com/simbridge/simbridge/libs/config"
-	"github.com/simbridge/simbridge/libs/healthcheck"
 	"github.com/simbridge/simbridge/libs/logging"
 )
 
@@ -33,8 +32,8 @@ type RunFunc func(ctx context.Context, logger *slog.Logger) error
 func Run(name string, run RunFunc, configs ...any) int {
 	args := os.Args[1:]
 	switch {
-	case healthcheck.Requested(args):
-		return healthcheck.Main()
+	case healthcheckRequested(args):
+		return healthcheckMain()
 	case helpRequested(args):
 		if err := Help(os.Stdout, name, configs...); err != nil {
 			return 2
@@ -66,9 +65,9 @@ func Run(name string, run RunFunc, configs ...any) int {
 // Help writes what `<name> -h` prints: usage and every environment variable
 // of the logging settings and of configs, with default and meaning.
 func Help(w io.Writer, name string, configs ...any) error {
-	fmt.Fprintf(w, "Usage: %s [-h | %s]\n\n", name, healthcheck.Flag)
+	fmt.Fprintf(w, "Usage: %s [-h | %s]\n\n", name, HealthcheckFlag)
 	fmt.Fprintf(w, "%s is configured by environment variables; AWS settings are the SDK's own\n", name)
-	fmt.Fprintf(w, "(AWS_REGION, AWS_ENDPOINT_URL, credentials). %s probes the running instance.\n\n", healthcheck.Flag)
+	fmt.Fprintf(w, "(AWS_REGION, AWS_ENDPOINT_URL, credentials). %s probes the running instance.\n\n", HealthcheckFlag)
 	return config.Usage(w, describe(configs))
 }
 

@@ -20,7 +20,7 @@ import (
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/logging"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/steps"
 )
 
@@ -43,7 +43,7 @@ type FailureNotifier interface {
 
 // FailureRecorder notes a failed attempt on the SIM's record.
 type FailureRecorder interface {
-	RecordFailure(ctx context.Context, iccid string, f simstore.Failure) error
+	RecordFailure(ctx context.Context, iccid string, f simrec.Failure) error
 }
 
 // ConsumerObserver learns what the consumer did, for metrics.
@@ -250,7 +250,7 @@ func (c *Consumer) mayRequeue(msg *message.Message, err error) bool {
 // SDK would retry (throttling, 5xx, timeouts, connection errors), a deadline,
 // a record that kept changing, or an error marked steps.ErrTransient.
 func Transient(err error) bool {
-	return errors.Is(err, steps.ErrTransient) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, simstore.ErrConflict) ||
+	return errors.Is(err, steps.ErrTransient) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, simrec.ErrConflict) ||
 		retryables.IsErrorRetryable(err) == aws.TrueTernary
 }
 
@@ -289,7 +289,7 @@ func (c *Consumer) noteFailure(ctx context.Context, work Work, step string, caus
 	if c.Failures == nil || work.Command == "" || work.Subject.ICCID == "" {
 		return
 	}
-	f := simstore.Failure{Step: step, Reason: truncate(cause.Error(), 300), At: time.Now().UTC(), Attempts: attempts, Command: work.Command}
+	f := simrec.Failure{Step: step, Reason: truncate(cause.Error(), 300), At: time.Now().UTC(), Attempts: attempts, Command: work.Command}
 	if err := c.Failures.RecordFailure(ctx, work.Subject.ICCID, f); err != nil {
 		c.logger.Warn("failure not recorded on the SIM's record", "iccid", work.Subject.ICCID, "error", err)
 	}

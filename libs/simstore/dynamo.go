@@ -1,3 +1,9 @@
+// Package simstore keeps SIM records (libs/simrec) in DynamoDB, keyed so
+// that the two hot lookups are one request each: by ICCID (table key, used by
+// sync and operations) and by IP (global secondary index, used by
+// onboarding). Writes are conditional on a version, so a stale message can
+// never overwrite newer state. Memory is the in-process twin for unit tests;
+// storetest runs one contract suite against both.
 package simstore
 
 import (
@@ -16,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/simbridge/simbridge/libs/simip"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // IPIndex is the global secondary index on the ip attribute.
@@ -27,24 +34,55 @@ type item struct {
 	ICCID        string       `dynamodbav:"iccid"`
 	IP           string       `dynamodbav:"ip,omitempty"`
 	Active       bool         `dynamodbav:"active"`
-	State        State        `dynamodbav:"state,omitempty"`
+	State        simrec.State `dynamodbav:"state,omitempty"`
 	Status       string       `dynamodbav:"status,omitempty"`
 	ThingName    string       `dynamodbav:"thing_name,omitempty"`
-	Cert         *Credentials `dynamodbav:"cert,omitempty"`
-	Next         *Credentials `dynamodbav:"next,omitempty"`
+	Cert         *credentials `dynamodbav:"cert,omitempty"`
+	Next         *credentials `dynamodbav:"next,omitempty"`
 	Retiring     []string     `dynamodbav:"retiring,omitempty"`
 	LastCommand  string       `dynamodbav:"last_command,omitempty"`
 	ClaimedBy    string       `dynamodbav:"claimed_by,omitempty"`
 	ClaimedUntil time.Time    `dynamodbav:"claimed_until,omitempty"`
-	LastFailure  *Failure     `dynamodbav:"last_failure,omitempty"`
+	LastFailure  *failure     `dynamodbav:"last_failure,omitempty"`
 	LastFetchAt  time.Time    `dynamodbav:"last_fetch_at,omitempty"`
 	CreatedAt    time.Time    `dynamodbav:"created_at"`
 	UpdatedAt    time.Time    `dynamodbav:"updated_at"`
 	Version      int64        `dynamodbav:"version"`
 }
 
-func toItem(r Record) item   { return item(r) }
-func fromItem(i item) Record { return Record(i) }
+// credentials is the DynamoDB shape of simrec.Credentials.
+type credentials struct {
+	ID            string    `dynamodbav:"id"`
+	ARN           string    `dynamodbav:"arn,omitempty"`
+	PEM           string    `dynamodbav:"pem"`
+	KeyCiphertext []byte    `dynamodbav:"key_ciphertext"`
+	Authority     string    `dynamodbav:"authority"`
+	IssuedAt      time.Time `dynamodbav:"issued_at"`
+	Command       string    `dynamodbav:"command,omitempty"`
+}
+
+// failure is the DynamoDB shape of simrec.Failure.
+type failure struct {
+	Step     string    `dynamodbav:"step"`
+	Reason   string    `dynamodbav:"reason"`
+	At       time.Time `dynamodbav:"at"`
+	Attempts int       `dynamodbav:"attempts"`
+	Command  string    `dynamodbav:"command,omitempty"`
+}
+
+func toItem(r simrec.Record) item {
+	return item{ICCID: r.ICCID, IP: r.IP, Active: r.Active, State: r.State, Status: r.Status, ThingName: r.ThingName,
+		Cert: (*credentials)(r.Cert), Next: (*credentials)(r.Next), Retiring: r.Retiring, LastCommand: r.LastCommand,
+		ClaimedBy: r.ClaimedBy, ClaimedUntil: r.ClaimedUntil, LastFailure: (*failure)(r.LastFailure),
+		LastFetchAt: r.LastFetchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Version: r.Version}
+}
+
+func fromItem(i item) simrec.Record {
+	return simrec.Record{ICCID: i.ICCID, IP: i.IP, Active: i.Active, State: i.State, Status: i.Status, ThingName: i.ThingName,
+		Cert: (*simrec.Credentials)(i.Cert), Next: (*simrec.Credentials)(i.Next), Retiring: i.Retiring, LastCommand: i.LastCommand,
+		ClaimedBy: i.ClaimedBy, ClaimedUntil: i.ClaimedUntil, LastFailure: (*simrec.Failure)(i.LastFailure),
+		LastFetchAt: i.LastFetchAt, CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt, Version: i.Version}
+}
 
 // DynamoDB is the API subset the store uses.
 type DynamoDB interface {
@@ -68,28 +106,28 @@ func NewDynamo(db DynamoDB, table string) *Dynamo {
 }
 
 // Get reads one record by ICCID with a strongly consistent read.
-func (s *Dynamo) Get(ctx context.Context, iccid string) (Record, error) {
+func (s *Dynamo) Get(ctx context.Context, iccid string) (simrec.Record, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
 		Key:            map[string]types.AttributeValue{"iccid": &types.AttributeValueMemberS{Value: iccid}},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return Record{}, fmt.Errorf("get sim %s: %w", iccid, err)
+		return simrec.Record{}, fmt.Errorf("get sim %s: %w", iccid, err)
 	}
 	if out.Item == nil {
-		return Record{}, fmt.Errorf("get sim %s: %w", iccid, ErrNotFound)
+		return simrec.Record{}, fmt.Errorf("get sim %s: %w", iccid, simrec.ErrNotFound)
 	}
 	var it item
 	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return Record{}, fmt.Errorf("decode sim %s: %w", iccid, err)
+		return simrec.Record{}, fmt.Errorf("decode sim %s: %w", iccid, err)
 	}
 	return fromItem(it), nil
 }
 
 // FindByIP returns every record holding ip (normally one; more means two SIMs
 // claim the address and the caller must refuse to choose).
-func (s *Dynamo) FindByIP(ctx context.Context, ip string) ([]Record, error) {
+func (s *Dynamo) FindByIP(ctx context.Context, ip string) ([]simrec.Record, error) {
 	ip, err := simip.Normalize(ip)
 	if err != nil {
 		return nil, fmt.Errorf("find sim by ip: %w", err)
@@ -107,7 +145,7 @@ func (s *Dynamo) FindByIP(ctx context.Context, ip string) ([]Record, error) {
 	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
 		return nil, fmt.Errorf("decode sims of ip %s: %w", ip, err)
 	}
-	recs := make([]Record, len(items))
+	recs := make([]simrec.Record, len(items))
 	for i, it := range items {
 		recs[i] = fromItem(it)
 	}
@@ -115,9 +153,9 @@ func (s *Dynamo) FindByIP(ctx context.Context, ip string) ([]Record, error) {
 }
 
 // Create stores a new record with version 1; ErrConflict if the ICCID exists.
-func (s *Dynamo) Create(ctx context.Context, r Record) (Record, error) {
+func (s *Dynamo) Create(ctx context.Context, r simrec.Record) (simrec.Record, error) {
 	if err := normalizeIP(&r); err != nil {
-		return Record{}, err
+		return simrec.Record{}, err
 	}
 	now := s.now().UTC()
 	r.Version, r.CreatedAt, r.UpdatedAt = 1, now, now
@@ -128,16 +166,16 @@ func (s *Dynamo) Create(ctx context.Context, r Record) (Record, error) {
 // returns it with the next version; ErrConflict otherwise. It writes every
 // attribute the record owns and removes the empty ones, but leaves
 // last_fetch_at to onboarding-api, which writes it without a version.
-func (s *Dynamo) Update(ctx context.Context, r Record) (Record, error) {
+func (s *Dynamo) Update(ctx context.Context, r simrec.Record) (simrec.Record, error) {
 	if err := normalizeIP(&r); err != nil {
-		return Record{}, err
+		return simrec.Record{}, err
 	}
 	expected := r.Version
 	r.Version++
 	r.UpdatedAt = s.now().UTC()
 	av, err := attributevalue.MarshalMap(toItem(r))
 	if err != nil {
-		return Record{}, fmt.Errorf("encode sim %s: %w", r.ICCID, err)
+		return simrec.Record{}, fmt.Errorf("encode sim %s: %w", r.ICCID, err)
 	}
 	delete(av, attrICCID)
 	delete(av, attrLastFetch)
@@ -185,8 +223,8 @@ func (s *Dynamo) key(iccid string) map[string]types.AttributeValue {
 
 // RecordFailure stores the last failed attempt at a SIM's command, without
 // a version: it is information for operators, not state commands decide on.
-func (s *Dynamo) RecordFailure(ctx context.Context, iccid string, f Failure) error {
-	fv, err := attributevalue.Marshal(f)
+func (s *Dynamo) RecordFailure(ctx context.Context, iccid string, f simrec.Failure) error {
+	fv, err := attributevalue.Marshal(failure(f))
 	if err != nil {
 		return fmt.Errorf("encode failure of %s: %w", iccid, err)
 	}
@@ -197,7 +235,7 @@ func (s *Dynamo) RecordFailure(ctx context.Context, iccid string, f Failure) err
 		ExpressionAttributeNames:  map[string]string{"#f": attrFailure},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":f": fv},
 	})
-	if err := writeErr(iccid, err); err != nil && !errors.Is(err, ErrConflict) {
+	if err := writeErr(iccid, err); err != nil && !errors.Is(err, simrec.ErrConflict) {
 		return err
 	}
 	return nil
@@ -213,7 +251,7 @@ func (s *Dynamo) ClearFailure(ctx context.Context, iccid, command string) error 
 		ExpressionAttributeNames:  map[string]string{"#f": attrFailure, "#c": "command"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":c": &types.AttributeValueMemberS{Value: command}},
 	})
-	if err := writeErr(iccid, err); err != nil && !errors.Is(err, ErrConflict) {
+	if err := writeErr(iccid, err); err != nil && !errors.Is(err, simrec.ErrConflict) {
 		return err
 	}
 	return nil
@@ -233,7 +271,7 @@ func (s *Dynamo) RecordFetch(ctx context.Context, iccid string, at time.Time) er
 		ExpressionAttributeNames:  map[string]string{"#t": attrLastFetch},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":t": t},
 	})
-	if err := writeErr(iccid, err); err != nil && !errors.Is(err, ErrConflict) {
+	if err := writeErr(iccid, err); err != nil && !errors.Is(err, simrec.ErrConflict) {
 		return err
 	}
 	return nil
@@ -245,13 +283,13 @@ func writeErr(iccid string, err error) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &ccf):
-		return fmt.Errorf("write sim %s: %w", iccid, ErrConflict)
+		return fmt.Errorf("write sim %s: %w", iccid, simrec.ErrConflict)
 	default:
 		return fmt.Errorf("write sim %s: %w", iccid, err)
 	}
 }
 
-func (s *Dynamo) put(ctx context.Context, r Record, cond string, values map[string]types.AttributeValue) error {
+func (s *Dynamo) put(ctx context.Context, r simrec.Record, cond string, values map[string]types.AttributeValue) error {
 	av, err := attributevalue.MarshalMap(toItem(r))
 	if err != nil {
 		return fmt.Errorf("encode sim %s: %w", r.ICCID, err)
@@ -267,7 +305,7 @@ func (s *Dynamo) put(ctx context.Context, r Record, cond string, values map[stri
 
 // Scan calls fn with the summary of every record, one page at a time, so
 // memory stays bounded by a page plus what fn keeps.
-func (s *Dynamo) Scan(ctx context.Context, fn func(Summary) error) error {
+func (s *Dynamo) Scan(ctx context.Context, fn func(simrec.Summary) error) error {
 	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{
 		TableName:                aws.String(s.table),
 		ProjectionExpression:     aws.String("iccid, ip, active, #st, #s, version, last_command"),

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/simbridge/simbridge/libs/simip"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // Memory is an in-process store with the same semantics as Dynamo, for unit
@@ -15,33 +16,33 @@ import (
 // against both.
 type Memory struct {
 	mu   sync.Mutex
-	recs map[string]Record
+	recs map[string]simrec.Record
 	now  func() time.Time
 }
 
 // NewMemory returns an empty store.
-func NewMemory() *Memory { return &Memory{recs: map[string]Record{}, now: time.Now} }
+func NewMemory() *Memory { return &Memory{recs: map[string]simrec.Record{}, now: time.Now} }
 
 // Get reads one record by ICCID.
-func (m *Memory) Get(_ context.Context, iccid string) (Record, error) {
+func (m *Memory) Get(_ context.Context, iccid string) (simrec.Record, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r, ok := m.recs[iccid]
 	if !ok {
-		return Record{}, fmt.Errorf("get sim %s: %w", iccid, ErrNotFound)
+		return simrec.Record{}, fmt.Errorf("get sim %s: %w", iccid, simrec.ErrNotFound)
 	}
 	return clone(r), nil
 }
 
 // FindByIP returns every record holding ip.
-func (m *Memory) FindByIP(_ context.Context, ip string) ([]Record, error) {
+func (m *Memory) FindByIP(_ context.Context, ip string) ([]simrec.Record, error) {
 	ip, err := simip.Normalize(ip)
 	if err != nil {
 		return nil, fmt.Errorf("find sim by ip: %w", err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []Record
+	var out []simrec.Record
 	for _, r := range m.recs {
 		if ip != "" && r.IP == ip {
 			out = append(out, clone(r))
@@ -51,14 +52,14 @@ func (m *Memory) FindByIP(_ context.Context, ip string) ([]Record, error) {
 }
 
 // Create stores a new record with version 1.
-func (m *Memory) Create(_ context.Context, r Record) (Record, error) {
+func (m *Memory) Create(_ context.Context, r simrec.Record) (simrec.Record, error) {
 	if err := normalizeIP(&r); err != nil {
-		return Record{}, err
+		return simrec.Record{}, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.recs[r.ICCID]; ok {
-		return Record{}, fmt.Errorf("write sim %s: %w", r.ICCID, ErrConflict)
+		return simrec.Record{}, fmt.Errorf("write sim %s: %w", r.ICCID, simrec.ErrConflict)
 	}
 	now := m.now().UTC()
 	r.Version, r.CreatedAt, r.UpdatedAt = 1, now, now
@@ -67,15 +68,15 @@ func (m *Memory) Create(_ context.Context, r Record) (Record, error) {
 }
 
 // Update replaces the record if its version still equals r.Version.
-func (m *Memory) Update(_ context.Context, r Record) (Record, error) {
+func (m *Memory) Update(_ context.Context, r simrec.Record) (simrec.Record, error) {
 	if err := normalizeIP(&r); err != nil {
-		return Record{}, err
+		return simrec.Record{}, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	cur, ok := m.recs[r.ICCID]
 	if !ok || cur.Version != r.Version {
-		return Record{}, fmt.Errorf("write sim %s: %w", r.ICCID, ErrConflict)
+		return simrec.Record{}, fmt.Errorf("write sim %s: %w", r.ICCID, simrec.ErrConflict)
 	}
 	r.Version++
 	r.UpdatedAt = m.now().UTC()
@@ -85,7 +86,7 @@ func (m *Memory) Update(_ context.Context, r Record) (Record, error) {
 }
 
 // RecordFailure stores the last failed attempt without a version.
-func (m *Memory) RecordFailure(_ context.Context, iccid string, f Failure) error {
+func (m *Memory) RecordFailure(_ context.Context, iccid string, f simrec.Failure) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if r, ok := m.recs[iccid]; ok {
@@ -118,9 +119,9 @@ func (m *Memory) RecordFetch(_ context.Context, iccid string, at time.Time) erro
 }
 
 // Scan calls fn with every record's summary in ICCID order.
-func (m *Memory) Scan(_ context.Context, fn func(Summary) error) error {
+func (m *Memory) Scan(_ context.Context, fn func(simrec.Summary) error) error {
 	m.mu.Lock()
-	sums := make([]Summary, 0, len(m.recs))
+	sums := make([]simrec.Summary, 0, len(m.recs))
 	for _, r := range m.recs {
 		sums = append(sums, r.Summary())
 	}
@@ -135,7 +136,7 @@ func (m *Memory) Scan(_ context.Context, fn func(Summary) error) error {
 }
 
 // clone deep-copies what a caller could otherwise change in the store.
-func clone(r Record) Record {
+func clone(r simrec.Record) simrec.Record {
 	r.Retiring = append([]string(nil), r.Retiring...)
 	r.Cert, r.Next = cloneCredentials(r.Cert), cloneCredentials(r.Next)
 	if r.LastFailure != nil {
@@ -145,7 +146,7 @@ func clone(r Record) Record {
 	return r
 }
 
-func cloneCredentials(c *Credentials) *Credentials {
+func cloneCredentials(c *simrec.Credentials) *simrec.Credentials {
 	if c == nil {
 		return nil
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/simbridge/simbridge/libs/keyseal"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 )
 
@@ -41,7 +42,7 @@ func NewProvisioning(cfg aws.Config, table, policy string) *Provisioning {
 }
 
 // Record reads a SIM's record.
-func (p *Provisioning) Record(ctx context.Context, iccid string) (simstore.Record, error) {
+func (p *Provisioning) Record(ctx context.Context, iccid string) (simrec.Record, error) {
 	return p.store.Get(ctx, iccid)
 }
 
@@ -52,7 +53,7 @@ func (p *Provisioning) Active(ctx context.Context, iccid string) error {
 	if err != nil {
 		return err
 	}
-	if !rec.Active || !rec.HasCredentials() || rec.CurrentState() != simstore.StateActive {
+	if !rec.Active || !rec.HasCredentials() || rec.CurrentState() != simrec.StateActive {
 		return fmt.Errorf("%s: record state=%s active=%v credentials=%v", iccid, rec.CurrentState(), rec.Active, rec.HasCredentials())
 	}
 	if rec.Next != nil || len(rec.Retiring) > 0 || rec.ClaimedBy != "" {
@@ -73,7 +74,7 @@ func (p *Provisioning) Active(ctx context.Context, iccid string) error {
 
 // serving checks what an active record promises: its certificate ACTIVE,
 // attached to its Thing and carrying the policy (and chaining to the CA).
-func (p *Provisioning) serving(ctx context.Context, rec simstore.Record) error {
+func (p *Provisioning) serving(ctx context.Context, rec simrec.Record) error {
 	if err := p.certificate(ctx, rec.ICCID, rec.CertificateID(), iottypes.CertificateStatusActive); err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func (p *Provisioning) serving(ctx context.Context, rec simstore.Record) error {
 	if !slices.ContainsFunc(pols.Policies, func(x iottypes.Policy) bool { return aws.ToString(x.PolicyName) == p.policy }) {
 		return fmt.Errorf("%s: policy %s not attached to %s", rec.ICCID, p.policy, rec.CertificateID())
 	}
-	if p.CA != "" && rec.Cert.Authority == simstore.AuthorityOwn {
+	if p.CA != "" && rec.Cert.Authority == simrec.AuthorityOwn {
 		return ChainsTo(rec.Cert.PEM, p.CA)
 	}
 	return nil
@@ -111,7 +112,7 @@ func (p *Provisioning) Inactive(ctx context.Context, iccid string) error {
 	}
 	if rec.Cert != nil {
 		want := iottypes.CertificateStatusInactive
-		if rec.CurrentState() == simstore.StateRevoked {
+		if rec.CurrentState() == simrec.StateRevoked {
 			want = iottypes.CertificateStatusRevoked
 		}
 		if err := p.certificate(ctx, iccid, rec.Cert.ID, want); err != nil {
@@ -151,7 +152,7 @@ func (p *Provisioning) certificate(ctx context.Context, iccid, certID string, wa
 	return nil
 }
 
-func (p *Provisioning) keyMatches(ctx context.Context, rec simstore.Record) error {
+func (p *Provisioning) keyMatches(ctx context.Context, rec simrec.Record) error {
 	key, err := p.opener.Open(ctx, rec.ICCID, rec.Cert.KeyCiphertext)
 	if err != nil {
 		return err
@@ -236,13 +237,13 @@ type Report struct {
 func (p *Provisioning) Check(ctx context.Context, ignore map[string]bool) (Report, error) {
 	var rep Report
 	named := map[string]bool{}
-	err := p.store.Scan(ctx, func(s simstore.Summary) error {
+	err := p.store.Scan(ctx, func(s simrec.Summary) error {
 		rec, err := p.store.Get(ctx, s.ICCID)
 		if err != nil {
 			return err
 		}
 		rep.Records++
-		for _, c := range []*simstore.Credentials{rec.Cert, rec.Next} {
+		for _, c := range []*simrec.Credentials{rec.Cert, rec.Next} {
 			if c != nil {
 				named[c.ID] = true
 			}

@@ -115,6 +115,10 @@ func StartMoto(ctx context.Context, logw io.Writer) (*Moto, error) {
 //go:embed motolauncher.py
 var motoLauncher string
 
+// MotoLauncher is the launcher script (python3 -c MotoLauncher …), for the
+// container emulator (cmd/emulator), which runs it in the moto image.
+func MotoLauncher() string { return motoLauncher }
+
 // motoCommand runs moto_server through the Python interpreter installed next
 // to it (a virtualenv's bin, pyenv's shims, /usr/bin), falling back to the
 // executable itself.

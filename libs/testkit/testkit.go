@@ -44,6 +44,7 @@ func Main(m *testing.M) int {
 // emulator fails the test with instructions; it never skips.
 func MotoEndpoint(t testing.TB) string {
 	t.Helper()
+	SkipShort(t)
 	shared.once.Do(func() {
 		if ep := os.Getenv("MOTO_ENDPOINT"); ep != "" {
 			shared.endpoint = ep
@@ -55,6 +56,16 @@ func MotoEndpoint(t testing.TB) string {
 		t.Fatalf("AWS emulator unavailable: %v", shared.err)
 	}
 	return shared.endpoint
+}
+
+// SkipShort skips a test that needs running parts (the AWS emulator, built
+// binaries) under -short: `make test-unit` runs only what needs nothing.
+// `make test` and CI never pass -short, so there these tests always run.
+func SkipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the AWS emulator or built binaries; runs in `make test`, not under -short")
+	}
 }
 
 // AWSConfig returns an SDK configuration pointed at the emulator with fake
@@ -88,6 +99,7 @@ func LoadAWSConfig(ctx context.Context, endpoint string, opts ...func(*config.Lo
 // for checks over every certificate or thing), stopped when the test ends.
 func OwnMoto(t testing.TB) string {
 	t.Helper()
+	SkipShort(t)
 	endpoint, stop, err := startEmulator(context.Background(), io.Discard)
 	if err != nil {
 		t.Fatalf("AWS emulator unavailable: %v", err)

@@ -12,6 +12,9 @@ import (
 // installs it. A missing linter fails the test, it never skips.
 func cfnLint(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs cfn-lint; runs in `make test`, not under -short")
+	}
 	if p := os.Getenv("CFN_LINT"); p != "" {
 		return p
 	}

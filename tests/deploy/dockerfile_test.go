@@ -68,6 +68,9 @@ func TestDockerfile(t *testing.T) {
 // 2 MB) stays under the 25 MB target.
 func TestServiceBinariesFitTheImageBudget(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds every service; runs in `make test`, not under -short")
+	}
 	dir := t.TempDir()
 	args := []string{"build", "-trimpath", "-ldflags=-s -w", "-o", dir + "/"}
 	for _, s := range Services {

@@ -15,8 +15,18 @@ var (
 
 // programs derives, once per test binary, what each service's program can
 // reach: AWS operations and metric definitions (see AnalyzePrograms).
+// skipAnalysisShort skips whole-program analyses (about a minute each)
+// under -short: `make test-unit` runs in seconds; `make test` runs them.
+func skipAnalysisShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("whole-program analysis of the services' AWS calls; runs in `make test`, not under -short")
+	}
+}
+
 func programs(t *testing.T) map[string]Program {
 	t.Helper()
+	skipAnalysisShort(t)
 	progsOnce.Do(func() {
 		progsBy = map[string]Program{}
 		for _, s := range Services {

@@ -70,6 +70,7 @@ func operatorActions(ops []Operation) ([]Action, map[Operation]bool) {
 // reaches belongs to one of the two.
 func TestOperatorPolicyGrantsExactlyWhatSimbridgeCalls(t *testing.T) {
 	t.Parallel()
+	skipAnalysisShort(t)
 	byGroup, all, err := AnalyzeCommands(root(t), OperatorPolicies["OperatorPolicy"], "github.com/simbridge/simbridge/tools/opscli", simbridgeCommands)
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/messaging"
 	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/libs/testkit"
 	"github.com/simbridge/simbridge/tools/devstack"
@@ -83,7 +84,7 @@ func TestDeviceCertificateLifecycle(t *testing.T) {
 	syncPublishes(t, s, map[string]int{"disable": 1})
 	eventually(t, 30*time.Second, "the record notes the SIM disabled in 1NCE", func() error {
 		rec, err := store.Get(ctx, revokedICCID)
-		if err != nil || rec.Status != onceapi.StatusDisabled || rec.CurrentState() != simstore.StateRevoked {
+		if err != nil || rec.Status != onceapi.StatusDisabled || rec.CurrentState() != simrec.StateRevoked {
 			return fmt.Errorf("record %s/%s (%v)", rec.CurrentState(), rec.Status, err)
 		}
 		return nil

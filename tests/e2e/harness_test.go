@@ -18,9 +18,9 @@ import (
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/simbridge/simbridge/libs/testkit"
+	"github.com/simbridge/simbridge/libs/testkit/oncesim"
 	"github.com/simbridge/simbridge/tools/device"
 	"github.com/simbridge/simbridge/tools/devstack"
-	"github.com/simbridge/simbridge/tools/oncesim"
 )
 
 // commands the stack runs as separate processes.
@@ -33,6 +33,7 @@ var commands = []string{
 // (make test builds them first) or a fresh build.
 func binaries(t *testing.T) string {
 	t.Helper()
+	testkit.SkipShort(t)
 	if dir := os.Getenv("BIN_DIR"); dir != "" {
 		return dir
 	}
@@ -57,6 +58,7 @@ func binaries(t *testing.T) string {
 // keeping the logs in the test's temp dir (printed on failure).
 func startStack(t *testing.T, opts devstack.Options) *devstack.Stack {
 	t.Helper()
+	testkit.SkipShort(t)
 	if _, err := testkit.FindMotoServer(); err != nil {
 		t.Fatalf("AWS emulator unavailable: %v", err)
 	}

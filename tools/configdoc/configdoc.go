@@ -22,7 +22,7 @@ a test fails when this page is stale. Every service reads one env-tagged struct 
 missing or invalid variable at once and logs its configuration with secrets masked. AWS settings are the
 SDK's own: ` + "`AWS_REGION`" + `, credentials, ` + "`AWS_ENDPOINT_URL`" + ` (and ` + "`AWS_ENDPOINT_URL_<SERVICE>`" + `). Secrets come
 from exactly one of ` + "`<NAME>_SECRET_ID`" + ` (Secrets Manager, production), ` + "`<NAME>_FILE`" + ` or ` + "`<NAME>_VALUE`" + ` (local
-runs). Resource names come from one prefix (libs/bootstrap.Names); ` + "`go run ./tools/cmd/bootstrap -prefix …`" + `
+runs). Resource names come from one prefix (libs/testkit/bootstrap.Names); ` + "`go run ./tools/cmd/bootstrap -prefix …`" + `
 creates them in whatever account or emulator the AWS environment points at and prints the variables.
 `
 

@@ -8,7 +8,7 @@ import (
 
 	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/onceapi"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // Kinds of disagreement the audit finds.
@@ -72,7 +72,7 @@ type auditData struct {
 	Now        time.Time
 	OnceListed bool
 	Once       map[string]onceSIM
-	Records    map[string]simstore.Record
+	Records    map[string]simrec.Record
 	// Things are the managed Things (managed-by=simbridge) by name, true
 	// when in the environment's thing group; Unmanaged are other Things
 	// records name that exist.
@@ -93,7 +93,7 @@ func check(d auditData) []Finding {
 	named := map[string]bool{}
 	activeByIP := map[string][]string{}
 	for id, r := range d.Records {
-		for _, c := range []*simstore.Credentials{r.Cert, r.Next} {
+		for _, c := range []*simrec.Credentials{r.Cert, r.Next} {
 			if c != nil {
 				named[c.ID] = true
 			}
@@ -101,7 +101,7 @@ func check(d auditData) []Finding {
 		for _, a := range r.Retiring {
 			named[iotcore.CertificateID(a)] = true
 		}
-		if r.CurrentState() == simstore.StateActive && r.IP != "" {
+		if r.CurrentState() == simrec.StateActive && r.IP != "" {
 			activeByIP[r.IP] = append(activeByIP[r.IP], id)
 		}
 		if r.Claimed("", d.Now) {
@@ -122,14 +122,14 @@ func check(d auditData) []Finding {
 	return out
 }
 
-func thingOf(r simstore.Record) string {
+func thingOf(r simrec.Record) string {
 	if r.ThingName != "" {
 		return r.ThingName
 	}
 	return r.ICCID
 }
 
-func checkRecord(d auditData, r simstore.Record) []Finding {
+func checkRecord(d auditData, r simrec.Record) []Finding {
 	var out []Finding
 	add := func(kind, fix, cert, format string, args ...any) {
 		out = append(out, Finding{Kind: kind, ICCID: r.ICCID, Certificate: cert, Thing: thingOf(r), Fix: fix, Detail: fmt.Sprintf(format, args...)})
@@ -140,7 +140,7 @@ func checkRecord(d auditData, r simstore.Record) []Finding {
 		thingExists = true
 	}
 	switch r.CurrentState() {
-	case simstore.StateActive:
+	case simrec.StateActive:
 		if r.Next != nil || len(r.Retiring) > 0 {
 			add(DriftInterruptedAttempt, FixEnable, "", "an interrupted attempt left a certificate to finish or retire; no command is at work")
 		}
@@ -158,23 +158,23 @@ func checkRecord(d auditData, r simstore.Record) []Finding {
 				add(DriftIPDiffers, FixSync, "", "record IP %s, 1NCE IP %s", r.IP, once.IP)
 			}
 		}
-	case simstore.StateDisabled, simstore.StateRevoked:
-		for _, c := range []*simstore.Credentials{r.Cert, r.Next} {
+	case simrec.StateDisabled, simrec.StateRevoked:
+		for _, c := range []*simrec.Credentials{r.Cert, r.Next} {
 			if c == nil {
 				continue
 			}
 			if ci := d.Certs[c.ID]; ci != nil && ci.Status == "ACTIVE" {
 				fix := FixRevoke
-				if r.CurrentState() == simstore.StateRevoked {
+				if r.CurrentState() == simrec.StateRevoked {
 					fix = FixNone
 				}
 				add(DriftActiveCertOfInactive, fix, c.ID, "record %s; certificate %s is ACTIVE", r.CurrentState(), short(c.ID))
 			}
 		}
-		if d.OnceListed && listed && r.CurrentState() == simstore.StateDisabled && once.Status == onceapi.StatusEnabled && once.IP != "" {
+		if d.OnceListed && listed && r.CurrentState() == simrec.StateDisabled && once.Status == onceapi.StatusEnabled && once.IP != "" {
 			add(DriftEnabledNotActive, FixSync, "", "1NCE says Enabled (IP %s); the record is disabled", once.IP)
 		}
-	case simstore.StatePending:
+	case simrec.StatePending:
 		if d.OnceListed && listed && once.Status == onceapi.StatusEnabled && once.IP != "" {
 			add(DriftEnabledNotActive, FixSync, "", "1NCE says Enabled (IP %s); the record is pending and no command is at work", once.IP)
 		}
@@ -182,7 +182,7 @@ func checkRecord(d auditData, r simstore.Record) []Finding {
 	return out
 }
 
-func checkActiveCert(d auditData, r simstore.Record, add func(kind, fix, cert, format string, args ...any)) {
+func checkActiveCert(d auditData, r simrec.Record, add func(kind, fix, cert, format string, args ...any)) {
 	if r.Cert == nil {
 		add(DriftCertNotActive, FixReissue, "", "active record without a certificate")
 		return

@@ -18,7 +18,7 @@ import (
 	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/simip"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // auditWorkers bounds the per-SIM lookups in flight; the client-side rate
@@ -29,7 +29,7 @@ const auditWorkers = 16
 // (the 1NCE listing, the table scan, Things, the policy's targets, the CA's
 // and the account's certificates), then the per-SIM attachment lookups.
 func (s *session) collect(ctx context.Context, skipOnce bool) (auditData, []string, error) {
-	d := auditData{Now: s.now(), Once: map[string]onceSIM{}, Records: map[string]simstore.Record{}, Things: map[string]bool{},
+	d := auditData{Now: s.now(), Once: map[string]onceSIM{}, Records: map[string]simrec.Record{}, Things: map[string]bool{},
 		Unmanaged: map[string]bool{}, Certs: map[string]*certInfo{}, Attached: map[string]bool{}}
 	var notes []string
 	var mu sync.Mutex
@@ -58,7 +58,7 @@ func (s *session) collect(ctx context.Context, skipOnce bool) (auditData, []stri
 		})
 	}
 	g.Go(func() error {
-		return scanRecords(gctx, s.ddb, s.names.Table(), count, func(r simstore.Record) error {
+		return scanRecords(gctx, s.ddb, s.names.Table(), count, func(r simrec.Record) error {
 			d.Records[r.ICCID] = r
 			return nil
 		})
@@ -83,7 +83,7 @@ func (s *session) collect(ctx context.Context, skipOnce bool) (auditData, []stri
 			ByCA: caCerts[id], Policy: policyTargets[aws.ToString(c.CertificateArn)]}
 	}
 	for _, r := range d.Records {
-		if r.Cert != nil && r.Cert.Authority == simstore.AuthorityAWS {
+		if r.Cert != nil && r.Cert.Authority == simrec.AuthorityAWS {
 			d.AWSIssued = true
 		}
 	}
@@ -254,7 +254,7 @@ func (s *session) lookups(ctx context.Context, d *auditData) error {
 				return nil
 			})
 		}
-		if r.CurrentState() != simstore.StateActive || r.Cert == nil || d.Certs[r.Cert.ID] == nil {
+		if r.CurrentState() != simrec.StateActive || r.Cert == nil || d.Certs[r.Cert.ID] == nil {
 			continue
 		}
 		arn := d.Certs[r.Cert.ID].ARN

@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/iotca"
+	"github.com/simbridge/simbridge/libs/testkit/bootstrap"
 )
 
 // CAInfo is what `ca init` set up.

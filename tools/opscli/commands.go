@@ -14,7 +14,7 @@ import (
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/simip"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // opKind is an operator's certificate command.
@@ -149,7 +149,7 @@ func (s *session) operate(ctx context.Context, kind opKind, iccid, reason string
 func (s *session) plan(ctx context.Context, kind opKind, iccid, reason string) (cmd events.SimCommand, noop string, err error) {
 	rec, err := s.store.Get(ctx, iccid)
 	exists := err == nil
-	if err != nil && !errors.Is(err, simstore.ErrNotFound) {
+	if err != nil && !errors.Is(err, simrec.ErrNotFound) {
 		return cmd, "", err
 	}
 	who, err := s.identity(ctx)
@@ -167,7 +167,7 @@ func (s *session) plan(ctx context.Context, kind opKind, iccid, reason string) (
 		switch {
 		case !exists:
 			return cmd, "", attention("SIM %s has no record: nothing to reissue", iccid)
-		case rec.CurrentState() != simstore.StateActive:
+		case rec.CurrentState() != simrec.StateActive:
 			return cmd, "", fmt.Errorf("SIM %s is %s: only an active SIM's certificate is reissued (simbridge enable %s first)", iccid, rec.CurrentState(), iccid)
 		}
 	case kindRevoke:
@@ -175,7 +175,7 @@ func (s *session) plan(ctx context.Context, kind opKind, iccid, reason string) (
 		switch {
 		case !exists:
 			return cmd, "", attention("SIM %s has no record: nothing to revoke", iccid)
-		case rec.CurrentState() == simstore.StateRevoked && rec.Next == nil:
+		case rec.CurrentState() == simrec.StateRevoked && rec.Next == nil:
 			return cmd, fmt.Sprintf("SIM %s is revoked already", iccid), nil
 		}
 	case kindEnable:
@@ -189,7 +189,7 @@ func (s *session) plan(ctx context.Context, kind opKind, iccid, reason string) (
 			return cmd, "", fmt.Errorf("1NCE lists SIM %s without a valid IP (%q): nothing to enable", iccid, sim.IPAddress)
 		}
 		cmd.IP, cmd.IMSI, cmd.MSISDN, cmd.Label = ip, sim.IMSI, sim.MSISDN, sim.Label
-		if exists && rec.CurrentState() == simstore.StateActive && rec.IP == ip && rec.Next == nil && len(rec.Retiring) == 0 && rec.ClaimedBy == "" {
+		if exists && rec.CurrentState() == simrec.StateActive && rec.IP == ip && rec.Next == nil && len(rec.Retiring) == 0 && rec.ClaimedBy == "" {
 			return cmd, fmt.Sprintf("SIM %s is active at %s already", iccid, ip), nil
 		}
 	}
@@ -254,7 +254,7 @@ func (s *session) await(ctx context.Context, cmd events.SimCommand, watch *failu
 	lastAttempts := 0
 	for {
 		rec, err := s.store.Get(ctx, cmd.ICCID)
-		if err != nil && !errors.Is(err, simstore.ErrNotFound) {
+		if err != nil && !errors.Is(err, simrec.ErrNotFound) {
 			return CommandOutcome{}, err
 		}
 		found := err == nil
@@ -297,13 +297,13 @@ func (s *session) await(ctx context.Context, cmd events.SimCommand, watch *failu
 
 // reached reports whether the record already is what the command asks,
 // whoever did it (a command the base command was still finishing).
-func reached(cmd events.SimCommand, r simstore.Record) bool {
+func reached(cmd events.SimCommand, r simrec.Record) bool {
 	settled := r.Next == nil && len(r.Retiring) == 0
 	switch cmd.Kind {
 	case events.KindRevoke:
-		return settled && r.CurrentState() == simstore.StateRevoked
+		return settled && r.CurrentState() == simrec.StateRevoked
 	case events.KindCreate:
-		return settled && r.CurrentState() == simstore.StateActive && r.IP == cmd.IP
+		return settled && r.CurrentState() == simrec.StateActive && r.IP == cmd.IP
 	}
 	return false
 }
@@ -314,7 +314,7 @@ func announces(msg string, kind events.Kind) bool {
 	return strings.Contains(msg, "SIM "+string(kind)+" ") || strings.Contains(msg, "Malformed message")
 }
 
-func outcomeOf(r simstore.Record, outcome, msg string) CommandOutcome {
+func outcomeOf(r simrec.Record, outcome, msg string) CommandOutcome {
 	o := CommandOutcome{Outcome: outcome, Message: msg, Version: r.Version, CertificateID: r.CertificateID()}
 	if r.ICCID != "" {
 		o.State = string(r.CurrentState())

@@ -9,9 +9,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/testkit"
+	"github.com/simbridge/simbridge/libs/testkit/bootstrap"
 	"github.com/simbridge/simbridge/tools/opscli"
 )
 

@@ -21,11 +21,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/libs/testkit"
-	"github.com/simbridge/simbridge/tools/oncesim"
+	"github.com/simbridge/simbridge/libs/testkit/bootstrap"
+	"github.com/simbridge/simbridge/libs/testkit/oncesim"
 	"github.com/simbridge/simbridge/tools/opscli"
 )
 
@@ -252,7 +253,7 @@ func (e *env) startPoller() *service {
 }
 
 // record reads a SIM record.
-func (e *env) record(id string) simstore.Record {
+func (e *env) record(id string) simrec.Record {
 	e.t.Helper()
 	r, err := e.store.Get(context.Background(), id)
 	if err != nil {

@@ -7,9 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/spf13/cobra"
-
-	"github.com/simbridge/simbridge/libs/simstore"
 )
 
 // ListRow is one SIM of `list` and `export` (-o json prints these).
@@ -33,7 +32,7 @@ type ListRow struct {
 	Attempts      int        `json:"attempts,omitempty"`
 }
 
-func listRowOf(r simstore.Record) ListRow {
+func listRowOf(r simrec.Record) ListRow {
 	lr := ListRow{ICCID: r.ICCID, IP: r.IP, State: string(r.CurrentState()), OnceStatus: r.Status, Version: r.Version,
 		CertificateID: r.CertificateID(), CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, LastCommand: r.LastCommand, ClaimedBy: r.ClaimedBy}
 	if c := r.Cert; c != nil {
@@ -66,7 +65,7 @@ type listFilter struct {
 // failure is recorded).
 var listStates = []string{"active", "disabled", "pending", "revoked", "failed"}
 
-func (f listFilter) keep(r simstore.Record) bool {
+func (f listFilter) keep(r simrec.Record) bool {
 	switch {
 	case f.state == "failed" && r.LastFailure == nil:
 		return false
@@ -74,7 +73,7 @@ func (f listFilter) keep(r simstore.Record) bool {
 		return false
 	case f.since > 0 && r.UpdatedAt.Before(f.now.Add(-f.since)):
 		return false
-	case f.neverFetched && (!r.LastFetchAt.IsZero() || r.CurrentState() != simstore.StateActive):
+	case f.neverFetched && (!r.LastFetchAt.IsZero() || r.CurrentState() != simrec.StateActive):
 		return false
 	}
 	return true
@@ -202,7 +201,7 @@ func (s *session) list(ctx context.Context, f listFilter, sortBy string, desc bo
 	}
 	bar := newProgress(s.errOut, s.opts.Progress, tableSize(ctx, s.ddb, s.names.Table()), "scanning "+s.names.Table(), "SIMs")
 	var held []ListRow
-	err = scanRecords(ctx, s.ddb, s.names.Table(), bar.Add, func(r simstore.Record) error {
+	err = scanRecords(ctx, s.ddb, s.names.Table(), bar.Add, func(r simrec.Record) error {
 		if !f.keep(r) {
 			return nil
 		}

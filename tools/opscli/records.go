@@ -12,34 +12,34 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // row is a SIM record as the table holds it, read without the private key
-// and certificate PEMs. Its fields are simstore.Record's, in order, so a
+// and certificate PEMs. Its fields are simrec.Record's, in order, so a
 // record field added there stops this conversion from compiling until it
 // is added here too (simstore keeps its own item type unexported).
 type row struct {
-	ICCID        string                `dynamodbav:"iccid"`
-	IP           string                `dynamodbav:"ip,omitempty"`
-	Active       bool                  `dynamodbav:"active"`
-	State        simstore.State        `dynamodbav:"state,omitempty"`
-	Status       string                `dynamodbav:"status,omitempty"`
-	ThingName    string                `dynamodbav:"thing_name,omitempty"`
-	Cert         *simstore.Credentials `dynamodbav:"cert,omitempty"`
-	Next         *simstore.Credentials `dynamodbav:"next,omitempty"`
-	Retiring     []string              `dynamodbav:"retiring,omitempty"`
-	LastCommand  string                `dynamodbav:"last_command,omitempty"`
-	ClaimedBy    string                `dynamodbav:"claimed_by,omitempty"`
-	ClaimedUntil time.Time             `dynamodbav:"claimed_until,omitempty"`
-	LastFailure  *simstore.Failure     `dynamodbav:"last_failure,omitempty"`
-	LastFetchAt  time.Time             `dynamodbav:"last_fetch_at,omitempty"`
-	CreatedAt    time.Time             `dynamodbav:"created_at"`
-	UpdatedAt    time.Time             `dynamodbav:"updated_at"`
-	Version      int64                 `dynamodbav:"version"`
+	ICCID        string              `dynamodbav:"iccid"`
+	IP           string              `dynamodbav:"ip,omitempty"`
+	Active       bool                `dynamodbav:"active"`
+	State        simrec.State        `dynamodbav:"state,omitempty"`
+	Status       string              `dynamodbav:"status,omitempty"`
+	ThingName    string              `dynamodbav:"thing_name,omitempty"`
+	Cert         *simrec.Credentials `dynamodbav:"cert,omitempty"`
+	Next         *simrec.Credentials `dynamodbav:"next,omitempty"`
+	Retiring     []string            `dynamodbav:"retiring,omitempty"`
+	LastCommand  string              `dynamodbav:"last_command,omitempty"`
+	ClaimedBy    string              `dynamodbav:"claimed_by,omitempty"`
+	ClaimedUntil time.Time           `dynamodbav:"claimed_until,omitempty"`
+	LastFailure  *simrec.Failure     `dynamodbav:"last_failure,omitempty"`
+	LastFetchAt  time.Time           `dynamodbav:"last_fetch_at,omitempty"`
+	CreatedAt    time.Time           `dynamodbav:"created_at"`
+	UpdatedAt    time.Time           `dynamodbav:"updated_at"`
+	Version      int64               `dynamodbav:"version"`
 }
 
-func (r row) record() simstore.Record { return simstore.Record(r) }
+func (r row) record() simrec.Record { return simrec.Record(r) }
 
 // scanAttributes are what listings and the audit read: everything but the
 // PEMs and the sealed keys (a few KB per SIM that no listing shows).
@@ -73,7 +73,7 @@ func projection() (string, map[string]string) {
 
 // scanRecords calls fn with every record, one page at a time: memory holds
 // a page, never the table. onPage learns each page's size (progress).
-func scanRecords(ctx context.Context, db dynamodb.ScanAPIClient, table string, onPage func(n int), fn func(simstore.Record) error) error {
+func scanRecords(ctx context.Context, db dynamodb.ScanAPIClient, table string, onPage func(n int), fn func(simrec.Record) error) error {
 	expr, names := projection()
 	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{
 		TableName: aws.String(table), ProjectionExpression: aws.String(expr), ExpressionAttributeNames: names,

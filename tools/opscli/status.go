@@ -19,7 +19,7 @@ import (
 	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/simip"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // SIMStatus is `status`'s answer for one SIM (-o json prints it).
@@ -30,26 +30,26 @@ type SIMStatus struct {
 	Record  *RecordView `json:"record,omitempty"`
 	IoT     *IoTView    `json:"iot,omitempty"`
 	Verdict Verdict     `json:"verdict"`
-	rec     *simstore.Record
+	rec     *simrec.Record
 }
 
 // RecordView is the SIM record without its key and PEMs.
 type RecordView struct {
-	State        string            `json:"state"`
-	IP           string            `json:"ip,omitempty"`
-	OnceStatus   string            `json:"once_status,omitempty"`
-	ThingName    string            `json:"thing_name,omitempty"`
-	Version      int64             `json:"version"`
-	CreatedAt    time.Time         `json:"created_at"`
-	UpdatedAt    time.Time         `json:"updated_at"`
-	LastCommand  string            `json:"last_command,omitempty"`
-	ClaimedBy    string            `json:"claimed_by,omitempty"`
-	ClaimedUntil *time.Time        `json:"claimed_until,omitempty"`
-	LastFailure  *simstore.Failure `json:"last_failure,omitempty"`
-	LastFetchAt  *time.Time        `json:"last_fetch_at,omitempty"`
-	Certificate  *CertRef          `json:"certificate,omitempty"`
-	Next         *CertRef          `json:"next,omitempty"`
-	Retiring     []string          `json:"retiring,omitempty"`
+	State        string          `json:"state"`
+	IP           string          `json:"ip,omitempty"`
+	OnceStatus   string          `json:"once_status,omitempty"`
+	ThingName    string          `json:"thing_name,omitempty"`
+	Version      int64           `json:"version"`
+	CreatedAt    time.Time       `json:"created_at"`
+	UpdatedAt    time.Time       `json:"updated_at"`
+	LastCommand  string          `json:"last_command,omitempty"`
+	ClaimedBy    string          `json:"claimed_by,omitempty"`
+	ClaimedUntil *time.Time      `json:"claimed_until,omitempty"`
+	LastFailure  *simrec.Failure `json:"last_failure,omitempty"`
+	LastFetchAt  *time.Time      `json:"last_fetch_at,omitempty"`
+	Certificate  *CertRef        `json:"certificate,omitempty"`
+	Next         *CertRef        `json:"next,omitempty"`
+	Retiring     []string        `json:"retiring,omitempty"`
 }
 
 // CertRef names a certificate the record holds.
@@ -131,7 +131,7 @@ func (s *session) status(ctx context.Context, arg string, skipOnce bool) error {
 // (more than one is a conflict).
 type found struct {
 	iccids  []string
-	byICCID map[string]*simstore.Record
+	byICCID map[string]*simrec.Record
 }
 
 func (f found) conflicts(iccid string) []string {
@@ -145,11 +145,11 @@ func (f found) conflicts(iccid string) []string {
 }
 
 func (s *session) findRecords(ctx context.Context, arg string) (found, error) {
-	f := found{byICCID: map[string]*simstore.Record{}}
+	f := found{byICCID: map[string]*simrec.Record{}}
 	if validICCID(arg) {
 		rec, err := s.store.Get(ctx, arg)
 		switch {
-		case errors.Is(err, simstore.ErrNotFound):
+		case errors.Is(err, simrec.ErrNotFound):
 		case err != nil:
 			return f, err
 		default:
@@ -195,7 +195,7 @@ func (s *session) findRecords(ctx context.Context, arg string) (found, error) {
 }
 
 // simStatus gathers the three views of one SIM and judges them.
-func (s *session) simStatus(ctx context.Context, iccid string, rec *simstore.Record, conflicts []string, skipOnce bool) (SIMStatus, error) {
+func (s *session) simStatus(ctx context.Context, iccid string, rec *simrec.Record, conflicts []string, skipOnce bool) (SIMStatus, error) {
 	st := SIMStatus{ICCID: iccid, rec: rec}
 	if !skipOnce {
 		st.Once, st.OnceErr = s.onceView(ctx, iccid)
@@ -237,7 +237,7 @@ func (s *session) onceView(ctx context.Context, iccid string) (*OnceView, string
 		ActivationDate: sim.ActivationDate}, ""
 }
 
-func recordView(r simstore.Record) *RecordView {
+func recordView(r simrec.Record) *RecordView {
 	v := &RecordView{State: string(r.CurrentState()), IP: r.IP, OnceStatus: r.Status, ThingName: r.ThingName, Version: r.Version,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, LastCommand: r.LastCommand, ClaimedBy: r.ClaimedBy,
 		LastFailure: r.LastFailure, Certificate: certRef(r.Cert), Next: certRef(r.Next), Retiring: r.Retiring}
@@ -252,7 +252,7 @@ func recordView(r simstore.Record) *RecordView {
 	return v
 }
 
-func certRef(c *simstore.Credentials) *CertRef {
+func certRef(c *simrec.Credentials) *CertRef {
 	if c == nil {
 		return nil
 	}
@@ -261,7 +261,7 @@ func certRef(c *simstore.Credentials) *CertRef {
 
 // iotView reads the Thing, its groups and principals, and every certificate
 // the record names or the Thing holds.
-func (s *session) iotView(ctx context.Context, thing string, rec *simstore.Record) (*IoTView, error) {
+func (s *session) iotView(ctx context.Context, thing string, rec *simrec.Record) (*IoTView, error) {
 	v := &IoTView{Thing: ThingView{Name: thing}}
 	d, err := s.iot.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(thing)})
 	switch {

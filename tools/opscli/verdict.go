@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/simbridge/simbridge/libs/onceapi"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // Verdict states: what an operator needs to know about a SIM first.
@@ -91,7 +91,7 @@ type judgeInput struct {
 	// Once is nil when 1NCE was not asked; OnceErr says why.
 	Once    *OnceView
 	OnceErr string
-	Rec     *simstore.Record
+	Rec     *simrec.Record
 	IoT     *IoTView
 	// Conflicts are other SIMs holding the record's IP.
 	Conflicts []string
@@ -119,15 +119,15 @@ func judge(in judgeInput) Verdict {
 	}
 	var v Verdict
 	switch r.CurrentState() {
-	case simstore.StatePending:
+	case simrec.StatePending:
 		v = Verdict{State: VerdictPending, Summary: "the first certificate is not issued yet and no command is at work"}
 		v.Actions = []string{"simbridge sync " + r.ICCID + "   (sim-poller sends the create again)"}
 		return v
-	case simstore.StateActive:
+	case simrec.StateActive:
 		v = judgeActive(in, r)
-	case simstore.StateDisabled:
+	case simrec.StateDisabled:
 		v = judgeDisabled(in, r)
-	case simstore.StateRevoked:
+	case simrec.StateRevoked:
 		v = judgeRevoked(in, r)
 	}
 	if r.Next != nil || len(r.Retiring) > 0 {
@@ -170,7 +170,7 @@ func onceNote(in judgeInput) string {
 	return ""
 }
 
-func judgeActive(in judgeInput, r simstore.Record) Verdict {
+func judgeActive(in judgeInput, r simrec.Record) Verdict {
 	v := Verdict{State: VerdictOnboardable}
 	reissue := "simbridge reissue " + r.ICCID + "   (a fresh certificate, attached with the policy)"
 	sync := "simbridge sync " + r.ICCID
@@ -228,7 +228,7 @@ func judgeActive(in judgeInput, r simstore.Record) Verdict {
 	return v
 }
 
-func judgeDisabled(in judgeInput, r simstore.Record) Verdict {
+func judgeDisabled(in judgeInput, r simrec.Record) Verdict {
 	v := Verdict{State: VerdictDisabled, Summary: "access taken away: the certificate is INACTIVE and is reactivated when 1NCE enables the SIM again"}
 	if in.IoT != nil {
 		for _, c := range in.IoT.Certificates {
@@ -245,7 +245,7 @@ func judgeDisabled(in judgeInput, r simstore.Record) Verdict {
 	return v
 }
 
-func judgeRevoked(in judgeInput, r simstore.Record) Verdict {
+func judgeRevoked(in judgeInput, r simrec.Record) Verdict {
 	v := Verdict{State: VerdictRevoked, Summary: "revoked: the certificate is REVOKED for good",
 		Actions: []string{"simbridge enable " + r.ICCID + "   (issues a fresh certificate, with the IP from 1NCE)"}}
 	if in.IoT != nil {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // TestJudge pins the verdicts of status and the command each one advises.
@@ -13,10 +13,10 @@ func TestJudge(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	const id, policy = "8988280666000000001", "p-device-policy"
-	cert := &simstore.Credentials{ID: "c1", ARN: "arn:aws:iot:r:1:cert/c1", PEM: "pem", KeyCiphertext: []byte{1}}
-	active := func() *simstore.Record {
-		r := &simstore.Record{ICCID: id, IP: "10.0.0.1", Cert: cert, ThingName: id, Version: 3}
-		r.SetState(simstore.StateActive)
+	cert := &simrec.Credentials{ID: "c1", ARN: "arn:aws:iot:r:1:cert/c1", PEM: "pem", KeyCiphertext: []byte{1}}
+	active := func() *simrec.Record {
+		r := &simrec.Record{ICCID: id, IP: "10.0.0.1", Cert: cert, ThingName: id, Version: 3}
+		r.SetState(simrec.StateActive)
 		return r
 	}
 	healthy := func() *IoTView {
@@ -38,32 +38,32 @@ func TestJudge(t *testing.T) {
 		{"IP moved in 1NCE", judgeInput{Rec: active(), IoT: healthy(), Once: &OnceView{Found: true, Status: "Enabled", IP: "10.0.0.9"}}, VerdictDrift, "sync"},
 		{"gone from 1NCE", judgeInput{Rec: active(), IoT: healthy(), Once: &OnceView{}}, VerdictDrift, "sync"},
 		{"IP conflict", judgeInput{Rec: active(), IoT: healthy(), Conflicts: []string{"8988280666000000002"}}, VerdictDrift, "sync"},
-		{"failed", judgeInput{Rec: func() *simstore.Record {
+		{"failed", judgeInput{Rec: func() *simrec.Record {
 			r := active()
-			r.LastFailure = &simstore.Failure{Step: "attach policy", Reason: "throttled", Attempts: 5}
+			r.LastFailure = &simrec.Failure{Step: "attach policy", Reason: "throttled", Attempts: 5}
 			return r
 		}()}, VerdictFailed, "redrive"},
-		{"at work", judgeInput{Rec: func() *simstore.Record {
+		{"at work", judgeInput{Rec: func() *simrec.Record {
 			r := active()
 			r.ClaimedBy, r.ClaimedUntil = "cmd", now.Add(time.Minute)
 			return r
 		}()}, VerdictPending, ""},
-		{"disabled with an ACTIVE certificate", judgeInput{Rec: func() *simstore.Record {
+		{"disabled with an ACTIVE certificate", judgeInput{Rec: func() *simrec.Record {
 			r := active()
-			r.SetState(simstore.StateDisabled)
+			r.SetState(simrec.StateDisabled)
 			return r
 		}(), IoT: healthy()}, VerdictDrift, "revoke"},
-		{"disabled", judgeInput{Rec: func() *simstore.Record {
+		{"disabled", judgeInput{Rec: func() *simrec.Record {
 			r := active()
-			r.SetState(simstore.StateDisabled)
+			r.SetState(simrec.StateDisabled)
 			return r
 		}(), Once: &OnceView{Found: true, Status: "Disabled"}}, VerdictDisabled, ""},
-		{"revoked", judgeInput{Rec: func() *simstore.Record {
+		{"revoked", judgeInput{Rec: func() *simrec.Record {
 			r := active()
-			r.SetState(simstore.StateRevoked)
+			r.SetState(simrec.StateRevoked)
 			return r
 		}()}, VerdictRevoked, "enable"},
-		{"pending without a command", judgeInput{Rec: &simstore.Record{ICCID: id, State: simstore.StatePending}}, VerdictPending, "sync"},
+		{"pending without a command", judgeInput{Rec: &simrec.Record{ICCID: id, State: simrec.StatePending}}, VerdictPending, "sync"},
 		{"not provisioned yet", judgeInput{Once: enabled}, VerdictPending, "sync"},
 		{"not managed", judgeInput{Once: &OnceView{Found: true, Status: "Disabled"}}, VerdictNotManaged, ""},
 		{"unknown", judgeInput{Once: &OnceView{}}, VerdictNotFound, ""},

@@ -21,7 +21,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 GO=${GO:-go}
-MODULES=${MODULES:-libs services/sim-poller services/provisioner services/deactivator services/onboarding-api services/vpn-gateway tools tests/e2e tests/deploy}
+MODULES=${MODULES:-libs libs/testkit services/sim-poller services/provisioner services/deactivator services/onboarding-api services/vpn-gateway tools tests/e2e tests/deploy}
 pins="$root/tools/vulncheck"
 
 go_version=$(sed -n 's/^ARG GO_VERSION=//p' "$root/deployments/docker/Dockerfile")

@@ -9,17 +9,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // Store is the behaviour under contract.
 type Store interface {
-	Get(ctx context.Context, iccid string) (simstore.Record, error)
-	FindByIP(ctx context.Context, ip string) ([]simstore.Record, error)
-	Create(ctx context.Context, r simstore.Record) (simstore.Record, error)
-	Update(ctx context.Context, r simstore.Record) (simstore.Record, error)
-	Scan(ctx context.Context, fn func(simstore.Summary) error) error
-	RecordFailure(ctx context.Context, iccid string, f simstore.Failure) error
+	Get(ctx context.Context, iccid string) (simrec.Record, error)
+	FindByIP(ctx context.Context, ip string) ([]simrec.Record, error)
+	Create(ctx context.Context, r simrec.Record) (simrec.Record, error)
+	Update(ctx context.Context, r simrec.Record) (simrec.Record, error)
+	Scan(ctx context.Context, fn func(simrec.Summary) error) error
+	RecordFailure(ctx context.Context, iccid string, f simrec.Failure) error
 	ClearFailure(ctx context.Context, iccid, command string) error
 	RecordFetch(ctx context.Context, iccid string, at time.Time) error
 }
@@ -47,15 +47,15 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	}
 }
 
-func rec(iccid, ip string) simstore.Record {
-	return simstore.Record{
-		ICCID: iccid, IP: ip, Active: true, State: simstore.StateActive, Status: "Enabled", ThingName: iccid,
-		Cert: &simstore.Credentials{ID: "cid-" + iccid, ARN: "arn:cert/" + iccid, PEM: "PEM", KeyCiphertext: []byte{1, 2, 3},
-			Authority: simstore.AuthorityOwn, Command: "c1"},
+func rec(iccid, ip string) simrec.Record {
+	return simrec.Record{
+		ICCID: iccid, IP: ip, Active: true, State: simrec.StateActive, Status: "Enabled", ThingName: iccid,
+		Cert: &simrec.Credentials{ID: "cid-" + iccid, ARN: "arn:cert/" + iccid, PEM: "PEM", KeyCiphertext: []byte{1, 2, 3},
+			Authority: simrec.AuthorityOwn, Command: "c1"},
 	}
 }
 
-func mustCreate(t *testing.T, s Store, r simstore.Record) simstore.Record {
+func mustCreate(t *testing.T, s Store, r simrec.Record) simrec.Record {
 	t.Helper()
 	got, err := s.Create(context.Background(), r)
 	if err != nil {
@@ -67,11 +67,11 @@ func mustCreate(t *testing.T, s Store, r simstore.Record) simstore.Record {
 func createThenGet(t *testing.T, s Store) {
 	r := rec("8988280666000000001", "10.0.0.1")
 	issued := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
-	r.SetState(simstore.StatePending)
-	r.Next = &simstore.Credentials{ID: "next", PEM: "NEXT", KeyCiphertext: []byte{4}, Authority: simstore.AuthorityOwn, IssuedAt: issued}
+	r.SetState(simrec.StatePending)
+	r.Next = &simrec.Credentials{ID: "next", PEM: "NEXT", KeyCiphertext: []byte{4}, Authority: simrec.AuthorityOwn, IssuedAt: issued}
 	r.Retiring = []string{"arn:cert/old"}
 	r.LastCommand, r.ClaimedBy, r.ClaimedUntil = "cmd-1", "cmd-1", issued
-	r.LastFailure = &simstore.Failure{Step: "register certificate", Reason: "throttled", At: issued, Attempts: 2}
+	r.LastFailure = &simrec.Failure{Step: "register certificate", Reason: "throttled", At: issued, Attempts: 2}
 	created := mustCreate(t, s, r)
 	if created.Version != 1 || created.CreatedAt.IsZero() {
 		t.Fatalf("create must set version 1 and timestamps: %+v", created)
@@ -80,7 +80,7 @@ func createThenGet(t *testing.T, s Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.IP != "10.0.0.1" || got.Active || got.State != simstore.StatePending || got.CertificateID() != "cid-8988280666000000001" ||
+	if got.IP != "10.0.0.1" || got.Active || got.State != simrec.StatePending || got.CertificateID() != "cid-8988280666000000001" ||
 		string(got.Cert.KeyCiphertext) != "\x01\x02\x03" || got.Cert.Command != "c1" || got.Version != 1 || !got.HasCredentials() {
 		t.Fatalf("round trip lost data: %+v", got)
 	}
@@ -95,13 +95,13 @@ func createThenGet(t *testing.T, s Store) {
 
 func createTwice(t *testing.T, s Store) {
 	mustCreate(t, s, rec("8988280666000000002", "10.0.0.2"))
-	if _, err := s.Create(context.Background(), rec("8988280666000000002", "10.0.0.3")); !errors.Is(err, simstore.ErrConflict) {
+	if _, err := s.Create(context.Background(), rec("8988280666000000002", "10.0.0.3")); !errors.Is(err, simrec.ErrConflict) {
 		t.Fatalf("second create: want ErrConflict, got %v", err)
 	}
 }
 
 func getMissing(t *testing.T, s Store) {
-	if _, err := s.Get(context.Background(), "8988280666000000099"); !errors.Is(err, simstore.ErrNotFound) {
+	if _, err := s.Get(context.Background(), "8988280666000000099"); !errors.Is(err, simrec.ErrNotFound) {
 		t.Fatalf("want ErrNotFound, got %v", err)
 	}
 }
@@ -131,7 +131,7 @@ func staleUpdate(t *testing.T, s Store) {
 	}
 	stale := r
 	stale.IP = "10.9.9.9"
-	if _, err := s.Update(context.Background(), stale); !errors.Is(err, simstore.ErrConflict) {
+	if _, err := s.Update(context.Background(), stale); !errors.Is(err, simrec.ErrConflict) {
 		t.Fatalf("stale update: want ErrConflict, got %v", err)
 	}
 	got, _ := s.Get(context.Background(), r.ICCID)
@@ -178,15 +178,15 @@ func scanAll(t *testing.T, s Store) {
 	want := map[string]bool{}
 	for _, id := range []string{"8988280666000000010", "8988280666000000011", "8988280666000000012"} {
 		r := rec(id, "")
-		r.SetState(map[bool]simstore.State{true: simstore.StateActive, false: simstore.StateDisabled}[id != "8988280666000000011"])
+		r.SetState(map[bool]simrec.State{true: simrec.StateActive, false: simrec.StateDisabled}[id != "8988280666000000011"])
 		r.LastCommand = "c-" + id
 		mustCreate(t, s, r)
 		want[id] = r.Active
 	}
 	got := map[string]bool{}
-	err := s.Scan(context.Background(), func(sum simstore.Summary) error {
+	err := s.Scan(context.Background(), func(sum simrec.Summary) error {
 		got[sum.ICCID] = sum.Active
-		if sum.Version != 1 || sum.Status != "Enabled" || sum.State != map[bool]simstore.State{true: simstore.StateActive, false: simstore.StateDisabled}[sum.Active] || sum.LastCommand != "c-"+sum.ICCID {
+		if sum.Version != 1 || sum.Status != "Enabled" || sum.State != map[bool]simrec.State{true: simrec.StateActive, false: simrec.StateDisabled}[sum.Active] || sum.LastCommand != "c-"+sum.ICCID {
 			t.Errorf("summary incomplete: %+v", sum)
 		}
 		return nil
@@ -209,7 +209,7 @@ func scanStops(t *testing.T, s Store) {
 	mustCreate(t, s, rec("8988280666000000014", ""))
 	stop := errors.New("stop")
 	calls := 0
-	err := s.Scan(context.Background(), func(simstore.Summary) error { calls++; return stop })
+	err := s.Scan(context.Background(), func(simrec.Summary) error { calls++; return stop })
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Fatalf("scan must stop at the first error: err=%v calls=%d", err, calls)
 	}
@@ -238,7 +238,7 @@ func sideNotes(t *testing.T, s Store) {
 	ctx := context.Background()
 	r := mustCreate(t, s, rec("8988280666000000017", "10.0.3.1"))
 	at := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
-	if err := s.RecordFailure(ctx, r.ICCID, simstore.Failure{Step: "attach policy", Reason: "throttled", At: at, Attempts: 3, Command: "c9"}); err != nil {
+	if err := s.RecordFailure(ctx, r.ICCID, simrec.Failure{Step: "attach policy", Reason: "throttled", At: at, Attempts: 3, Command: "c9"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RecordFetch(ctx, r.ICCID, at); err != nil {
@@ -266,7 +266,7 @@ func sideNotes(t *testing.T, s Store) {
 	if again, _ := s.Get(ctx, r.ICCID); again.LastFailure != nil || !again.LastFetchAt.Equal(at) || again.Version != updated.Version {
 		t.Fatalf("after an update: failure %+v (want cleared), fetch %s (want kept)", again.LastFailure, again.LastFetchAt)
 	}
-	if err := s.RecordFailure(ctx, "8988280666000000099", simstore.Failure{Step: "x"}); err != nil {
+	if err := s.RecordFailure(ctx, "8988280666000000099", simrec.Failure{Step: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Get(ctx, "8988280666000000099"); err == nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/libs/testkit"
 	"github.com/simbridge/simbridge/tools/devstack"
@@ -125,7 +126,7 @@ func counter(ctx context.Context, url, series string) (int, error) {
 
 func onboardable(ctx context.Context, store *simstore.Dynamo) (int, error) {
 	n := 0
-	err := store.Scan(ctx, func(s simstore.Summary) error {
+	err := store.Scan(ctx, func(s simrec.Summary) error {
 		if s.Active {
 			n++
 		}

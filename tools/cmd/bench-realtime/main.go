@@ -27,11 +27,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/libs/testkit"
+	"github.com/simbridge/simbridge/libs/testkit/oncesim"
 	"github.com/simbridge/simbridge/tools/device"
 	"github.com/simbridge/simbridge/tools/devstack"
-	"github.com/simbridge/simbridge/tools/oncesim"
 )
 
 func main() {
@@ -128,7 +129,7 @@ func waitProvisioned(ctx context.Context, stack *devstack.Stack, n int, out io.W
 	start := time.Now()
 	for {
 		active := 0
-		err := store.Scan(ctx, func(s simstore.Summary) error {
+		err := store.Scan(ctx, func(s simrec.Summary) error {
 			if s.Active {
 				active++
 			}

@@ -13,9 +13,9 @@ import (
 	"strings"
 
 	"github.com/simbridge/simbridge/libs/awsx"
-	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/cli"
 	"github.com/simbridge/simbridge/libs/iotca"
+	"github.com/simbridge/simbridge/libs/testkit/bootstrap"
 )
 
 func main() { os.Exit(cli.Command("bootstrap", run)) }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/simbridge/simbridge/tools/oncesim"
+	"github.com/simbridge/simbridge/libs/testkit/oncesim"
 )
 
 // errUsage marks errors caused by bad flags or environment values (exit status 2).

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/simbridge/simbridge/libs/onceapi"
-	"github.com/simbridge/simbridge/tools/oncesim"
+	"github.com/simbridge/simbridge/libs/testkit/oncesim"
 )
 
 // shutdownTimeout bounds the graceful shutdown after SIGINT/SIGTERM.

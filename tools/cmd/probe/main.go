@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/simbridge/simbridge/libs/healthcheck"
+	"github.com/simbridge/simbridge/libs/cli"
 )
 
 func main() {
@@ -16,8 +16,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: probe URL")
 		os.Exit(2)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), healthcheck.Timeout)
-	err := healthcheck.Probe(ctx, os.Args[1])
+	ctx, cancel := context.WithTimeout(context.Background(), cli.ProbeTimeout)
+	err := cli.Probe(ctx, os.Args[1])
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "probe:", err)

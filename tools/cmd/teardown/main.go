@@ -19,9 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/simbridge/simbridge/libs/awsx"
-	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/cli"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/testkit/bootstrap"
 	"github.com/simbridge/simbridge/tools/teardown"
 )
 
@@ -67,7 +68,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 // table already deleted means there is nothing more to find.
 func recordedThings(store *simstore.Dynamo, out io.Writer) func(context.Context, func(string) error) error {
 	return func(ctx context.Context, fn func(string) error) error {
-		err := store.Scan(ctx, func(s simstore.Summary) error { return fn(s.ICCID) })
+		err := store.Scan(ctx, func(s simrec.Summary) error { return fn(s.ICCID) })
 		var missing *ddbtypes.ResourceNotFoundException
 		if errors.As(err, &missing) {
 			fmt.Fprintln(out, "SIM table not found: only the policy's certificates are removed")

@@ -22,7 +22,7 @@ import (
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/iotcore"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/steps"
 )
 
@@ -40,8 +40,8 @@ var ErrBusy = fmt.Errorf("%w: another command is changing this SIM", steps.ErrTr
 
 // Store reads and conditionally writes SIM records.
 type Store interface {
-	Get(ctx context.Context, iccid string) (simstore.Record, error)
-	Update(ctx context.Context, r simstore.Record) (simstore.Record, error)
+	Get(ctx context.Context, iccid string) (simrec.Record, error)
+	Update(ctx context.Context, r simrec.Record) (simrec.Record, error)
 	ClearFailure(ctx context.Context, iccid, command string) error
 }
 
@@ -99,7 +99,7 @@ func (d *Deactivator) Handle(ctx context.Context, cmd events.SimCommand) error {
 	var err error
 	for range 4 {
 		err = d.attempt(ctx, cmd)
-		if !errors.Is(err, simstore.ErrConflict) {
+		if !errors.Is(err, simrec.ErrConflict) {
 			return err
 		}
 	}
@@ -109,7 +109,7 @@ func (d *Deactivator) Handle(ctx context.Context, cmd events.SimCommand) error {
 func (d *Deactivator) attempt(ctx context.Context, cmd events.SimCommand) error {
 	id := cmd.CommandID()
 	rec, err := d.awaitClaim(ctx, cmd.ICCID, id)
-	if errors.Is(err, simstore.ErrNotFound) {
+	if errors.Is(err, simrec.ErrNotFound) {
 		d.logger.Warn("command for an unknown SIM", "iccid", cmd.ICCID, "kind", cmd.Kind)
 		return d.notifier.Failure(ctx, cmd.ICCID, cmd.IP, fmt.Sprintf("SIM %s failed: no record for this SIM", cmd.Kind))
 	}
@@ -151,7 +151,7 @@ func (d *Deactivator) attempt(ctx context.Context, cmd events.SimCommand) error 
 }
 
 // done reports whether the SIM is already as the command asks.
-func done(rec simstore.Record, cmd events.SimCommand, id string) bool {
+func done(rec simrec.Record, cmd events.SimCommand, id string) bool {
 	if rec.ClaimedBy != "" {
 		return false
 	}
@@ -160,17 +160,17 @@ func done(rec simstore.Record, cmd events.SimCommand, id string) bool {
 	}
 	switch st := rec.CurrentState(); cmd.Kind {
 	case events.KindRevoke:
-		return st == simstore.StateRevoked && rec.Next == nil
+		return st == simrec.StateRevoked && rec.Next == nil
 	default:
-		return (st == simstore.StateDisabled || st == simstore.StateRevoked) && (rec.LastCommand == id || rec.Next == nil)
+		return (st == simrec.StateDisabled || st == simrec.StateRevoked) && (rec.LastCommand == id || rec.Next == nil)
 	}
 }
 
 // disable sets the current certificate and one being issued INACTIVE (a
 // REVOKED one stays so); the record then says disabled.
-func (d *Deactivator) disable(ctx context.Context, rec *simstore.Record) error {
-	revoked := rec.CurrentState() == simstore.StateRevoked
-	for _, c := range []*simstore.Credentials{rec.Cert, rec.Next} {
+func (d *Deactivator) disable(ctx context.Context, rec *simrec.Record) error {
+	revoked := rec.CurrentState() == simrec.StateRevoked
+	for _, c := range []*simrec.Credentials{rec.Cert, rec.Next} {
 		if c == nil || (revoked && c == rec.Cert) {
 			continue
 		}
@@ -180,7 +180,7 @@ func (d *Deactivator) disable(ctx context.Context, rec *simstore.Record) error {
 		}
 	}
 	if !revoked {
-		rec.SetState(simstore.StateDisabled)
+		rec.SetState(simrec.StateDisabled)
 	}
 	return nil
 }
@@ -189,7 +189,7 @@ func (d *Deactivator) disable(ctx context.Context, rec *simstore.Record) error {
 // certificate being issued that IoT Core does not know yet is dropped (it
 // never left the record); one it knows joins Retiring, to be detached when
 // the SIM gets a fresh certificate.
-func (d *Deactivator) revoke(ctx context.Context, rec *simstore.Record) error {
+func (d *Deactivator) revoke(ctx context.Context, rec *simrec.Record) error {
 	if rec.Cert != nil {
 		err := d.certs.SetStatus(ctx, rec.Cert.ID, iotcore.StatusRevoked)
 		if err != nil && !errors.Is(err, iotcore.ErrCertificateNotFound) {
@@ -213,11 +213,11 @@ func (d *Deactivator) revoke(ctx context.Context, rec *simstore.Record) error {
 		}
 		rec.Next = nil
 	}
-	rec.SetState(simstore.StateRevoked)
+	rec.SetState(simrec.StateRevoked)
 	return nil
 }
 
-func (d *Deactivator) announce(ctx context.Context, rec simstore.Record, cmd events.SimCommand, wasActive bool) {
+func (d *Deactivator) announce(ctx context.Context, rec simrec.Record, cmd events.SimCommand, wasActive bool) {
 	msg := events.MessageDisabled
 	switch {
 	case cmd.Kind == events.KindRevoke:
@@ -233,12 +233,12 @@ func (d *Deactivator) announce(ctx context.Context, rec simstore.Record, cmd eve
 
 // awaitClaim reads the record, waiting while another command holds an
 // unexpired claim on it.
-func (d *Deactivator) awaitClaim(ctx context.Context, iccid, id string) (simstore.Record, error) {
+func (d *Deactivator) awaitClaim(ctx context.Context, iccid, id string) (simrec.Record, error) {
 	deadline := d.now().Add(d.timing.ClaimWait)
 	for {
 		rec, err := d.store.Get(ctx, iccid)
 		if err != nil {
-			if errors.Is(err, simstore.ErrNotFound) {
+			if errors.Is(err, simrec.ErrNotFound) {
 				return rec, err
 			}
 			return rec, steps.Wrap(StepLoad, err)
@@ -268,7 +268,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // clearOwnFailure removes the failure an earlier attempt of this command
 // recorded, when this attempt finds nothing left to do.
-func (d *Deactivator) clearOwnFailure(ctx context.Context, rec simstore.Record, id string) {
+func (d *Deactivator) clearOwnFailure(ctx context.Context, rec simrec.Record, id string) {
 	if rec.LastFailure == nil || rec.LastFailure.Command != id {
 		return
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/iotcore/iotfake"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/services/deactivator/internal/app"
 )
@@ -46,12 +47,12 @@ func newWorld(t *testing.T) *world {
 }
 
 // registered registers a fresh certificate in the fake.
-func (w *world) registered(register bool) *simstore.Credentials {
+func (w *world) registered(register bool) *simrec.Credentials {
 	w.t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: sim}, NotAfter: time.Now().Add(time.Hour)}
 	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	c := &simstore.Credentials{PEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), KeyCiphertext: []byte{1}}
+	c := &simrec.Credentials{PEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), KeyCiphertext: []byte{1}}
 	sum := sha256.Sum256(der)
 	c.ID = hex.EncodeToString(sum[:])
 	if register {
@@ -65,9 +66,9 @@ func (w *world) registered(register bool) *simstore.Credentials {
 }
 
 // active stores an active SIM with its certificate (and one being issued).
-func (w *world) active(next *simstore.Credentials) simstore.Record {
-	rec := simstore.Record{ICCID: sim, IP: "10.0.0.1", Status: "Enabled", ThingName: sim, Cert: w.registered(true), Next: next, LastCommand: "create-1"}
-	rec.SetState(simstore.StateActive)
+func (w *world) active(next *simrec.Credentials) simrec.Record {
+	rec := simrec.Record{ICCID: sim, IP: "10.0.0.1", Status: "Enabled", ThingName: sim, Cert: w.registered(true), Next: next, LastCommand: "create-1"}
+	rec.SetState(simrec.StateActive)
 	created, err := w.store.Create(context.Background(), rec)
 	if err != nil {
 		w.t.Fatal(err)
@@ -75,7 +76,7 @@ func (w *world) active(next *simstore.Credentials) simstore.Record {
 	return created
 }
 
-func command(kind events.Kind, rec simstore.Record) events.SimCommand {
+func command(kind events.Kind, rec simrec.Record) events.SimCommand {
 	return events.SimCommand{Kind: kind, ICCID: sim, Status: "Disabled", BaseVersion: rec.Version, BaseCommand: rec.LastCommand, ID: string(kind) + "-1"}
 }
 
@@ -88,7 +89,7 @@ func TestDisableSetsEveryNamedCertificateInactive(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := w.store.Get(context.Background(), sim)
-	if got.Active || got.CurrentState() != simstore.StateDisabled || got.Status != "Disabled" || got.ClaimedBy != "" {
+	if got.Active || got.CurrentState() != simrec.StateDisabled || got.Status != "Disabled" || got.ClaimedBy != "" {
 		t.Fatalf("record %+v", got)
 	}
 	for _, id := range []string{rec.CertificateID(), next.ID} {
@@ -113,7 +114,7 @@ func TestDisableFailingHalfWayIsFinishedByTheRedelivery(t *testing.T) {
 	if err := w.d.Handle(context.Background(), cmd); err == nil {
 		t.Fatal("want the injected failure")
 	}
-	if got, _ := w.store.Get(context.Background(), sim); got.CurrentState() != simstore.StateActive {
+	if got, _ := w.store.Get(context.Background(), sim); got.CurrentState() != simrec.StateActive {
 		t.Fatalf("record says %s before the command finished", got.CurrentState())
 	}
 	if err := w.d.Handle(context.Background(), cmd); err != nil {
@@ -136,7 +137,7 @@ func TestRevoke(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, _ := w.store.Get(context.Background(), sim)
-		if got.CurrentState() != simstore.StateRevoked || got.Next != nil || w.iot.Status(rec.CertificateID()) != types.CertificateStatusRevoked {
+		if got.CurrentState() != simrec.StateRevoked || got.Next != nil || w.iot.Status(rec.CertificateID()) != types.CertificateStatusRevoked {
 			t.Fatalf("registered=%v: record %s next %v, certificate %s", registered, got.CurrentState(), got.Next, w.iot.Status(rec.CertificateID()))
 		}
 		if registered != (len(got.Retiring) == 1) || (registered && w.iot.Status(next.ID) != types.CertificateStatusRevoked) {
@@ -161,7 +162,7 @@ func TestDisableOfARevokedSIMRecordsTheStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := w.store.Get(context.Background(), sim)
-	if got.CurrentState() != simstore.StateRevoked || got.Status != "Disabled" || w.iot.Status(rec.CertificateID()) != types.CertificateStatusRevoked {
+	if got.CurrentState() != simrec.StateRevoked || got.Status != "Disabled" || w.iot.Status(rec.CertificateID()) != types.CertificateStatusRevoked {
 		t.Fatalf("record %s/%s, certificate %s", got.CurrentState(), got.Status, w.iot.Status(rec.CertificateID()))
 	}
 }

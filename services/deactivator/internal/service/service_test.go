@@ -16,14 +16,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/iotca"
 	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/logging"
 	"github.com/simbridge/simbridge/libs/messaging"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/libs/testkit"
+	"github.com/simbridge/simbridge/libs/testkit/bootstrap"
 	"github.com/simbridge/simbridge/services/deactivator/internal/service"
 )
 
@@ -51,8 +52,8 @@ func TestDisableTakesAccessAwayOnceAndUnknownSIMsEndCleanly(t *testing.T) {
 	if err := ic.SetActive(ctx, cert.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := store.Create(ctx, simstore.Record{ICCID: id, IP: "10.7.0.1", Active: true, State: simstore.StateActive, Status: "Enabled", ThingName: id,
-		Cert: &simstore.Credentials{ID: cert.ID, ARN: cert.ARN, PEM: cert.PEM, KeyCiphertext: []byte{1}, Authority: simstore.AuthorityAWS}})
+	rec, err := store.Create(ctx, simrec.Record{ICCID: id, IP: "10.7.0.1", Active: true, State: simrec.StateActive, Status: "Enabled", ThingName: id,
+		Cert: &simrec.Credentials{ID: cert.ID, ARN: cert.ARN, PEM: cert.PEM, KeyCiphertext: []byte{1}, Authority: simrec.AuthorityAWS}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func TestDisableTakesAccessAwayOnceAndUnknownSIMsEndCleanly(t *testing.T) {
 
 	check := testkit.NewProvisioning(cfg, res.Table(), res.Policy())
 	testkit.Eventually(t, 30*time.Second, "SIM disabled", func() error { return check.Inactive(ctx, id) })
-	if got, _ := store.Get(ctx, id); got.Status != "Enabled" || got.CurrentState() != simstore.StateDisabled || got.ClaimedBy != "" {
+	if got, _ := store.Get(ctx, id); got.Status != "Enabled" || got.CurrentState() != simrec.StateDisabled || got.ClaimedBy != "" {
 		t.Errorf("record %s/%s claimed by %q: a stale disable changed it, or the claim stayed", got.CurrentState(), got.Status, got.ClaimedBy)
 	}
 	ok := successes.Drain(t, 3*time.Second)
@@ -151,12 +152,12 @@ func TestRevokeLeavesNoUsableCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	issue := func(id string, register bool) *simstore.Credentials {
+	issue := func(id string, register bool) *simrec.Credentials {
 		is, err := ca.Issue(ctx, id, iotca.KeyECP256, 24*time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := &simstore.Credentials{ID: is.ID, PEM: is.CertPEM, KeyCiphertext: []byte{1}, Authority: simstore.AuthorityOwn}
+		c := &simrec.Credentials{ID: is.ID, PEM: is.CertPEM, KeyCiphertext: []byte{1}, Authority: simrec.AuthorityOwn}
 		if register {
 			if c.ARN, _, err = ic.Register(ctx, is.CertPEM, ca.PEM); err != nil {
 				t.Fatal(err)
@@ -166,10 +167,10 @@ func TestRevokeLeavesNoUsableCertificate(t *testing.T) {
 	}
 	const withUnregistered, withRegistered = "8988280666000000201", "8988280666000000202"
 	var cmds []events.SimCommand
-	nexts := map[string]*simstore.Credentials{}
+	nexts := map[string]*simrec.Credentials{}
 	for id, registered := range map[string]bool{withUnregistered: false, withRegistered: true} {
-		rec := simstore.Record{ICCID: id, IP: "10.7.1." + id[len(id)-1:], Status: "Enabled", ThingName: id, Cert: issue(id, true), Next: issue(id, registered)}
-		rec.SetState(simstore.StateActive)
+		rec := simrec.Record{ICCID: id, IP: "10.7.1." + id[len(id)-1:], Status: "Enabled", ThingName: id, Cert: issue(id, true), Next: issue(id, registered)}
+		rec.SetState(simrec.StateActive)
 		created, err := store.Create(ctx, rec)
 		if err != nil {
 			t.Fatal(err)
@@ -183,7 +184,7 @@ func TestRevokeLeavesNoUsableCertificate(t *testing.T) {
 	for _, id := range []string{withUnregistered, withRegistered} {
 		testkit.Eventually(t, 30*time.Second, "SIM revoked", func() error { return check.Inactive(ctx, id) })
 		rec, _ := store.Get(ctx, id)
-		if rec.CurrentState() != simstore.StateRevoked || rec.Next != nil {
+		if rec.CurrentState() != simrec.StateRevoked || rec.Next != nil {
 			t.Fatalf("%s: state %s, next %v", id, rec.CurrentState(), rec.Next)
 		}
 		st, err := check.Status(ctx, nexts[id].ID)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/services/onboarding-api/internal/app"
 )
@@ -21,7 +22,7 @@ type countingStore struct {
 	delay   time.Duration
 }
 
-func (s *countingStore) FindByIP(ctx context.Context, ip string) ([]simstore.Record, error) {
+func (s *countingStore) FindByIP(ctx context.Context, ip string) ([]simrec.Record, error) {
 	s.lookups.Add(1)
 	time.Sleep(s.delay)
 	if s.fail.Load() {
@@ -36,11 +37,11 @@ func (plainOpener) Open(_ context.Context, _ string, ct []byte) ([]byte, error) 
 
 var simIP = netip.MustParseAddr("10.1.2.3")
 
-func newCached(t *testing.T, ttl time.Duration) (*app.CachedOnboarding, *countingStore, simstore.Record, map[string]int) {
+func newCached(t *testing.T, ttl time.Duration) (*app.CachedOnboarding, *countingStore, simrec.Record, map[string]int) {
 	t.Helper()
 	store := &countingStore{Memory: simstore.NewMemory()}
-	rec, err := store.Create(context.Background(), simstore.Record{ICCID: "8988280666000000001", IP: simIP.String(), Active: true,
-		Cert: &simstore.Credentials{PEM: "cert", KeyCiphertext: []byte("key")}})
+	rec, err := store.Create(context.Background(), simrec.Record{ICCID: "8988280666000000001", IP: simIP.String(), Active: true,
+		Cert: &simrec.Credentials{PEM: "cert", KeyCiphertext: []byte("key")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // AmazonRootCA1 is a local copy of the root CA devices need to trust IoT
@@ -30,7 +30,7 @@ var ErrAmbiguousIP = fmt.Errorf("%w: several active SIMs claim the IP", ErrNoCre
 
 // Store finds records by IP.
 type Store interface {
-	FindByIP(ctx context.Context, ip string) ([]simstore.Record, error)
+	FindByIP(ctx context.Context, ip string) ([]simrec.Record, error)
 }
 
 // Opener decrypts a SIM's sealed private key.
@@ -71,7 +71,7 @@ func (o *Onboarding) ForIP(ctx context.Context, ip netip.Addr) (Credentials, err
 	if err != nil {
 		return Credentials{}, err
 	}
-	var found []simstore.Record
+	var found []simrec.Record
 	for _, r := range recs {
 		if r.Active && r.HasCredentials() {
 			found = append(found, r)

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/simbridge/simbridge/libs/config"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/libs/testkit"
 	"github.com/simbridge/simbridge/services/onboarding-api/internal/app"
@@ -146,13 +147,13 @@ func newFixture(t *testing.T) *fixture {
 	id := testIdentity(t)
 	store := simstore.NewMemory()
 	ctx := context.Background()
-	recs := []simstore.Record{
-		{ICCID: iccidActive, IP: ipActive, Active: true, Cert: &simstore.Credentials{PEM: id.cert, KeyCiphertext: seal(iccidActive, id.key)}},
-		{ICCID: "8988280666000000002", IP: ipInactive, Active: false, Cert: &simstore.Credentials{PEM: id.cert, KeyCiphertext: seal("8988280666000000002", id.key)}},
-		{ICCID: "8988280666000000031", IP: ipTwoSIMs, Active: true, Cert: &simstore.Credentials{PEM: id.cert, KeyCiphertext: seal("8988280666000000031", id.key)}},
-		{ICCID: "8988280666000000032", IP: ipTwoSIMs, Active: true, Cert: &simstore.Credentials{PEM: id.cert, KeyCiphertext: seal("8988280666000000032", id.key)}},
+	recs := []simrec.Record{
+		{ICCID: iccidActive, IP: ipActive, Active: true, Cert: &simrec.Credentials{PEM: id.cert, KeyCiphertext: seal(iccidActive, id.key)}},
+		{ICCID: "8988280666000000002", IP: ipInactive, Active: false, Cert: &simrec.Credentials{PEM: id.cert, KeyCiphertext: seal("8988280666000000002", id.key)}},
+		{ICCID: "8988280666000000031", IP: ipTwoSIMs, Active: true, Cert: &simrec.Credentials{PEM: id.cert, KeyCiphertext: seal("8988280666000000031", id.key)}},
+		{ICCID: "8988280666000000032", IP: ipTwoSIMs, Active: true, Cert: &simrec.Credentials{PEM: id.cert, KeyCiphertext: seal("8988280666000000032", id.key)}},
 		{ICCID: "8988280666000000004", IP: ipNoCreds, Active: true},
-		{ICCID: "8988280666000000005", IP: ipBrokenKey, Active: true, Cert: &simstore.Credentials{PEM: id.cert, KeyCiphertext: seal("someone-else", id.key)}},
+		{ICCID: "8988280666000000005", IP: ipBrokenKey, Active: true, Cert: &simrec.Credentials{PEM: id.cert, KeyCiphertext: seal("someone-else", id.key)}},
 	}
 	for _, r := range recs {
 		if _, err := store.Create(ctx, r); err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/simbridge/simbridge/libs/keyseal"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/libs/testkit"
 	"github.com/simbridge/simbridge/services/onboarding-api/internal/service"
@@ -126,7 +127,7 @@ func TestServiceAgainstMoto(t *testing.T) {
 
 // provisionSIM creates a table, a KMS key and one SIM record whose private
 // key is sealed as the provisioner does.
-func provisionSIM(t *testing.T, cfg aws.Config, name string) (*simstore.Dynamo, simstore.Record, string) {
+func provisionSIM(t *testing.T, cfg aws.Config, name string) (*simstore.Dynamo, simrec.Record, string) {
 	t.Helper()
 	ctx := context.Background()
 	db := dynamodb.NewFromConfig(cfg)
@@ -146,7 +147,7 @@ func provisionSIM(t *testing.T, cfg aws.Config, name string) (*simstore.Dynamo, 
 		t.Fatal(err)
 	}
 	store := simstore.NewDynamo(db, name)
-	rec, err := store.Create(ctx, simstore.Record{ICCID: iccid, IP: simIP, Active: true, Cert: &simstore.Credentials{PEM: certPEM, KeyCiphertext: ct}})
+	rec, err := store.Create(ctx, simrec.Record{ICCID: iccid, IP: simIP, Active: true, Cert: &simrec.Credentials{PEM: certPEM, KeyCiphertext: ct}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/simbridge/simbridge/libs/iotca"
 	"github.com/simbridge/simbridge/libs/iotcore"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/services/provisioner/internal/app"
 )
 
@@ -20,8 +20,8 @@ type OwnCA struct {
 	Validity time.Duration
 }
 
-// Name is simstore.AuthorityOwn.
-func (OwnCA) Name() string { return simstore.AuthorityOwn }
+// Name is simrec.AuthorityOwn.
+func (OwnCA) Name() string { return simrec.AuthorityOwn }
 
 // Mint generates the device key and signs its certificate through KMS.
 func (o OwnCA) Mint(ctx context.Context, iccid string) (app.Minted, error) {
@@ -34,7 +34,7 @@ func (o OwnCA) Mint(ctx context.Context, iccid string) (app.Minted, error) {
 
 // Register registers the certificate with the CA, ACTIVE on first
 // registration; registering it again is success.
-func (o OwnCA) Register(ctx context.Context, c simstore.Credentials) (string, bool, error) {
+func (o OwnCA) Register(ctx context.Context, c simrec.Credentials) (string, bool, error) {
 	arn, existed, err := o.IoT.Register(ctx, c.PEM, o.CA.PEM)
 	return arn, !existed, err
 }
@@ -46,8 +46,8 @@ type AmazonCA struct {
 	IoT *iotcore.Client
 }
 
-// Name is simstore.AuthorityAWS.
-func (AmazonCA) Name() string { return simstore.AuthorityAWS }
+// Name is simrec.AuthorityAWS.
+func (AmazonCA) Name() string { return simrec.AuthorityAWS }
 
 // Mint creates the key and certificate in IoT Core.
 func (a AmazonCA) Mint(ctx context.Context, _ string) (app.Minted, error) {
@@ -59,6 +59,6 @@ func (a AmazonCA) Mint(ctx context.Context, _ string) (app.Minted, error) {
 }
 
 // Register has nothing to do: the certificate exists since Mint, INACTIVE.
-func (AmazonCA) Register(_ context.Context, c simstore.Credentials) (string, bool, error) {
+func (AmazonCA) Register(_ context.Context, c simrec.Credentials) (string, bool, error) {
 	return c.ARN, false, nil
 }

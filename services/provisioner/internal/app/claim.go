@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/steps"
 )
 
@@ -20,7 +20,7 @@ var ErrBusy = fmt.Errorf("%w: another command is changing this SIM", steps.ErrTr
 func (p *Provisioner) begin(ctx context.Context, cmd events.SimCommand) (*work, error) {
 	id := cmd.CommandID()
 	rec, err := p.awaitClaim(ctx, cmd.ICCID, id)
-	if errors.Is(err, simstore.ErrNotFound) {
+	if errors.Is(err, simrec.ErrNotFound) {
 		return p.claimNew(ctx, cmd, id)
 	}
 	if err != nil {
@@ -51,12 +51,12 @@ func (p *Provisioner) begin(ctx context.Context, cmd events.SimCommand) (*work, 
 // claimNew creates the record of a SIM seen for the first time, claimed.
 func (p *Provisioner) claimNew(ctx context.Context, cmd events.SimCommand, id string) (*work, error) {
 	if cmd.Kind == events.KindReissue {
-		p.refuse(ctx, &work{cmd: cmd, id: id, rec: simstore.Record{ICCID: cmd.ICCID}}, "the SIM has no record")
+		p.refuse(ctx, &work{cmd: cmd, id: id, rec: simrec.Record{ICCID: cmd.ICCID}}, "the SIM has no record")
 		return nil, nil
 	}
-	rec := simstore.Record{ICCID: cmd.ICCID, IP: cmd.IP, Status: cmd.Status, ThingName: cmd.ICCID,
+	rec := simrec.Record{ICCID: cmd.ICCID, IP: cmd.IP, Status: cmd.Status, ThingName: cmd.ICCID,
 		LastCommand: id, ClaimedBy: id, ClaimedUntil: p.now().Add(p.timing.ClaimTTL)}
-	rec.SetState(simstore.StatePending)
+	rec.SetState(simrec.StatePending)
 	created, err := p.Store.Create(ctx, rec)
 	if err != nil {
 		return nil, step(StepClaim, err) // ErrConflict: created meanwhile; the caller reads again
@@ -66,12 +66,12 @@ func (p *Provisioner) claimNew(ctx context.Context, cmd events.SimCommand, id st
 
 // awaitClaim reads the record, waiting while another command holds an
 // unexpired claim on it.
-func (p *Provisioner) awaitClaim(ctx context.Context, iccid, id string) (simstore.Record, error) {
+func (p *Provisioner) awaitClaim(ctx context.Context, iccid, id string) (simrec.Record, error) {
 	deadline := p.now().Add(p.timing.ClaimWait)
 	for {
 		rec, err := p.Store.Get(ctx, iccid)
 		if err != nil {
-			if errors.Is(err, simstore.ErrNotFound) {
+			if errors.Is(err, simrec.ErrNotFound) {
 				return rec, err
 			}
 			return rec, step(StepLoad, err)
@@ -97,13 +97,13 @@ func (p *Provisioner) done(w *work) bool {
 	case events.KindReissue:
 		return settled && r.LastCommand == w.id
 	default:
-		return settled && r.CurrentState() == simstore.StateActive && r.IP == w.cmd.IP
+		return settled && r.CurrentState() == simrec.StateActive && r.IP == w.cmd.IP
 	}
 }
 
 // refusal says why a command cannot be carried out ("" if it can).
 func refusal(w *work) string {
-	if w.cmd.Kind == events.KindReissue && w.rec.CurrentState() != simstore.StateActive && w.rec.LastCommand != w.id {
+	if w.cmd.Kind == events.KindReissue && w.rec.CurrentState() != simrec.StateActive && w.rec.LastCommand != w.id {
 		return fmt.Sprintf("the SIM is %s; only an active SIM's certificate is reissued (enable it first)", w.rec.CurrentState())
 	}
 	return ""
@@ -120,7 +120,7 @@ func (p *Provisioner) refuse(ctx context.Context, w *work, reason string) {
 
 // clearOwnFailure removes the failure an earlier attempt of this command
 // recorded, when this attempt finds nothing left to do.
-func (p *Provisioner) clearOwnFailure(ctx context.Context, rec simstore.Record, id string) {
+func (p *Provisioner) clearOwnFailure(ctx context.Context, rec simrec.Record, id string) {
 	if rec.LastFailure == nil || rec.LastFailure.Command != id {
 		return
 	}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/iotcore"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // enable makes the SIM onboardable at the command's IP: it finishes a
@@ -20,9 +20,9 @@ func (p *Provisioner) enable(ctx context.Context, w *work) error {
 	switch {
 	case rec.Next != nil:
 		err = p.issueNext(ctx, w)
-	case rec.CurrentState() == simstore.StateActive && rec.HasCredentials():
+	case rec.CurrentState() == simrec.StateActive && rec.HasCredentials():
 		// Only the IP (or leftovers of an interrupted attempt) to settle.
-	case rec.HasCredentials() && rec.CurrentState() != simstore.StateRevoked:
+	case rec.HasCredentials() && rec.CurrentState() != simrec.StateRevoked:
 		err = p.reactivate(ctx, w)
 	default:
 		err = p.issueFresh(ctx, w)
@@ -31,7 +31,7 @@ func (p *Provisioner) enable(ctx context.Context, w *work) error {
 		return err
 	}
 	w.rec.IP, w.rec.Status = w.cmd.IP, w.cmd.Status
-	w.rec.SetState(simstore.StateActive)
+	w.rec.SetState(simrec.StateActive)
 	if err := p.settle(ctx, w, StepRecordActive); err != nil {
 		return err
 	}

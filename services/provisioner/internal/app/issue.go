@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/simbridge/simbridge/libs/iotcore"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // issueFresh mints a certificate into Next, then issues it.
@@ -29,7 +29,7 @@ func (p *Provisioner) mint(ctx context.Context, w *work) error {
 	if err != nil {
 		return step(StepSeal, err)
 	}
-	w.rec.Next = &simstore.Credentials{ID: m.ID, ARN: m.ARN, PEM: m.CertPEM, KeyCiphertext: sealed,
+	w.rec.Next = &simrec.Credentials{ID: m.ID, ARN: m.ARN, PEM: m.CertPEM, KeyCiphertext: sealed,
 		Authority: p.Authority.Name(), IssuedAt: p.now().UTC(), Command: w.id}
 	return p.save(ctx, w, StepRecordNext)
 }
@@ -78,7 +78,7 @@ func (p *Provisioner) attach(ctx context.Context, w *work, arn string) error {
 
 // retireLater queues a replaced certificate for revocation. An own-CA
 // certificate that never reached IoT Core has nothing to revoke.
-func (p *Provisioner) retireLater(ctx context.Context, w *work, old simstore.Credentials) error {
+func (p *Provisioner) retireLater(ctx context.Context, w *work, old simrec.Credentials) error {
 	arn := old.ARN
 	if arn == "" {
 		var err error

@@ -12,7 +12,7 @@
 //     names it (LastCommand, ClaimedBy). Only the claimant changes the SIM's
 //     certificates; another command waits until the claim ends or expires.
 //     A command computed against an older state than the record's is stale
-//     and ignored (simstore.Record.Admits), so a late command never undoes a
+//     and ignored (simrec.Record.Admits), so a late command never undoes a
 //     newer one, whatever order the queues deliver in.
 //  2. A new certificate is minted and written into the record (Next, its key
 //     sealed with KMS) before IoT Core hears of it. With the account's own CA
@@ -45,14 +45,14 @@ import (
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/iotcore"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // Store reads and conditionally writes SIM records.
 type Store interface {
-	Get(ctx context.Context, iccid string) (simstore.Record, error)
-	Create(ctx context.Context, r simstore.Record) (simstore.Record, error)
-	Update(ctx context.Context, r simstore.Record) (simstore.Record, error)
+	Get(ctx context.Context, iccid string) (simrec.Record, error)
+	Create(ctx context.Context, r simrec.Record) (simrec.Record, error)
+	Update(ctx context.Context, r simrec.Record) (simrec.Record, error)
 	ClearFailure(ctx context.Context, iccid, command string) error
 }
 
@@ -68,7 +68,7 @@ type IoT interface {
 
 // Authority mints certificates and makes IoT Core know them.
 type Authority interface {
-	// Name is simstore.AuthorityOwn or simstore.AuthorityAWS.
+	// Name is simrec.AuthorityOwn or simrec.AuthorityAWS.
 	Name() string
 	// Mint creates a key and certificate for the SIM. The own CA does it
 	// without IoT Core; Amazon's CA creates it there, INACTIVE.
@@ -76,7 +76,7 @@ type Authority interface {
 	// Register makes IoT Core know a minted certificate and returns its ARN;
 	// active says it is ACTIVE already (a fresh own-CA registration), so no
 	// activation call is needed.
-	Register(ctx context.Context, c simstore.Credentials) (arn string, active bool, err error)
+	Register(ctx context.Context, c simrec.Credentials) (arn string, active bool, err error)
 }
 
 // Minted is a fresh certificate; KeyPEM is the plaintext key, sealed before
@@ -177,7 +177,7 @@ func (p *Provisioner) Handle(ctx context.Context, cmd events.SimCommand) error {
 		if w, err = p.begin(ctx, cmd); err != nil || w == nil {
 			return err
 		}
-		if err = p.carryOut(ctx, w); !errors.Is(err, simstore.ErrConflict) {
+		if err = p.carryOut(ctx, w); !errors.Is(err, simrec.ErrConflict) {
 			return err
 		}
 		p.Logger.Info("record changed during the command; reading it again", "iccid", cmd.ICCID)
@@ -189,7 +189,7 @@ func (p *Provisioner) Handle(ctx context.Context, cmd events.SimCommand) error {
 type work struct {
 	cmd events.SimCommand
 	id  string
-	rec simstore.Record
+	rec simrec.Record
 	// wasActive is the state before the command, for the announcement.
 	wasActive bool
 }

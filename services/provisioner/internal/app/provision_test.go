@@ -25,6 +25,7 @@ import (
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/iotcore/iotfake"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/services/provisioner/internal/app"
 )
@@ -71,7 +72,7 @@ func (w *world) handle(cmd events.SimCommand, n int) error {
 	return err
 }
 
-func (w *world) record() simstore.Record {
+func (w *world) record() simrec.Record {
 	w.t.Helper()
 	rec, err := w.store.Get(context.Background(), sim)
 	if err != nil {
@@ -83,10 +84,10 @@ func (w *world) record() simstore.Record {
 // serving checks the invariant for the SIM: active, settled, its one
 // certificate ACTIVE, attached to its Thing with the policy; every other
 // certificate in IoT Core named by no record is absent.
-func (w *world) serving() simstore.Record {
+func (w *world) serving() simrec.Record {
 	w.t.Helper()
 	rec := w.record()
-	if !rec.Active || rec.CurrentState() != simstore.StateActive || rec.Next != nil || len(rec.Retiring) > 0 || rec.ClaimedBy != "" {
+	if !rec.Active || rec.CurrentState() != simrec.StateActive || rec.Next != nil || len(rec.Retiring) > 0 || rec.ClaimedBy != "" {
 		w.t.Fatalf("record not settled active: %+v", rec)
 	}
 	id := rec.CertificateID()
@@ -126,7 +127,7 @@ func TestNewSIMBecomesOnboardable(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := w.serving()
-	if rec.IP != "10.0.0.1" || rec.Cert.Authority != simstore.AuthorityOwn || !rec.HasCredentials() {
+	if rec.IP != "10.0.0.1" || rec.Cert.Authority != simrec.AuthorityOwn || !rec.HasCredentials() {
 		t.Fatalf("record %+v", rec)
 	}
 	attrs, groups, _ := w.iot.Thing(sim)
@@ -365,7 +366,7 @@ func disable(t *testing.T, w *world) {
 	if err := w.iot.SetStatus(context.Background(), rec.CertificateID(), iotcore.StatusInactive); err != nil {
 		t.Fatal(err)
 	}
-	rec.SetState(simstore.StateDisabled)
+	rec.SetState(simrec.StateDisabled)
 	rec.LastCommand = fmt.Sprintf("disable-%d", rec.Version)
 	if _, err := w.store.Memory.Update(context.Background(), rec); err != nil {
 		t.Fatal(err)
@@ -375,7 +376,7 @@ func disable(t *testing.T, w *world) {
 // ownCA mints self-signed certificates in memory, as the KMS-backed CA does.
 type ownCA struct{ w *world }
 
-func (ownCA) Name() string { return simstore.AuthorityOwn }
+func (ownCA) Name() string { return simrec.AuthorityOwn }
 
 func (o ownCA) Mint(context.Context, string) (app.Minted, error) {
 	o.w.minted++
@@ -389,7 +390,7 @@ func (o ownCA) Mint(context.Context, string) (app.Minted, error) {
 	return app.Minted{ID: hex.EncodeToString(sum[:]), CertPEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), KeyPEM: "KEY"}, nil
 }
 
-func (o ownCA) Register(ctx context.Context, c simstore.Credentials) (string, bool, error) {
+func (o ownCA) Register(ctx context.Context, c simrec.Credentials) (string, bool, error) {
 	arn, existed, err := o.w.iot.Register(ctx, c.PEM, "CA")
 	return arn, !existed, err
 }
@@ -450,16 +451,16 @@ func (s *flakyStore) fail() error {
 	return nil
 }
 
-func (s *flakyStore) Create(ctx context.Context, r simstore.Record) (simstore.Record, error) {
+func (s *flakyStore) Create(ctx context.Context, r simrec.Record) (simrec.Record, error) {
 	if err := s.fail(); err != nil {
-		return simstore.Record{}, err
+		return simrec.Record{}, err
 	}
 	return s.Memory.Create(ctx, r)
 }
 
-func (s *flakyStore) Update(ctx context.Context, r simstore.Record) (simstore.Record, error) {
+func (s *flakyStore) Update(ctx context.Context, r simrec.Record) (simrec.Record, error) {
 	if err := s.fail(); err != nil {
-		return simstore.Record{}, err
+		return simrec.Record{}, err
 	}
 	return s.Memory.Update(ctx, r)
 }

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/testkit"
+	"github.com/simbridge/simbridge/libs/testkit/bootstrap"
 )
 
 // An enabled SIM is announced in the reference's JSON on the success topic

@@ -13,14 +13,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/iotca"
 	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/keyseal"
 	"github.com/simbridge/simbridge/libs/messaging"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/libs/testkit"
+	"github.com/simbridge/simbridge/libs/testkit/bootstrap"
 	"github.com/simbridge/simbridge/services/provisioner/internal/adapters"
 	"github.com/simbridge/simbridge/services/provisioner/internal/app"
 )
@@ -106,7 +107,7 @@ func TestConcurrentDeliveriesForOneSIMConverge(t *testing.T) {
 			t.Fatalf("%s: the first attempt was not held up", tc.name)
 		}
 	}
-	holds(t, a, simstore.AuthorityOwn, nil)
+	holds(t, a, simrec.AuthorityOwn, nil)
 }
 
 // deliverUntilDone handles cmd like SQS would: again after every failure.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/simbridge/simbridge/libs/iotca"
 	"github.com/simbridge/simbridge/libs/messaging"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // Config is the provisioner's configuration, read from the environment.
@@ -52,7 +52,7 @@ type Config struct {
 func (c *Config) Validate() error {
 	errs := []error{c.ValidateWith(c.Workers)}
 	switch c.CertAuthority {
-	case simstore.AuthorityOwn:
+	case simrec.AuthorityOwn:
 		if c.CAKeyID == "" || c.CAParameter == "" {
 			errs = append(errs, errors.New("CERT_AUTHORITY=own needs CA_KMS_KEY_ID and CA_CERTIFICATE_PARAMETER"))
 		}
@@ -62,7 +62,7 @@ func (c *Config) Validate() error {
 		if c.CertValidity < 24*time.Hour {
 			errs = append(errs, fmt.Errorf("CERT_VALIDITY %v: at least 24h", c.CertValidity))
 		}
-	case simstore.AuthorityAWS:
+	case simrec.AuthorityAWS:
 	default:
 		errs = append(errs, fmt.Errorf("CERT_AUTHORITY %q: want own or aws", c.CertAuthority))
 	}

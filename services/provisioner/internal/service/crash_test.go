@@ -15,9 +15,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 
-	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/testkit/bootstrap"
 )
 
 // The provisioner, a separate process, is killed with SIGKILL at varied
@@ -134,7 +135,7 @@ func (f *foreignCreator) untouched(t *testing.T) {
 
 func progress(t *testing.T, store *simstore.Dynamo) (active, pending int) {
 	t.Helper()
-	err := store.Scan(context.Background(), func(s simstore.Summary) error {
+	err := store.Scan(context.Background(), func(s simrec.Summary) error {
 		if s.Active {
 			active++
 		} else {

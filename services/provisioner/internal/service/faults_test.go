@@ -11,9 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/simbridge/simbridge/libs/bootstrap"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/testkit"
+	"github.com/simbridge/simbridge/libs/testkit/bootstrap"
 )
 
 // Every SIM ends correct although AWS throttles, fails (sometimes after the
@@ -33,7 +33,7 @@ func TestEverySIMEndsCorrectDespiteAWSFaults(t *testing.T) {
 				{Operation: "GetItem", Every: 5, Status: 400, Code: "ProvisionedThroughputExceededException"},
 				{Operation: "DeleteMessage", Every: 4, Reset: true},
 			}
-			if authority == simstore.AuthorityAWS {
+			if authority == simrec.AuthorityAWS {
 				faults = append(faults,
 					&testkit.Fault{Operation: "CreateKeysAndCertificate", Every: 3, Status: 400, Code: "ThrottlingException"},
 					&testkit.Fault{Operation: "CreateKeysAndCertificate", Every: 5, Status: 500, Code: "InternalFailureException", AfterForward: true},

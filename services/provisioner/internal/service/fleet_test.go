@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/testkit"
+	"github.com/simbridge/simbridge/libs/testkit/bootstrap"
 )
 
 // atQuota is how IoT Core behaves at its quota, every day: a fifth of the
@@ -57,24 +57,9 @@ func settled(t *testing.T, a account, authority string, ids []string, limit time
 }
 
 // 200 new SIMs converge to the invariant with nothing in the DLQ while IoT
-// Core behaves as at its quota, with either certificate authority.
-func TestFleetConvergesAtTheQuota(t *testing.T) {
-	t.Parallel()
-	for i, authority := range authorities {
-		t.Run(authority, func(t *testing.T) {
-			t.Parallel()
-			a := newAccount(t, bootstrap.Options{VisibilityTimeout: 30 * time.Second}, uint64(11+i))
-			a.proxy.Set(atQuota()...)
-			ids := fleet(t, a)
-			startProvisioner(t, a, options{workers: 32, authority: authority})
-			rep := settled(t, a, authority, ids, 6*time.Minute)
-			t.Logf("%s: %d active, %d orphans left by lost answers", authority, rep.Active, len(rep.Orphans))
-		})
-	}
-}
-
-// The same, while the provisioner process is killed with SIGKILL at random
-// moments and restarted.
+// Core behaves as at its quota (throttling, answers lost after the call took
+// effect, resets, slow calls) and the provisioner process is killed with
+// SIGKILL at random moments and restarted, with either certificate authority.
 func TestFleetConvergesAtTheQuotaThroughKills(t *testing.T) {
 	t.Parallel()
 	for i, authority := range authorities {

@@ -18,19 +18,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/simbridge/simbridge/libs/awsx"
-	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/logging"
 	"github.com/simbridge/simbridge/libs/messaging"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/testkit"
+	"github.com/simbridge/simbridge/libs/testkit/bootstrap"
 	"github.com/simbridge/simbridge/services/provisioner/internal/service"
 )
 
 func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
 
 // authorities are the two certificate authorities every invariant test runs with.
-var authorities = []string{simstore.AuthorityOwn, simstore.AuthorityAWS}
+var authorities = []string{simrec.AuthorityOwn, simrec.AuthorityAWS}
 
 // account is one emulator with the system's resources, reached directly
 // (for assertions) and through a fault proxy (for the service).
@@ -74,7 +74,7 @@ type options struct {
 func startProvisioner(t *testing.T, a account, o options) {
 	t.Helper()
 	if o.authority == "" {
-		o.authority = simstore.AuthorityOwn
+		o.authority = simrec.AuthorityOwn
 	}
 	if o.maxAttempts == 0 {
 		o.maxAttempts = 10
@@ -175,7 +175,7 @@ func holds(t *testing.T, a account, authority string, foreign map[string]bool) t
 	for _, v := range rep.Violations {
 		t.Errorf("invariant: %v", v)
 	}
-	if authority == simstore.AuthorityOwn && len(rep.Orphans) > 0 {
+	if authority == simrec.AuthorityOwn && len(rep.Orphans) > 0 {
 		t.Errorf("own CA: %d certificates no record names: %v", len(rep.Orphans), rep.Orphans)
 	}
 	return rep

@@ -14,11 +14,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
-	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/iotcore"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/libs/testkit"
+	"github.com/simbridge/simbridge/libs/testkit/bootstrap"
 )
 
 // A create is killed (SIGKILL, right after one of its calls took effect) at
@@ -188,7 +189,7 @@ func waitDisabled(t *testing.T, a account, store *simstore.Dynamo, id string) {
 		if err != nil {
 			return err
 		}
-		if rec.CurrentState() != simstore.StateDisabled || rec.ClaimedBy != "" {
+		if rec.CurrentState() != simrec.StateDisabled || rec.ClaimedBy != "" {
 			return fmt.Errorf("record %s, claimed by %q", rec.CurrentState(), rec.ClaimedBy)
 		}
 		return nil
@@ -228,9 +229,9 @@ func nothingUnnamed(t *testing.T, cfg aws.Config, tables []string) {
 	named := map[string]bool{}
 	for _, table := range tables {
 		store := simstore.NewDynamo(dynamodb.NewFromConfig(cfg), table)
-		err := store.Scan(ctx, func(s simstore.Summary) error {
+		err := store.Scan(ctx, func(s simrec.Summary) error {
 			rec, err := store.Get(ctx, s.ICCID)
-			for _, c := range []*simstore.Credentials{rec.Cert, rec.Next} {
+			for _, c := range []*simrec.Credentials{rec.Cert, rec.Next} {
 				if c != nil {
 					named[c.ID] = true
 				}

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
+	"github.com/simbridge/simbridge/libs/testkit/bootstrap"
 )
 
 // accountQuotas is a small account-wide IoT quota, enforced by the fault
@@ -53,7 +53,7 @@ func TestFourTasksKeepToTheAccountQuota(t *testing.T) {
 	queueEmpty(t, a, a.res.CreateQueueURL, 4*time.Minute)
 	took := time.Since(start)
 	dlqEmpty(t, a)
-	if rep := holds(t, a, simstore.AuthorityOwn, nil); rep.Active != sims {
+	if rep := holds(t, a, simrec.AuthorityOwn, nil); rep.Active != sims {
 		t.Errorf("%d of %d SIMs active", rep.Active, sims)
 	}
 	requests, throttled := a.proxy.Counts()

@@ -13,12 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/iotca"
 	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/keyseal"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/testkit/bootstrap"
 )
 
 // What an attempt that died half-way left in the record is finished from
@@ -40,7 +41,7 @@ func TestInterruptedAttemptsAreFinishedFromTheRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	sealer, _ := keyseal.NewSealer(kms.NewFromConfig(a.cfg), a.res.KeyARN)
-	pending := func(id, ip, command string, until time.Time) simstore.Credentials {
+	pending := func(id, ip, command string, until time.Time) simrec.Credentials {
 		t.Helper()
 		is, err := ca.Issue(ctx, id, iotca.KeyRSA2048, 24*time.Hour)
 		if err != nil {
@@ -50,9 +51,9 @@ func TestInterruptedAttemptsAreFinishedFromTheRecord(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		next := simstore.Credentials{ID: is.ID, PEM: is.CertPEM, KeyCiphertext: sealed, Authority: simstore.AuthorityOwn, Command: command}
-		rec := simstore.Record{ICCID: id, IP: ip, ThingName: id, Next: &next, LastCommand: command, ClaimedBy: command, ClaimedUntil: until}
-		rec.SetState(simstore.StatePending)
+		next := simrec.Credentials{ID: is.ID, PEM: is.CertPEM, KeyCiphertext: sealed, Authority: simrec.AuthorityOwn, Command: command}
+		rec := simrec.Record{ICCID: id, IP: ip, ThingName: id, Next: &next, LastCommand: command, ClaimedBy: command, ClaimedUntil: until}
+		rec.SetState(simrec.StatePending)
 		if _, err := store.Create(ctx, rec); err != nil {
 			t.Fatal(err)
 		}
@@ -126,5 +127,5 @@ func TestInterruptedAttemptsAreFinishedFromTheRecord(t *testing.T) {
 		t.Fatalf("the foreign thing's principals are %v (foreign %s, the SIM's %s): the foreign certificate must stay attached next to the SIM's",
 			ps, aws.ToString(foreign.CertificateArn), rec.CertificateARN())
 	}
-	holds(t, a, simstore.AuthorityOwn, map[string]bool{aws.ToString(foreign.CertificateId): true})
+	holds(t, a, simrec.AuthorityOwn, map[string]bool{aws.ToString(foreign.CertificateId): true})
 }

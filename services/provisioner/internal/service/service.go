@@ -22,6 +22,7 @@ import (
 	"github.com/simbridge/simbridge/libs/keyseal"
 	"github.com/simbridge/simbridge/libs/messaging"
 	"github.com/simbridge/simbridge/libs/metrics"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/services/provisioner/internal/adapters"
 	"github.com/simbridge/simbridge/services/provisioner/internal/app"
@@ -109,7 +110,7 @@ func awaitAuthority(ctx context.Context, cfg Config, awsCfg aws.Config, iotClien
 // newAuthority loads the configured certificate authority; the own CA's
 // certificate comes from SSM and must belong to the KMS key.
 func newAuthority(ctx context.Context, cfg Config, awsCfg aws.Config, iotClient *iotcore.Client, reg prometheus.Registerer) (app.Authority, error) {
-	if cfg.CertAuthority == simstore.AuthorityAWS {
+	if cfg.CertAuthority == simrec.AuthorityAWS {
 		return adapters.AmazonCA{IoT: iotClient}, nil
 	}
 	signer, err := iotca.NewSigner(ctx, kms.NewFromConfig(awsCfg), cfg.CAKeyID)

@@ -20,6 +20,7 @@ import (
 	"github.com/simbridge/simbridge/libs/config"
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/libs/testkit"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
@@ -107,10 +108,10 @@ func openStore(ctx context.Context, f childFlags) (app.Store, error) {
 // summaryStore holds exactly what the DynamoDB store's Scan projects
 // (iccid, ip, active, status, version) for every SIM: the fast path of the
 // benchmark, free of the emulator's own slowness.
-type summaryStore []simstore.Summary
+type summaryStore []simrec.Summary
 
 // Scan hands every summary to fn, as the DynamoDB store does page by page.
-func (s summaryStore) Scan(_ context.Context, fn func(simstore.Summary) error) error {
+func (s summaryStore) Scan(_ context.Context, fn func(simrec.Summary) error) error {
 	for _, sum := range s {
 		if err := fn(sum); err != nil {
 			return err
@@ -133,7 +134,7 @@ func loadSummaries(path string) (summaryStore, error) {
 		if !ok {
 			return nil, fmt.Errorf("store file line %q", sc.Text())
 		}
-		out = append(out, simstore.Summary{ICCID: iccid, IP: ip, Active: true, Status: onceapi.StatusEnabled, Version: 1})
+		out = append(out, simrec.Summary{ICCID: iccid, IP: ip, Active: true, Status: onceapi.StatusEnabled, Version: 1})
 	}
 	return out, sc.Err()
 }

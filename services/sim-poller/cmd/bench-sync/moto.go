@@ -10,9 +10,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/libs/testkit"
-	"github.com/simbridge/simbridge/tools/oncesim"
+	"github.com/simbridge/simbridge/libs/testkit/oncesim"
 )
 
 // benchMoto measures the same sync against a real DynamoDB table served by
@@ -59,7 +60,7 @@ func seedTable(ctx context.Context, db *dynamodb.Client, table string, sims []on
 	g.SetLimit(16)
 	for _, s := range sims {
 		g.Go(func() error {
-			_, err := store.Create(gctx, simstore.Record{ICCID: s.ICCID, IP: s.IPAddress, Active: true, Status: s.Status})
+			_, err := store.Create(gctx, simrec.Record{ICCID: s.ICCID, IP: s.IPAddress, Active: true, Status: s.Status})
 			return err
 		})
 	}

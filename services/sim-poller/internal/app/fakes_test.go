@@ -9,7 +9,7 @@ import (
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/onceapi"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
 )
 
@@ -29,20 +29,20 @@ func listed(from, to int) []onceapi.SIM {
 }
 
 // stored returns SIMs from..to-1 as the store holds them, active at version 1.
-func stored(from, to int) []simstore.Summary {
-	var out []simstore.Summary
+func stored(from, to int) []simrec.Summary {
+	var out []simrec.Summary
 	for n := from; n < to; n++ {
-		out = append(out, simstore.Summary{ICCID: iccid(n), IP: ip(n), Active: true, Status: onceapi.StatusEnabled, Version: 1})
+		out = append(out, simrec.Summary{ICCID: iccid(n), IP: ip(n), Active: true, Status: onceapi.StatusEnabled, Version: 1})
 	}
 	return out
 }
 
 type fakeStore struct {
-	sims []simstore.Summary
+	sims []simrec.Summary
 	err  error
 }
 
-func (s *fakeStore) Scan(_ context.Context, fn func(simstore.Summary) error) error {
+func (s *fakeStore) Scan(_ context.Context, fn func(simrec.Summary) error) error {
 	if s.err != nil {
 		return s.err
 	}
@@ -203,7 +203,7 @@ type world struct {
 	syncer   *app.Syncer
 }
 
-func newWorld(store []simstore.Summary, sims []onceapi.SIM) *world {
+func newWorld(store []simrec.Summary, sims []onceapi.SIM) *world {
 	w := &world{store: &fakeStore{sims: store}, inv: &fakeInventory{sims: sims}, pub: &fakePublisher{},
 		notifier: &fakeNotifier{}, lease: &fakeLease{}}
 	var err error

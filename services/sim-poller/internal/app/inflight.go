@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
@@ -18,7 +18,7 @@ import (
 //
 //  1. A change computed while such a command is pending is computed
 //     against the state that command will leave (expected), and names it as
-//     its BaseCommand. simstore.Record.Admits then lets the new command
+//     its BaseCommand. simrec.Record.Admits then lets the new command
 //     through in either delivery order: before the pending one writes (same
 //     version), or after it (LastCommand is the one it names). The pending
 //     one, landing second, is stale.
@@ -64,7 +64,7 @@ func (f *inflight) add(cmd events.SimCommand, at time.Time) {
 
 // pending returns the command published for iccid that the record (found
 // or not) does not show yet, if any.
-func (f *inflight) pending(iccid string, rec simstore.Record, found bool, now time.Time) (events.SimCommand, bool) {
+func (f *inflight) pending(iccid string, rec simrec.Record, found bool, now time.Time) (events.SimCommand, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	p, ok := f.m[iccid]
@@ -96,7 +96,7 @@ func (f *inflight) pruneLocked(now time.Time) {
 
 // shows reports whether the record has moved past the state cmd was
 // computed against: cmd wrote it, or something else did (then cmd is stale).
-func shows(rec simstore.Record, found bool, cmd events.SimCommand) bool {
+func shows(rec simrec.Record, found bool, cmd events.SimCommand) bool {
 	if !found {
 		return cmd.BaseVersion > 0 // a record cmd was computed against is gone: nothing to build on
 	}
@@ -109,14 +109,14 @@ func expected(l domain.LocalSIM, cmd events.SimCommand) domain.LocalSIM {
 	l.LastCommand = cmd.CommandID()
 	switch cmd.Kind {
 	case events.KindCreate, events.KindUpdate, events.KindReissue:
-		l.IP, l.Active, l.State, l.Status = cmd.IP, true, string(simstore.StateActive), cmd.Status
+		l.IP, l.Active, l.State, l.Status = cmd.IP, true, string(simrec.StateActive), cmd.Status
 	case events.KindDisable:
-		l.Active, l.State = false, string(simstore.StateDisabled)
+		l.Active, l.State = false, string(simrec.StateDisabled)
 		if cmd.Status != "" {
 			l.Status = cmd.Status
 		}
 	case events.KindRevoke:
-		l.Active, l.State = false, string(simstore.StateRevoked)
+		l.Active, l.State = false, string(simrec.StateRevoked)
 	}
 	return l
 }

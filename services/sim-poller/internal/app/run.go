@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/simbridge/simbridge/libs/onceapi"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
@@ -76,7 +76,7 @@ func guardErr(r domain.Report) error {
 
 // scanStore streams the store's summaries into the reconciler.
 func (s *Syncer) scanStore(ctx context.Context, rec *domain.Reconciler, sum *Summary) error {
-	err := s.Store.Scan(ctx, func(l simstore.Summary) error {
+	err := s.Store.Scan(ctx, func(l simrec.Summary) error {
 		rec.AddLocal(domain.LocalSIM{ICCID: l.ICCID, IP: l.IP, Active: l.Active, State: string(l.State), Status: l.Status,
 			Version: l.Version, LastCommand: l.LastCommand})
 		if l.Active {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/onceapi"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // Errors callers branch on: each names a way a run is not a success.
@@ -32,7 +32,7 @@ var (
 
 // Store lists what the SIM store holds.
 type Store interface {
-	Scan(ctx context.Context, fn func(simstore.Summary) error) error
+	Scan(ctx context.Context, fn func(simrec.Summary) error) error
 }
 
 // Inventory reads the 1NCE account: every SIM page by page, and one SIM

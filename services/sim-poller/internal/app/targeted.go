@@ -14,7 +14,7 @@ import (
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/simip"
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
@@ -31,7 +31,7 @@ import (
 //  2. Its record is read afterwards, so the change is computed against the
 //     newest version; the command carries that version and the record's
 //     LastCommand (domain.Change.BaseVersion/BaseCommand), so consumers
-//     ignore it if the record moved on meanwhile (simstore.Record.Admits);
+//     ignore it if the record moved on meanwhile (simrec.Record.Admits);
 //     a command this process published that the record does not show yet is
 //     built upon (inflight.go).
 //  3. A SIM that 1NCE gives an IP another active record holds brings that
@@ -50,8 +50,8 @@ import (
 
 // Records reads single SIM records.
 type Records interface {
-	Get(ctx context.Context, iccid string) (simstore.Record, error)
-	FindByIP(ctx context.Context, ip string) ([]simstore.Record, error)
+	Get(ctx context.Context, iccid string) (simrec.Record, error)
+	FindByIP(ctx context.Context, ip string) ([]simrec.Record, error)
 }
 
 // Listings lists the whole account for targeted syncs of many SIMs:
@@ -261,7 +261,7 @@ func (t *targeted) record(ctx context.Context, id string, sim onceapi.SIM, looku
 func (t *targeted) read(ctx context.Context, id string) (domain.LocalSIM, bool, error) {
 	rec, err := t.s.Records.Get(ctx, id)
 	found := err == nil
-	if err != nil && !errors.Is(err, simstore.ErrNotFound) {
+	if err != nil && !errors.Is(err, simrec.ErrNotFound) {
 		return domain.LocalSIM{}, false, fmt.Errorf("read record of SIM %s: %w", id, err)
 	}
 	l := localOf(rec)
@@ -339,7 +339,7 @@ func (t *targeted) awaitRecord(ctx context.Context, id string) (domain.LocalSIM,
 	b.InitialInterval, b.MaxInterval = 200*time.Millisecond, 2*time.Second
 	return backoff.Retry(ctx, func() (domain.LocalSIM, error) {
 		rec, err := t.s.Records.Get(ctx, id)
-		if errors.Is(err, simstore.ErrNotFound) {
+		if errors.Is(err, simrec.ErrNotFound) {
 			return domain.LocalSIM{}, err
 		}
 		if err != nil {
@@ -440,7 +440,7 @@ func (t *targeted) decide(ctx context.Context, wave, all []string, sum *TargetSu
 }
 
 // localOf is the reconciler's view of a record.
-func localOf(r simstore.Record) domain.LocalSIM {
+func localOf(r simrec.Record) domain.LocalSIM {
 	s := r.Summary()
 	return domain.LocalSIM{ICCID: s.ICCID, IP: s.IP, Active: s.Active, State: string(s.State), Status: s.Status,
 		Version: s.Version, LastCommand: s.LastCommand}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
 )
@@ -98,17 +99,17 @@ func (w *targetWorld) sent() []events.SimCommand {
 }
 
 // apply plays a consumer: the command changes the record only if the record
-// admits it (simstore.Record.Admits), as provisioner and deactivator do.
+// admits it (simrec.Record.Admits), as provisioner and deactivator do.
 func (w *targetWorld) apply(t *testing.T, cmd events.SimCommand) (admitted bool) {
 	t.Helper()
 	ctx := context.Background()
 	rec, err := w.store.Get(ctx, cmd.ICCID)
-	if errors.Is(err, simstore.ErrNotFound) {
+	if errors.Is(err, simrec.ErrNotFound) {
 		if cmd.Kind != events.KindCreate {
 			return false
 		}
-		r := simstore.Record{ICCID: cmd.ICCID, IP: cmd.IP, Status: cmd.Status, LastCommand: cmd.CommandID()}
-		r.SetState(simstore.StateActive)
+		r := simrec.Record{ICCID: cmd.ICCID, IP: cmd.IP, Status: cmd.Status, LastCommand: cmd.CommandID()}
+		r.SetState(simrec.StateActive)
 		if _, err := w.store.Create(ctx, r); err != nil {
 			t.Fatal(err)
 		}
@@ -121,9 +122,9 @@ func (w *targetWorld) apply(t *testing.T, cmd events.SimCommand) (admitted bool)
 	switch cmd.Kind {
 	case events.KindCreate, events.KindUpdate:
 		rec.IP, rec.Status = cmd.IP, cmd.Status
-		rec.SetState(simstore.StateActive)
+		rec.SetState(simrec.StateActive)
 	case events.KindDisable:
-		rec.SetState(simstore.StateDisabled)
+		rec.SetState(simrec.StateDisabled)
 		if cmd.Status != "" {
 			rec.Status = cmd.Status
 		}
@@ -155,8 +156,8 @@ func TestQuickChangesEndInTheNewestState(t *testing.T) {
 			t.Parallel()
 			w := newTargetWorld(t)
 			sim := enabledSIM(1)
-			r := simstore.Record{ICCID: sim.ICCID, IP: sim.IPAddress, Status: sim.Status, LastCommand: "seed"}
-			r.SetState(simstore.StateActive)
+			r := simrec.Record{ICCID: sim.ICCID, IP: sim.IPAddress, Status: sim.Status, LastCommand: "seed"}
+			r.SetState(simrec.StateActive)
 			if _, err := w.store.Create(context.Background(), r); err != nil {
 				t.Fatal(err)
 			}
@@ -239,8 +240,8 @@ func TestFullSyncLeavesHintedSIMsToTheHint(t *testing.T) {
 	t.Parallel()
 	w := newTargetWorld(t)
 	for n := range 3 {
-		r := simstore.Record{ICCID: iccid(n), IP: ip(n), Status: onceapi.StatusEnabled, LastCommand: "seed"}
-		r.SetState(simstore.StateActive)
+		r := simrec.Record{ICCID: iccid(n), IP: ip(n), Status: onceapi.StatusEnabled, LastCommand: "seed"}
+		r.SetState(simrec.StateActive)
 		if _, err := w.store.Create(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}

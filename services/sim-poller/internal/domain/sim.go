@@ -39,7 +39,7 @@ type LocalSIM struct {
 	LastCommand string
 }
 
-// Record states sim-poller tells apart (simstore.State values).
+// Record states sim-poller tells apart (simrec.State values).
 const (
 	StatePending = "pending"
 	StateRevoked = "revoked"

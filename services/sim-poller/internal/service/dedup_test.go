@@ -10,6 +10,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 )
 
@@ -31,13 +32,13 @@ func TestResentChangesAreDroppedAndLaterChangesAreNot(t *testing.T) {
 		wantCreates int
 		wantDisable int
 	}
-	var rec simstore.Record
+	var rec simrec.Record
 	steps := []step{
 		{name: "new SIM: the repeated create is dropped", wantCreates: 1,
 			before: func(t *testing.T) {}},
 		{name: "provisioned, then disabled in 1NCE: the repeated disable is dropped", wantCreates: 1, wantDisable: 1,
 			before: func(t *testing.T) {
-				rec = create(t, e.store, simstore.Record{ICCID: sim.ICCID, IP: sim.IPAddress, Active: true, Status: onceapi.StatusEnabled})
+				rec = create(t, e.store, simrec.Record{ICCID: sim.ICCID, IP: sim.IPAddress, Active: true, Status: onceapi.StatusEnabled})
 				setStatus(t, e, sim.ICCID, onceapi.StatusDisabled)
 			}},
 		{name: "deactivated, then enabled again: the same create as before is a new change", wantCreates: 2, wantDisable: 1,
@@ -85,7 +86,7 @@ func queued(t *testing.T, e *env, url string) int {
 	return n
 }
 
-func create(t *testing.T, s *simstore.Dynamo, r simstore.Record) simstore.Record {
+func create(t *testing.T, s *simstore.Dynamo, r simrec.Record) simrec.Record {
 	t.Helper()
 	r, err := s.Create(context.Background(), r)
 	if err != nil {
@@ -94,7 +95,7 @@ func create(t *testing.T, s *simstore.Dynamo, r simstore.Record) simstore.Record
 	return r
 }
 
-func update(t *testing.T, s *simstore.Dynamo, r simstore.Record) simstore.Record {
+func update(t *testing.T, s *simstore.Dynamo, r simrec.Record) simrec.Record {
 	t.Helper()
 	r, err := s.Update(context.Background(), r)
 	if err != nil {

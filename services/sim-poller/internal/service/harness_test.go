@@ -17,14 +17,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/simbridge/simbridge/libs/bootstrap"
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/secrets"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/libs/testkit"
+	"github.com/simbridge/simbridge/libs/testkit/bootstrap"
+	"github.com/simbridge/simbridge/libs/testkit/oncesim"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/service"
-	"github.com/simbridge/simbridge/tools/oncesim"
 )
 
 func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
@@ -117,12 +118,12 @@ func (e *env) poller(t *testing.T, edit func(*service.Config)) *service.Poller {
 // IP, version 1), plus the given extra active SIMs 1NCE does not list.
 func (e *env) seed(t *testing.T, from, to int, gone ...string) {
 	t.Helper()
-	var recs []simstore.Record
+	var recs []simrec.Record
 	for _, s := range e.sim.Inventory().List()[from:to] {
-		recs = append(recs, simstore.Record{ICCID: s.ICCID, IP: s.IPAddress, Active: true, Status: s.Status})
+		recs = append(recs, simrec.Record{ICCID: s.ICCID, IP: s.IPAddress, Active: true, Status: s.Status})
 	}
 	for i, id := range gone {
-		recs = append(recs, simstore.Record{ICCID: id, IP: fmt.Sprintf("10.9.0.%d", i+1), Active: true, Status: onceapi.StatusEnabled})
+		recs = append(recs, simrec.Record{ICCID: id, IP: fmt.Sprintf("10.9.0.%d", i+1), Active: true, Status: onceapi.StatusEnabled})
 	}
 	var g errgroup.Group
 	g.SetLimit(8)

@@ -10,9 +10,9 @@ import (
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/testkit/oncesim"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/service"
-	"github.com/simbridge/simbridge/tools/oncesim"
 )
 
 // fleet is the world of the issue: 32 SIMs, all Enabled in 1NCE and

@@ -21,9 +21,9 @@ import (
 	"github.com/simbridge/simbridge/libs/messaging"
 	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/testkit"
+	"github.com/simbridge/simbridge/libs/testkit/oncesim"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/service"
-	"github.com/simbridge/simbridge/tools/oncesim"
 )
 
 // unknownICCID is a valid ICCID neither 1NCE nor the store knows.

@@ -20,9 +20,9 @@ import (
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/simbridge/simbridge/libs/testkit"
+	"github.com/simbridge/simbridge/libs/testkit/oncesim"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/service"
-	"github.com/simbridge/simbridge/tools/oncesim"
 )
 
 // shutdownTimeout is the SHUTDOWN_TIMEOUT the process gets: everything must

@@ -8,9 +8,9 @@ import (
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/testkit/oncesim"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/service"
-	"github.com/simbridge/simbridge/tools/oncesim"
 )
 
 // listed is how many SIMs the simulator serves in these tests: 3 pages of 10.

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/simbridge/simbridge/libs/onceapi"
-	"github.com/simbridge/simbridge/tools/oncesim"
+	"github.com/simbridge/simbridge/libs/testkit/oncesim"
 )
 
 // receiver is a Data Streamer endpoint that records what it got; it

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/simbridge/simbridge/tools/oncesim"
+	"github.com/simbridge/simbridge/libs/testkit/oncesim"
 )
 
 // BenchmarkListing100k pages through 100,000 SIMs, 100 per page, as sim-poller does.

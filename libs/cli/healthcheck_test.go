@@ -1,4 +1,4 @@
-package healthcheck_test
+package cli
 
 import (
 	"context"
@@ -8,8 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"testing"
-
-	"github.com/simbridge/simbridge/libs/healthcheck"
 )
 
 func TestRequested(t *testing.T) {
@@ -28,7 +26,7 @@ func TestRequested(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			if got := healthcheck.Requested(c.args); got != c.want {
+			if got := healthcheckRequested(c.args); got != c.want {
 				t.Fatalf("Requested(%q) = %v", c.args, got)
 			}
 		})
@@ -50,7 +48,7 @@ func TestURL(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.addr, func(t *testing.T) {
 			t.Parallel()
-			got, err := healthcheck.URL(c.addr, "/healthz")
+			got, err := LoopbackURL(c.addr, "/healthz")
 			if (err != nil) != c.wantErr || got != c.want {
 				t.Fatalf("URL(%q) = %q, %v", c.addr, got, err)
 			}
@@ -73,12 +71,12 @@ func TestProbe(t *testing.T) {
 			t.Parallel()
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(c.status) }))
 			defer srv.Close()
-			if err := healthcheck.Probe(context.Background(), srv.URL); (err != nil) != c.wantErr {
+			if err := Probe(context.Background(), srv.URL); (err != nil) != c.wantErr {
 				t.Fatalf("Probe: %v", err)
 			}
 		})
 	}
-	if err := healthcheck.Probe(context.Background(), "http://127.0.0.1:1/healthz"); err == nil {
+	if err := Probe(context.Background(), "http://127.0.0.1:1/healthz"); err == nil {
 		t.Fatal("nothing listening must fail")
 	}
 }
@@ -87,7 +85,7 @@ func TestProbe(t *testing.T) {
 // runs `<binary> -healthcheck`, against a listener set through OPS_ADDR.
 func TestMainExitCode(t *testing.T) {
 	if os.Getenv("HEALTHCHECK_CHILD") == "1" {
-		os.Exit(healthcheck.Main())
+		os.Exit(healthcheckMain())
 	}
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

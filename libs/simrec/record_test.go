@@ -1,10 +1,10 @@
-package simstore_test
+package simrec_test
 
 import (
 	"testing"
 	"time"
 
-	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // A command computed against an older state of a SIM must never undo a
@@ -12,7 +12,7 @@ import (
 // still be able to finish its work.
 func TestAdmits(t *testing.T) {
 	t.Parallel()
-	rec := simstore.Record{Version: 5, LastCommand: "disable-1"}
+	rec := simrec.Record{Version: 5, LastCommand: "disable-1"}
 	tests := []struct {
 		name        string
 		id          string
@@ -40,20 +40,20 @@ func TestAdmits(t *testing.T) {
 func TestClaimedAndState(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
-	r := simstore.Record{ClaimedBy: "a", ClaimedUntil: now.Add(time.Minute)}
+	r := simrec.Record{ClaimedBy: "a", ClaimedUntil: now.Add(time.Minute)}
 	if !r.Claimed("b", now) || r.Claimed("a", now) || r.Claimed("b", now.Add(2*time.Minute)) {
 		t.Fatal("a claim holds against other commands until it expires, never against its holder")
 	}
-	r.SetState(simstore.StateActive)
-	if !r.Active || r.CurrentState() != simstore.StateActive {
+	r.SetState(simrec.StateActive)
+	if !r.Active || r.CurrentState() != simrec.StateActive {
 		t.Fatal("active state must set Active")
 	}
-	r.SetState(simstore.StateRevoked)
+	r.SetState(simrec.StateRevoked)
 	if r.Active {
 		t.Fatal("revoked must not be active")
 	}
-	legacy := simstore.Record{Cert: &simstore.Credentials{PEM: "x", KeyCiphertext: []byte{1}}}
-	if legacy.CurrentState() != simstore.StateDisabled {
+	legacy := simrec.Record{Cert: &simrec.Credentials{PEM: "x", KeyCiphertext: []byte{1}}}
+	if legacy.CurrentState() != simrec.StateDisabled {
 		t.Fatalf("a legacy inactive record with credentials is disabled, got %s", legacy.CurrentState())
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/simbridge/simbridge/libs/onceapi"
-	"github.com/simbridge/simbridge/tools/oncesim"
+	"github.com/simbridge/simbridge/libs/testkit/oncesim"
 )
 
 func TestGenerate(t *testing.T) {

@@ -1,8 +1,9 @@
-// Package healthcheck lets a service binary probe itself: `<binary>
-// -healthcheck` GETs the /healthz of the instance running in the same
-// container and exits 0 or 1. Container health checks (docker compose, ECS)
-// use it because the images are distroless: there is no curl or wget.
-package healthcheck
+package cli
+
+// A service binary probes itself: `<binary> -healthcheck` GETs the /healthz
+// of the instance running in the same container and exits 0 or 1. Container
+// health checks (docker compose, ECS) use it because the images are
+// distroless: there is no curl or wget.
 
 import (
 	"context"
@@ -16,33 +17,33 @@ import (
 	"github.com/simbridge/simbridge/libs/config"
 )
 
-// Flag is the command-line argument that asks for a health check.
-const Flag = "-healthcheck"
+// HealthcheckFlag is the command-line argument that asks for a health check.
+const HealthcheckFlag = "-healthcheck"
 
-// Timeout bounds one probe; container runtimes kill slower checks anyway.
-const Timeout = 3 * time.Second
+// ProbeTimeout bounds one probe; container runtimes kill slower checks anyway.
+const ProbeTimeout = 3 * time.Second
 
-// Requested reports whether args (os.Args[1:]) ask for a health check.
-func Requested(args []string) bool {
-	return len(args) == 1 && (args[0] == Flag || args[0] == "-"+Flag)
+// healthcheckRequested reports whether args (os.Args[1:]) ask for a health check.
+func healthcheckRequested(args []string) bool {
+	return len(args) == 1 && (args[0] == HealthcheckFlag || args[0] == "-"+HealthcheckFlag)
 }
 
-// settings is the part of every service's configuration the probe needs.
-type settings struct {
+// probeSettings is the part of every service's configuration the probe needs.
+type probeSettings struct {
 	OpsAddr string `env:"OPS_ADDR, default=:9090"`
 }
 
-// Main probes the /healthz of the ops listener configured by OPS_ADDR and
+// healthcheckMain probes the /healthz of the ops listener configured by OPS_ADDR and
 // returns the process exit code: 0 healthy, 1 not.
-func Main() int {
-	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+func healthcheckMain() int {
+	ctx, cancel := context.WithTimeout(context.Background(), ProbeTimeout)
 	defer cancel()
-	var s settings
+	var s probeSettings
 	if err := config.Load(ctx, &s); err != nil {
 		fmt.Fprintln(os.Stderr, "healthcheck:", err)
 		return 1
 	}
-	url, err := URL(s.OpsAddr, "/healthz")
+	url, err := LoopbackURL(s.OpsAddr, "/healthz")
 	if err == nil {
 		err = Probe(ctx, url)
 	}
@@ -53,10 +54,10 @@ func Main() int {
 	return 0
 }
 
-// URL is the loopback URL of path on a listener configured as addr
+// LoopbackURL is the loopback URL of path on a listener configured as addr
 // (":9090", "0.0.0.0:9090", "[::]:9090"): the probe runs in the same network
 // namespace, so whatever the listener binds, loopback reaches it.
-func URL(addr, path string) (string, error) {
+func LoopbackURL(addr, path string) (string, error) {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil || port == "" || port == "0" {
 		return "", fmt.Errorf("listen address %q: want host:port with a fixed port", addr)

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/simbridge/simbridge/libs/onceapi"
-	"github.com/simbridge/simbridge/tools/oncesim"
+	"github.com/simbridge/simbridge/libs/testkit/oncesim"
 )
 
 // iccidsOf lists one page (pageSize 5) and returns its ICCIDs and X-Total-Count.

@@ -1,16 +1,13 @@
-// Package simstore keeps the onboarding record of every SIM in DynamoDB,
-// keyed so that the two hot lookups are one request each: by ICCID (table key,
-// used by sync and operations) and by IP (global secondary index, used by
-// onboarding). Writes are conditional on a version, so a stale message can
-// never overwrite newer state.
-package simstore
+// Package simrec is the SIM record and its rules: the lifecycle states, the
+// certificates a SIM holds, who may change it (claims) and which commands
+// are too old to change it (Admits). It imports no SDK: the stores
+// (libs/simstore: DynamoDB and in-memory) keep records, the services apply
+// these rules.
+package simrec
 
 import (
 	"errors"
-	"fmt"
 	"time"
-
-	"github.com/simbridge/simbridge/libs/simip"
 )
 
 // Errors callers branch on.
@@ -52,17 +49,17 @@ const (
 type Credentials struct {
 	// ID is the IoT certificate id (SHA-256 of the DER), ARN its ARN once
 	// IoT Core knows the certificate (empty before registration).
-	ID  string `dynamodbav:"id"`
-	ARN string `dynamodbav:"arn,omitempty"`
-	PEM string `dynamodbav:"pem"`
+	ID  string
+	ARN string
+	PEM string
 	// KeyCiphertext is the private key sealed with KMS.
-	KeyCiphertext []byte `dynamodbav:"key_ciphertext"`
+	KeyCiphertext []byte
 	// Authority says who signed the certificate (AuthorityOwn, AuthorityAWS).
-	Authority string    `dynamodbav:"authority"`
-	IssuedAt  time.Time `dynamodbav:"issued_at"`
+	Authority string
+	IssuedAt  time.Time
 	// Command is the command that minted it, so its redelivery knows how far
 	// it got.
-	Command string `dynamodbav:"command,omitempty"`
+	Command string
 }
 
 // Usable reports whether the credentials hold what a device needs.
@@ -72,11 +69,11 @@ func (c *Credentials) Usable() bool {
 
 // Failure is the last failed attempt at a SIM, cleared on success.
 type Failure struct {
-	Step     string    `dynamodbav:"step"`
-	Reason   string    `dynamodbav:"reason"`
-	At       time.Time `dynamodbav:"at"`
-	Attempts int       `dynamodbav:"attempts"`
-	Command  string    `dynamodbav:"command,omitempty"`
+	Step     string
+	Reason   string
+	At       time.Time
+	Attempts int
+	Command  string
 }
 
 // Record is the onboarding state of one SIM.
@@ -198,18 +195,4 @@ func (r Record) Admits(cmdID string, baseVersion int64, baseCommand string) bool
 	default:
 		return baseCommand != "" && r.LastCommand == baseCommand && baseVersion > 0
 	}
-}
-
-// normalizeIP stores every SIM IP in its one spelling (libs/simip), so the
-// onboarding lookup and conflict checks compare like with like.
-func normalizeIP(r *Record) error {
-	if r.IP == "" {
-		return nil
-	}
-	ip, err := simip.Normalize(r.IP)
-	if err != nil {
-		return fmt.Errorf("write sim %s: %w", r.ICCID, err)
-	}
-	r.IP = ip
-	return nil
 }

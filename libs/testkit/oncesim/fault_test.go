@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/simbridge/simbridge/libs/onceapi"
-	"github.com/simbridge/simbridge/tools/oncesim"
+	"github.com/simbridge/simbridge/libs/testkit/oncesim"
 )
 
 func TestFaultEffects(t *testing.T) {
