@@ -67,6 +67,7 @@ type Stepper interface {
 // notification naming the SIM and the step, and the queue keeps flowing.
 type Consumer struct {
 	sqs         SQSAPI
+	queue       string
 	queueURL    string
 	dlqURL      string
 	maxReceives int
@@ -104,7 +105,7 @@ func NewConsumer(ctx context.Context, api SQSAPI, queue string, n FailureNotifie
 		return nil, fmt.Errorf("dead-letter queue %s: %w", dlqName, err)
 	}
 	vis, _ := strconv.Atoi(attrs.Attributes[string(types.QueueAttributeNameVisibilityTimeout)])
-	return &Consumer{sqs: api, queueURL: *u.QueueUrl, dlqURL: *d.QueueUrl, maxReceives: maxReceives,
+	return &Consumer{sqs: api, queue: queue, queueURL: *u.QueueUrl, dlqURL: *d.QueueUrl, maxReceives: maxReceives,
 		visibility: time.Duration(max(vis, 1)) * time.Second, notifier: n, observer: obs, logger: logger,
 		RetryBase: time.Second, RetryMax: 30 * time.Second, MaxRequeues: MaxRequeues}, nil
 }
@@ -130,40 +131,21 @@ func parseRedrive(policy string) (dlqName string, maxReceives int, err error) {
 // MaxReceives is the queue's maxReceiveCount.
 func (c *Consumer) MaxReceives() int { return c.maxReceives }
 
-// Handler adapts handle to Watermill with the failure handling above.
-//
-// Work in flight when the service stops is finished, not cut off: handle
-// gets a context that shutdown does not cancel (the router waits up to the
-// shutdown timeout), and a message finished after the subscriber stopped
-// listening for acks is deleted here, so it is not redelivered.
-func (c *Consumer) Handler(handle CommandFunc) message.NoPublishHandlerFunc {
-	return c.Handle(func(msg *message.Message) (Work, error) {
-		cmd, err := events.DecodeSimCommand(msg.Payload)
-		if err != nil {
-			return Work{Subject: subjectOfMalformed(msg)}, err
-		}
-		return Work{
-			Subject: subjectOf(cmd),
-			Command: cmd.CommandID(),
-			Log:     []any{"iccid", cmd.ICCID, "kind", cmd.Kind},
-			Run:     func(ctx context.Context) error { return handle(ctx, cmd) },
-		}, nil
-	})
-}
-
-// Work is a message a consumer understood: what it concerns, the log
-// attributes of its handling, the work itself and, optionally, what to do
-// once the message is given up on (moved to the DLQ), e.g. record the
-// failure where a requester looks for it.
+// Work describes the message a handler is working on, for the policy: what
+// it concerns (failure notifications and DLQ log lines), the SIM command's
+// id (the record's last failure) and, optionally, what to do once the
+// message is given up on (moved to the DLQ), e.g. record the failure where a
+// requester looks for it. A handler describes its message with Describe as
+// soon as it has decoded it.
 type Work struct {
 	Subject Subject
 	// Command is the SIM command's id, for the record's last failure ("" for
 	// other work).
 	Command string
-	Log     []any
-	Run     func(ctx context.Context) error
-	// GiveUp runs once when the message moves to the DLQ after Run failed
-	// for good (nil: nothing beyond the notification).
+	// Log holds the attributes of every log line about the message.
+	Log []any
+	// GiveUp runs once when the message moves to the DLQ after the handler
+	// failed for good (nil: nothing beyond the notification).
 	GiveUp func(ctx context.Context, cause error)
 }
 
@@ -176,45 +158,66 @@ type Subject struct {
 	What      string
 }
 
-// Decoder turns a message into Work; an error means the message can never
-// be handled (it goes to the DLQ at once), and the Work returned with it
-// names what the message concerned as far as it can tell.
-type Decoder func(msg *message.Message) (Work, error)
+// ErrMalformed marks a message that can never be handled (it does not
+// decode): it goes to the DLQ at once. Errors wrapping
+// events.ErrInvalidCommand are treated the same way.
+var ErrMalformed = errors.New("malformed message")
 
-// Handle adapts any message kind to Watermill with the failure handling of
-// Handler: per-group serialisation, visibility kept while Run works, a short
-// backoff between attempts, the DLQ (with one notification) for malformed
-// messages, errors wrapping events.ErrInvalidCommand, and messages that
-// failed as often as the redrive policy allows.
-func (c *Consumer) Handle(decode Decoder) message.NoPublishHandlerFunc {
-	return func(msg *message.Message) error {
-		unlock, err := c.groups.lock(msg.Context(), msg.Metadata.Get(MetaGroupID))
+type workKey struct{}
+
+// Describe tells the policy (Middleware) around the handler what the message
+// in ctx concerns, and returns ctx with a logger carrying w.Log.
+func Describe(ctx context.Context, w Work) context.Context {
+	if slot, ok := ctx.Value(workKey{}).(*Work); ok {
+		*slot = w
+	}
+	return logging.WithContext(ctx, logging.FromContext(ctx).With(w.Log...))
+}
+
+// Middleware is the queue's failure policy as Watermill middleware, for
+// every handler of the queue: per-group serialisation, visibility kept while
+// the handler works, a short backoff between attempts, a requeue with a
+// fresh receive count for work that failed only transiently, the DLQ (with
+// one notification) for malformed messages and for those that failed as
+// often as the redrive policy allows.
+//
+// The handler gets the message's context with a logger (logging.FromContext)
+// and without the router's cancellation: work in flight when the service
+// stops is finished, not cut off (the router waits up to the shutdown
+// timeout), and a message finished after the subscriber stopped listening
+// for acks is deleted here, so it is not redelivered.
+func (c *Consumer) Middleware(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		received := msg.Context()
+		unlock, err := c.groups.lock(received, msg.Metadata.Get(MetaGroupID))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer unlock()
-		err = c.handle(context.WithoutCancel(msg.Context()), msg, decode)
-		if err == nil && msg.Context().Err() != nil {
-			c.delete(context.WithoutCancel(msg.Context()), msg)
+		ctx := context.WithoutCancel(received)
+		work := &Work{Subject: subjectOfMalformed(msg)}
+		msg.SetContext(logging.WithContext(context.WithValue(ctx, workKey{}, work), c.logger.With("receive_count", receiveCount(msg))))
+		stop := c.keepHidden(ctx, msg)
+		out, err := h(msg)
+		stop()
+		if err = c.settle(ctx, msg, *work, err); err == nil && received.Err() != nil {
+			c.delete(ctx, msg)
 		}
-		return err
+		return out, err
 	}
 }
 
-func (c *Consumer) handle(ctx context.Context, msg *message.Message, decode Decoder) error {
-	work, err := decode(msg)
-	if err != nil {
-		return c.deadLetter(ctx, msg, work, "malformed", "decode", err)
-	}
-	log := c.logger.With(append(work.Log, "receive_count", receiveCount(msg))...)
-	stop := c.keepHidden(ctx, msg)
-	err = work.Run(logging.WithContext(ctx, log))
-	stop()
+// settle applies the policy to the handler's outcome: nil acks the message,
+// an error leaves it to SQS for another attempt.
+func (c *Consumer) settle(ctx context.Context, msg *message.Message, work Work, err error) error {
 	if err == nil {
 		return nil
 	}
 	step := stepOf(err)
-	if errors.Is(err, events.ErrInvalidCommand) {
+	if errors.Is(err, ErrMalformed) || errors.Is(err, events.ErrInvalidCommand) {
+		if errors.Is(err, ErrMalformed) {
+			step = "decode"
+		}
 		return c.deadLetter(ctx, msg, work, "malformed", step, err)
 	}
 	c.noteFailure(ctx, work, step, err, receiveCount(msg))
@@ -224,10 +227,24 @@ func (c *Consumer) handle(ctx context.Context, msg *message.Message, decode Deco
 		}
 		return c.deadLetter(ctx, msg, work, "exhausted", step, err)
 	}
-	log.Warn("message failed; retrying", "step", step, "error", err)
+	c.logger.Warn("message failed; retrying", append(work.Log, "receive_count", receiveCount(msg), "step", step, "error", err)...)
 	c.observer.Retried(step)
 	c.retryAfter(ctx, msg, c.backoff(receiveCount(msg)))
 	return err
+}
+
+// CommandHandler is the handler of a SIM command queue: it decodes the
+// command, describes it to the policy and runs the use case with the
+// message's context.
+func CommandHandler(handle CommandFunc) message.NoPublishHandlerFunc {
+	return func(msg *message.Message) error {
+		cmd, err := events.DecodeSimCommand(msg.Payload)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrMalformed, err)
+		}
+		ctx := Describe(msg.Context(), Work{Subject: subjectOf(cmd), Command: cmd.CommandID(), Log: []any{"iccid", cmd.ICCID, "kind", cmd.Kind}})
+		return handle(ctx, cmd)
+	}
 }
 
 // MaxRequeues bounds how often a command that keeps failing transiently is
@@ -416,11 +433,12 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// AddWorkers registers n handlers on one queue so n messages (of different
-// SIMs: FIFO keeps each group in order) are processed in parallel.
-func AddWorkers(r *message.Router, name, queue string, sub message.Subscriber, n int, h message.NoPublishHandlerFunc) {
+// AddWorkers registers n handlers on one queue, each behind the queue's
+// Middleware, so n messages (of different SIMs: FIFO keeps each group in
+// order) are processed in parallel.
+func (c *Consumer) AddWorkers(r *message.Router, name string, sub message.Subscriber, n int, h message.NoPublishHandlerFunc) {
 	for i := range max(n, 1) {
-		r.AddConsumerHandler(fmt.Sprintf("%s-%d", name, i), queue, sub, h)
+		r.AddConsumerHandler(fmt.Sprintf("%s-%d", name, i), c.queue, sub, h).AddMiddleware(c.Middleware)
 	}
 }
 

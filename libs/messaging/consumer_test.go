@@ -81,7 +81,7 @@ func runConsumerWith(t *testing.T, notes messaging.FailureNotifier, logger *slog
 		done <- messaging.RunConsumers(ctx, messaging.ConsumerOptions{
 			Name: "test", Queue: res.CreateQueue(), Workers: 2, OpsAddr: "127.0.0.1:0", ShutdownTimeout: 10 * time.Second,
 			AWS: cfg, Notifier: notes, Registry: prometheus.NewRegistry(), Logger: logger,
-		}, handle)
+		}, messaging.CommandHandler(handle))
 	}()
 	t.Cleanup(cancel)
 	return res, cancel, done
@@ -89,10 +89,7 @@ func runConsumerWith(t *testing.T, notes messaging.FailureNotifier, logger *slog
 
 func publishOne(t *testing.T, res bootstrap.Resources, iccid string) {
 	t.Helper()
-	pub, err := messaging.NewSQSPublisher(testkit.AWSConfig(t), messaging.Logger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub := messaging.NewSQSPublisher(testkit.AWSConfig(t), slog.New(slog.DiscardHandler))
 	msg, _ := messaging.NewCommandMessage(command(iccid, 0))
 	if err := pub.Publish(res.CreateQueue(), msg); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package messaging_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
 	"testing"
@@ -33,11 +34,7 @@ func TestFIFOPublishSetsGroupAndDeduplicates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := messaging.Logger(slog.New(slog.DiscardHandler))
-	pub, err := messaging.NewSQSPublisher(cfg, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub := messaging.NewSQSPublisher(cfg, slog.New(slog.DiscardHandler))
 	for _, c := range []events.SimCommand{command("8988280666000000001", 0), command("8988280666000000001", 0), command("8988280666000000001", 1)} {
 		msg, err := messaging.NewCommandMessage(c)
 		if err != nil {
@@ -80,7 +77,7 @@ func TestSubscriberReceivesCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	logger := messaging.Logger(slog.New(slog.DiscardHandler))
-	pub, _ := messaging.NewSQSPublisher(cfg, logger)
+	pub := messaging.NewSQSPublisher(cfg, slog.New(slog.DiscardHandler))
 	msg, _ := messaging.NewCommandMessage(command("8988280666000000002", 0))
 	if err := pub.Publish(res.CreateQueue(), msg); err != nil {
 		t.Fatal(err)
@@ -130,7 +127,7 @@ func TestNotifierPublishesReferenceJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, _ := messaging.NewSNSPublisher(cfg, messaging.Logger(slog.New(slog.DiscardHandler)))
+	pub := messaging.NewSNSPublisher(cfg, slog.New(slog.DiscardHandler))
 	n := messaging.NewNotifier(pub, res.SuccessTopicARN, res.FailureTopicARN)
 	if err := n.Success(ctx, "8988280666000000003", "10.0.0.3", events.MessageEnabled); err != nil {
 		t.Fatal(err)
@@ -145,5 +142,34 @@ func TestNotifierPublishesReferenceJSON(t *testing.T) {
 	}
 	if got.ICCID != "8988280666000000003" || got.IP != "10.0.0.3" || got.Message != "SIM enabled" || time.Since(time.UnixMilli(got.Timestamp)) > time.Minute {
 		t.Fatalf("notification = %+v", got)
+	}
+}
+
+// A caller's context reaches the AWS call: a publish whose context has
+// ended sends nothing and says why, for queues and for notifications.
+func TestPublishRunsWithTheCallersContext(t *testing.T) {
+	t.Parallel()
+	cfg := testkit.AWSConfig(t)
+	res, err := bootstrap.Ensure(context.Background(), cfg, bootstrap.Names{Prefix: testkit.Name(t)}, bootstrap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	msg, _ := messaging.NewCommandMessage(command("8988280666000000009", 0))
+	err = messaging.Publish(ended, messaging.NewSQSPublisher(cfg, slog.New(slog.DiscardHandler)), res.CreateQueue(), msg)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("publish with an ended context: %v, want context.Canceled", err)
+	}
+	n := messaging.NewNotifier(messaging.NewSNSPublisher(cfg, slog.New(slog.DiscardHandler)), res.SuccessTopicARN, res.FailureTopicARN)
+	if err := n.Failure(ended, "8988280666000000009", "10.0.0.9", "x"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("notification with an ended context: %v, want context.Canceled", err)
+	}
+	out, err := sqs.NewFromConfig(cfg).ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(res.CreateQueueURL)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Messages) != 0 {
+		t.Fatalf("%d messages sent with an ended context", len(out.Messages))
 	}
 }

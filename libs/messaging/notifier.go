@@ -6,29 +6,16 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	"github.com/ThreeDotsLabs/watermill-aws/sns"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/simbridge/simbridge/libs/events"
 )
 
-// NewSNSPublisher returns a publisher whose Watermill topic is the SNS topic
-// ARN. It never creates topics.
-func NewSNSPublisher(cfg aws.Config, logger watermill.LoggerAdapter) (*sns.Publisher, error) {
-	pub, err := sns.NewPublisher(sns.PublisherConfig{
-		AWSConfig:                   cfg,
-		DoNotCreateTopicIfNotExists: true,
-		TopicResolver:               sns.TransparentTopicResolver{},
-	}, logger)
-	if err != nil {
-		return nil, fmt.Errorf("sns publisher: %w", err)
-	}
-	return pub, nil
-}
-
 // Notifier publishes the reference-compatible success and failure
-// notifications that operators subscribe to (e-mail, chat, tickets).
+// notifications that operators subscribe to (e-mail, chat, tickets): JSON
+// {"iccid","ip","timestamp","message"} (iccid omitted when empty, as the
+// gateway's notifications have none). It is the one notifier of every
+// service; an empty topic ARN disables that kind.
 type Notifier struct {
 	pub             message.Publisher
 	successTopicARN string
@@ -42,22 +29,25 @@ func NewNotifier(pub message.Publisher, successTopicARN, failureTopicARN string)
 }
 
 // Success announces that a SIM reached a state (events.MessageEnabled, …).
-func (n *Notifier) Success(_ context.Context, iccid, ip, msg string) error {
-	return n.publish(n.successTopicARN, events.NewNotification(n.now(), iccid, ip, msg))
+func (n *Notifier) Success(ctx context.Context, iccid, ip, msg string) error {
+	return n.publish(ctx, n.successTopicARN, events.NewNotification(n.now(), iccid, ip, msg))
 }
 
 // Failure announces work that failed and needs an operator; iccid and ip may
 // be empty when unknown.
-func (n *Notifier) Failure(_ context.Context, iccid, ip, msg string) error {
-	return n.publish(n.failureTopicARN, events.NewNotification(n.now(), iccid, ip, msg))
+func (n *Notifier) Failure(ctx context.Context, iccid, ip, msg string) error {
+	return n.publish(ctx, n.failureTopicARN, events.NewNotification(n.now(), iccid, ip, msg))
 }
 
-func (n *Notifier) publish(topicARN string, note events.Notification) error {
+func (n *Notifier) publish(ctx context.Context, topicARN string, note events.Notification) error {
+	if topicARN == "" {
+		return nil
+	}
 	body, err := note.Encode()
 	if err != nil {
 		return fmt.Errorf("encode notification: %w", err)
 	}
-	if err := n.pub.Publish(topicARN, message.NewMessage(watermill.NewUUID(), body)); err != nil {
+	if err := Publish(ctx, n.pub, topicARN, message.NewMessage(watermill.NewUUID(), body)); err != nil {
 		return fmt.Errorf("publish notification to %s: %w", topicARN, err)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,11 +44,12 @@ type ConsumerOptions struct {
 	Quotas *quota.Shared
 }
 
-// RunConsumers handles the queue's commands with opts.Workers workers and
+// RunConsumers runs handler on the queue's messages with opts.Workers
+// workers, each behind the queue's failure policy (Consumer.Middleware), and
 // serves the ops listener until ctx ends; then it stops receiving, lets
 // in-flight messages finish within ShutdownTimeout and returns nil. Readiness
 // turns true once every worker receives.
-func RunConsumers(ctx context.Context, opts ConsumerOptions, handle CommandFunc) error {
+func RunConsumers(ctx context.Context, opts ConsumerOptions, handler message.NoPublishHandlerFunc) error {
 	wlog := Logger(opts.Logger)
 	sub, err := NewSQSSubscriber(opts.AWS, wlog, SubscriberOptions{})
 	if err != nil {
@@ -63,7 +65,7 @@ func RunConsumers(ctx context.Context, opts ConsumerOptions, handle CommandFunc)
 	if err != nil {
 		return err
 	}
-	AddWorkers(router, opts.Name, opts.Queue, sub, opts.Workers, consumer.Handler(handle))
+	consumer.AddWorkers(router, opts.Name, sub, opts.Workers, handler)
 	probe := metrics.NewProbe()
 	g, gctx := errgroup.WithContext(ctx)
 	if opts.Quotas != nil {

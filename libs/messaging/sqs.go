@@ -2,6 +2,16 @@
 // every service uses them: FIFO group id = ICCID (order per SIM, parallel
 // across SIMs), a deduplication id per change, queues and topics created by
 // the bootstrap (never implicitly by a consumer, so DLQs are never missing).
+//
+// One design for every consumer: watermill-aws's subscriber receives, a
+// Watermill router runs the handlers, and the queue's failure policy
+// (retries with backoff, visibility, requeue, DLQ, failure notifications) is
+// Watermill middleware (Consumer.Middleware) that hands the handler a
+// context carrying the logger and surviving shutdown. The SQS calls the
+// policy needs beyond receive and ack (ChangeMessageVisibility, SendMessage
+// to the DLQ or back to the queue) have no Watermill API and are made there
+// with the SDK. Publishing goes through Watermill's message.Publisher
+// interface with each message's context (Publish).
 package messaging
 
 import (
@@ -27,20 +37,6 @@ const (
 	MetadataGroupID         = "MessageGroupId"
 	MetadataDeduplicationID = "MessageDeduplicationId"
 )
-
-// NewSQSPublisher returns a publisher to SQS queues named by the Watermill
-// topic. It never creates queues.
-func NewSQSPublisher(cfg aws.Config, logger watermill.LoggerAdapter) (*sqs.Publisher, error) {
-	pub, err := sqs.NewPublisher(sqs.PublisherConfig{
-		AWSConfig:                   cfg,
-		DoNotCreateQueueIfNotExists: true,
-		GenerateSendMessageInput:    fifoSendMessageInput,
-	}, logger)
-	if err != nil {
-		return nil, fmt.Errorf("sqs publisher: %w", err)
-	}
-	return pub, nil
-}
 
 // fifoSendMessageInput moves the FIFO metadata from message attributes into
 // the SendMessage fields SQS reads them from.

@@ -113,10 +113,7 @@ func command(t *testing.T, s *devstack.Stack, store *simstore.Dynamo, kind event
 	}
 	cmd := events.SimCommand{Kind: kind, ICCID: iccid, BaseVersion: rec.Version, BaseCommand: rec.LastCommand,
 		ID: uuid.NewString(), RequestedBy: "e2e", ObservedAt: time.Now()}
-	pub, err := messaging.NewSQSPublisher(testkit.AWSConfigFor(t, s.AWSEndpoint()), messaging.Logger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub := messaging.NewSQSPublisher(testkit.AWSConfigFor(t, s.AWSEndpoint()), slog.New(slog.DiscardHandler))
 	msg, err := messaging.NewCommandMessage(cmd)
 	if err != nil {
 		t.Fatal(err)

@@ -18,11 +18,7 @@ func TestWatermillThroughMessaging(t *testing.T) {
 	s := startStub(t)
 	url, _ := s.fifoPair("wm-create", 5)
 	queue := "wm-create.fifo"
-	logger := messaging.Logger(slog.New(slog.DiscardHandler))
-	pub, err := messaging.NewSQSPublisher(s.cfg, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub := messaging.NewSQSPublisher(s.cfg, slog.New(slog.DiscardHandler))
 	a, b := "8988280666000000001", "8988280666000000002"
 	sent := []events.SimCommand{command(a, 0), command(b, 0), command(a, 0), command(a, 1), command(a, 2)}
 	for _, c := range sent { // the second command(a, 0) is a duplicate and must be dropped

@@ -35,10 +35,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 // configuration (component tests point it at the emulator).
 func Serve(ctx context.Context, cfg Config, a messaging.AWS, reg *prometheus.Registry, logger *slog.Logger) error {
 	awsCfg := a.Config
-	snsPub, err := messaging.NewSNSPublisher(awsCfg, messaging.Logger(logger))
-	if err != nil {
-		return err
-	}
+	snsPub := messaging.NewSNSPublisher(awsCfg, logger)
 	notifier := messaging.NewNotifier(snsPub, cfg.SuccessTopicARN, cfg.FailureTopicARN)
 	store := simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable)
 	deactivator := app.New(
@@ -50,5 +47,5 @@ func Serve(ctx context.Context, cfg Config, a messaging.AWS, reg *prometheus.Reg
 		Name: "deactivator", Queue: cfg.DisableQueue, Workers: cfg.Workers, OpsAddr: cfg.OpsAddr,
 		ShutdownTimeout: cfg.ShutdownTimeout, AWS: awsCfg, Notifier: notifier, Registry: reg, Logger: logger,
 		Quotas: a.Quotas, Failures: store,
-	}, messaging.NewCommandMetrics(reg, "deactivator").Measure(deactivator.Handle))
+	}, messaging.CommandHandler(messaging.NewCommandMetrics(reg, "deactivator").Measure(deactivator.Handle)))
 }

@@ -115,10 +115,7 @@ func start(t *testing.T, cfg aws.Config, res bootstrap.Resources) {
 
 func publishDisable(t *testing.T, cfg aws.Config, res bootstrap.Resources, cmds ...events.SimCommand) {
 	t.Helper()
-	pub, err := messaging.NewSQSPublisher(cfg, messaging.Logger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub := messaging.NewSQSPublisher(cfg, slog.New(slog.DiscardHandler))
 	for _, c := range cmds {
 		msg, err := messaging.NewCommandMessage(c)
 		if err != nil {

@@ -36,10 +36,7 @@ func newApp(t *testing.T, a account, timing app.Timing) *app.Provisioner {
 		t.Fatal(err)
 	}
 	sealer, _ := keyseal.NewSealer(kms.NewFromConfig(cfg), a.res.KeyARN)
-	snsPub, err := messaging.NewSNSPublisher(cfg, messaging.Logger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	snsPub := messaging.NewSNSPublisher(cfg, slog.New(slog.DiscardHandler))
 	notifier := messaging.NewNotifier(snsPub, a.res.SuccessTopicARN, a.res.FailureTopicARN)
 	signer, err := iotca.NewSigner(ctx, kms.NewFromConfig(cfg), a.res.CAKeyARN)
 	if err != nil {

@@ -126,10 +126,7 @@ func create(id string, ip string) events.SimCommand {
 // publish sends commands to their queues (as sim-poller and operators do).
 func publish(t *testing.T, a account, cmds ...events.SimCommand) {
 	t.Helper()
-	pub, err := messaging.NewSQSPublisher(a.cfg, messaging.Logger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub := messaging.NewSQSPublisher(a.cfg, slog.New(slog.DiscardHandler))
 	for _, c := range cmds {
 		msg, err := messaging.NewCommandMessage(c)
 		if err != nil {

@@ -52,10 +52,7 @@ func Serve(ctx context.Context, cfg Config, a messaging.AWS, reg *prometheus.Reg
 	if err != nil {
 		return err
 	}
-	snsPub, err := messaging.NewSNSPublisher(awsCfg, messaging.Logger(logger))
-	if err != nil {
-		return err
-	}
+	snsPub := messaging.NewSNSPublisher(awsCfg, logger)
 	notifier := messaging.NewNotifier(snsPub, cfg.SuccessTopicARN, cfg.FailureTopicARN)
 	iotClient := iotcore.New(iot.NewFromConfig(awsCfg))
 	store := simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable)
@@ -84,7 +81,7 @@ func Serve(ctx context.Context, cfg Config, a messaging.AWS, reg *prometheus.Reg
 		Name: "provisioner", Queue: cfg.CreateQueue, Workers: cfg.Workers, OpsAddr: cfg.OpsAddr,
 		ShutdownTimeout: cfg.ShutdownTimeout, AWS: awsCfg, Notifier: notifier, Registry: reg, Logger: logger,
 		Quotas: a.Quotas, Failures: store, Prepare: prepare,
-	}, func(ctx context.Context, cmd events.SimCommand) error { return handle(ctx, cmd) })
+	}, messaging.CommandHandler(func(ctx context.Context, cmd events.SimCommand) error { return handle(ctx, cmd) }))
 }
 
 // caRetry is how often a provisioner waiting for the IoT CA looks again.

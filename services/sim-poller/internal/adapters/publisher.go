@@ -26,7 +26,7 @@ func NewCommandPublisher(pub message.Publisher, createQueue, disableQueue string
 }
 
 // Publish sends cmd, grouped by ICCID and deduplicated per change.
-func (p *CommandPublisher) Publish(_ context.Context, cmd events.SimCommand) error {
+func (p *CommandPublisher) Publish(ctx context.Context, cmd events.SimCommand) error {
 	msg, err := messaging.NewCommandMessage(cmd)
 	if err != nil {
 		return err
@@ -35,7 +35,7 @@ func (p *CommandPublisher) Publish(_ context.Context, cmd events.SimCommand) err
 	if cmd.Kind == events.KindDisable {
 		queue = p.disableQueue
 	}
-	if err := p.pub.Publish(queue, msg); err != nil {
+	if err := messaging.Publish(ctx, p.pub, queue, msg); err != nil {
 		return fmt.Errorf("publish %s of %s to %s: %w", cmd.Kind, cmd.ICCID, queue, err)
 	}
 	return nil
@@ -48,12 +48,12 @@ type SummaryTopic struct {
 }
 
 // Summary publishes one run's summary.
-func (t SummaryTopic) Summary(_ context.Context, s events.SyncSummary) error {
+func (t SummaryTopic) Summary(ctx context.Context, s events.SyncSummary) error {
 	body, err := s.Encode()
 	if err != nil {
 		return fmt.Errorf("encode sync summary: %w", err)
 	}
-	if err := t.Pub.Publish(t.TopicARN, message.NewMessage(watermill.NewUUID(), body)); err != nil {
+	if err := messaging.Publish(ctx, t.Pub, t.TopicARN, message.NewMessage(watermill.NewUUID(), body)); err != nil {
 		return fmt.Errorf("publish sync summary to %s: %w", t.TopicARN, err)
 	}
 	return nil

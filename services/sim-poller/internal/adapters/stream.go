@@ -70,23 +70,14 @@ type HintQueue struct {
 }
 
 // Enqueue sends req; SQS has it durably once this returns nil. It gives
-// up when ctx ends (the receiver's answer to 1NCE must not wait long):
-// Watermill's publisher takes no context, so the send finishes on its own
-// (bounded by the SDK client's timeout) and, if it lands, 1NCE's retry of
-// the batch is deduplicated.
+// up when ctx ends (the receiver's answer to 1NCE must not wait long); a
+// send that landed anyway is deduplicated when 1NCE retries the batch.
 func (q HintQueue) Enqueue(ctx context.Context, req events.SyncRequest) error {
 	msg, err := messaging.NewSyncRequestMessage(req)
 	if err != nil {
 		return err
 	}
-	done := make(chan error, 1)
-	go func() { done <- q.Pub.Publish(q.Queue, msg) }()
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		err = context.Cause(ctx)
-	}
-	if err != nil {
+	if err := messaging.Publish(ctx, q.Pub, q.Queue, msg); err != nil {
 		return fmt.Errorf("enqueue %s: %w", req.ID, err)
 	}
 	return nil

@@ -25,7 +25,7 @@ type RequestObserver interface {
 }
 
 // SyncRequests turns the messages of the sync-request queue into runs
-// (messaging.Consumer.Handle does the retries, backoff and DLQ). A run is
+// (messaging.Consumer.Middleware does the retries, backoff and DLQ). A run is
 // stopped when stop ends (SIGTERM): the message comes back and the next
 // task runs it; published commands are deduplicated.
 type SyncRequests struct {
@@ -35,43 +35,39 @@ type SyncRequests struct {
 	Stop     context.Context
 }
 
-// Decode is the messaging.Decoder of sync requests. An invalid request
-// goes to the DLQ with a failed result, so its requester learns why.
-func (h SyncRequests) Decode(msg *message.Message) (messaging.Work, error) {
+// Handle is the Watermill handler of the sync-request queue (behind
+// messaging.Consumer.Middleware). An invalid request goes to the DLQ with a
+// failed result, so its requester learns why.
+func (h SyncRequests) Handle(msg *message.Message) error {
 	req, err := events.DecodeSyncRequest(msg.Payload)
-	subject := messaging.Subject{What: "Sync request"}
+	work := messaging.Work{Subject: messaging.Subject{What: "Sync request"}}
 	if req.ID != "" && len(req.ID) <= 128 {
-		subject.What = fmt.Sprintf("Sync request %q", req.ID)
+		work.Subject.What = fmt.Sprintf("Sync request %q", req.ID)
 	}
 	if err != nil {
-		w := messaging.Work{Subject: subject}
 		if req.ID != "" && len(req.ID) <= 128 {
-			w.GiveUp = func(ctx context.Context, cause error) { h.giveUp(ctx, req, app.Result{}, cause) }
+			work.GiveUp = func(ctx context.Context, cause error) { h.giveUp(ctx, req, app.Result{}, cause) }
 		}
-		return w, err
+		messaging.Describe(msg.Context(), work)
+		return fmt.Errorf("%w: %w", messaging.ErrMalformed, err)
 	}
 	notBefore := messaging.SentAt(msg)
 	if notBefore.IsZero() {
 		notBefore = req.RequestedAt
 	}
 	var last app.Result
-	return messaging.Work{
-		Subject: subject,
-		Log:     []any{"request", req.ID, "source", req.Source, "iccids", len(req.ICCIDs)},
-		Run: func(ctx context.Context) error {
-			ctx, cancel := context.WithCancelCause(ctx)
-			defer cancel(nil)
-			defer context.AfterFunc(h.Stop, func() { cancel(ErrShutdown) })()
-			res, err := h.Runner.Run(ctx, req, notBefore)
-			last = res
-			if err != nil {
-				return err
-			}
-			h.log(req, res)
-			return h.Runner.Record(ctx, req.ID, res)
-		},
-		GiveUp: func(ctx context.Context, cause error) { h.giveUp(ctx, req, last, cause) },
-	}, nil
+	work.Log = []any{"request", req.ID, "source", req.Source, "iccids", len(req.ICCIDs)}
+	work.GiveUp = func(ctx context.Context, cause error) { h.giveUp(ctx, req, last, cause) }
+	ctx, cancel := context.WithCancelCause(messaging.Describe(msg.Context(), work))
+	defer cancel(nil)
+	defer context.AfterFunc(h.Stop, func() { cancel(ErrShutdown) })()
+	res, err := h.Runner.Run(ctx, req, notBefore)
+	last = res
+	if err != nil {
+		return err
+	}
+	h.log(req, res)
+	return h.Runner.Record(ctx, req.ID, res)
 }
 
 // giveUp records a failed result for a request the queue gave up on.

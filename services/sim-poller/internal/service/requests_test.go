@@ -50,10 +50,7 @@ func (e *env) request(t *testing.T, req events.SyncRequest) {
 		req.Source = events.SourceOperator
 	}
 	req.RequestedAt = time.Now()
-	pub, err := messaging.NewSQSPublisher(e.aws, messaging.Logger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub := messaging.NewSQSPublisher(e.aws, slog.New(slog.DiscardHandler))
 	msg, err := messaging.NewSyncRequestMessage(req)
 	if err != nil {
 		t.Fatal(err)

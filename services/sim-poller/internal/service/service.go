@@ -10,7 +10,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -147,18 +146,9 @@ func (p *Poller) newReceiver(ctx context.Context) error {
 	if _, err := adapters.BasicPair(creds.Current()); err != nil {
 		return err
 	}
-	// SQS calls of the receiver end with the enqueue timeout, so a stuck
-	// send cannot outlive 1NCE's request for long.
-	pubCfg := p.awsCfg.Copy()
-	client, ok := pubCfg.HTTPClient.(*awshttp.BuildableClient)
-	if !ok {
-		client = awshttp.NewBuildableClient()
-	}
-	pubCfg.HTTPClient = client.WithTimeout(cfg.StreamEnqueueTimeout)
-	pub, err := messaging.NewSQSPublisher(pubCfg, messaging.Logger(p.logger))
-	if err != nil {
-		return err
-	}
+	// The receiver's enqueue runs with a context that ends after
+	// StreamEnqueueTimeout, so a stuck send cannot outlive 1NCE's request.
+	pub := messaging.NewSQSPublisher(p.awsCfg, p.logger)
 	hints, err := app.NewHints(adapters.HintQueue{Pub: pub, Queue: cfg.SyncQueue}, cfg.StreamEventTypes)
 	if err != nil {
 		return err
@@ -172,15 +162,8 @@ func (p *Poller) newReceiver(ctx context.Context) error {
 
 // newDeps builds the AWS-backed collaborators of the use case.
 func newDeps(cfg Config, awsCfg aws.Config, inventory app.Inventory, logger *slog.Logger) (app.Deps, error) {
-	wlog := messaging.Logger(logger)
-	sqsPub, err := messaging.NewSQSPublisher(awsCfg, wlog)
-	if err != nil {
-		return app.Deps{}, err
-	}
-	snsPub, err := messaging.NewSNSPublisher(awsCfg, wlog)
-	if err != nil {
-		return app.Deps{}, err
-	}
+	sqsPub := messaging.NewSQSPublisher(awsCfg, logger)
+	snsPub := messaging.NewSNSPublisher(awsCfg, logger)
 	db := dynamodb.NewFromConfig(awsCfg)
 	l, err := lease.New(db, lease.Config{Table: cfg.LeaseTable, Name: leaseName, Owner: owner(), TTL: cfg.LeaseTTL, Logger: logger})
 	if err != nil {
@@ -216,7 +199,7 @@ func (p *Poller) requestRouter(stop context.Context) (*message.Router, error) {
 		return nil, err
 	}
 	h := ports.SyncRequests{Runner: p.Requests, Observer: p.metrics, Logger: p.logger, Stop: stop}
-	messaging.AddWorkers(router, "sync-requests", p.cfg.SyncQueue, sub, p.cfg.SyncWorkers, p.consumer.Handle(h.Decode))
+	p.consumer.AddWorkers(router, "sync-requests", sub, p.cfg.SyncWorkers, h.Handle)
 	return router, nil
 }
 
