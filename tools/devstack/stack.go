@@ -141,6 +141,11 @@ func (s *Stack) GatewayURL() string {
 	return "http://" + s.Procs["vpn-gateway"].HTTPAddr + "/device-api/onboarding"
 }
 
+// APIURL is onboarding-api's own onboarding URL (behind the API key).
+func (s *Stack) APIURL() string {
+	return "http://" + s.Procs["onboarding-api"].HTTPAddr + "/device-api/onboarding"
+}
+
 // SyncURL is sim-poller's POST /sync.
 func (s *Stack) SyncURL() string { return "http://" + s.Procs["sim-poller"].HTTPAddr + "/sync" }
 
