@@ -52,7 +52,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("API key: %w", err)
 	}
-	endpoint, err := iotEndpoint(ctx, iot.NewFromConfig(awsCfg), cfg.IoTEndpoint)
+	endpoint, err := adapters.IoTEndpoint(ctx, iot.NewFromConfig(awsCfg), cfg.IoTEndpoint)
 	if err != nil {
 		return err
 	}
@@ -104,19 +104,8 @@ func newOnboarding(cfg Config, awsCfg aws.Config, store app.Store, endpoint, roo
 	return app.NewCached(o, cfg.CacheSize, cfg.CacheTTL, m.CacheResult)
 }
 
-// iotEndpoint returns the configured endpoint or asks IoT Core once for the
-// account's ATS data endpoint.
-func iotEndpoint(ctx context.Context, client *iot.Client, configured string) (string, error) {
-	if configured != "" {
-		return configured, nil
-	}
-	out, err := client.DescribeEndpoint(ctx, &iot.DescribeEndpointInput{EndpointType: aws.String("iot:Data-ATS")})
-	if err != nil {
-		return "", fmt.Errorf("describe IoT endpoint (or set IOT_ENDPOINT): %w", err)
-	}
-	return aws.ToString(out.EndpointAddress), nil
-}
-
+// rootCA is the root CA served in CSV answers: the built-in copy unless
+// ROOT_CA_FILE replaces it.
 func rootCA(file string) (string, error) {
 	if file == "" {
 		return app.AmazonRootCA1, nil
