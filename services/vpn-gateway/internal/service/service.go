@@ -12,7 +12,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -20,6 +19,7 @@ import (
 	"github.com/simbridge/simbridge/libs/awsx"
 	"github.com/simbridge/simbridge/libs/config"
 	"github.com/simbridge/simbridge/libs/httpserver"
+	"github.com/simbridge/simbridge/libs/messaging"
 	"github.com/simbridge/simbridge/libs/metrics"
 	"github.com/simbridge/simbridge/libs/secrets"
 	"github.com/simbridge/simbridge/services/vpn-gateway/internal/adapters"
@@ -108,7 +108,7 @@ func newProxy(cfg Config, keys *secrets.Rotating, m *ports.Metrics, logger *slog
 func newTunnelRunner(cfg Config, awsCfg aws.Config, srv *servers, probe *metrics.Probe, reg prometheus.Registerer, logger *slog.Logger) *tunnelRunner {
 	up, restarts := newTunnelMetrics(reg)
 	t := &tunnelRunner{cfg: cfg, servers: srv, probe: probe, logger: logger, up: up, restarts: restarts,
-		notifier: adapters.NewNotifier(sns.NewFromConfig(awsCfg), cfg.Tunnel.SuccessTopicARN, cfg.Tunnel.FailureTopicARN)}
+		notifier: messaging.NewNotifier(messaging.NewSNSPublisher(awsCfg, logger), cfg.Tunnel.SuccessTopicARN, cfg.Tunnel.FailureTopicARN)}
 	if cfg.Tunnel.EndpointParameter != "" {
 		t.param = adapters.NewEndpointParameter(ssm.NewFromConfig(awsCfg), cfg.Tunnel.EndpointParameter)
 	}

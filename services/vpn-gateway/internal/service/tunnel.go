@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/simbridge/simbridge/libs/config"
+	"github.com/simbridge/simbridge/libs/messaging"
 	"github.com/simbridge/simbridge/libs/metrics"
 	"github.com/simbridge/simbridge/libs/secrets"
 	"github.com/simbridge/simbridge/services/vpn-gateway/internal/adapters"
@@ -23,7 +24,7 @@ type tunnelRunner struct {
 	cfg      Config
 	servers  *servers
 	probe    *metrics.Probe
-	notifier *adapters.Notifier
+	notifier *messaging.Notifier
 	param    *adapters.EndpointParameter // nil: not published
 	logger   *slog.Logger
 	up       prometheus.Gauge
@@ -91,7 +92,7 @@ func (t *tunnelRunner) down(err error, retryIn time.Duration) {
 	msg := fmt.Sprintf("Onboarding gateway tunnel down: %v; restarting openvpn in %v", err, retryIn.Round(time.Millisecond))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if nerr := t.notifier.Failure(ctx, "", msg); nerr != nil {
+	if nerr := t.notifier.Failure(ctx, "", "", msg); nerr != nil {
 		t.logger.Error("failure notification not sent", "error", nerr)
 	}
 }
@@ -109,14 +110,14 @@ func (t *tunnelRunner) announce(ctx context.Context, ip, endpoint string) {
 		if err != nil && !notified {
 			notified = true
 			t.logger.Error("endpoint not published; retrying", "error", err)
-			_ = t.notifier.Failure(ctx, ip, "Onboarding gateway endpoint publication failed: "+err.Error())
+			_ = t.notifier.Failure(ctx, "", ip, "Onboarding gateway endpoint publication failed: "+err.Error())
 		}
 		return struct{}{}, err
 	}, backoff.WithBackOff(backoff.NewExponentialBackOff()), backoff.WithMaxElapsedTime(0))
 	if err != nil {
 		return // the tunnel ended first
 	}
-	if err := t.notifier.Success(ctx, ip, "Onboarding gateway up at "+endpoint); err != nil {
+	if err := t.notifier.Success(ctx, "", ip, "Onboarding gateway up at "+endpoint); err != nil {
 		t.logger.Error("success notification not sent", "error", err)
 	}
 }
