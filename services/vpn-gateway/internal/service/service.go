@@ -50,9 +50,9 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("API key: %w", err)
 	}
-	var cert *certificate
+	var cert *adapters.Certificate
 	if cfg.TLSListenAddr != "" {
-		if cert, err = loadCertificate(ctx, cfg.TLSCert, sm, cfg.TLSRefresh, newCertificateExpiry(reg)); err != nil {
+		if cert, err = adapters.LoadCertificate(ctx, cfg.TLSCert, sm, cfg.TLSRefresh, newCertificateExpiry(reg)); err != nil {
 			return err
 		}
 	}
@@ -71,7 +71,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	})
 	if cert != nil {
 		g.Go(func() error {
-			cert.run(gctx, func(err error) { logger.Warn("TLS certificate refresh failed; keeping the last one", "error", err) })
+			cert.Run(gctx, func(err error) { logger.Warn("TLS certificate refresh failed; keeping the last one", "error", err) })
 			return nil
 		})
 	}
@@ -115,9 +115,9 @@ func newTunnelRunner(cfg Config, awsCfg aws.Config, srv *servers, probe *metrics
 	return t
 }
 
-func tlsConfig(c *certificate) *tls.Config {
+func tlsConfig(c *adapters.Certificate) *tls.Config {
 	if c == nil {
 		return nil
 	}
-	return c.tlsConfig()
+	return c.TLSConfig()
 }

@@ -87,6 +87,19 @@ func TestLocalModeServer(t *testing.T) {
 		}
 	})
 
+	t.Run("served certificate's expiry exported", func(t *testing.T) {
+		block, _ := pem.Decode([]byte(certPEM))
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, body := fetch(t, http.DefaultClient, "http://"+addrs["OPS_ADDR"]+"/metrics", nil)
+		want := fmt.Sprintf("simbridge_vpn_gateway_tls_certificate_not_after_timestamp_seconds %g", float64(cert.NotAfter.Unix()))
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	})
+
 	t.Run("rotated key picked up without restart", func(t *testing.T) {
 		if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name + "-key"), SecretString: aws.String("key-2")}); err != nil {
 			t.Fatal(err)
