@@ -8,12 +8,56 @@ import (
 	"github.com/simbridge/simbridge/libs/metrics"
 )
 
-// newCertificateExpiry registers the gauge of the served certificate's end
-// of validity (its NotAfter, Unix seconds) and returns what sets it.
-func newCertificateExpiry(reg prometheus.Registerer) func(time.Time) {
-	g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: metrics.Namespace, Subsystem: "vpn_gateway",
-		Name: "tls_certificate_not_after_timestamp_seconds",
-		Help: "When the HTTPS certificate being served stops being valid (its NotAfter), in Unix seconds."})
-	reg.MustRegister(g)
-	return func(notAfter time.Time) { g.Set(float64(notAfter.Unix())) }
+// Metrics is every Prometheus series vpn-gateway exports, declared in one
+// place so the alarms and dashboards (checked against the code by
+// tests/deploy) have one file to agree with. Ports, app and adapters never
+// see Prometheus: they report to the small observers they declare, which
+// Metrics implements.
+type Metrics struct {
+	// AWS measures every AWS call, as in the other services.
+	AWS *metrics.AWSCalls
+
+	tunnelUp     prometheus.Gauge
+	restarts     prometheus.Counter
+	certNotAfter prometheus.Gauge
 }
+
+// newMetrics registers the series on reg. The tunnel's series exist only
+// with the tunnel and the certificate's only with HTTPS: an absent series
+// leaves its alarm silent, where a 0 would fire it (a tunnel "down" in
+// local mode, a certificate "expired" in 1970).
+func newMetrics(reg prometheus.Registerer, tunnel, https bool) *Metrics {
+	m := &Metrics{
+		AWS: metrics.NewAWSCalls(reg),
+		tunnelUp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: metrics.Namespace, Subsystem: "vpn_gateway",
+			Name: "tunnel_up", Help: "1 while the OpenVPN tunnel is up and devices are served on its address."}),
+		restarts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "vpn_gateway",
+			Name: "tunnel_restarts_total", Help: "OpenVPN client restarts after an exit or a lost address."}),
+		certNotAfter: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: metrics.Namespace, Subsystem: "vpn_gateway",
+			Name: "tls_certificate_not_after_timestamp_seconds",
+			Help: "When the HTTPS certificate being served stops being valid (its NotAfter), in Unix seconds."}),
+	}
+	if tunnel {
+		reg.MustRegister(m.tunnelUp, m.restarts)
+	}
+	if https {
+		reg.MustRegister(m.certNotAfter)
+	}
+	return m
+}
+
+// TunnelUp sets the gauge the tunnel alarm watches (app.TunnelObserver).
+func (m *Metrics) TunnelUp(up bool) {
+	if up {
+		m.tunnelUp.Set(1)
+	} else {
+		m.tunnelUp.Set(0)
+	}
+}
+
+// TunnelRestarted counts one restart of the OpenVPN client (app.TunnelObserver).
+func (m *Metrics) TunnelRestarted() { m.restarts.Inc() }
+
+// CertificateLoaded sets the gauge the certificate expiry alarm watches to
+// the served certificate's NotAfter, at every (re)load.
+func (m *Metrics) CertificateLoaded(notAfter time.Time) { m.certNotAfter.Set(float64(notAfter.Unix())) }

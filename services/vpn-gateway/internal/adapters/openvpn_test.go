@@ -1,4 +1,4 @@
-package tunnel_test
+package adapters_test
 
 import (
 	"context"
@@ -16,14 +16,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/simbridge/simbridge/services/vpn-gateway/internal/tunnel"
+	"github.com/simbridge/simbridge/services/vpn-gateway/internal/adapters"
+	"github.com/simbridge/simbridge/services/vpn-gateway/internal/app"
 )
 
 // fakeOpenVPN writes a stand-in for openvpn: it records how it was started
 // and the modes of the files it got, then (mode "up") gives the tun device
 // named by --dev an address and waits, (mode "exit") fails at once, or
 // (mode "noaddr") waits without an address. Real OpenVPN is exercised by the
-// end-to-end tunnel test; this one drives the supervisor's failure paths.
+// end-to-end tunnel test; these drive the adapter (files, process, tun
+// address) under the real supervisor through its failure paths.
 func fakeOpenVPN(t *testing.T, mode, ip string) (bin, dev, record string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -56,22 +58,22 @@ exec sleep 3600
 	return bin, dev, record
 }
 
-// events collects what the supervisor reports.
-type events struct {
+// tunnelEvents collects what the supervisor reports.
+type tunnelEvents struct {
 	mu       sync.Mutex
 	downs    []string
 	restarts int
 	sessions []netip.Addr
 }
 
-func (e *events) hooks() tunnel.Hooks {
-	return tunnel.Hooks{
+func (e *tunnelEvents) hooks() app.Hooks {
+	return app.Hooks{
 		Down:    func(err error, _ time.Duration) { e.mu.Lock(); e.downs = append(e.downs, err.Error()); e.mu.Unlock() },
 		Restart: func() { e.mu.Lock(); e.restarts++; e.mu.Unlock() },
 	}
 }
 
-func (e *events) session(ctx context.Context, ip netip.Addr) error {
+func (e *tunnelEvents) session(ctx context.Context, ip netip.Addr) error {
 	e.mu.Lock()
 	e.sessions = append(e.sessions, ip)
 	e.mu.Unlock()
@@ -79,7 +81,7 @@ func (e *events) session(ctx context.Context, ip netip.Addr) error {
 	return nil
 }
 
-func (e *events) wait(t *testing.T, what string, ok func(e *events) bool) {
+func (e *tunnelEvents) wait(t *testing.T, what string, ok func(e *tunnelEvents) bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -96,10 +98,14 @@ func (e *events) wait(t *testing.T, what string, ok func(e *events) bool) {
 	}
 }
 
-func run(t *testing.T, o tunnel.OpenVPN, upTimeout time.Duration, e *events) {
+func run(t *testing.T, o adapters.OpenVPNOptions, upTimeout time.Duration, e *tunnelEvents) {
 	t.Helper()
-	o.Logger = slog.New(slog.DiscardHandler)
-	sup, err := tunnel.NewSupervisor(o, upTimeout, 200*time.Millisecond, e.hooks())
+	o.Logger, o.UpTimeout = slog.New(slog.DiscardHandler), upTimeout
+	tun, err := adapters.NewOpenVPN(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup, err := app.NewSupervisor(tun, 200*time.Millisecond, e.hooks())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,9 +123,9 @@ func run(t *testing.T, o tunnel.OpenVPN, upTimeout time.Duration, e *events) {
 func TestSupervisorRestartsOpenVPN(t *testing.T) {
 	t.Parallel()
 	bin, dev, record := fakeOpenVPN(t, "up", "10.203.7.2")
-	e := &events{}
-	run(t, tunnel.OpenVPN{Binary: bin, Device: dev, Config: []byte("client\nremote x\n"), Auth: []byte("user\npass\n")}, 10*time.Second, e)
-	e.wait(t, "session on the tunnel address", func(e *events) bool { return len(e.sessions) == 1 })
+	e := &tunnelEvents{}
+	run(t, adapters.OpenVPNOptions{Binary: bin, Device: dev, Config: []byte("client\nremote x\n"), Auth: []byte("user\npass\n")}, 10*time.Second, e)
+	e.wait(t, "session on the tunnel address", func(e *tunnelEvents) bool { return len(e.sessions) == 1 })
 	if e.sessions[0] != netip.MustParseAddr("10.203.7.2") {
 		t.Fatalf("session on %v", e.sessions[0])
 	}
@@ -133,7 +139,7 @@ func TestSupervisorRestartsOpenVPN(t *testing.T) {
 	pid, _ := strconv.Atoi(field(rec, "pid"))
 	p, _ := os.FindProcess(pid)
 	_ = p.Kill()
-	e.wait(t, "restart after openvpn died", func(e *events) bool { return len(e.sessions) == 2 && e.restarts == 1 })
+	e.wait(t, "restart after openvpn died", func(e *tunnelEvents) bool { return len(e.sessions) == 2 && e.restarts == 1 })
 	if len(e.downs) != 1 || !strings.Contains(e.downs[0], "openvpn exited") {
 		t.Fatalf("downs %v", e.downs)
 	}
@@ -154,9 +160,9 @@ func TestSupervisorReportsTunnelsThatNeverComeUp(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			bin, dev, _ := fakeOpenVPN(t, tc.mode, "")
-			e := &events{}
-			run(t, tunnel.OpenVPN{Binary: bin, Device: dev, Config: []byte("client\n")}, 300*time.Millisecond, e)
-			e.wait(t, "two failed attempts", func(e *events) bool { return len(e.downs) >= 2 && e.restarts >= 1 })
+			e := &tunnelEvents{}
+			run(t, adapters.OpenVPNOptions{Binary: bin, Device: dev, Config: []byte("client\n")}, 300*time.Millisecond, e)
+			e.wait(t, "two failed attempts", func(e *tunnelEvents) bool { return len(e.downs) >= 2 && e.restarts >= 1 })
 			if len(e.sessions) != 0 || !strings.Contains(e.downs[0], tc.want) {
 				t.Fatalf("sessions %v, downs %v; want %q", e.sessions, e.downs, tc.want)
 			}
