@@ -1,6 +1,7 @@
 package service
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +18,9 @@ type Metrics struct {
 	// AWS measures every AWS call, as in the other services.
 	AWS *metrics.AWSCalls
 
+	requests     *prometheus.CounterVec
+	rejected     *prometheus.CounterVec
+	latency      prometheus.Histogram
 	tunnelUp     prometheus.Gauge
 	restarts     prometheus.Counter
 	certNotAfter prometheus.Gauge
@@ -29,6 +33,13 @@ type Metrics struct {
 func newMetrics(reg prometheus.Registerer, tunnel, https bool) *Metrics {
 	m := &Metrics{
 		AWS: metrics.NewAWSCalls(reg),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "vpn_gateway",
+			Name: "requests_total", Help: "Device requests by status code."}, []string{"code"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "vpn_gateway",
+			Name: "rejected_total", Help: "Device requests refused by the gateway itself, by reason."}, []string{"reason"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: metrics.Namespace, Subsystem: "vpn_gateway",
+			Name: "request_duration_seconds", Help: "Device request latency through the gateway.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}}),
 		tunnelUp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: metrics.Namespace, Subsystem: "vpn_gateway",
 			Name: "tunnel_up", Help: "1 while the OpenVPN tunnel is up and devices are served on its address."}),
 		restarts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "vpn_gateway",
@@ -37,6 +48,7 @@ func newMetrics(reg prometheus.Registerer, tunnel, https bool) *Metrics {
 			Name: "tls_certificate_not_after_timestamp_seconds",
 			Help: "When the HTTPS certificate being served stops being valid (its NotAfter), in Unix seconds."}),
 	}
+	reg.MustRegister(m.requests, m.rejected, m.latency)
 	if tunnel {
 		reg.MustRegister(m.tunnelUp, m.restarts)
 	}
@@ -45,6 +57,15 @@ func newMetrics(reg prometheus.Registerer, tunnel, https bool) *Metrics {
 	}
 	return m
 }
+
+// ObserveRequest counts one device request and its latency (ports.Observer).
+func (m *Metrics) ObserveRequest(code int, took time.Duration) {
+	m.requests.WithLabelValues(strconv.Itoa(code)).Inc()
+	m.latency.Observe(took.Seconds())
+}
+
+// Rejected counts one request the guard refused, by reason (ports.Observer).
+func (m *Metrics) Rejected(reason string) { m.rejected.WithLabelValues(reason).Inc() }
 
 // TunnelUp sets the gauge the tunnel alarm watches (app.TunnelObserver).
 func (m *Metrics) TunnelUp(up bool) {

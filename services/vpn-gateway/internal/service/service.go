@@ -62,7 +62,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	// mode the gateway that keeps the tunnel up and serves on its address.
 	listeners := &ports.Listeners{
 		Addr: cfg.ListenAddr, TLSAddr: cfg.TLSListenAddr, TLS: tlsConfig(cert),
-		Handler: newProxy(cfg, keys, ports.NewMetrics(reg), logger), Server: serverOptions(cfg), Logger: logger,
+		Handler: newProxy(cfg, keys, m, logger), Server: serverOptions(cfg), Logger: logger,
 	}
 	var gateway *app.Gateway
 	if cfg.Tunnel.Mode != TunnelNone {
@@ -97,7 +97,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	return err
 }
 
-func newProxy(cfg Config, keys *secrets.Rotating, m *ports.Metrics, logger *slog.Logger) http.Handler {
+func newProxy(cfg Config, keys *secrets.Rotating, o ports.Observer, logger *slog.Logger) http.Handler {
 	upstream, _ := url.Parse(cfg.UpstreamURL) // validated
 	return ports.NewProxy(ports.ProxyOptions{
 		Upstream: upstream, Paths: cfg.Paths, DeviceIPHeader: cfg.DeviceIPHeader, APIKeyHeader: cfg.APIKeyHeader,
@@ -111,7 +111,7 @@ func newProxy(cfg Config, keys *secrets.Rotating, m *ports.Metrics, logger *slog
 		},
 		Guard: ports.GuardOptions{RatePerIP: cfg.Limits.RatePerIP, BurstPerIP: cfg.Limits.BurstPerIP,
 			MaxConcurrent: cfg.Limits.MaxConcurrent, MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxHeaderBytes: cfg.Limits.MaxHeaderBytes},
-		Metrics: m, Logger: logger,
+		Observer: o, Logger: logger,
 	})
 }
 
