@@ -9,14 +9,14 @@ import (
 	"github.com/simbridge/simbridge/libs/metrics"
 )
 
-// Metrics is every Prometheus series onboarding-api exports, declared in one
-// place so the alarms and dashboards (checked against the code by
-// tests/deploy) have one file to agree with. Ports and app never see
-// Prometheus: they report to the small observers they declare, which
-// Metrics implements.
+// Metrics is every series onboarding-api exports: requests and their
+// latency by code and format (the OnboardingErrors and OnboardingSlow alarms
+// watch them), cache hits and misses, and AWS calls. tests/deploy checks the
+// alarms against what the code defines. The HTTP port and the cache report
+// through the observers they declare and never import Prometheus.
 type Metrics struct {
-	// AWS measures every AWS call (DynamoDB Query and KMS Decrypt on the hot
-	// path), as in the other services.
+	// AWS times DynamoDB Query and KMS Decrypt on the hot path (and every
+	// other call), labelled as in the other services.
 	AWS *metrics.AWSCalls
 
 	requests *prometheus.CounterVec

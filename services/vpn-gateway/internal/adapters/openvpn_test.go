@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -12,7 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,8 +25,9 @@ import (
 // and the modes of the files it got, then (mode "up") gives the tun device
 // named by --dev an address and waits, (mode "exit") fails at once, or
 // (mode "noaddr") waits without an address. Real OpenVPN is exercised by the
-// end-to-end tunnel test; these drive the adapter (files, process, tun
-// address) under the real supervisor through its failure paths.
+// end-to-end tunnel test; these drive the adapter's files, process and tun
+// address through their failure paths (restarting is app.Supervisor's,
+// tested there with fakes).
 func fakeOpenVPN(t *testing.T, mode, ip string) (bin, dev, record string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -58,78 +60,44 @@ exec sleep 3600
 	return bin, dev, record
 }
 
-// tunnelEvents collects what the supervisor reports.
-type tunnelEvents struct {
-	mu       sync.Mutex
-	downs    []string
-	restarts int
-	sessions []netip.Addr
-}
-
-func (e *tunnelEvents) hooks() app.Hooks {
-	return app.Hooks{
-		Down:    func(err error, _ time.Duration) { e.mu.Lock(); e.downs = append(e.downs, err.Error()); e.mu.Unlock() },
-		Restart: func() { e.mu.Lock(); e.restarts++; e.mu.Unlock() },
-	}
-}
-
-func (e *tunnelEvents) session(ctx context.Context, ip netip.Addr) error {
-	e.mu.Lock()
-	e.sessions = append(e.sessions, ip)
-	e.mu.Unlock()
-	<-ctx.Done()
-	return nil
-}
-
-func (e *tunnelEvents) wait(t *testing.T, what string, ok func(e *tunnelEvents) bool) {
+// openVPN returns the adapter on a fake binary and device.
+func openVPN(t *testing.T, bin, dev string, auth []byte, upTimeout time.Duration) *adapters.OpenVPN {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		e.mu.Lock()
-		done := ok(e)
-		e.mu.Unlock()
-		if done {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 15s (downs %v, restarts %d, sessions %v)", what, e.downs, e.restarts, e.sessions)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func run(t *testing.T, o adapters.OpenVPNOptions, upTimeout time.Duration, e *tunnelEvents) {
-	t.Helper()
-	o.Logger, o.UpTimeout = slog.New(slog.DiscardHandler), upTimeout
-	tun, err := adapters.NewOpenVPN(o)
+	o, err := adapters.NewOpenVPN(adapters.OpenVPNOptions{Binary: bin, Device: dev, Config: []byte("client\nremote x\n"),
+		Auth: auth, UpTimeout: upTimeout, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sup, err := app.NewSupervisor(tun, 200*time.Millisecond, e.hooks())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sup.Run(ctx, e.session) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	return o
 }
 
-func TestSupervisorRestartsOpenVPN(t *testing.T) {
+// waitEnd waits (bounded) for the link to end by itself and returns why.
+func waitEnd(t *testing.T, link app.Link) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err := link.Wait(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("the tunnel did not end within 15s")
+	}
+	return err
+}
+
+// TestOpenVPNComesUpAndReportsItsExit: openvpn gets its configuration and
+// credentials in files only it can read, the tunnel address is found, its
+// exit ends the link and takes the credentials with it, and opening again
+// (a restart) brings the tunnel back.
+func TestOpenVPNComesUpAndReportsItsExit(t *testing.T) {
 	t.Parallel()
 	bin, dev, record := fakeOpenVPN(t, "up", "10.203.7.2")
-	e := &tunnelEvents{}
-	run(t, adapters.OpenVPNOptions{Binary: bin, Device: dev, Config: []byte("client\nremote x\n"), Auth: []byte("user\npass\n")}, 10*time.Second, e)
-	e.wait(t, "session on the tunnel address", func(e *tunnelEvents) bool { return len(e.sessions) == 1 })
-	if e.sessions[0] != netip.MustParseAddr("10.203.7.2") {
-		t.Fatalf("session on %v", e.sessions[0])
+	o := openVPN(t, bin, dev, []byte("user\npass\n"), 10*time.Second)
+	link, err := o.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-
+	if link.Addr() != netip.MustParseAddr("10.203.7.2") {
+		t.Fatalf("tunnel address %v", link.Addr())
+	}
 	rec := readRecord(t, record)
 	for _, want := range []string{"dir=700", "conf=600", "auth=600", "content=client"} {
 		if !strings.Contains(rec, want) {
@@ -139,16 +107,43 @@ func TestSupervisorRestartsOpenVPN(t *testing.T) {
 	pid, _ := strconv.Atoi(field(rec, "pid"))
 	p, _ := os.FindProcess(pid)
 	_ = p.Kill()
-	e.wait(t, "restart after openvpn died", func(e *tunnelEvents) bool { return len(e.sessions) == 2 && e.restarts == 1 })
-	if len(e.downs) != 1 || !strings.Contains(e.downs[0], "openvpn exited") {
-		t.Fatalf("downs %v", e.downs)
+	if err := waitEnd(t, link); err == nil || !strings.Contains(err.Error(), "openvpn exited") {
+		t.Fatalf("link ended with %v, want openvpn's exit", err)
 	}
+	link.Close()
 	if _, err := os.Stat(field(rec, "authdir")); !os.IsNotExist(err) {
 		t.Errorf("credentials left behind after openvpn exited: %v", err)
 	}
+
+	again, err := o.Open(context.Background())
+	if err != nil || again.Addr() != netip.MustParseAddr("10.203.7.2") {
+		t.Fatalf("reopened: %v %v", again, err)
+	}
+	again.Close()
 }
 
-func TestSupervisorReportsTunnelsThatNeverComeUp(t *testing.T) {
+// TestOpenVPNLinkEndsWhenTheAddressGoes: openvpn may stay up while its tun
+// address goes (a reconnect elsewhere); devices can no longer reach the
+// gateway there, so the link ends.
+func TestOpenVPNLinkEndsWhenTheAddressGoes(t *testing.T) {
+	t.Parallel()
+	bin, dev, _ := fakeOpenVPN(t, "up", "10.203.7.3")
+	link, err := openVPN(t, bin, dev, nil, 10*time.Second).Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer link.Close()
+	if out, err := exec.Command("ip", "addr", "del", "10.203.7.3/32", "dev", dev).CombinedOutput(); err != nil {
+		t.Fatalf("ip addr del: %v %s", err, out)
+	}
+	if err := waitEnd(t, link); !errors.Is(err, adapters.ErrNoAddress) {
+		t.Fatalf("link ended with %v, want the address gone", err)
+	}
+}
+
+// TestOpenVPNThatNeverComesUp: a client that exits, or gets no address in
+// time, is an error from Open, and no openvpn is left running.
+func TestOpenVPNThatNeverComesUp(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, mode, want string
@@ -159,12 +154,14 @@ func TestSupervisorReportsTunnelsThatNeverComeUp(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			bin, dev, _ := fakeOpenVPN(t, tc.mode, "")
-			e := &tunnelEvents{}
-			run(t, adapters.OpenVPNOptions{Binary: bin, Device: dev, Config: []byte("client\n")}, 300*time.Millisecond, e)
-			e.wait(t, "two failed attempts", func(e *tunnelEvents) bool { return len(e.downs) >= 2 && e.restarts >= 1 })
-			if len(e.sessions) != 0 || !strings.Contains(e.downs[0], tc.want) {
-				t.Fatalf("sessions %v, downs %v; want %q", e.sessions, e.downs, tc.want)
+			bin, dev, record := fakeOpenVPN(t, tc.mode, "")
+			link, err := openVPN(t, bin, dev, nil, 300*time.Millisecond).Open(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Open: %v %v, want %q", link, err, tc.want)
+			}
+			pid, _ := strconv.Atoi(field(readRecord(t, record), "pid"))
+			if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+				t.Fatalf("openvpn (pid %d) still there after Open failed: %v", pid, err)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -83,115 +84,80 @@ func (l *fakeLink) isClosed() bool {
 	}
 }
 
-// fakeListener serves until ctx ends, on port 8080 of the host it is given.
-type fakeListener struct {
+// recorded is what a fake heard, appended to from the gateway's goroutines.
+type recorded[T any] struct {
 	mu    sync.Mutex
-	hosts []string
+	items []T
 }
 
+func (r *recorded[T]) add(v T) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.items = append(r.items, v)
+}
+
+func (r *recorded[T]) all() []T {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.items)
+}
+
+// fakeListener serves until ctx ends, on port 8080 of the host it is given.
+type fakeListener struct{ hosts recorded[string] }
+
 func (f *fakeListener) Serve(ctx context.Context, host string, listening func(plain string)) error {
-	f.mu.Lock()
-	f.hosts = append(f.hosts, host)
-	f.mu.Unlock()
+	f.hosts.add(host)
 	listening(host + ":8080")
 	<-ctx.Done()
 	return nil
 }
 
 // fakeReadiness records every change: "ready" or the not-ready reason.
-type fakeReadiness struct {
-	mu     sync.Mutex
-	states []string
-}
+type fakeReadiness struct{ recorded[string] }
 
-func (f *fakeReadiness) SetReady() { f.set("ready") }
+func (f *fakeReadiness) SetReady() { f.add("ready") }
 
-func (f *fakeReadiness) SetNotReady(reason string) { f.set(reason) }
-
-func (f *fakeReadiness) set(s string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.states = append(f.states, s)
-}
-
-func (f *fakeReadiness) all() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.states)
-}
+func (f *fakeReadiness) SetNotReady(reason string) { f.add(reason) }
 
 // fakeParameter fails its first failures publications.
 type fakeParameter struct {
-	mu        sync.Mutex
 	failures  int
-	calls     int
-	published []string
+	calls     atomic.Int32
+	published recorded[string]
 }
 
 func (f *fakeParameter) Publish(_ context.Context, endpoint string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls++
-	if f.calls <= f.failures {
-		return fmt.Errorf("SSM unavailable (call %d)", f.calls)
+	if n := f.calls.Add(1); int(n) <= f.failures {
+		return fmt.Errorf("SSM unavailable (call %d)", n)
 	}
-	f.published = append(f.published, endpoint)
+	f.published.add(endpoint)
 	return nil
 }
 
 // note is one notification: "success" or "failure", the IP and the message.
 type note struct{ kind, iccid, ip, msg string }
 
-type fakeNotifier struct {
-	mu    sync.Mutex
-	notes []note
-}
+type fakeNotifier struct{ recorded[note] }
 
 func (f *fakeNotifier) Success(_ context.Context, iccid, ip, msg string) error {
-	return f.add(note{"success", iccid, ip, msg})
-}
-
-func (f *fakeNotifier) Failure(_ context.Context, iccid, ip, msg string) error {
-	return f.add(note{"failure", iccid, ip, msg})
-}
-
-func (f *fakeNotifier) add(n note) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.notes = append(f.notes, n)
+	f.add(note{"success", iccid, ip, msg})
 	return nil
 }
 
-func (f *fakeNotifier) all() []note {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.notes)
+func (f *fakeNotifier) Failure(_ context.Context, iccid, ip, msg string) error {
+	f.add(note{"failure", iccid, ip, msg})
+	return nil
 }
 
 // fakeObserver records the tunnel's state as the metrics would.
 type fakeObserver struct {
-	mu       sync.Mutex
-	up       []bool
-	restarts int
+	up       recorded[bool]
+	restarts atomic.Int32
 }
 
-func (f *fakeObserver) TunnelUp(up bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.up = append(f.up, up)
-}
+func (f *fakeObserver) TunnelUp(up bool) { f.up.add(up) }
 
-func (f *fakeObserver) TunnelRestarted() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.restarts++
-}
-
-func (f *fakeObserver) state() ([]bool, int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.up), f.restarts
-}
+func (f *fakeObserver) TunnelRestarted() { f.restarts.Add(1) }
 
 // eventually fails the test when ok stays false for five seconds.
 func eventually(t *testing.T, what string, ok func() bool) {

@@ -72,8 +72,8 @@ func TestGatewayFollowsTheTunnel(t *testing.T) {
 	if got := f.readiness.all(); !slices.Equal(got, []string{"tunnel starting", "ready"}) {
 		t.Fatalf("readiness %v, want not ready until the tunnel is up", got)
 	}
-	if f.listener.hosts[0] != "10.64.0.2" {
-		t.Fatalf("served on %q, want the tunnel address", f.listener.hosts[0])
+	if hosts := f.listener.hosts.all(); hosts[0] != "10.64.0.2" {
+		t.Fatalf("served on %q, want the tunnel address", hosts[0])
 	}
 
 	f.tunnel.link(t, 0).drop(errors.New("openvpn exited: signal: killed"))
@@ -92,10 +92,10 @@ func TestGatewayFollowsTheTunnel(t *testing.T) {
 		failures[0].ip != "" || failures[0].iccid != "" {
 		t.Fatalf("failure notifications %+v, want one saying the tunnel is down", failures)
 	}
-	if up, restarts := f.observer.state(); !slices.Equal(up, []bool{true, false, true}) || restarts != 1 {
+	if up, restarts := f.observer.up.all(), f.observer.restarts.Load(); !slices.Equal(up, []bool{true, false, true}) || restarts != 1 {
 		t.Fatalf("observer heard up %v and %d restarts", up, restarts)
 	}
-	if got := f.parameter.published; len(got) != 2 || got[0] != announced || got[1] != announced {
+	if got := f.parameter.published.all(); len(got) != 2 || got[0] != announced || got[1] != announced {
 		t.Fatalf("endpoint published %v, want %s at each start", got, announced)
 	}
 }
@@ -113,8 +113,8 @@ func TestGatewayRetriesTheEndpointPublication(t *testing.T) {
 		!strings.HasPrefix(notes[0].msg, "Onboarding gateway endpoint publication failed: SSM unavailable") {
 		t.Fatalf("notifications %+v, want one failure, then the success", notes)
 	}
-	if f.parameter.calls != 3 || f.readiness.all()[1] != "ready" {
-		t.Fatalf("%d publications, readiness %v; want 3, ready from the start", f.parameter.calls, f.readiness.all())
+	if n := f.parameter.calls.Load(); n != 3 || f.readiness.all()[1] != "ready" {
+		t.Fatalf("%d publications, readiness %v; want 3, ready from the start", n, f.readiness.all())
 	}
 }
 

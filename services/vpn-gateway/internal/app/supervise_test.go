@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,10 +17,9 @@ var tunnelIP = netip.MustParseAddr("10.64.0.2")
 // supervised records what the supervisor reports and runs sessions that
 // last until ctx ends or fail with what is sent on fail.
 type supervised struct {
-	mu       sync.Mutex
-	downs    []string
-	restarts int
-	sessions []netip.Addr
+	downs    recorded[string]
+	restarts atomic.Int32
+	sessions recorded[netip.Addr]
 	fail     chan error
 }
 
@@ -28,15 +27,13 @@ func newSupervised() *supervised { return &supervised{fail: make(chan error, 1)}
 
 func (s *supervised) hooks() app.Hooks {
 	return app.Hooks{
-		Down:    func(err error, _ time.Duration) { s.mu.Lock(); s.downs = append(s.downs, err.Error()); s.mu.Unlock() },
-		Restart: func() { s.mu.Lock(); s.restarts++; s.mu.Unlock() },
+		Down:    func(err error, _ time.Duration) { s.downs.add(err.Error()) },
+		Restart: func() { s.restarts.Add(1) },
 	}
 }
 
 func (s *supervised) session(ctx context.Context, ip netip.Addr) error {
-	s.mu.Lock()
-	s.sessions = append(s.sessions, ip)
-	s.mu.Unlock()
+	s.sessions.add(ip)
 	select {
 	case err := <-s.fail:
 		return err
@@ -45,10 +42,9 @@ func (s *supervised) session(ctx context.Context, ip netip.Addr) error {
 	}
 }
 
+// count is what the supervisor reported so far.
 func (s *supervised) count() (downs []string, restarts, sessions int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.downs...), s.restarts, len(s.sessions)
+	return s.downs.all(), int(s.restarts.Load()), len(s.sessions.all())
 }
 
 func TestSupervisorRestartsWhateverEndsTheTunnel(t *testing.T) {
@@ -83,10 +79,8 @@ func TestSupervisorRestartsWhateverEndsTheTunnel(t *testing.T) {
 			if !first.isClosed() {
 				t.Fatal("the ended tunnel was not closed")
 			}
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if s.sessions[1] != tunnelIP {
-				t.Fatalf("second session on %v", s.sessions[1])
+			if ips := s.sessions.all(); ips[1] != tunnelIP {
+				t.Fatalf("second session on %v", ips[1])
 			}
 		})
 	}

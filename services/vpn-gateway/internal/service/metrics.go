@@ -9,13 +9,15 @@ import (
 	"github.com/simbridge/simbridge/libs/metrics"
 )
 
-// Metrics is every Prometheus series vpn-gateway exports, declared in one
-// place so the alarms and dashboards (checked against the code by
-// tests/deploy) have one file to agree with. Ports, app and adapters never
-// see Prometheus: they report to the small observers they declare, which
-// Metrics implements.
+// Metrics is every series vpn-gateway exports: device requests, latency and
+// refusals, the tunnel's state (VpnGatewayTunnelDown), the served
+// certificate's expiry (GatewayCertificateExpiring) and AWS calls; the
+// alarms are checked against them by tests/deploy. The proxy, the tunnel
+// use case and the certificate adapter report through the observers they
+// declare and never import Prometheus.
 type Metrics struct {
-	// AWS measures every AWS call, as in the other services.
+	// AWS times Secrets Manager, SSM and SNS calls, labelled as in the
+	// other services.
 	AWS *metrics.AWSCalls
 
 	requests     *prometheus.CounterVec
