@@ -21,7 +21,9 @@ type Listeners struct {
 	Addr string
 	// TLSAddr is the HTTPS address (same rule), used when TLS is set.
 	TLSAddr string
-	TLS     *tls.Config
+	// TLS serves the certificate (nil: no HTTPS listener).
+	TLS *tls.Config
+	// Handler is the device-facing proxy, the same on both.
 	Handler http.Handler
 	// Server bounds slow clients, header size and shutdown on both.
 	Server httpserver.Options
