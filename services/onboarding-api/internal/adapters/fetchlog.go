@@ -1,5 +1,6 @@
 // Package adapters connects onboarding-api to what it calls besides the
-// lookup: the record of when each device last fetched its credentials.
+// SIM table and KMS (libs/simstore, libs/keyseal): IoT Core's endpoint, and
+// the record of when each device last fetched its credentials.
 package adapters
 
 import (

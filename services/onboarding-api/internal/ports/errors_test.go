@@ -3,6 +3,7 @@ package ports_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -92,5 +93,9 @@ func TestRequestIDAndLogs(t *testing.T) {
 	}
 	if n := strings.Count(logs, `"msg":"request"`); n != len(calls) {
 		t.Errorf("%d access log lines for %d requests", n, len(calls))
+	}
+	want := []string{"200 json", "404 none", "401 none", "500 none", "404 none", "405 none", "200 json", "200 json"}
+	if got := f.seen.all(); !slices.Equal(got, want) {
+		t.Errorf("observer heard %v, want %v", got, want)
 	}
 }

@@ -10,17 +10,17 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/simbridge/simbridge/libs/config"
 	"github.com/simbridge/simbridge/libs/simrec"
@@ -134,12 +134,32 @@ func (k *keyRing) Refresh(context.Context) (bool, error) {
 	return true, nil
 }
 
+// observed records what the HTTP port reports per request, as
+// "code format" (the service's metrics count exactly these).
+type observed struct {
+	mu       sync.Mutex
+	requests []string
+}
+
+func (o *observed) ObserveRequest(code int, format string, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.requests = append(o.requests, fmt.Sprintf("%d %s", code, format))
+}
+
+func (o *observed) all() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.requests)
+}
+
 // fixture is onboarding-api's HTTP port over an in-memory store.
 type fixture struct {
 	url  string
 	logs *testkit.LogBuffer
 	keys *keyRing
 	id   identity
+	seen observed
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -163,7 +183,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{logs: &testkit.LogBuffer{}, keys: &keyRing{keys: []config.Secret{currentKey, previousKey}}, id: id}
 	h := ports.NewHTTP(app.New(store, sealer{}, endpoint, "ROOT\nCA\n"), ports.Options{
 		Paths: []string{"/device-api/onboarding", "/onboarding"}, DeviceIPHeader: "onboarding-ip", APIKeyHeader: "x-api-key",
-		APIKeys: f.keys, Metrics: ports.NewMetrics(prometheus.NewRegistry()),
+		APIKeys: f.keys, Observer: &f.seen,
 		Logger: slog.New(slog.NewJSONHandler(f.logs, nil)),
 	})
 	srv := httptest.NewServer(h)

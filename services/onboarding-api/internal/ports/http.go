@@ -34,8 +34,9 @@ type Options struct {
 	APIKeyHeader string
 	// APIKeys are the keys accepted now (two while a key is rotated).
 	APIKeys KeyRing
-	Metrics *Metrics
-	Logger  *slog.Logger
+	// Observer hears every answered request (nil: nobody).
+	Observer RequestObserver
+	Logger   *slog.Logger
 	// Fetches learns of every answer served (nil: nobody).
 	Fetches FetchNoter
 }
@@ -55,7 +56,11 @@ func NewHTTP(o Onboarder, opts Options) *echo.Echo {
 	e.HTTPErrorHandler = errorHandler(opts.Logger)
 	e.Pre(sanitizeRequestID)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: uuid.NewString}))
-	e.Use(observe(opts.Metrics, opts.Logger))
+	observer := opts.Observer
+	if observer == nil {
+		observer = noObserver{}
+	}
+	e.Use(observe(observer, opts.Logger))
 	e.Use(requireAPIKey(opts.APIKeyHeader, opts.APIKeys, opts.Logger))
 	h := &onboardingHandler{app: o, ipHeader: opts.DeviceIPHeader, fetches: opts.Fetches}
 	if h.fetches == nil {

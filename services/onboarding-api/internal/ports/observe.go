@@ -2,13 +2,9 @@ package ports
 
 import (
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/simbridge/simbridge/libs/metrics"
 )
 
 // Request-scoped values the handler leaves for the access log.
@@ -18,34 +14,21 @@ const (
 	deviceIPKey = "device_ip"
 )
 
-// Metrics are onboarding-api's request series.
-type Metrics struct {
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
-	cache    *prometheus.CounterVec
+// RequestObserver hears every answered request with its status code, the
+// answer's format (json, csv, none) and how long it took, so the service
+// can count requests without the HTTP port knowing how.
+type RequestObserver interface {
+	ObserveRequest(code int, format string, took time.Duration)
 }
 
-// NewMetrics registers the series on reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "onboarding_api",
-			Name: "requests_total", Help: "Requests by status code and format (json, csv, none)."}, []string{"code", "format"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: metrics.Namespace, Subsystem: "onboarding_api",
-			Name: "request_duration_seconds", Help: "Request latency by status code and format.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}}, []string{"code", "format"}),
-		cache: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "onboarding_api",
-			Name: "cache_lookups_total", Help: "Credential lookups by cache result (hit, miss, shared)."}, []string{"result"}),
-	}
-	reg.MustRegister(m.requests, m.latency, m.cache)
-	return m
-}
+// noObserver is the observer when nobody listens.
+type noObserver struct{}
 
-// CacheResult counts one cache lookup; it is the cache's observer.
-func (m *Metrics) CacheResult(result string) { m.cache.WithLabelValues(result).Inc() }
+func (noObserver) ObserveRequest(int, string, time.Duration) {}
 
-// observe logs every request once, with its request id, and records metrics.
+// observe logs every request once, with its request id, and reports it to o.
 // The device IP is logged; credentials and keys never are.
-func observe(m *Metrics, logger *slog.Logger) echo.MiddlewareFunc {
+func observe(o RequestObserver, logger *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
@@ -53,9 +36,8 @@ func observe(m *Metrics, logger *slog.Logger) echo.MiddlewareFunc {
 				c.Error(err)
 			}
 			took := time.Since(start)
-			code, format := strconv.Itoa(c.Response().Status), label(c, formatKey, "none")
-			m.requests.WithLabelValues(code, format).Inc()
-			m.latency.WithLabelValues(code, format).Observe(took.Seconds())
+			format := label(c, formatKey, "none")
+			o.ObserveRequest(c.Response().Status, format, took)
 			logger.Info("request", "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
 				"method", c.Request().Method, "path", c.Request().URL.Path, "device_ip", label(c, deviceIPKey, ""),
 				"range", c.Request().Header.Get("Range"), "status", c.Response().Status, "format", format,

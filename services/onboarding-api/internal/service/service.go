@@ -41,10 +41,10 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	logger.Info("starting", "config", config.LogValue(&cfg))
 	debug.SetGCPercent(cfg.GCPercent)
 
-	// Clients: every AWS call (DynamoDB Query and KMS Decrypt on the hot
-	// path) is measured as in the other services.
+	// Clients: every AWS call is measured (metrics.go declares every series).
 	reg, probe := metrics.NewRegistry(), metrics.NewProbe()
-	awsCfg, err := awsx.Load(ctx, awsx.WithObserver(metrics.NewAWSCalls(reg)))
+	m := newMetrics(reg)
+	awsCfg, err := awsx.Load(ctx, awsx.WithObserver(m.AWS))
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("API key: %w", err)
 	}
-	endpoint, err := iotEndpoint(ctx, iot.NewFromConfig(awsCfg), cfg.IoTEndpoint)
+	endpoint, err := adapters.IoTEndpoint(ctx, iot.NewFromConfig(awsCfg), cfg.IoTEndpoint)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,6 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	m := ports.NewMetrics(reg)
 
 	// Business.
 	store := simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable)
@@ -71,7 +70,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	fetches := adapters.NewFetchLog(store, cfg.FetchRecordInterval, logger)
 	handler := ports.NewHTTP(onboarding, ports.Options{
 		Paths: cfg.Paths, DeviceIPHeader: cfg.DeviceIPHeader, APIKeyHeader: cfg.APIKeyHeader,
-		APIKeys: keys, Metrics: m, Logger: logger, Fetches: fetches,
+		APIKeys: keys, Observer: m, Logger: logger, Fetches: fetches,
 	})
 
 	// Servers and background work.
@@ -93,7 +92,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 
 // newOnboarding builds the use case on DynamoDB and KMS, behind the short
 // answer cache unless CACHE_TTL is 0.
-func newOnboarding(cfg Config, awsCfg aws.Config, store app.Store, endpoint, rootCA string, m *ports.Metrics) (ports.Onboarder, error) {
+func newOnboarding(cfg Config, awsCfg aws.Config, store app.Store, endpoint, rootCA string, m *Metrics) (ports.Onboarder, error) {
 	o := app.New(
 		store,
 		keyseal.NewOpener(kms.NewFromConfig(awsCfg), cfg.KMSKeyID),
@@ -105,19 +104,8 @@ func newOnboarding(cfg Config, awsCfg aws.Config, store app.Store, endpoint, roo
 	return app.NewCached(o, cfg.CacheSize, cfg.CacheTTL, m.CacheResult)
 }
 
-// iotEndpoint returns the configured endpoint or asks IoT Core once for the
-// account's ATS data endpoint.
-func iotEndpoint(ctx context.Context, client *iot.Client, configured string) (string, error) {
-	if configured != "" {
-		return configured, nil
-	}
-	out, err := client.DescribeEndpoint(ctx, &iot.DescribeEndpointInput{EndpointType: aws.String("iot:Data-ATS")})
-	if err != nil {
-		return "", fmt.Errorf("describe IoT endpoint (or set IOT_ENDPOINT): %w", err)
-	}
-	return aws.ToString(out.EndpointAddress), nil
-}
-
+// rootCA is the root CA served in CSV answers: the built-in copy unless
+// ROOT_CA_FILE replaces it.
 func rootCA(file string) (string, error) {
 	if file == "" {
 		return app.AmazonRootCA1, nil

@@ -106,6 +106,17 @@ func TestServiceAgainstMoto(t *testing.T) {
 			t.Errorf("no AWS call metric for %s in /metrics", op)
 		}
 	}
+	// The HTTP port and the cache report to the series metrics.go declares.
+	for _, series := range []string{
+		`simbridge_onboarding_api_requests_total{code="200",format="json"}`,
+		`simbridge_onboarding_api_requests_total{code="401",format="none"}`,
+		`simbridge_onboarding_api_request_duration_seconds_count{code="200",format="json"}`,
+		`simbridge_onboarding_api_cache_lookups_total{result="miss"}`,
+	} {
+		if !strings.Contains(metrics, series) {
+			t.Errorf("no %s in /metrics", series)
+		}
+	}
 
 	rec.Active = false
 	if _, err := store.Update(ctx, rec); err != nil {

@@ -3,8 +3,12 @@ package adapters_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -13,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/messaging"
 	"github.com/simbridge/simbridge/libs/testkit"
 	"github.com/simbridge/simbridge/services/vpn-gateway/internal/adapters"
 )
@@ -35,6 +40,11 @@ func TestEndpointParameterOverwrites(t *testing.T) {
 	}
 }
 
+// TestNotificationsHaveTheReferenceShape sends the gateway's notifications
+// through libs/messaging's notifier, as the service does, and reads them
+// from a real SNS to SQS subscription: the body is the reference's JSON,
+// {"ip","timestamp","message"}, without an iccid (the gateway has none) and
+// without an ip when there is none to tell.
 func TestNotificationsHaveTheReferenceShape(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -59,27 +69,30 @@ func TestNotificationsHaveTheReferenceShape(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n := adapters.NewNotifier(topics, arns[0], arns[1])
-	if err := n.Success(ctx, "10.64.0.2", "up"); err != nil {
+	pub := messaging.NewSNSPublisher(cfg, slog.New(slog.DiscardHandler))
+	n := messaging.NewNotifier(pub, arns[0], arns[1])
+	if err := n.Success(ctx, "", "10.64.0.2", "up"); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Failure(ctx, "", "down"); err != nil {
+	if err := n.Failure(ctx, "", "", "down"); err != nil {
 		t.Fatal(err)
 	}
-	if err := adapters.NewNotifier(topics, "", "").Failure(ctx, "", "nowhere"); err != nil {
+	if err := messaging.NewNotifier(pub, "", "").Failure(ctx, "", "", "nowhere"); err != nil {
 		t.Fatalf("disabled topic: %v", err)
 	}
-	out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: queue.QueueUrl, MaxNumberOfMessages: 10})
+	out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: queue.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
 	if err != nil || len(out.Messages) != 2 {
 		t.Fatalf("got %d messages (%v), want 2", len(out.Messages), err)
 	}
+	wantKeys := map[string][]string{"up": {"ip", "message", "timestamp"}, "down": {"message", "timestamp"}}
 	for _, m := range out.Messages {
 		var raw map[string]any
 		var note events.Notification
 		_ = json.Unmarshal([]byte(aws.ToString(m.Body)), &raw)
 		_ = json.Unmarshal([]byte(aws.ToString(m.Body)), &note)
-		if _, hasICCID := raw["iccid"]; hasICCID || note.Timestamp == 0 || (note.Message != "up" && note.Message != "down") {
-			t.Errorf("notification %s", aws.ToString(m.Body))
+		want, known := wantKeys[note.Message]
+		if !known || !slices.Equal(slices.Sorted(maps.Keys(raw)), want) || time.Since(time.UnixMilli(note.Timestamp)) > time.Minute {
+			t.Errorf("notification %s: want the fields %v and a current timestamp", aws.ToString(m.Body), want)
 		}
 		if note.Message == "up" && note.IP != "10.64.0.2" {
 			t.Errorf("success without the gateway's IP: %s", aws.ToString(m.Body))

@@ -1,5 +1,6 @@
-// Package adapters connects vpn-gateway to AWS: the SSM parameter that
-// publishes its device-facing endpoint and the SNS topics operators watch.
+// Package adapters connects vpn-gateway to what it calls: the SSM parameter
+// that publishes its device-facing endpoint and the SNS topics operators
+// watch (through libs/messaging's notifier).
 package adapters
 
 import (

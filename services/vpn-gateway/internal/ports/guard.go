@@ -45,12 +45,12 @@ type guard struct {
 	paths    map[string]bool
 	limiters *expirable.LRU[string, *rate.Limiter]
 	slots    chan struct{}
-	metrics  *Metrics
+	observer Observer
 	next     http.Handler
 }
 
-func newGuard(opts GuardOptions, paths []string, m *Metrics, next http.Handler) *guard {
-	g := &guard{opts: opts, paths: map[string]bool{}, slots: make(chan struct{}, opts.MaxConcurrent), metrics: m, next: next,
+func newGuard(opts GuardOptions, paths []string, o Observer, next http.Handler) *guard {
+	g := &guard{opts: opts, paths: map[string]bool{}, slots: make(chan struct{}, opts.MaxConcurrent), observer: o, next: next,
 		limiters: expirable.NewLRU[string, *rate.Limiter](trackedIPs, nil, limiterIdle)}
 	for _, p := range paths {
 		g.paths[p] = true
@@ -122,7 +122,7 @@ func (g *guard) limiter(ip string) *rate.Limiter {
 }
 
 func (g *guard) reject(w http.ResponseWriter, _ *http.Request, code int, reason, msg string) {
-	g.metrics.rejected.WithLabelValues(reason).Inc()
+	g.observer.Rejected(reason)
 	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", retryAfterS)
 	}

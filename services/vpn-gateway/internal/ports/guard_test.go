@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,7 +17,7 @@ func TestRateLimitPerIP(t *testing.T) {
 	t.Parallel()
 	g := defaultGuard()
 	g.RatePerIP, g.BurstPerIP = 0.1, 3
-	gw := newGateway(t, g, &upstream{})
+	gw, obs := newObservedGateway(t, g, &upstream{})
 	tests := []struct {
 		name, ip string
 		want     int
@@ -35,6 +36,11 @@ func TestRateLimitPerIP(t *testing.T) {
 		if tc.want == 429 && resp.Header.Get("Retry-After") == "" {
 			t.Errorf("%s: no Retry-After", tc.name)
 		}
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if !slices.Equal(obs.codes, []int{200, 200, 200, 429, 200}) || !slices.Equal(obs.rejected, []string{"rate_limited"}) {
+		t.Errorf("observer heard %v, refusals %v", obs.codes, obs.rejected)
 	}
 }
 

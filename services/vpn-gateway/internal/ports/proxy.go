@@ -33,8 +33,9 @@ type ProxyOptions struct {
 	// UpstreamTimeout bounds the wait for onboarding-api's answer headers.
 	UpstreamTimeout time.Duration
 	Guard           GuardOptions
-	Metrics         *Metrics
-	Logger          *slog.Logger
+	// Observer hears every answer and every refusal (nil: nobody).
+	Observer Observer
+	Logger   *slog.Logger
 }
 
 // requestIDHeader carries one id per device request into onboarding-api's
@@ -57,7 +58,11 @@ func NewProxy(opts ProxyOptions) http.Handler {
 		ErrorHandler:   upstreamError(opts.Logger),
 		ModifyResponse: modifyResponse(opts.KeyRejected),
 	}
-	return opts.Metrics.observe(opts.Logger, newGuard(opts.Guard, opts.Paths, opts.Metrics, rp))
+	observer := opts.Observer
+	if observer == nil {
+		observer = noObserver{}
+	}
+	return observe(observer, opts.Logger, newGuard(opts.Guard, opts.Paths, observer, rp))
 }
 
 // modifyResponse drops the upstream's request id (the gateway already set

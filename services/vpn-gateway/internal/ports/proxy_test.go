@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/simbridge/simbridge/services/vpn-gateway/internal/ports"
 )
 
@@ -48,20 +46,48 @@ func defaultGuard() ports.GuardOptions {
 	return ports.GuardOptions{RatePerIP: 1000, BurstPerIP: 1000, MaxConcurrent: 100, MaxBodyBytes: 1024, MaxHeaderBytes: 8192}
 }
 
+// observed records what the proxy reports: the status of every answer and
+// the reason of every refusal (the service's metrics count exactly these).
+type observed struct {
+	mu       sync.Mutex
+	codes    []int
+	rejected []string
+}
+
+func (o *observed) ObserveRequest(code int, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.codes = append(o.codes, code)
+}
+
+func (o *observed) Rejected(reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.rejected = append(o.rejected, reason)
+}
+
 // newGateway runs the proxy in front of a recording upstream.
 func newGateway(t *testing.T, guard ports.GuardOptions, up *upstream) string {
 	t.Helper()
+	url, _ := newObservedGateway(t, guard, up)
+	return url
+}
+
+// newObservedGateway is newGateway that also returns what the proxy reported.
+func newObservedGateway(t *testing.T, guard ports.GuardOptions, up *upstream) (string, *observed) {
+	t.Helper()
+	obs := &observed{}
 	us := httptest.NewServer(up)
 	t.Cleanup(us.Close)
 	u, _ := url.Parse(us.URL)
 	h := ports.NewProxy(ports.ProxyOptions{
 		Upstream: u, Paths: []string{"/device-api/onboarding", "/onboarding"}, DeviceIPHeader: "onboarding-ip",
 		APIKeyHeader: "x-api-key", APIKey: func() string { return gatewayKey }, UpstreamTimeout: 5 * time.Second,
-		Guard: guard, Metrics: ports.NewMetrics(prometheus.NewRegistry()), Logger: slog.New(slog.DiscardHandler),
+		Guard: guard, Observer: obs, Logger: slog.New(slog.DiscardHandler),
 	})
 	gw := httptest.NewServer(h)
 	t.Cleanup(gw.Close)
-	return gw.URL
+	return gw.URL, obs
 }
 
 // from returns a client whose connections leave from the loopback address ip,
@@ -219,7 +245,7 @@ func TestRejectedKeyIsReportedForAReRead(t *testing.T) {
 		Upstream: u, Paths: []string{"/device-api/onboarding"}, DeviceIPHeader: "onboarding-ip",
 		APIKeyHeader: "x-api-key", APIKey: func() string { return gatewayKey }, UpstreamTimeout: 5 * time.Second,
 		KeyRejected: func() { rejected <- struct{}{} },
-		Guard:       defaultGuard(), Metrics: ports.NewMetrics(prometheus.NewRegistry()), Logger: slog.New(slog.DiscardHandler),
+		Guard:       defaultGuard(), Logger: slog.New(slog.DiscardHandler),
 	})
 	gw := httptest.NewServer(h)
 	t.Cleanup(gw.Close)

@@ -87,6 +87,30 @@ func TestLocalModeServer(t *testing.T) {
 		}
 	})
 
+	// metrics.go declares every series; the tunnel's exist only with the
+	// tunnel (a 0 would fire the tunnel alarm in local mode).
+	t.Run("what /metrics exports", func(t *testing.T) {
+		block, _ := pem.Decode([]byte(certPEM))
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, body := fetch(t, http.DefaultClient, "http://"+addrs["OPS_ADDR"]+"/metrics", nil)
+		for _, want := range []string{
+			fmt.Sprintf("simbridge_vpn_gateway_tls_certificate_not_after_timestamp_seconds %g\n", float64(cert.NotAfter.Unix())),
+			`simbridge_vpn_gateway_requests_total{code="200"} 2` + "\n",
+			"simbridge_vpn_gateway_request_duration_seconds_count 2\n",
+			`simbridge_aws_call_duration_seconds_count{operation="GetSecretValue"`,
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("/metrics lacks %q", want)
+			}
+		}
+		if strings.Contains(body, "simbridge_vpn_gateway_tunnel_") {
+			t.Error("tunnel series exported in local mode")
+		}
+	})
+
 	t.Run("rotated key picked up without restart", func(t *testing.T) {
 		if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name + "-key"), SecretString: aws.String("key-2")}); err != nil {
 			t.Fatal(err)

@@ -1,25 +1,16 @@
-// Package app holds onboarding-api's use case: the credentials of the device
-// at an IP address.
+// Package app holds onboarding-api's use cases, one per file: the
+// credentials of the device at an IP address (lookup.go) and the short cache
+// that answers repeated lookups of one IP from memory (cache.go).
 package app
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"net/netip"
 
 	"github.com/simbridge/simbridge/libs/simrec"
 )
-
-// AmazonRootCA1 is a local copy of the root CA devices need to trust IoT
-// Core, served from memory instead of downloaded per request.
-//
-//go:embed AmazonRootCA1.pem
-var AmazonRootCA1 string
-
-// AmazonRootCAURL is where the root CA is published, as the reference answers.
-const AmazonRootCAURL = "https://www.amazontrust.com/repository/AmazonRootCA1.pem"
 
 // ErrNoCredentials means no active SIM with credentials has the IP.
 var ErrNoCredentials = errors.New("no onboarding data for this device")

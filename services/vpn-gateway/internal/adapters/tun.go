@@ -1,4 +1,4 @@
-package tunnel
+package adapters
 
 import (
 	"context"
@@ -9,14 +9,15 @@ import (
 	"time"
 )
 
-// pollEvery is how often the tun interface is checked.
+// pollEvery is how often the tun interface is checked: openvpn tells
+// nobody when it gets or loses its address, so the interface is watched.
 const pollEvery = 200 * time.Millisecond
 
 // ErrNoAddress means the tun interface has (or still has) no IPv4 address.
 var ErrNoAddress = errors.New("tun interface has no IPv4 address")
 
-// Address returns the first IPv4 address of the interface named dev.
-func Address(dev string) (netip.Addr, error) {
+// address returns the first IPv4 address of the interface named dev.
+func address(dev string) (netip.Addr, error) {
 	ifc, err := net.InterfaceByName(dev)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("interface %s: %w", dev, err)
@@ -41,7 +42,7 @@ func waitForAddress(ctx context.Context, dev string, limit time.Duration, p *pro
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	for {
-		if ip, err := Address(dev); err == nil {
+		if ip, err := address(dev); err == nil {
 			return ip, nil
 		}
 		select {
@@ -66,7 +67,7 @@ func watchAddress(ctx context.Context, dev string, ip netip.Addr) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
-			if got, err := Address(dev); err != nil || got != ip {
+			if got, err := address(dev); err != nil || got != ip {
 				return fmt.Errorf("tunnel address %s gone (now %v): %w", ip, got, ErrNoAddress)
 			}
 		}
