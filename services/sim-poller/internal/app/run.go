@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
@@ -21,7 +22,7 @@ func (s *Syncer) run(ctx context.Context, force bool, sum *Summary) error {
 	stats, listErr := s.Inventory.ListSIMs(ctx, func(page []onceapi.SIM) error {
 		for _, sim := range page {
 			rec.Observe(domain.RemoteSIM{ICCID: sim.ICCID, IP: sim.IPAddress, Status: sim.Status,
-				Attributes: domain.Attributes{IMSI: sim.IMSI, MSISDN: sim.MSISDN, Label: sim.Label}})
+				IMSI: sim.IMSI, MSISDN: sim.MSISDN, Label: sim.Label})
 		}
 		return nil
 	})
@@ -48,7 +49,7 @@ func (s *Syncer) run(ctx context.Context, force bool, sum *Summary) error {
 // dropSuperseded leaves out the changes of SIMs a targeted sync published
 // a command for since this run began: its lookup is newer than the listing
 // (see inflight.go).
-func (s *Syncer) dropSuperseded(changes []domain.Change, sum *Summary) []domain.Change {
+func (s *Syncer) dropSuperseded(changes []events.SimCommand, sum *Summary) []events.SimCommand {
 	kept := changes[:0:0]
 	for _, c := range changes {
 		if s.inflight.publishedSince(c.ICCID, sum.StartedAt) {
@@ -77,8 +78,7 @@ func guardErr(r domain.Report) error {
 // scanStore streams the store's summaries into the reconciler.
 func (s *Syncer) scanStore(ctx context.Context, rec *domain.Reconciler, sum *Summary) error {
 	err := s.Store.Scan(ctx, func(l simrec.Summary) error {
-		rec.AddLocal(domain.LocalSIM{ICCID: l.ICCID, IP: l.IP, Active: l.Active, State: string(l.State), Status: l.Status,
-			Version: l.Version, LastCommand: l.LastCommand})
+		rec.AddLocal(l)
 		if l.Active {
 			sum.StoreActive++
 		} else {

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"time"
 
+	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
@@ -79,8 +81,8 @@ func (s *TargetSummary) add(r domain.Report, neighbours int) {
 }
 
 // outcomes fills NotFound and the per-SIM lines of the requested SIMs.
-func (s *TargetSummary) outcomes(ids []string, remote map[string]lookup, local map[string]domain.LocalSIM, changes []domain.Change) {
-	byICCID := map[string]domain.Change{}
+func (s *TargetSummary) outcomes(ids []string, remote map[string]lookup, local map[string]simrec.Summary, changes []events.SimCommand) {
+	byICCID := map[string]events.SimCommand{}
 	for _, c := range changes {
 		byICCID[c.ICCID] = c
 	}

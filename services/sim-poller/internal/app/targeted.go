@@ -30,7 +30,7 @@ import (
 //     once then cost 11 requests, not 100, at 1NCE's 10 requests/s.
 //  2. Its record is read afterwards, so the change is computed against the
 //     newest version; the command carries that version and the record's
-//     LastCommand (domain.Change.BaseVersion/BaseCommand), so consumers
+//     LastCommand (events.SimCommand.BaseVersion/BaseCommand), so consumers
 //     ignore it if the record moved on meanwhile (simrec.Record.Admits);
 //     a command this process published that the record does not show yet is
 //     built upon (inflight.go).
@@ -99,7 +99,7 @@ func (s *Syncer) SyncSIMs(ctx context.Context, iccids []string, notBefore time.T
 		return sum, errors.New("targeted sync: no record store or 1NCE lookups configured")
 	}
 	t := &targeted{s: s, notBefore: notBefore, asked: map[string]bool{}, remote: map[string]lookup{},
-		local: map[string]domain.LocalSIM{}, awaiting: map[string]events.SimCommand{}}
+		local: map[string]simrec.Summary{}, awaiting: map[string]events.SimCommand{}}
 	ids := unique(iccids)
 	sum.Requested = len(ids)
 	ready := make(chan string, len(ids))
@@ -190,7 +190,7 @@ type targeted struct {
 	mu        sync.Mutex
 	asked     map[string]bool
 	remote    map[string]lookup
-	local     map[string]domain.LocalSIM
+	local     map[string]simrec.Summary
 	// awaiting are SIMs without a record whose create this process
 	// published and the store does not show yet (see inflight.go).
 	awaiting map[string]events.SimCommand
@@ -258,13 +258,13 @@ func (t *targeted) record(ctx context.Context, id string, sim onceapi.SIM, looku
 // or as a command this process published for it will leave it (see
 // inflight.go); a SIM without a record whose create is pending is noted
 // in awaiting.
-func (t *targeted) read(ctx context.Context, id string) (domain.LocalSIM, bool, error) {
+func (t *targeted) read(ctx context.Context, id string) (simrec.Summary, bool, error) {
 	rec, err := t.s.Records.Get(ctx, id)
 	found := err == nil
 	if err != nil && !errors.Is(err, simrec.ErrNotFound) {
-		return domain.LocalSIM{}, false, fmt.Errorf("read record of SIM %s: %w", id, err)
+		return simrec.Summary{}, false, fmt.Errorf("read record of SIM %s: %w", id, err)
 	}
-	l := localOf(rec)
+	l := rec.Summary()
 	cmd, pending := t.s.inflight.pending(id, rec, found, t.s.now())
 	switch {
 	case pending && found:
@@ -334,18 +334,18 @@ func (t *targeted) settle(ctx context.Context, ids []string) error {
 }
 
 // awaitRecord polls the record of id until it exists.
-func (t *targeted) awaitRecord(ctx context.Context, id string) (domain.LocalSIM, error) {
+func (t *targeted) awaitRecord(ctx context.Context, id string) (simrec.Summary, error) {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval = 200*time.Millisecond, 2*time.Second
-	return backoff.Retry(ctx, func() (domain.LocalSIM, error) {
+	return backoff.Retry(ctx, func() (simrec.Summary, error) {
 		rec, err := t.s.Records.Get(ctx, id)
 		if errors.Is(err, simrec.ErrNotFound) {
-			return domain.LocalSIM{}, err
+			return simrec.Summary{}, err
 		}
 		if err != nil {
-			return domain.LocalSIM{}, backoff.Permanent(err)
+			return simrec.Summary{}, backoff.Permanent(err)
 		}
-		return localOf(rec), nil
+		return rec.Summary(), nil
 	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(t.s.SettleTimeout))
 }
 
@@ -379,11 +379,11 @@ func (t *targeted) neighbours(ctx context.Context, ids []string) ([]string, erro
 				return fmt.Errorf("find records of IP %s: %w", ip, err)
 			}
 			for _, rec := range recs {
-				l := localOf(rec)
+				l := rec.Summary()
 				t.mu.Lock()
 				asked := t.asked[rec.ICCID]
 				t.mu.Unlock()
-				if !asked && (l.Active || l.State == domain.StatePending) {
+				if !asked && (l.Active || l.State == simrec.StatePending) {
 					mu.Lock()
 					found[rec.ICCID] = true
 					mu.Unlock()
@@ -403,9 +403,9 @@ func (t *targeted) neighbours(ctx context.Context, ids []string) ([]string, erro
 // failed.
 func (t *targeted) decide(ctx context.Context, wave, all []string, sum *TargetSummary) ([]string, error) {
 	t.mu.Lock()
-	var locals []domain.LocalSIM
+	var locals []simrec.Summary
 	remote := map[string]lookup{}
-	local := map[string]domain.LocalSIM{}
+	local := map[string]simrec.Summary{}
 	for _, id := range all {
 		if l, ok := t.local[id]; ok {
 			locals = append(locals, l)
@@ -439,17 +439,9 @@ func (t *targeted) decide(ctx context.Context, wave, all []string, sum *TargetSu
 	return failed, t.s.publishAll(ctx, changes, &tmp)
 }
 
-// localOf is the reconciler's view of a record.
-func localOf(r simrec.Record) domain.LocalSIM {
-	s := r.Summary()
-	return domain.LocalSIM{ICCID: s.ICCID, IP: s.IP, Active: s.Active, State: string(s.State), Status: s.Status,
-		Version: s.Version, LastCommand: s.LastCommand}
-}
-
 // remoteOf is the reconciler's view of a SIM 1NCE holds.
 func remoteOf(sim onceapi.SIM) domain.RemoteSIM {
-	return domain.RemoteSIM{ICCID: sim.ICCID, IP: sim.IPAddress, Status: sim.Status,
-		Attributes: domain.Attributes{IMSI: sim.IMSI, MSISDN: sim.MSISDN, Label: sim.Label}}
+	return domain.RemoteSIM{ICCID: sim.ICCID, IP: sim.IPAddress, Status: sim.Status, IMSI: sim.IMSI, MSISDN: sim.MSISDN, Label: sim.Label}
 }
 
 func unique(ids []string) []string {
