@@ -23,6 +23,7 @@ import (
 	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/libs/testkit"
+	"github.com/simbridge/simbridge/services/sim-poller/internal/adapters"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
 )
 
@@ -72,7 +73,7 @@ func runChild(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	pub := &countingPublisher{}
-	syncer, err := app.NewSyncer(app.Deps{Store: store, Inventory: inventory, Publisher: pub, Notifier: discardNotifier{},
+	syncer, err := app.NewSyncer(app.Deps{Store: store, Inventory: adapters.OnceInventory{Client: inventory}, Publisher: pub, Notifier: discardNotifier{},
 		Lease: localLease{}, Logger: slog.New(slog.DiscardHandler)}, app.Guard{MaxDisableShare: 0.1, DisableAllowance: 5}, 16)
 	if err != nil {
 		return err

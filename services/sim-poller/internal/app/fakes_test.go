@@ -8,9 +8,9 @@ import (
 	"sync"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
+	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
 // iccid is the n-th test SIM's ICCID.
@@ -20,10 +20,10 @@ func iccid(n int) string { return fmt.Sprintf("89882806660000%05d", n) }
 func ip(n int) string { return fmt.Sprintf("10.1.%d.%d", n/250, n%250+1) }
 
 // listed returns SIMs from..to-1 as 1NCE lists them, enabled.
-func listed(from, to int) []onceapi.SIM {
-	var out []onceapi.SIM
+func listed(from, to int) []domain.RemoteSIM {
+	var out []domain.RemoteSIM
 	for n := from; n < to; n++ {
-		out = append(out, onceapi.SIM{ICCID: iccid(n), IPAddress: ip(n), Status: onceapi.StatusEnabled})
+		out = append(out, domain.RemoteSIM{ICCID: iccid(n), IP: ip(n), Status: domain.StatusEnabled})
 	}
 	return out
 }
@@ -32,7 +32,7 @@ func listed(from, to int) []onceapi.SIM {
 func stored(from, to int) []simrec.Summary {
 	var out []simrec.Summary
 	for n := from; n < to; n++ {
-		out = append(out, simrec.Summary{ICCID: iccid(n), IP: ip(n), Active: true, Status: onceapi.StatusEnabled, Version: 1})
+		out = append(out, simrec.Summary{ICCID: iccid(n), IP: ip(n), Active: true, Status: domain.StatusEnabled, Version: 1})
 	}
 	return out
 }
@@ -59,10 +59,10 @@ func (s *fakeStore) Scan(_ context.Context, fn func(simrec.Summary) error) error
 // GetSIM answers with get, by default 404 (the SIM left the account), and
 // records how many questions were asked and at most how many at once.
 type fakeInventory struct {
-	sims      []onceapi.SIM
+	sims      []domain.RemoteSIM
 	err       error
 	onPage    func(page int)
-	get       func(ctx context.Context, iccid string) (onceapi.SIM, error)
+	get       func(ctx context.Context, iccid string) (domain.RemoteSIM, error)
 	calls     int
 	asked     []string
 	inFlight  int
@@ -70,7 +70,7 @@ type fakeInventory struct {
 	mu        sync.Mutex
 }
 
-func (f *fakeInventory) GetSIM(ctx context.Context, iccid string) (onceapi.SIM, error) {
+func (f *fakeInventory) GetSIM(ctx context.Context, iccid string) (domain.RemoteSIM, error) {
 	f.mu.Lock()
 	f.asked = append(f.asked, iccid)
 	f.inFlight++
@@ -84,7 +84,7 @@ func (f *fakeInventory) GetSIM(ctx context.Context, iccid string) (onceapi.SIM, 
 	if f.get != nil {
 		return f.get(ctx, iccid)
 	}
-	return onceapi.SIM{}, fmt.Errorf("get SIM %s: %w", iccid, onceapi.ErrSIMNotFound)
+	return domain.RemoteSIM{}, fmt.Errorf("get SIM %s: %w", iccid, app.ErrSIMNotFound)
 }
 
 // questions returns how many SIMs were asked about.
@@ -94,31 +94,31 @@ func (f *fakeInventory) questions() int {
 	return len(f.asked)
 }
 
-func (f *fakeInventory) ListSIMs(ctx context.Context, fn func([]onceapi.SIM) error) (onceapi.ListStats, error) {
+func (f *fakeInventory) ListSIMs(ctx context.Context, fn func([]domain.RemoteSIM) error) (int, error) {
 	f.mu.Lock()
 	f.calls++
 	f.mu.Unlock()
-	var stats onceapi.ListStats
+	pages := 0
 	for start := 0; start < len(f.sims) || start == 0; start += 100 {
 		if err := ctx.Err(); err != nil {
-			return stats, err
+			return pages, err
 		}
 		page := f.sims[start:min(start+100, len(f.sims))]
-		stats.Pages++
+		pages++
 		if err := fn(page); err != nil {
-			return stats, err
+			return pages, err
 		}
 		if f.onPage != nil {
-			f.onPage(stats.Pages)
+			f.onPage(pages)
 		}
 		if f.err != nil {
-			return stats, f.err
+			return pages, f.err
 		}
 		if len(f.sims) == 0 {
 			break
 		}
 	}
-	return stats, nil
+	return pages, nil
 }
 
 type fakePublisher struct {
@@ -163,6 +163,10 @@ func (n *fakeNotifier) Failure(_ context.Context, iccid, ip, msg string) error {
 
 var errLeaseLost = errors.New("lease lost")
 
+// errListingIncomplete is how the 1NCE adapter fails a listing that did not
+// add up (onceapi.ErrIncomplete).
+var errListingIncomplete = errors.New("SIM listing incomplete")
+
 // fakeLease is held by another replica when held is set; lose cancels the
 // running job as a failed renewal would.
 type fakeLease struct {
@@ -203,7 +207,7 @@ type world struct {
 	syncer   *app.Syncer
 }
 
-func newWorld(store []simrec.Summary, sims []onceapi.SIM) *world {
+func newWorld(store []simrec.Summary, sims []domain.RemoteSIM) *world {
 	w := &world{store: &fakeStore{sims: store}, inv: &fakeInventory{sims: sims}, pub: &fakePublisher{},
 		notifier: &fakeNotifier{}, lease: &fakeLease{}}
 	var err error

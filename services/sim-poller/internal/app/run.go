@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
@@ -19,14 +18,13 @@ func (s *Syncer) run(ctx context.Context, force bool, sum *Summary) error {
 	if err := s.scanStore(ctx, rec, sum); err != nil {
 		return err
 	}
-	stats, listErr := s.Inventory.ListSIMs(ctx, func(page []onceapi.SIM) error {
+	pages, listErr := s.Inventory.ListSIMs(ctx, func(page []domain.RemoteSIM) error {
 		for _, sim := range page {
-			rec.Observe(domain.RemoteSIM{ICCID: sim.ICCID, IP: sim.IPAddress, Status: sim.Status,
-				IMSI: sim.IMSI, MSISDN: sim.MSISDN, Label: sim.Label})
+			rec.Observe(sim)
 		}
 		return nil
 	})
-	sum.Pages = stats.Pages
+	sum.Pages = pages
 	sum.Complete = listErr == nil && ctx.Err() == nil
 	policy := domain.Policy{
 		ListingComplete: sum.Complete, MaxDisableShare: s.guard.MaxDisableShare,

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
 type fakeSummaries struct {
@@ -46,7 +46,7 @@ func TestSummariesCountRunsAndRealTimeChanges(t *testing.T) {
 	if len(sums.got) != 0 {
 		t.Fatal("a hint sent a summary of its own")
 	}
-	w.inv.sims = []onceapi.SIM{enabledSIM(8), enabledSIM(9)}
+	w.inv.sims = []domain.RemoteSIM{enabledSIM(8), enabledSIM(9)}
 	if _, err := w.syncer.Sync(ctx, false); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
@@ -94,12 +93,12 @@ func (s *TargetSummary) outcomes(ids []string, remote map[string]lookup, local m
 	}
 	for _, id := range ids {
 		r := remote[id]
-		o := SIMOutcome{ICCID: id, Status: r.sim.Status, IP: r.sim.IPAddress}
+		o := SIMOutcome{ICCID: id, Status: r.sim.Status, IP: r.sim.IP}
 		c, changed := byICCID[id]
 		switch {
 		case changed:
 			o.Outcome, o.Reason = string(c.Kind), c.Reason
-		case errors.Is(r.err, onceapi.ErrSIMNotFound):
+		case errors.Is(r.err, ErrSIMNotFound):
 			s.NotFound++
 			o.Outcome, o.Reason = OutcomeNotFound, "1NCE does not hold the SIM"
 			if _, ok := local[id]; ok {

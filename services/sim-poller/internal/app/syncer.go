@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/simrec"
+	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
 // Errors callers branch on: each names a way a run is not a success.
@@ -28,6 +28,9 @@ var (
 	// ErrUnconfirmed means 1NCE could not be asked whether some absent SIMs
 	// are gone; they keep their access this run.
 	ErrUnconfirmed = errors.New("absent SIMs not confirmed")
+	// ErrSIMNotFound is the Inventory's (and Lookups') answer for a SIM the
+	// 1NCE account does not hold: proof that it left.
+	ErrSIMNotFound = errors.New("SIM not in the 1NCE account")
 )
 
 // Store lists what the SIM store holds.
@@ -35,11 +38,13 @@ type Store interface {
 	Scan(ctx context.Context, fn func(simrec.Summary) error) error
 }
 
-// Inventory reads the 1NCE account: every SIM page by page, and one SIM
-// (onceapi.ErrSIMNotFound when the account does not hold it).
+// Inventory reads the 1NCE account. ListSIMs hands every SIM to fn page by
+// page and returns how many pages it read; an error means the listing
+// failed or did not add up (then nothing may be disabled). GetSIM reads one
+// SIM, an error wrapping ErrSIMNotFound when the account does not hold it.
 type Inventory interface {
-	ListSIMs(ctx context.Context, fn func(page []onceapi.SIM) error) (onceapi.ListStats, error)
-	GetSIM(ctx context.Context, iccid string) (onceapi.SIM, error)
+	ListSIMs(ctx context.Context, fn func(page []domain.RemoteSIM) error) (pages int, err error)
+	GetSIM(ctx context.Context, iccid string) (domain.RemoteSIM, error)
 }
 
 // Publisher sends one command to its queue.

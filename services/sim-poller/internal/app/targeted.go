@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/simip"
 	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
@@ -58,19 +57,19 @@ type Records interface {
 // every SIM of a listing begun no earlier than notBefore, by ICCID (err:
 // the listing did not complete; what it saw is returned).
 type Listings interface {
-	Snapshot(ctx context.Context, notBefore time.Time) (map[string]onceapi.SIM, error)
+	Snapshot(ctx context.Context, notBefore time.Time) (map[string]domain.RemoteSIM, error)
 }
 
 // maxListingPages bounds the accounts a targeted sync lists (their SIMs
 // are held in memory for it): 200 pages, 20,000 SIMs.
 const maxListingPages = 200
 
-// Lookups says what 1NCE holds for one SIM: onceapi.ErrSIMNotFound when
+// Lookups says what 1NCE holds for one SIM: an error wrapping ErrSIMNotFound when
 // the account does not hold it. The answer comes from a question asked no
 // earlier than notBefore, so a hint received at notBefore is answered with
 // 1NCE's state after it; several callers may share one question.
 type Lookups interface {
-	Lookup(ctx context.Context, iccid string, notBefore time.Time) (onceapi.SIM, error)
+	Lookup(ctx context.Context, iccid string, notBefore time.Time) (domain.RemoteSIM, error)
 }
 
 // lookupWorkers bounds the SIMs of one run looked up or read at once; the
@@ -179,7 +178,7 @@ func waves(ready <-chan string, delay time.Duration) func(yield func([]string) b
 // lookup is one SIM's answer from 1NCE (err also covers a failed read of
 // its record).
 type lookup struct {
-	sim onceapi.SIM
+	sim domain.RemoteSIM
 	err error
 }
 
@@ -240,7 +239,7 @@ func (t *targeted) list(ctx context.Context, ids []string, ready chan<- string) 
 }
 
 // record reads the record of a SIM looked up and keeps both.
-func (t *targeted) record(ctx context.Context, id string, sim onceapi.SIM, lookupErr error) {
+func (t *targeted) record(ctx context.Context, id string, sim domain.RemoteSIM, lookupErr error) {
 	l, found, err := t.read(ctx, id)
 	if err != nil {
 		lookupErr = err
@@ -314,7 +313,7 @@ func (t *targeted) settle(ctx context.Context, ids []string) error {
 		cmd, waiting := t.awaiting[id]
 		r := t.remote[id]
 		t.mu.Unlock()
-		if !waiting || (r.err == nil && r.sim.Status == onceapi.StatusEnabled && sameIP(r.sim.IPAddress, cmd.IP)) {
+		if !waiting || (r.err == nil && r.sim.Status == domain.StatusEnabled && sameIP(r.sim.IP, cmd.IP)) {
 			continue // no create pending, or the pending one is what 1NCE says
 		}
 		g.Go(func() error {
@@ -361,10 +360,10 @@ func (t *targeted) neighbours(ctx context.Context, ids []string) ([]string, erro
 	var ips []string
 	for _, id := range ids {
 		r := t.answer(id)
-		if r.err != nil || r.sim.Status != onceapi.StatusEnabled {
+		if r.err != nil || r.sim.Status != domain.StatusEnabled {
 			continue
 		}
-		if addr, err := simip.Parse(r.sim.IPAddress); err == nil {
+		if addr, err := simip.Parse(r.sim.IP); err == nil {
 			ips = append(ips, addr.String())
 		}
 	}
@@ -419,7 +418,7 @@ func (t *targeted) decide(ctx context.Context, wave, all []string, sum *TargetSu
 	for _, id := range sortedKeys(remote) {
 		r := remote[id]
 		switch {
-		case errors.Is(r.err, onceapi.ErrSIMNotFound):
+		case errors.Is(r.err, ErrSIMNotFound):
 			rec.Confirm(id, domain.VerdictGone)
 		case r.err != nil:
 			if slices.Contains(wave, id) {
@@ -428,7 +427,7 @@ func (t *targeted) decide(ctx context.Context, wave, all []string, sum *TargetSu
 		default:
 			sim := r.sim
 			sim.ICCID = id // the answer may leave it out; it is the SIM asked about
-			rec.Observe(remoteOf(sim))
+			rec.Observe(sim)
 		}
 	}
 	changes, report := rec.Finish(domain.Policy{ListingComplete: true, Force: true})
@@ -437,11 +436,6 @@ func (t *targeted) decide(ctx context.Context, wave, all []string, sum *TargetSu
 	var tmp Summary
 	tmp.Published = sum.Published
 	return failed, t.s.publishAll(ctx, changes, &tmp)
-}
-
-// remoteOf is the reconciler's view of a SIM 1NCE holds.
-func remoteOf(sim onceapi.SIM) domain.RemoteSIM {
-	return domain.RemoteSIM{ICCID: sim.ICCID, IP: sim.IPAddress, Status: sim.Status, IMSI: sim.IMSI, MSISDN: sim.MSISDN, Label: sim.Label}
 }
 
 func unique(ids []string) []string {

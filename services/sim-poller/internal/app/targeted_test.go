@@ -10,22 +10,22 @@ import (
 	"time"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
+	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
 // fakeLookups answers from a 1NCE account held in a map (absent: 404);
 // before, when set, runs first (to hold an answer back).
 type fakeLookups struct {
 	mu     sync.Mutex
-	sims   map[string]onceapi.SIM
+	sims   map[string]domain.RemoteSIM
 	asked  []string
 	before func(iccid string)
 }
 
-func (f *fakeLookups) Lookup(_ context.Context, iccid string, _ time.Time) (onceapi.SIM, error) {
+func (f *fakeLookups) Lookup(_ context.Context, iccid string, _ time.Time) (domain.RemoteSIM, error) {
 	if f.before != nil {
 		f.before(iccid)
 	}
@@ -34,12 +34,12 @@ func (f *fakeLookups) Lookup(_ context.Context, iccid string, _ time.Time) (once
 	f.asked = append(f.asked, iccid)
 	s, ok := f.sims[iccid]
 	if !ok {
-		return onceapi.SIM{}, fmt.Errorf("get SIM %s: %w", iccid, onceapi.ErrSIMNotFound)
+		return domain.RemoteSIM{}, fmt.Errorf("get SIM %s: %w", iccid, app.ErrSIMNotFound)
 	}
 	return s, nil
 }
 
-func (f *fakeLookups) set(s onceapi.SIM) {
+func (f *fakeLookups) set(s domain.RemoteSIM) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sims[s.ICCID] = s
@@ -48,9 +48,9 @@ func (f *fakeLookups) set(s onceapi.SIM) {
 // fakeListings lists the fake inventory.
 type fakeListings struct{ inv *fakeInventory }
 
-func (f fakeListings) Snapshot(ctx context.Context, _ time.Time) (map[string]onceapi.SIM, error) {
-	out := map[string]onceapi.SIM{}
-	_, err := f.inv.ListSIMs(ctx, func(page []onceapi.SIM) error {
+func (f fakeListings) Snapshot(ctx context.Context, _ time.Time) (map[string]domain.RemoteSIM, error) {
+	out := map[string]domain.RemoteSIM{}
+	_, err := f.inv.ListSIMs(ctx, func(page []domain.RemoteSIM) error {
 		for _, s := range page {
 			out[s.ICCID] = s
 		}
@@ -71,7 +71,7 @@ type targetWorld struct {
 
 func newTargetWorld(t *testing.T) *targetWorld {
 	t.Helper()
-	w := &targetWorld{store: simstore.NewMemory(), sims: &fakeLookups{sims: map[string]onceapi.SIM{}}, inv: &fakeInventory{},
+	w := &targetWorld{store: simstore.NewMemory(), sims: &fakeLookups{sims: map[string]domain.RemoteSIM{}}, inv: &fakeInventory{},
 		pub: &fakePublisher{}, applied: map[string]bool{}}
 	var err error
 	w.syncer, err = app.NewSyncer(app.Deps{Store: w.store, Records: w.store, Lookups: w.sims, Inventory: w.inv, Publisher: w.pub,
@@ -141,8 +141,8 @@ func (w *targetWorld) active(t *testing.T, iccid string) bool {
 	return err == nil && rec.Active
 }
 
-func enabledSIM(n int) onceapi.SIM {
-	return onceapi.SIM{ICCID: iccid(n), IPAddress: ip(n), Status: onceapi.StatusEnabled}
+func enabledSIM(n int) domain.RemoteSIM {
+	return domain.RemoteSIM{ICCID: iccid(n), IP: ip(n), Status: domain.StatusEnabled}
 }
 
 // TestQuickChangesEndInTheNewestState: 1NCE disables a SIM and enables it
@@ -156,13 +156,13 @@ func TestQuickChangesEndInTheNewestState(t *testing.T) {
 			t.Parallel()
 			w := newTargetWorld(t)
 			sim := enabledSIM(1)
-			r := simrec.Record{ICCID: sim.ICCID, IP: sim.IPAddress, Status: sim.Status, LastCommand: "seed"}
+			r := simrec.Record{ICCID: sim.ICCID, IP: sim.IP, Status: sim.Status, LastCommand: "seed"}
 			r.SetState(simrec.StateActive)
 			if _, err := w.store.Create(context.Background(), r); err != nil {
 				t.Fatal(err)
 			}
 			off := sim
-			off.Status = onceapi.StatusDisabled
+			off.Status = domain.StatusDisabled
 			w.sims.set(off)
 			first, err := w.sync(t, sim.ICCID)
 			if err != nil || len(first) != 1 || first[0].Kind != events.KindDisable {
@@ -207,7 +207,7 @@ func TestNewSIMDisabledBeforeItsCreateLanded(t *testing.T) {
 		t.Fatalf("repeated hint: %v %v after %v; want at most the same create, at once", again, err, time.Since(start))
 	}
 	off := sim
-	off.Status = onceapi.StatusDisabled
+	off.Status = domain.StatusDisabled
 	w.sims.set(off)
 	go func() {
 		time.Sleep(300 * time.Millisecond)
@@ -226,7 +226,7 @@ func TestNewSIMDisabledBeforeItsCreateLanded(t *testing.T) {
 	if _, err := w.sync(t, other.ICCID); err != nil {
 		t.Fatal(err)
 	}
-	w.sims.set(onceapi.SIM{ICCID: other.ICCID, Status: onceapi.StatusDisabled})
+	w.sims.set(domain.RemoteSIM{ICCID: other.ICCID, Status: domain.StatusDisabled})
 	w.syncer.SettleTimeout = 300 * time.Millisecond
 	if _, err := w.sync(t, other.ICCID); !errors.Is(err, app.ErrLookupFailed) {
 		t.Fatalf("err = %v, want the SIM to count as failed while its create has not landed", err)
@@ -240,7 +240,7 @@ func TestFullSyncLeavesHintedSIMsToTheHint(t *testing.T) {
 	t.Parallel()
 	w := newTargetWorld(t)
 	for n := range 3 {
-		r := simrec.Record{ICCID: iccid(n), IP: ip(n), Status: onceapi.StatusEnabled, LastCommand: "seed"}
+		r := simrec.Record{ICCID: iccid(n), IP: ip(n), Status: domain.StatusEnabled, LastCommand: "seed"}
 		r.SetState(simrec.StateActive)
 		if _, err := w.store.Create(context.Background(), r); err != nil {
 			t.Fatal(err)
@@ -249,10 +249,10 @@ func TestFullSyncLeavesHintedSIMsToTheHint(t *testing.T) {
 	// The listing shows SIM 0 at a new IP; while it runs, 1NCE disables
 	// SIM 0 and the hint is handled.
 	listedSIMs := listed(0, 3)
-	listedSIMs[0].IPAddress = "10.9.9.9"
+	listedSIMs[0].IP = "10.9.9.9"
 	w.inv.sims = listedSIMs
 	w.inv.onPage = func(int) {
-		w.sims.set(onceapi.SIM{ICCID: iccid(0), IPAddress: "10.9.9.9", Status: onceapi.StatusDisabled})
+		w.sims.set(domain.RemoteSIM{ICCID: iccid(0), IP: "10.9.9.9", Status: domain.StatusDisabled})
 		if _, err := w.syncer.SyncSIMs(context.Background(), []string{iccid(0)}, time.Now()); err != nil {
 			t.Error(err)
 		}

@@ -86,19 +86,20 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 	}
 	reg := metrics.NewRegistry()
 	m := adapters.NewMetrics(reg)
-	inventory, err := onceapi.New(onceapi.Config{
+	client, err := onceapi.New(onceapi.Config{
 		BaseURL: cfg.OnceAPIURL, Username: cfg.OnceUsername, Password: password,
 		RateLimit: cfg.OnceRateLimit, PageSize: cfg.OncePageSize, Observer: m,
 	})
 	if err != nil {
 		return nil, err
 	}
+	once := adapters.OnceInventory{Client: client}
 	share := adapters.NewRateShare(cfg.OnceRateLimit, cfg.HintRateShare)
-	deps, err := newDeps(cfg, awsCfg, adapters.SharingInventory{Inventory: inventory, Share: share}, logger)
+	deps, err := newDeps(cfg, awsCfg, adapters.SharingInventory{Inventory: once, Share: share}, logger)
 	if err != nil {
 		return nil, err
 	}
-	deps.Lookups = &adapters.SharedLookups{SIMs: inventory, Window: cfg.HintWindow, Remember: time.Minute, Share: share, Observer: m}
+	deps.Lookups = &adapters.SharedLookups{SIMs: once, Window: cfg.HintWindow, Remember: time.Minute, Share: share, Observer: m}
 	deps.Listings = &adapters.SharedListing{Inventory: deps.Inventory, Window: listingWindow}
 	syncer, err := app.NewSyncer(deps, app.Guard{MaxDisableShare: cfg.MaxDisableShare, DisableAllowance: cfg.DisableAllowance}, cfg.Publishers)
 	if err != nil {
