@@ -55,13 +55,15 @@ func (s *fakeStore) Scan(_ context.Context, fn func(simrec.Summary) error) error
 }
 
 // fakeInventory serves sims in pages of 100; err ends the listing after the
-// first page, and onPage runs after each page (to lose a lease mid-run).
+// first page, onPage runs after each page (to lose a lease mid-run), and
+// hang makes the listing wait for its context to end.
 // GetSIM answers with get, by default 404 (the SIM left the account), and
 // records how many questions were asked and at most how many at once.
 type fakeInventory struct {
 	sims      []domain.RemoteSIM
 	err       error
 	onPage    func(page int)
+	hang      bool
 	get       func(ctx context.Context, iccid string) (domain.RemoteSIM, error)
 	calls     int
 	asked     []string
@@ -98,6 +100,9 @@ func (f *fakeInventory) ListSIMs(ctx context.Context, fn func([]domain.RemoteSIM
 	f.mu.Lock()
 	f.calls++
 	f.mu.Unlock()
+	if f.hang {
+		<-ctx.Done()
+	}
 	pages := 0
 	for start := 0; start < len(f.sims) || start == 0; start += 100 {
 		if err := ctx.Err(); err != nil {

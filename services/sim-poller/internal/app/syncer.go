@@ -92,6 +92,10 @@ type Deps struct {
 // Syncer runs reconciliations, one at a time across every replica.
 type Syncer struct {
 	Deps
+	// Timeout bounds one full run (none when not positive), so a hung
+	// listing or publish cannot hold the lease and the schedule forever;
+	// a run that hits it is interrupted (ErrInterrupted, DeadlineExceeded).
+	Timeout time.Duration
 	// SettleTimeout bounds how long a targeted sync waits for the record
 	// of a SIM whose create is still in a queue (see inflight.go).
 	SettleTimeout time.Duration
@@ -125,6 +129,11 @@ func NewSyncer(d Deps, guard Guard, publishers int) (*Syncer, error) {
 // not interrupted (including invalid SIMs 1NCE listed) is told to operators
 // in one failure notification.
 func (s *Syncer) Sync(ctx context.Context, force bool) (Summary, error) {
+	if s.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
+		defer cancel()
+	}
 	if !s.mu.TryLock() {
 		return Summary{}, ErrRunInProgress
 	}

@@ -137,6 +137,22 @@ func TestShutdownMidRunDisablesNothingAndNotifiesNobody(t *testing.T) {
 	}
 }
 
+// TestAHungRunEndsAtItsTimeout: SYNC_TIMEOUT bounds a run, so a listing
+// that never answers cannot hold the lease and the schedule forever.
+func TestAHungRunEndsAtItsTimeout(t *testing.T) {
+	t.Parallel()
+	w := newWorld(stored(0, 10), nil)
+	w.inv.hang = true
+	w.syncer.Timeout = time.Nanosecond
+	sum, err := w.syncer.Sync(context.Background(), false)
+	if !errors.Is(err, app.ErrInterrupted) || !errors.Is(err, context.DeadlineExceeded) || !sum.Interrupted {
+		t.Fatalf("err %v, interrupted %v: want ErrInterrupted by the deadline", err, sum.Interrupted)
+	}
+	if len(w.notifier.msgs) != 0 || w.pub.count(events.KindDisable) != 0 {
+		t.Fatalf("a timed-out run notified %q and published %d disables", w.notifier.msgs, w.pub.count(events.KindDisable))
+	}
+}
+
 func TestLeaseHeldElsewhereSkipsTheRun(t *testing.T) {
 	t.Parallel()
 	w := newWorld(stored(0, 10), nil)
