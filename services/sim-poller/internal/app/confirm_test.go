@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
-	"time"
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
@@ -161,11 +161,30 @@ func TestForcedRunConfirmsEveryAbsentSIM(t *testing.T) {
 	}
 }
 
+// TestConfirmationsAreBoundedInConcurrency: each question is held until 4
+// are in flight (or every one has been asked), so the test sees the most
+// the run lets out at once without timing anything.
 func TestConfirmationsAreBoundedInConcurrency(t *testing.T) {
 	t.Parallel()
+	const limit, absent = 4, 20
 	w := newWorld(stored(0, 60), listed(0, 40))
+	var mu sync.Mutex
+	full := sync.NewCond(&mu)
+	inFlight, asked := 0, 0
 	w.inv.get = func(_ context.Context, id string) (domain.RemoteSIM, error) {
-		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		inFlight++
+		asked++
+		full.Broadcast()
+		for inFlight < limit && asked < absent {
+			full.Wait()
+		}
+		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+		}()
 		return domain.RemoteSIM{ICCID: id, Status: domain.StatusEnabled}, nil
 	}
 	if _, err := w.syncer.Sync(context.Background(), true); err != nil {
@@ -173,8 +192,8 @@ func TestConfirmationsAreBoundedInConcurrency(t *testing.T) {
 	}
 	w.inv.mu.Lock()
 	defer w.inv.mu.Unlock()
-	if len(w.inv.asked) != 20 || w.inv.maxAtOnce > 4 || w.inv.maxAtOnce < 2 {
-		t.Fatalf("asked %d, at most %d at once; want 20 asked, 2 to 4 at once", len(w.inv.asked), w.inv.maxAtOnce)
+	if len(w.inv.asked) != absent || w.inv.maxAtOnce != limit {
+		t.Fatalf("asked %d, at most %d at once; want %d asked, %d at once", len(w.inv.asked), w.inv.maxAtOnce, absent, limit)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/simrec"
@@ -126,19 +127,27 @@ func (f *fakeInventory) ListSIMs(ctx context.Context, fn func([]domain.RemoteSIM
 	return pages, nil
 }
 
+// fakePublisher keeps what it sent, fails the SIMs of failOn and calls
+// onSend after each send.
 type fakePublisher struct {
 	mu     sync.Mutex
 	sent   []events.SimCommand
 	failOn map[string]bool
+	onSend func()
 }
 
 func (p *fakePublisher) Publish(_ context.Context, cmd events.SimCommand) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.failOn[cmd.ICCID] {
+		p.mu.Unlock()
 		return errors.New("sqs unavailable")
 	}
 	p.sent = append(p.sent, cmd)
+	hook := p.onSend
+	p.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	return nil
 }
 
@@ -202,6 +211,39 @@ func (l *fakeLease) loseIt() {
 	l.lose(errLeaseLost)
 }
 
+// fakeClock is a clock whose waits end at once: each moves its time on by
+// the wait, so limits computed from Now pass as they would in real time,
+// without taking any. Waited is the total of the waits.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	waited time.Duration
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now, c.waited = c.now.Add(d), c.waited+d
+	ch := make(chan time.Time, 1)
+	ch <- c.now
+	return ch
+}
+
+// total is how long the use case waited.
+func (c *fakeClock) total() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.waited
+}
+
 // world is one syncer with fakes around it.
 type world struct {
 	store    *fakeStore
@@ -209,17 +251,19 @@ type world struct {
 	pub      *fakePublisher
 	notifier *fakeNotifier
 	lease    *fakeLease
+	clock    *fakeClock
 	syncer   *app.Syncer
 }
 
 func newWorld(store []simrec.Summary, sims []domain.RemoteSIM) *world {
 	w := &world{store: &fakeStore{sims: store}, inv: &fakeInventory{sims: sims}, pub: &fakePublisher{},
-		notifier: &fakeNotifier{}, lease: &fakeLease{}}
+		notifier: &fakeNotifier{}, lease: &fakeLease{}, clock: newFakeClock()}
 	var err error
 	w.syncer, err = app.NewSyncer(app.Deps{Store: w.store, Inventory: w.inv, Publisher: w.pub, Notifier: w.notifier,
 		Lease: w.lease, Logger: slog.New(slog.DiscardHandler)}, app.Guard{MaxDisableShare: 0.1, DisableAllowance: 5}, 4)
 	if err != nil {
 		panic(err)
 	}
+	w.syncer.Clock = w.clock
 	return w
 }

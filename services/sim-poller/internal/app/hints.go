@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/simbridge/simbridge/libs/events"
 )
@@ -57,7 +56,8 @@ type Hints struct {
 	// relevant are the event types (lowercase descriptions) that may mean a
 	// SIM changed in a way simbridge cares about.
 	relevant map[string]bool
-	now      func() time.Time
+	// Clock stamps the requests (SystemClock).
+	Clock Clock
 }
 
 // NewHints accepts the event types named in relevant (descriptions, any case).
@@ -65,7 +65,7 @@ func NewHints(q HintQueue, relevant []string) (*Hints, error) {
 	if q == nil || len(relevant) == 0 {
 		return nil, errors.New("hints: a queue and at least one relevant event type are required")
 	}
-	h := &Hints{Queue: q, relevant: map[string]bool{}, now: time.Now}
+	h := &Hints{Queue: q, relevant: map[string]bool{}, Clock: SystemClock{}}
 	for _, r := range relevant {
 		h.relevant[normalizeType(r)] = true
 	}
@@ -102,7 +102,7 @@ func (h *Hints) Accept(ctx context.Context, recs []StreamRecord, ids []string) (
 	if len(iccids) == 0 {
 		return b, nil
 	}
-	req := events.SyncRequest{ID: BatchID(ids), ICCIDs: iccids, Source: events.SourceDataStreamer, RequestedAt: h.now().UTC()}
+	req := events.SyncRequest{ID: BatchID(ids), ICCIDs: iccids, Source: events.SourceDataStreamer, RequestedAt: h.Clock.Now().UTC()}
 	if err := h.Queue.Enqueue(ctx, req); err != nil {
 		return b, fmt.Errorf("%w: %w", ErrEnqueue, err)
 	}

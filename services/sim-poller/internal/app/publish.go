@@ -16,7 +16,7 @@ import (
 // nothing more once ctx ends: a run that lost its lease must not disable.
 func (s *Syncer) publishAll(ctx context.Context, changes []events.SimCommand, sum *Summary) error {
 	var t tally
-	observed := s.now().UTC()
+	observed := s.Clock.Now().UTC()
 	var g errgroup.Group
 	g.SetLimit(s.publishers)
 	for _, cmd := range changes {
@@ -30,7 +30,7 @@ func (s *Syncer) publishAll(ctx context.Context, changes []events.SimCommand, su
 			cmd.ObservedAt = observed
 			err := s.Publisher.Publish(ctx, cmd)
 			if err == nil {
-				s.inflight.add(cmd, s.now())
+				s.inflight.add(cmd, s.Clock.Now())
 			}
 			t.add(cmd.Kind, err)
 			return nil

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
@@ -40,7 +39,7 @@ func TestSummariesCountRunsAndRealTimeChanges(t *testing.T) {
 		t.Fatalf("a run that changed nothing sent %+v", sums.got)
 	}
 	w.sims.set(enabledSIM(7))
-	if _, err := w.syncer.SyncSIMs(ctx, []string{iccid(7)}, time.Now()); err != nil {
+	if _, err := w.syncer.SyncSIMs(ctx, []string{iccid(7)}, w.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if len(sums.got) != 0 {

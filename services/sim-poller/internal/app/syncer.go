@@ -1,10 +1,21 @@
-// Package app holds sim-poller's use case: one reconciliation run.
+// Package app holds sim-poller's use cases, one per file:
+//
+//   - full_sync.go: one reconciliation of the whole 1NCE account with the
+//     SIM store (the schedule, POST /sync, a full-sync request);
+//   - targeted_sync.go: the same rules applied to a few SIMs, each looked
+//     up on its own (operators' "sync these SIMs", Data Streamer hints);
+//   - sync_request.go: a request from the sync queue, run and answered;
+//   - hints.go: Data Streamer records turned into a sync request.
+//
+// Both syncs share the Syncer (syncer.go): its dependencies, declared here
+// as the small interfaces the use cases call, and its memory of the
+// commands it published (inflight.go). The rules themselves are in
+// internal/domain; nothing here imports an SDK or a transport.
 package app
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -101,11 +112,12 @@ type Syncer struct {
 	SettleTimeout time.Duration
 	// PageSize is the 1NCE listing's page size: with the size of the last
 	// complete listing it says when a targeted sync lists instead.
-	PageSize   int
+	PageSize int
+	// Clock is the time runs read and wait on (SystemClock).
+	Clock      Clock
 	lastListed atomic.Int64
 	guard      Guard
 	publishers int
-	now        func() time.Time
 	mu         sync.Mutex
 	inflight   inflight
 	realtime   realtimeCounts
@@ -116,52 +128,5 @@ func NewSyncer(d Deps, guard Guard, publishers int) (*Syncer, error) {
 	if d.Store == nil || d.Inventory == nil || d.Publisher == nil || d.Notifier == nil || d.Lease == nil || d.Logger == nil {
 		return nil, errors.New("syncer: every dependency is required")
 	}
-	return &Syncer{Deps: d, guard: guard, publishers: max(publishers, 1), now: time.Now, SettleTimeout: 30 * time.Second}, nil
-}
-
-// Sync runs one reconciliation. force overrides the mass-disable guard (never
-// an incomplete listing). It returns an error wrapping ErrRunInProgress when
-// a run is under way here or on another replica, and an error for every run
-// that is not a success: a failed or incomplete listing, a guard refusal
-// (ErrGuardRefused), absent SIMs that could not be confirmed
-// (ErrUnconfirmed), failed publishes, or ctx ending first (ErrInterrupted,
-// with the summary of what was done). Whatever went wrong in a run that was
-// not interrupted (including invalid SIMs 1NCE listed) is told to operators
-// in one failure notification.
-func (s *Syncer) Sync(ctx context.Context, force bool) (Summary, error) {
-	if s.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
-		defer cancel()
-	}
-	if !s.mu.TryLock() {
-		return Summary{}, ErrRunInProgress
-	}
-	defer s.mu.Unlock()
-	sum := Summary{StartedAt: s.now().UTC(), Published: map[string]int{}}
-	err := s.Lease.Do(ctx, func(ctx context.Context) error { return s.run(ctx, force, &sum) })
-	if errors.Is(err, ErrRunInProgress) {
-		return Summary{}, err
-	}
-	sum.DurationSeconds = s.now().Sub(sum.StartedAt).Seconds()
-	interrupted := err != nil && ctx.Err() != nil
-	switch {
-	case interrupted:
-		sum.Interrupted = true
-		err = fmt.Errorf("sync: %w (%w): %w", ErrInterrupted, context.Cause(ctx), err)
-	case err != nil:
-		err = fmt.Errorf("sync: %w", err)
-	}
-	if err != nil {
-		sum.Error = err.Error()
-	}
-	if interrupted {
-		// Shutdown, the run's deadline or a caller that went away: an
-		// interrupted run is no news for operators (it disabled nothing it
-		// had not proven); the next one starts afresh.
-		return sum, err
-	}
-	s.notify(ctx, sum)
-	s.summarize(ctx, sum, err)
-	return sum, err
+	return &Syncer{Deps: d, guard: guard, publishers: max(publishers, 1), Clock: SystemClock{}, SettleTimeout: 30 * time.Second}, nil
 }

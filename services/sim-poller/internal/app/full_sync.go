@@ -10,6 +10,53 @@ import (
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
+// Sync runs one reconciliation. force overrides the mass-disable guard (never
+// an incomplete listing). It returns an error wrapping ErrRunInProgress when
+// a run is under way here or on another replica, and an error for every run
+// that is not a success: a failed or incomplete listing, a guard refusal
+// (ErrGuardRefused), absent SIMs that could not be confirmed
+// (ErrUnconfirmed), failed publishes, or ctx ending first (ErrInterrupted,
+// with the summary of what was done). Whatever went wrong in a run that was
+// not interrupted (including invalid SIMs 1NCE listed) is told to operators
+// in one failure notification.
+func (s *Syncer) Sync(ctx context.Context, force bool) (Summary, error) {
+	if s.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
+		defer cancel()
+	}
+	if !s.mu.TryLock() {
+		return Summary{}, ErrRunInProgress
+	}
+	defer s.mu.Unlock()
+	sum := Summary{StartedAt: s.Clock.Now().UTC(), Published: map[string]int{}}
+	err := s.Lease.Do(ctx, func(ctx context.Context) error { return s.run(ctx, force, &sum) })
+	if errors.Is(err, ErrRunInProgress) {
+		return Summary{}, err
+	}
+	sum.DurationSeconds = s.Clock.Now().Sub(sum.StartedAt).Seconds()
+	interrupted := err != nil && ctx.Err() != nil
+	switch {
+	case interrupted:
+		sum.Interrupted = true
+		err = fmt.Errorf("sync: %w (%w): %w", ErrInterrupted, context.Cause(ctx), err)
+	case err != nil:
+		err = fmt.Errorf("sync: %w", err)
+	}
+	if err != nil {
+		sum.Error = err.Error()
+	}
+	if interrupted {
+		// Shutdown, the run's deadline or a caller that went away: an
+		// interrupted run is no news for operators (it disabled nothing it
+		// had not proven); the next one starts afresh.
+		return sum, err
+	}
+	s.notify(ctx, sum)
+	s.summarize(ctx, sum, err)
+	return sum, err
+}
+
 // run reads the store, lists 1NCE, confirms the absence of active SIMs it
 // did not list, decides and publishes. A listing that failed or did not add
 // up, or a run whose context ended (shutdown, lost lease), disables nothing.

@@ -59,36 +59,90 @@ func (f fakeListings) Snapshot(ctx context.Context, _ time.Time) (map[string]dom
 	return out, err
 }
 
+// records is the in-memory store with faults: beforeGet runs before each
+// read (n: how many reads of that SIM came before), getErr and findErr fail
+// reads.
+type records struct {
+	*simstore.Memory
+	mu        sync.Mutex
+	gets      map[string]int
+	beforeGet func(iccid string, n int)
+	getErr    map[string]error
+	findErr   error
+}
+
+func (r *records) Get(ctx context.Context, iccid string) (simrec.Record, error) {
+	r.mu.Lock()
+	n := r.gets[iccid]
+	r.gets[iccid]++
+	hook, err := r.beforeGet, r.getErr[iccid]
+	r.mu.Unlock()
+	if hook != nil {
+		hook(iccid, n)
+	}
+	if err != nil {
+		return simrec.Record{}, err
+	}
+	return r.Memory.Get(ctx, iccid)
+}
+
+// reads is how often iccid was read.
+func (r *records) reads(iccid string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.gets[iccid]
+}
+
+func (r *records) FindByIP(ctx context.Context, ip string) ([]simrec.Record, error) {
+	if r.findErr != nil {
+		return nil, r.findErr
+	}
+	return r.Memory.FindByIP(ctx, ip)
+}
+
 // targetWorld is a syncer over an in-memory store, answering targeted syncs.
 type targetWorld struct {
 	store   *simstore.Memory
+	records *records
 	sims    *fakeLookups
 	inv     *fakeInventory
 	pub     *fakePublisher
+	clock   *fakeClock
 	syncer  *app.Syncer
-	applied map[string]bool
 }
 
 func newTargetWorld(t *testing.T) *targetWorld {
 	t.Helper()
-	w := &targetWorld{store: simstore.NewMemory(), sims: &fakeLookups{sims: map[string]domain.RemoteSIM{}}, inv: &fakeInventory{},
-		pub: &fakePublisher{}, applied: map[string]bool{}}
+	store := simstore.NewMemory()
+	w := &targetWorld{store: store, records: &records{Memory: store, gets: map[string]int{}}, sims: &fakeLookups{sims: map[string]domain.RemoteSIM{}},
+		inv: &fakeInventory{}, pub: &fakePublisher{}, clock: newFakeClock()}
 	var err error
-	w.syncer, err = app.NewSyncer(app.Deps{Store: w.store, Records: w.store, Lookups: w.sims, Inventory: w.inv, Publisher: w.pub,
+	w.syncer, err = app.NewSyncer(app.Deps{Store: w.store, Records: w.records, Lookups: w.sims, Inventory: w.inv, Publisher: w.pub,
 		Notifier: &fakeNotifier{}, Lease: &fakeLease{}, Logger: slog.New(slog.DiscardHandler)}, app.Guard{MaxDisableShare: 1, DisableAllowance: 5}, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.syncer.Clock = w.clock
 	w.syncer.SettleTimeout = 2 * time.Second
 	w.syncer.Listings = fakeListings{w.inv}
 	return w
+}
+
+// seed stores a record in state st at version 1.
+func (w *targetWorld) seed(t *testing.T, iccid, ip string, st simrec.State) {
+	t.Helper()
+	r := simrec.Record{ICCID: iccid, IP: ip, Status: domain.StatusEnabled, LastCommand: "seed"}
+	r.SetState(st)
+	if _, err := w.store.Create(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // sync runs a targeted sync of iccids and returns the commands it published.
 func (w *targetWorld) sync(t *testing.T, iccids ...string) ([]events.SimCommand, error) {
 	t.Helper()
 	before := len(w.sent())
-	_, err := w.syncer.SyncSIMs(context.Background(), iccids, time.Now())
+	_, err := w.syncer.SyncSIMs(context.Background(), iccids, w.clock.Now())
 	return w.sent()[before:], err
 }
 
@@ -156,11 +210,7 @@ func TestQuickChangesEndInTheNewestState(t *testing.T) {
 			t.Parallel()
 			w := newTargetWorld(t)
 			sim := enabledSIM(1)
-			r := simrec.Record{ICCID: sim.ICCID, IP: sim.IP, Status: sim.Status, LastCommand: "seed"}
-			r.SetState(simrec.StateActive)
-			if _, err := w.store.Create(context.Background(), r); err != nil {
-				t.Fatal(err)
-			}
+			w.seed(t, sim.ICCID, sim.IP, simrec.StateActive)
 			off := sim
 			off.Status = domain.StatusDisabled
 			w.sims.set(off)
@@ -200,22 +250,31 @@ func TestNewSIMDisabledBeforeItsCreateLanded(t *testing.T) {
 	if err != nil || len(created) != 1 || created[0].Kind != events.KindCreate {
 		t.Fatalf("create: %v %v", created, err)
 	}
-	// Another hint while the create is queued, 1NCE unchanged: no wait, nothing new.
-	start := time.Now()
+	// Another hint while the create is queued, 1NCE unchanged: no wait
+	// beyond the wave's, nothing new.
+	before := w.clock.total()
 	again, err := w.sync(t, sim.ICCID)
-	if err != nil || time.Since(start) > time.Second || (len(again) == 1 && again[0].DeduplicationID() != created[0].DeduplicationID()) || len(again) > 1 {
-		t.Fatalf("repeated hint: %v %v after %v; want at most the same create, at once", again, err, time.Since(start))
+	if waited := w.clock.total() - before; err != nil || waited > time.Second || (len(again) == 1 && again[0].DeduplicationID() != created[0].DeduplicationID()) || len(again) > 1 {
+		t.Fatalf("repeated hint: %v %v after waiting %v; want at most the same create, at once", again, err, waited)
 	}
 	off := sim
 	off.Status = domain.StatusDisabled
 	w.sims.set(off)
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		w.apply(t, created[0])
-	}()
+	// The create lands while the sync polls for its record: after the read
+	// that finds none and the first poll.
+	reads := w.records.reads(sim.ICCID)
+	w.records.beforeGet = func(id string, n int) {
+		if id == sim.ICCID && n == reads+2 {
+			w.apply(t, created[0])
+		}
+	}
+	before = w.clock.total()
 	disabled, err := w.sync(t, sim.ICCID)
 	if err != nil || len(disabled) != 1 || disabled[0].Kind != events.KindDisable || disabled[0].BaseVersion != 1 {
 		t.Fatalf("disable: %+v %v; want one computed against the create's record", disabled, err)
+	}
+	if w.clock.total()-before <= 300*time.Millisecond { // a wave (250 ms) and at least one poll
+		t.Fatalf("waited %v: want the sync to have waited for the record", w.clock.total()-before)
 	}
 	if !w.apply(t, disabled[0]) || w.active(t, sim.ICCID) {
 		t.Fatal("the disable was not admitted")
@@ -240,11 +299,7 @@ func TestFullSyncLeavesHintedSIMsToTheHint(t *testing.T) {
 	t.Parallel()
 	w := newTargetWorld(t)
 	for n := range 3 {
-		r := simrec.Record{ICCID: iccid(n), IP: ip(n), Status: domain.StatusEnabled, LastCommand: "seed"}
-		r.SetState(simrec.StateActive)
-		if _, err := w.store.Create(context.Background(), r); err != nil {
-			t.Fatal(err)
-		}
+		w.seed(t, iccid(n), ip(n), simrec.StateActive)
 	}
 	// The listing shows SIM 0 at a new IP; while it runs, 1NCE disables
 	// SIM 0 and the hint is handled.
@@ -253,7 +308,7 @@ func TestFullSyncLeavesHintedSIMsToTheHint(t *testing.T) {
 	w.inv.sims = listedSIMs
 	w.inv.onPage = func(int) {
 		w.sims.set(domain.RemoteSIM{ICCID: iccid(0), IP: "10.9.9.9", Status: domain.StatusDisabled})
-		if _, err := w.syncer.SyncSIMs(context.Background(), []string{iccid(0)}, time.Now()); err != nil {
+		if _, err := w.syncer.SyncSIMs(context.Background(), []string{iccid(0)}, w.clock.Now()); err != nil {
 			t.Error(err)
 		}
 	}
@@ -279,7 +334,7 @@ func TestManySIMsAreTakenFromAListing(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := len(w.sent())
-	sum, err := w.syncer.SyncSIMs(context.Background(), []string{iccid(1), iccid(2), iccid(3), iccid(99)}, time.Now())
+	sum, err := w.syncer.SyncSIMs(context.Background(), []string{iccid(1), iccid(2), iccid(3), iccid(99)}, w.clock.Now())
 	if err != nil || !sum.Listed || w.inv.calls != 2 {
 		t.Fatalf("summary %+v (%v), listings %d: want a listing", sum, err, w.inv.calls)
 	}
@@ -299,13 +354,17 @@ func TestAnsweredSIMsDoNotWaitForSlowOnes(t *testing.T) {
 	fast, slow := enabledSIM(1), enabledSIM(2)
 	w.sims.set(fast)
 	w.sims.set(slow)
+	published := make(chan struct{})
+	var once sync.Once
+	w.pub.onSend = func() { once.Do(func() { close(published) }) }
 	w.sims.before = func(id string) {
 		if id != slow.ICCID {
 			return
 		}
-		deadline := time.Now().Add(3 * time.Second)
-		for len(w.sent()) == 0 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
+		select { // the slow answer comes only once the fast SIM's create is out
+		case <-published:
+		case <-time.After(5 * time.Second): // fail instead of hanging
+			t.Error("the fast SIM's create waited for the slow SIM's answer")
 		}
 	}
 	sent, err := w.sync(t, fast.ICCID, slow.ICCID)

@@ -93,7 +93,7 @@ var ErrLookupFailed = errors.New("1NCE lookup failed")
 // state is kept; the others' commands are published), or one naming
 // failed publishes.
 func (s *Syncer) SyncSIMs(ctx context.Context, iccids []string, notBefore time.Time) (TargetSummary, error) {
-	sum := TargetSummary{StartedAt: s.now().UTC(), Published: map[string]int{}}
+	sum := TargetSummary{StartedAt: s.Clock.Now().UTC(), Published: map[string]int{}}
 	if s.Records == nil || s.Lookups == nil {
 		return sum, errors.New("targeted sync: no record store or 1NCE lookups configured")
 	}
@@ -113,7 +113,7 @@ func (s *Syncer) SyncSIMs(ctx context.Context, iccids []string, notBefore time.T
 	}()
 	var failed []string
 	var errs []error
-	for wave := range waves(ready, waveDelay) {
+	for wave := range waves(ready, waveDelay, s.Clock) {
 		f, err := t.wave(ctx, wave, &sum)
 		failed, errs = append(failed, f...), append(errs, err)
 	}
@@ -125,7 +125,7 @@ func (s *Syncer) SyncSIMs(ctx context.Context, iccids []string, notBefore time.T
 	}
 	err := errors.Join(errs...)
 	s.realtime.add(sum.Published)
-	sum.DurationSeconds = s.now().Sub(sum.StartedAt).Seconds()
+	sum.DurationSeconds = s.Clock.Now().Sub(sum.StartedAt).Seconds()
 	if err != nil {
 		sum.Error = err.Error()
 	}
@@ -144,9 +144,9 @@ func (s *Syncer) listingIsCheaper(n int) bool {
 	return pages <= maxListingPages && int64(n) > pages+1
 }
 
-// waves yields the ids arriving on ready in groups: a group closes
-// waveDelay after its first id, or when ready closes.
-func waves(ready <-chan string, delay time.Duration) func(yield func([]string) bool) {
+// waves yields the ids arriving on ready in groups: a group closes delay
+// after its first id, or when ready closes.
+func waves(ready <-chan string, delay time.Duration, clock Clock) func(yield func([]string) bool) {
 	return func(yield func([]string) bool) {
 		for {
 			id, ok := <-ready
@@ -154,7 +154,7 @@ func waves(ready <-chan string, delay time.Duration) func(yield func([]string) b
 				return
 			}
 			wave := []string{id}
-			timer := time.NewTimer(delay)
+			closes := clock.After(delay)
 		collect:
 			for {
 				select {
@@ -163,11 +163,10 @@ func waves(ready <-chan string, delay time.Duration) func(yield func([]string) b
 						break collect
 					}
 					wave = append(wave, id)
-				case <-timer.C:
+				case <-closes:
 					break collect
 				}
 			}
-			timer.Stop()
 			if !yield(wave) {
 				return
 			}
@@ -264,7 +263,7 @@ func (t *targeted) read(ctx context.Context, id string) (simrec.Summary, bool, e
 		return simrec.Summary{}, false, fmt.Errorf("read record of SIM %s: %w", id, err)
 	}
 	l := rec.Summary()
-	cmd, pending := t.s.inflight.pending(id, rec, found, t.s.now())
+	cmd, pending := t.s.inflight.pending(id, rec, found, t.s.Clock.Now())
 	switch {
 	case pending && found:
 		return expected(l, cmd), true, nil
@@ -336,7 +335,7 @@ func (t *targeted) settle(ctx context.Context, ids []string) error {
 func (t *targeted) awaitRecord(ctx context.Context, id string) (simrec.Summary, error) {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval = 200*time.Millisecond, 2*time.Second
-	return backoff.Retry(ctx, func() (simrec.Summary, error) {
+	return retry(ctx, t.s.Clock, b, t.s.SettleTimeout, func() (simrec.Summary, error) {
 		rec, err := t.s.Records.Get(ctx, id)
 		if errors.Is(err, simrec.ErrNotFound) {
 			return simrec.Summary{}, err
@@ -345,7 +344,7 @@ func (t *targeted) awaitRecord(ctx context.Context, id string) (simrec.Summary, 
 			return simrec.Summary{}, backoff.Permanent(err)
 		}
 		return rec.Summary(), nil
-	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(t.s.SettleTimeout))
+	})
 }
 
 func sameIP(a, b string) bool {
