@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,11 +17,13 @@ import (
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
-// fakeLookups answers from a 1NCE account held in a map (absent: 404);
-// before, when set, runs first (to hold an answer back).
+// fakeLookups answers from a 1NCE account held in a map (absent: 404), or
+// with the error of fail; before, when set, runs first (to hold an answer
+// back).
 type fakeLookups struct {
 	mu     sync.Mutex
 	sims   map[string]domain.RemoteSIM
+	fail   map[string]error
 	asked  []string
 	before func(iccid string)
 }
@@ -32,6 +35,9 @@ func (f *fakeLookups) Lookup(_ context.Context, iccid string, _ time.Time) (doma
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.asked = append(f.asked, iccid)
+	if err := f.fail[iccid]; err != nil {
+		return domain.RemoteSIM{}, err
+	}
 	s, ok := f.sims[iccid]
 	if !ok {
 		return domain.RemoteSIM{}, fmt.Errorf("get SIM %s: %w", iccid, app.ErrSIMNotFound)
@@ -370,5 +376,137 @@ func TestAnsweredSIMsDoNotWaitForSlowOnes(t *testing.T) {
 	sent, err := w.sync(t, fast.ICCID, slow.ICCID)
 	if err != nil || len(sent) != 2 || sent[0].ICCID != fast.ICCID {
 		t.Fatalf("sent %v (%v): want the fast SIM's create before the slow SIM was answered", sent, err)
+	}
+}
+
+// TestTargetedSyncOutcomes: each branch of a targeted sync, as the
+// requester reads it in the summary, and the commands it publishes.
+func TestTargetedSyncOutcomes(t *testing.T) {
+	t.Parallel()
+	sim, other := enabledSIM(1), enabledSIM(2)
+	down := errors.New("status 503 after retries")
+	tests := []struct {
+		name string
+		// records are seeded at version 1 (state by ICCID), sims are what 1NCE holds.
+		records map[string]simrec.State
+		sims    []domain.RemoteSIM
+		setup   func(w *targetWorld)
+		ask     []string
+		// want is the outcome of each SIM asked about; sent the commands published.
+		want    map[string]string
+		sent    []string // "kind iccid"
+		wantErr error
+		check   func(t *testing.T, sum app.TargetSummary)
+	}{
+		{name: "new enabled SIM is created", sims: []domain.RemoteSIM{sim}, ask: []string{sim.ICCID},
+			want: map[string]string{sim.ICCID: "create"}, sent: []string{"create " + sim.ICCID}},
+		{name: "SIM disabled in 1NCE loses its access", records: map[string]simrec.State{sim.ICCID: simrec.StateActive},
+			sims: []domain.RemoteSIM{{ICCID: sim.ICCID, IP: sim.IP, Status: domain.StatusDisabled}}, ask: []string{sim.ICCID},
+			want: map[string]string{sim.ICCID: "disable"}, sent: []string{"disable " + sim.ICCID}},
+		{name: "SIM given another IP is updated", records: map[string]simrec.State{sim.ICCID: simrec.StateActive},
+			sims: []domain.RemoteSIM{{ICCID: sim.ICCID, IP: "10.9.9.9", Status: domain.StatusEnabled}}, ask: []string{sim.ICCID},
+			want: map[string]string{sim.ICCID: "update"}, sent: []string{"update " + sim.ICCID}},
+		{name: "unchanged SIM publishes nothing", records: map[string]simrec.State{sim.ICCID: simrec.StateActive},
+			sims: []domain.RemoteSIM{sim}, ask: []string{sim.ICCID}, want: map[string]string{sim.ICCID: app.OutcomeUnchanged}},
+		{name: "SIM gone from the account with access is disabled on that proof", records: map[string]simrec.State{sim.ICCID: simrec.StateActive},
+			ask: []string{sim.ICCID}, want: map[string]string{sim.ICCID: "disable"}, sent: []string{"disable " + sim.ICCID}},
+		{name: "SIM gone from the account without access stays as it is", records: map[string]simrec.State{sim.ICCID: simrec.StateDisabled},
+			ask: []string{sim.ICCID}, want: map[string]string{sim.ICCID: app.OutcomeUnchanged}},
+		{name: "SIM neither 1NCE nor the store knows", ask: []string{sim.ICCID}, want: map[string]string{sim.ICCID: app.OutcomeNotFound},
+			check: func(t *testing.T, sum app.TargetSummary) {
+				if sum.NotFound != 1 {
+					t.Errorf("not found = %d", sum.NotFound)
+				}
+			}},
+		{name: "SIM without IP is skipped", sims: []domain.RemoteSIM{{ICCID: sim.ICCID, Status: domain.StatusEnabled}}, ask: []string{sim.ICCID},
+			want: map[string]string{sim.ICCID: app.OutcomeSkipped}, check: func(t *testing.T, sum app.TargetSummary) {
+				if sum.Problems[domain.ProblemNoIP] != 1 {
+					t.Errorf("problems %v", sum.Problems)
+				}
+			}},
+		{name: "revoked SIM still enabled in 1NCE stays without access", records: map[string]simrec.State{sim.ICCID: simrec.StateRevoked},
+			sims: []domain.RemoteSIM{sim}, ask: []string{sim.ICCID}, want: map[string]string{sim.ICCID: app.OutcomeUnchanged},
+			check: func(t *testing.T, sum app.TargetSummary) {
+				if sum.Revoked != 1 {
+					t.Errorf("revoked = %d", sum.Revoked)
+				}
+			}},
+		{name: "a failed lookup keeps the SIM and the request comes back", records: map[string]simrec.State{sim.ICCID: simrec.StateActive},
+			sims: []domain.RemoteSIM{other}, setup: func(w *targetWorld) { w.sims.fail = map[string]error{sim.ICCID: down} },
+			ask: []string{sim.ICCID, other.ICCID}, want: map[string]string{sim.ICCID: app.OutcomeFailed, other.ICCID: "create"},
+			sent: []string{"create " + other.ICCID}, wantErr: app.ErrLookupFailed,
+			check: func(t *testing.T, sum app.TargetSummary) {
+				if sum.Failed != 1 || fmt.Sprint(sum.FailedExamples) != "["+sim.ICCID+"]" {
+					t.Errorf("failed %d %v", sum.Failed, sum.FailedExamples)
+				}
+			}},
+		{name: "a record that cannot be read is a failed lookup", sims: []domain.RemoteSIM{sim},
+			setup: func(w *targetWorld) { w.records.getErr = map[string]error{sim.ICCID: down} },
+			ask:   []string{sim.ICCID}, want: map[string]string{sim.ICCID: app.OutcomeFailed}, wantErr: app.ErrLookupFailed},
+		{name: "a SIM given an active SIM's IP: both are decided by the conflict rule", records: map[string]simrec.State{other.ICCID: simrec.StateActive},
+			sims: []domain.RemoteSIM{{ICCID: sim.ICCID, IP: other.IP, Status: domain.StatusEnabled}, other}, ask: []string{sim.ICCID},
+			want: map[string]string{sim.ICCID: app.OutcomeSkipped}, sent: []string{"disable " + other.ICCID},
+			check: func(t *testing.T, sum app.TargetSummary) {
+				if sum.Neighbours != 1 || sum.Problems[domain.ProblemIPConflict] != 2 {
+					t.Errorf("neighbours %d, problems %v", sum.Neighbours, sum.Problems)
+				}
+			}},
+		{name: "conflicts that cannot be checked decide nothing", sims: []domain.RemoteSIM{sim},
+			setup: func(w *targetWorld) { w.records.findErr = down },
+			ask:   []string{sim.ICCID}, want: map[string]string{}, wantErr: app.ErrLookupFailed,
+			check: func(t *testing.T, sum app.TargetSummary) {
+				if sum.Failed != 1 || !strings.Contains(sum.Error, "find records of IP") {
+					t.Errorf("failed %d, error %q", sum.Failed, sum.Error)
+				}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newTargetWorld(t)
+			for id, st := range tc.records {
+				ip := sim.IP
+				if id == other.ICCID {
+					ip = other.IP
+				}
+				w.seed(t, id, ip, st)
+			}
+			for _, s := range tc.sims {
+				w.sims.set(s)
+			}
+			if tc.setup != nil {
+				tc.setup(w)
+			}
+			sum, err := w.syncer.SyncSIMs(context.Background(), tc.ask, w.clock.Now())
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			got := map[string]string{}
+			for _, o := range sum.SIMs {
+				got[o.ICCID] = o.Outcome
+			}
+			var sent []string
+			for _, c := range w.sent() {
+				sent = append(sent, fmt.Sprintf("%s %s", c.Kind, c.ICCID))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) || fmt.Sprint(sorted(sent)) != fmt.Sprint(tc.sent) {
+				t.Fatalf("outcomes %v, sent %v; want %v, %v", got, sent, tc.want, tc.sent)
+			}
+			if tc.check != nil {
+				tc.check(t, sum)
+			}
+		})
+	}
+}
+
+func TestTargetedSyncNeedsItsStoreAndLookups(t *testing.T) {
+	t.Parallel()
+	s, err := app.NewSyncer(app.Deps{Store: &fakeStore{}, Inventory: &fakeInventory{}, Publisher: &fakePublisher{}, Notifier: &fakeNotifier{},
+		Lease: &fakeLease{}, Logger: slog.New(slog.DiscardHandler)}, app.Guard{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SyncSIMs(context.Background(), []string{iccid(1)}, time.Time{}); err == nil {
+		t.Fatal("a syncer without records or lookups ran a targeted sync")
 	}
 }
