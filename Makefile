@@ -58,11 +58,11 @@ test: deps build lint vulncheck
 test-unit:
 	$(GO) test -count=1 -short $(PKGS)
 
-## bench-sync: one unchanged reconciliation of 1,000 / 10,000 / 100,000 SIMs (simulator vs store):
-## seconds, peak RSS of the reconciling process, commands published; moto-backed figures for 1,000 / 10,000
-bench-sync: deps
-	$(GO) build -o $(BIN)/bench-sync ./services/sim-poller/cmd/bench-sync
-	$(BIN)/bench-sync
+## bench-sync: the built sim-poller reconciles 1,000 / 10,000 unchanged SIMs (simulator vs a SIM table in moto) through
+## POST /sync; the last line is sims=… seconds=… peak_rss_mb=… published=… (SIZES=1000,10000,100000 for more)
+bench-sync: deps-run build
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./tools/cmd/bench-sync
+	$(BIN)/bench-sync -bin $(BIN) -sizes $${SIZES:-1000,10000} -logs $(CURDIR)/.run/bench-sync
 
 ## images: the service images (docker; one Dockerfile, SERVICE build arg); IMAGE_TAG defaults to local
 IMAGE_TAG ?= local

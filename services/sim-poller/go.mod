@@ -52,7 +52,7 @@ require (
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/oklog/ulid v1.3.1 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
-	github.com/prometheus/client_model v0.6.3 // indirect
+	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/sethvargo/go-envconfig v1.3.0 // indirect
@@ -69,7 +69,5 @@ require (
 )
 
 replace github.com/simbridge/simbridge/libs => ../../libs
-
-replace github.com/simbridge/simbridge/tools => ../../tools
 
 replace github.com/simbridge/simbridge/libs/testkit => ../../libs/testkit

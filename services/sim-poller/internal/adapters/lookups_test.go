@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/adapters"
+	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
 // countingSIMs answers every SIM as Enabled and counts the questions.
@@ -19,13 +19,13 @@ type countingSIMs struct {
 	fail  atomic.Bool
 }
 
-func (c *countingSIMs) GetSIM(_ context.Context, iccid string) (onceapi.SIM, error) {
+func (c *countingSIMs) GetSIM(_ context.Context, iccid string) (domain.RemoteSIM, error) {
 	c.calls.Add(1)
 	time.Sleep(c.delay)
 	if c.fail.Load() {
-		return onceapi.SIM{}, errors.New("503")
+		return domain.RemoteSIM{}, errors.New("503")
 	}
-	return onceapi.SIM{ICCID: iccid, Status: onceapi.StatusEnabled}, nil
+	return domain.RemoteSIM{ICCID: iccid, Status: domain.StatusEnabled}, nil
 }
 
 func shared(sims adapters.SIMGetter, window time.Duration) *adapters.SharedLookups {
@@ -108,10 +108,10 @@ func TestHintsYieldToAListing(t *testing.T) {
 
 type countingLister struct{ calls atomic.Int32 }
 
-func (c *countingLister) ListSIMs(_ context.Context, fn func([]onceapi.SIM) error) (onceapi.ListStats, error) {
+func (c *countingLister) ListSIMs(_ context.Context, fn func([]domain.RemoteSIM) error) (int, error) {
 	c.calls.Add(1)
 	time.Sleep(50 * time.Millisecond)
-	return onceapi.ListStats{Pages: 1}, fn([]onceapi.SIM{{ICCID: "8988280666000000001", Status: onceapi.StatusEnabled}})
+	return 1, fn([]domain.RemoteSIM{{ICCID: "8988280666000000001", Status: domain.StatusEnabled}})
 }
 
 // TestBatchesArrivingTogetherShareOneListing: requests of one burst share

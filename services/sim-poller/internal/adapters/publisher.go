@@ -1,4 +1,7 @@
-// Package adapters connects sim-poller's use case to SQS, SNS, DynamoDB and Prometheus.
+// Package adapters is what sim-poller calls, behind the interfaces its use
+// cases declare: the 1NCE Management API (libs/onceapi, with the sharing of
+// its rate between listings and lookups), DynamoDB (results, the lease),
+// SQS and SNS publishers, and the Data Streamer's credentials.
 package adapters
 
 import (

@@ -8,7 +8,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
@@ -46,7 +45,7 @@ func (s *Syncer) confirmAbsent(ctx context.Context, rec *domain.Reconciler, plan
 func (s *Syncer) verdict(ctx context.Context, iccid string) (domain.Verdict, error) {
 	sim, err := s.Inventory.GetSIM(ctx, iccid)
 	switch {
-	case errors.Is(err, onceapi.ErrSIMNotFound):
+	case errors.Is(err, ErrSIMNotFound):
 		return domain.VerdictGone, nil
 	case err != nil:
 		return domain.VerdictUnknown, err

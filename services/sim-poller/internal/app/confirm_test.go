@@ -6,31 +6,31 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
-	"time"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
+	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
 // answers makes GetSIM answer by SIM number: a status, or "404", or "500"
 // (an error after the client's retries); SIMs not in the table are gone.
-func answers(table map[int]string) func(context.Context, string) (onceapi.SIM, error) {
-	return func(_ context.Context, id string) (onceapi.SIM, error) {
+func answers(table map[int]string) func(context.Context, string) (domain.RemoteSIM, error) {
+	return func(_ context.Context, id string) (domain.RemoteSIM, error) {
 		for n, a := range table {
 			if iccid(n) != id {
 				continue
 			}
 			switch a {
 			case "500":
-				return onceapi.SIM{}, fmt.Errorf("get SIM %s: status 500: oops", id)
+				return domain.RemoteSIM{}, fmt.Errorf("get SIM %s: status 500: oops", id)
 			case "404":
-				return onceapi.SIM{}, fmt.Errorf("get SIM %s: %w", id, onceapi.ErrSIMNotFound)
+				return domain.RemoteSIM{}, fmt.Errorf("get SIM %s: %w", id, app.ErrSIMNotFound)
 			}
-			return onceapi.SIM{ICCID: id, IPAddress: ip(n), Status: a}, nil
+			return domain.RemoteSIM{ICCID: id, IP: ip(n), Status: a}, nil
 		}
-		return onceapi.SIM{}, fmt.Errorf("get SIM %s: %w", id, onceapi.ErrSIMNotFound)
+		return domain.RemoteSIM{}, fmt.Errorf("get SIM %s: %w", id, app.ErrSIMNotFound)
 	}
 }
 
@@ -47,16 +47,16 @@ func TestAbsentSIMsAreDisabledOnlyOnProof(t *testing.T) {
 		notes       []string
 		check       func(t *testing.T, sum app.Summary)
 	}{
-		{name: "gone (404) and Disabled are disabled", answers: map[int]string{20: "404", 21: onceapi.StatusDisabled, 22: "404", 23: onceapi.StatusDisabled},
+		{name: "gone (404) and Disabled are disabled", answers: map[int]string{20: "404", 21: domain.StatusDisabled, 22: "404", 23: domain.StatusDisabled},
 			wantDisable: []string{iccid(20), iccid(21), iccid(22), iccid(23)}},
-		{name: "still Enabled is kept and counted as listing drift", answers: map[int]string{20: onceapi.StatusEnabled, 21: "404", 22: onceapi.StatusEnabled, 23: "404"},
+		{name: "still Enabled is kept and counted as listing drift", answers: map[int]string{20: domain.StatusEnabled, 21: "404", 22: domain.StatusEnabled, 23: "404"},
 			wantDisable: []string{iccid(21), iccid(23)},
 			check: func(t *testing.T, sum app.Summary) {
 				if sum.Absent != 4 || sum.Drift != 2 || sum.Unconfirmed != 0 || strings.Join(sum.DriftExamples, ",") != iccid(20)+","+iccid(22) {
 					t.Errorf("absent=%d drift=%d unconfirmed=%d examples=%v", sum.Absent, sum.Drift, sum.Unconfirmed, sum.DriftExamples)
 				}
 			}},
-		{name: "a failed question keeps that SIM and fails the run", answers: map[int]string{20: "500", 21: "404", 22: onceapi.StatusEnabled, 23: "500"},
+		{name: "a failed question keeps that SIM and fails the run", answers: map[int]string{20: "500", 21: "404", 22: domain.StatusEnabled, 23: "500"},
 			wantErr: app.ErrUnconfirmed, wantDisable: []string{iccid(21)},
 			notes: []string{"could not say whether 2 of 4 absent SIMs are gone", "status 500"},
 			check: func(t *testing.T, sum app.Summary) {
@@ -99,7 +99,7 @@ func TestAbsentSIMsAreDisabledOnlyOnProof(t *testing.T) {
 func TestListedSIMsNeedNoConfirmation(t *testing.T) {
 	t.Parallel()
 	sims := listed(0, 10)
-	sims[3].Status = onceapi.StatusDisabled
+	sims[3].Status = domain.StatusDisabled
 	w := newWorld(stored(0, 10), sims)
 	if _, err := w.syncer.Sync(context.Background(), false); err != nil {
 		t.Fatal(err)
@@ -113,9 +113,9 @@ func TestListedSIMsNeedNoConfirmation(t *testing.T) {
 func TestIncompleteListingAsksAboutNoSIM(t *testing.T) {
 	t.Parallel()
 	w := newWorld(stored(0, 300), listed(0, 200))
-	w.inv.err = fmt.Errorf("%w: saw 100 distinct ICCIDs, X-Total-Count said 200", onceapi.ErrIncomplete)
+	w.inv.err = fmt.Errorf("%w: saw 100 distinct ICCIDs, X-Total-Count said 200", errListingIncomplete)
 	_, err := w.syncer.Sync(context.Background(), false)
-	if !errors.Is(err, onceapi.ErrIncomplete) || w.inv.questions() != 0 || w.pub.count(events.KindDisable) != 0 {
+	if !errors.Is(err, errListingIncomplete) || w.inv.questions() != 0 || w.pub.count(events.KindDisable) != 0 {
 		t.Fatalf("err %v, %d questions, %d disables; want ErrIncomplete, none, none", err, w.inv.questions(), w.pub.count(events.KindDisable))
 	}
 	assertNotified(t, w.notifier, []string{"saw 100 distinct ICCIDs, X-Total-Count said 200", "no SIM disabled"})
@@ -152,7 +152,7 @@ func TestEmptyListingAsksNothingAndFails(t *testing.T) {
 func TestForcedRunConfirmsEveryAbsentSIM(t *testing.T) {
 	t.Parallel()
 	w := newWorld(stored(0, 100), listed(0, 40))
-	w.inv.get = answers(map[int]string{50: onceapi.StatusEnabled})
+	w.inv.get = answers(map[int]string{50: domain.StatusEnabled})
 	if _, err := w.syncer.Sync(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
@@ -161,20 +161,39 @@ func TestForcedRunConfirmsEveryAbsentSIM(t *testing.T) {
 	}
 }
 
+// TestConfirmationsAreBoundedInConcurrency: each question is held until 4
+// are in flight (or every one has been asked), so the test sees the most
+// the run lets out at once without timing anything.
 func TestConfirmationsAreBoundedInConcurrency(t *testing.T) {
 	t.Parallel()
+	const limit, absent = 4, 20
 	w := newWorld(stored(0, 60), listed(0, 40))
-	w.inv.get = func(_ context.Context, id string) (onceapi.SIM, error) {
-		time.Sleep(20 * time.Millisecond)
-		return onceapi.SIM{ICCID: id, Status: onceapi.StatusEnabled}, nil
+	var mu sync.Mutex
+	full := sync.NewCond(&mu)
+	inFlight, asked := 0, 0
+	w.inv.get = func(_ context.Context, id string) (domain.RemoteSIM, error) {
+		mu.Lock()
+		inFlight++
+		asked++
+		full.Broadcast()
+		for inFlight < limit && asked < absent {
+			full.Wait()
+		}
+		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+		}()
+		return domain.RemoteSIM{ICCID: id, Status: domain.StatusEnabled}, nil
 	}
 	if _, err := w.syncer.Sync(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
 	w.inv.mu.Lock()
 	defer w.inv.mu.Unlock()
-	if len(w.inv.asked) != 20 || w.inv.maxAtOnce > 4 || w.inv.maxAtOnce < 2 {
-		t.Fatalf("asked %d, at most %d at once; want 20 asked, 2 to 4 at once", len(w.inv.asked), w.inv.maxAtOnce)
+	if len(w.inv.asked) != absent || w.inv.maxAtOnce != limit {
+		t.Fatalf("asked %d, at most %d at once; want %d asked, %d at once", len(w.inv.asked), w.inv.maxAtOnce, absent, limit)
 	}
 }
 
@@ -183,10 +202,10 @@ func TestShutdownDuringConfirmationsDisablesNothing(t *testing.T) {
 	w := newWorld(stored(0, 30), listed(0, 20))
 	ctx, cancel := context.WithCancelCause(context.Background())
 	stop := errors.New("shutting down")
-	w.inv.get = func(ctx context.Context, id string) (onceapi.SIM, error) {
+	w.inv.get = func(ctx context.Context, id string) (domain.RemoteSIM, error) {
 		cancel(stop)
 		<-ctx.Done()
-		return onceapi.SIM{}, context.Cause(ctx)
+		return domain.RemoteSIM{}, context.Cause(ctx)
 	}
 	sum, err := w.syncer.Sync(ctx, true)
 	if !errors.Is(err, app.ErrInterrupted) || !errors.Is(err, stop) || !sum.Interrupted {
@@ -207,9 +226,9 @@ func TestShutdownBetweenConfirmationsIsNoSuccess(t *testing.T) {
 	t.Parallel()
 	w := newWorld(stored(0, 30), listed(0, 20))
 	ctx, cancel := context.WithCancel(context.Background())
-	w.inv.get = func(_ context.Context, id string) (onceapi.SIM, error) {
+	w.inv.get = func(_ context.Context, id string) (domain.RemoteSIM, error) {
 		cancel() // every question answers, but the run must not go on asking
-		return onceapi.SIM{ICCID: id, Status: onceapi.StatusEnabled}, nil
+		return domain.RemoteSIM{ICCID: id, Status: domain.StatusEnabled}, nil
 	}
 	sum, err := w.syncer.Sync(ctx, true)
 	if !errors.Is(err, app.ErrInterrupted) || !strings.Contains(err.Error(), "absent SIMs") || w.inv.questions() >= 10 {

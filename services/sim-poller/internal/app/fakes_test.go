@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
+	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
 // iccid is the n-th test SIM's ICCID.
@@ -20,10 +21,10 @@ func iccid(n int) string { return fmt.Sprintf("89882806660000%05d", n) }
 func ip(n int) string { return fmt.Sprintf("10.1.%d.%d", n/250, n%250+1) }
 
 // listed returns SIMs from..to-1 as 1NCE lists them, enabled.
-func listed(from, to int) []onceapi.SIM {
-	var out []onceapi.SIM
+func listed(from, to int) []domain.RemoteSIM {
+	var out []domain.RemoteSIM
 	for n := from; n < to; n++ {
-		out = append(out, onceapi.SIM{ICCID: iccid(n), IPAddress: ip(n), Status: onceapi.StatusEnabled})
+		out = append(out, domain.RemoteSIM{ICCID: iccid(n), IP: ip(n), Status: domain.StatusEnabled})
 	}
 	return out
 }
@@ -32,7 +33,7 @@ func listed(from, to int) []onceapi.SIM {
 func stored(from, to int) []simrec.Summary {
 	var out []simrec.Summary
 	for n := from; n < to; n++ {
-		out = append(out, simrec.Summary{ICCID: iccid(n), IP: ip(n), Active: true, Status: onceapi.StatusEnabled, Version: 1})
+		out = append(out, simrec.Summary{ICCID: iccid(n), IP: ip(n), Active: true, Status: domain.StatusEnabled, Version: 1})
 	}
 	return out
 }
@@ -55,14 +56,16 @@ func (s *fakeStore) Scan(_ context.Context, fn func(simrec.Summary) error) error
 }
 
 // fakeInventory serves sims in pages of 100; err ends the listing after the
-// first page, and onPage runs after each page (to lose a lease mid-run).
+// first page, onPage runs after each page (to lose a lease mid-run), and
+// hang makes the listing wait for its context to end.
 // GetSIM answers with get, by default 404 (the SIM left the account), and
 // records how many questions were asked and at most how many at once.
 type fakeInventory struct {
-	sims      []onceapi.SIM
+	sims      []domain.RemoteSIM
 	err       error
 	onPage    func(page int)
-	get       func(ctx context.Context, iccid string) (onceapi.SIM, error)
+	hang      bool
+	get       func(ctx context.Context, iccid string) (domain.RemoteSIM, error)
 	calls     int
 	asked     []string
 	inFlight  int
@@ -70,7 +73,7 @@ type fakeInventory struct {
 	mu        sync.Mutex
 }
 
-func (f *fakeInventory) GetSIM(ctx context.Context, iccid string) (onceapi.SIM, error) {
+func (f *fakeInventory) GetSIM(ctx context.Context, iccid string) (domain.RemoteSIM, error) {
 	f.mu.Lock()
 	f.asked = append(f.asked, iccid)
 	f.inFlight++
@@ -84,7 +87,7 @@ func (f *fakeInventory) GetSIM(ctx context.Context, iccid string) (onceapi.SIM, 
 	if f.get != nil {
 		return f.get(ctx, iccid)
 	}
-	return onceapi.SIM{}, fmt.Errorf("get SIM %s: %w", iccid, onceapi.ErrSIMNotFound)
+	return domain.RemoteSIM{}, fmt.Errorf("get SIM %s: %w", iccid, app.ErrSIMNotFound)
 }
 
 // questions returns how many SIMs were asked about.
@@ -94,46 +97,57 @@ func (f *fakeInventory) questions() int {
 	return len(f.asked)
 }
 
-func (f *fakeInventory) ListSIMs(ctx context.Context, fn func([]onceapi.SIM) error) (onceapi.ListStats, error) {
+func (f *fakeInventory) ListSIMs(ctx context.Context, fn func([]domain.RemoteSIM) error) (int, error) {
 	f.mu.Lock()
 	f.calls++
 	f.mu.Unlock()
-	var stats onceapi.ListStats
+	if f.hang {
+		<-ctx.Done()
+	}
+	pages := 0
 	for start := 0; start < len(f.sims) || start == 0; start += 100 {
 		if err := ctx.Err(); err != nil {
-			return stats, err
+			return pages, err
 		}
 		page := f.sims[start:min(start+100, len(f.sims))]
-		stats.Pages++
+		pages++
 		if err := fn(page); err != nil {
-			return stats, err
+			return pages, err
 		}
 		if f.onPage != nil {
-			f.onPage(stats.Pages)
+			f.onPage(pages)
 		}
 		if f.err != nil {
-			return stats, f.err
+			return pages, f.err
 		}
 		if len(f.sims) == 0 {
 			break
 		}
 	}
-	return stats, nil
+	return pages, nil
 }
 
+// fakePublisher keeps what it sent, fails the SIMs of failOn and calls
+// onSend after each send.
 type fakePublisher struct {
 	mu     sync.Mutex
 	sent   []events.SimCommand
 	failOn map[string]bool
+	onSend func()
 }
 
 func (p *fakePublisher) Publish(_ context.Context, cmd events.SimCommand) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.failOn[cmd.ICCID] {
+		p.mu.Unlock()
 		return errors.New("sqs unavailable")
 	}
 	p.sent = append(p.sent, cmd)
+	hook := p.onSend
+	p.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	return nil
 }
 
@@ -162,6 +176,10 @@ func (n *fakeNotifier) Failure(_ context.Context, iccid, ip, msg string) error {
 }
 
 var errLeaseLost = errors.New("lease lost")
+
+// errListingIncomplete is how the 1NCE adapter fails a listing that did not
+// add up (onceapi.ErrIncomplete).
+var errListingIncomplete = errors.New("SIM listing incomplete")
 
 // fakeLease is held by another replica when held is set; lose cancels the
 // running job as a failed renewal would.
@@ -193,6 +211,39 @@ func (l *fakeLease) loseIt() {
 	l.lose(errLeaseLost)
 }
 
+// fakeClock is a clock whose waits end at once: each moves its time on by
+// the wait, so limits computed from Now pass as they would in real time,
+// without taking any. Waited is the total of the waits.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	waited time.Duration
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now, c.waited = c.now.Add(d), c.waited+d
+	ch := make(chan time.Time, 1)
+	ch <- c.now
+	return ch
+}
+
+// total is how long the use case waited.
+func (c *fakeClock) total() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.waited
+}
+
 // world is one syncer with fakes around it.
 type world struct {
 	store    *fakeStore
@@ -200,17 +251,19 @@ type world struct {
 	pub      *fakePublisher
 	notifier *fakeNotifier
 	lease    *fakeLease
+	clock    *fakeClock
 	syncer   *app.Syncer
 }
 
-func newWorld(store []simrec.Summary, sims []onceapi.SIM) *world {
+func newWorld(store []simrec.Summary, sims []domain.RemoteSIM) *world {
 	w := &world{store: &fakeStore{sims: store}, inv: &fakeInventory{sims: sims}, pub: &fakePublisher{},
-		notifier: &fakeNotifier{}, lease: &fakeLease{}}
+		notifier: &fakeNotifier{}, lease: &fakeLease{}, clock: newFakeClock()}
 	var err error
 	w.syncer, err = app.NewSyncer(app.Deps{Store: w.store, Inventory: w.inv, Publisher: w.pub, Notifier: w.notifier,
 		Lease: w.lease, Logger: slog.New(slog.DiscardHandler)}, app.Guard{MaxDisableShare: 0.1, DisableAllowance: 5}, 4)
 	if err != nil {
 		panic(err)
 	}
+	w.syncer.Clock = w.clock
 	return w
 }

@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/onceapi"
 )
 
 // The Data Streamer tells sim-poller, within seconds, that something
@@ -58,7 +56,8 @@ type Hints struct {
 	// relevant are the event types (lowercase descriptions) that may mean a
 	// SIM changed in a way simbridge cares about.
 	relevant map[string]bool
-	now      func() time.Time
+	// Clock stamps the requests (SystemClock).
+	Clock Clock
 }
 
 // NewHints accepts the event types named in relevant (descriptions, any case).
@@ -66,24 +65,36 @@ func NewHints(q HintQueue, relevant []string) (*Hints, error) {
 	if q == nil || len(relevant) == 0 {
 		return nil, errors.New("hints: a queue and at least one relevant event type are required")
 	}
-	h := &Hints{Queue: q, relevant: map[string]bool{}, now: time.Now}
+	h := &Hints{Queue: q, relevant: map[string]bool{}, Clock: SystemClock{}}
 	for _, r := range relevant {
 		h.relevant[normalizeType(r)] = true
 	}
 	return h, nil
 }
 
+// StreamRecord is what Accept reads of one Data Streamer record; the
+// receiver decodes the wire format (onceapi.StreamRecord) into it, so no
+// other field of an event can reach a decision.
+type StreamRecord struct {
+	// Usage is set on usage records (traffic, no event).
+	Usage bool
+	// EventType is the event type's description ("" when none).
+	EventType string
+	// ICCID is the record's SIM ("" when none).
+	ICCID string
+}
+
 // Accept classifies recs and enqueues one request for the SIMs of the
 // relevant ones; it fails (wrapping ErrEnqueue) only when that request
 // could not be enqueued.
-func (h *Hints) Accept(ctx context.Context, recs []onceapi.StreamRecord, ids []string) (HintBatch, error) {
+func (h *Hints) Accept(ctx context.Context, recs []StreamRecord, ids []string) (HintBatch, error) {
 	b := HintBatch{Records: map[string]int{}}
 	var iccids []string
 	for _, r := range recs {
 		outcome := h.classify(r)
 		b.Records[outcome]++
 		if outcome == RecordRelevant {
-			iccids = append(iccids, r.SIM.ICCID)
+			iccids = append(iccids, r.ICCID)
 		}
 	}
 	iccids = unique(iccids)
@@ -91,7 +102,7 @@ func (h *Hints) Accept(ctx context.Context, recs []onceapi.StreamRecord, ids []s
 	if len(iccids) == 0 {
 		return b, nil
 	}
-	req := events.SyncRequest{ID: BatchID(ids), ICCIDs: iccids, Source: events.SourceDataStreamer, RequestedAt: h.now().UTC()}
+	req := events.SyncRequest{ID: BatchID(ids), ICCIDs: iccids, Source: events.SourceDataStreamer, RequestedAt: h.Clock.Now().UTC()}
 	if err := h.Queue.Enqueue(ctx, req); err != nil {
 		return b, fmt.Errorf("%w: %w", ErrEnqueue, err)
 	}
@@ -100,13 +111,13 @@ func (h *Hints) Accept(ctx context.Context, recs []onceapi.StreamRecord, ids []s
 }
 
 // classify says what a record is to simbridge.
-func (h *Hints) classify(r onceapi.StreamRecord) string {
+func (h *Hints) classify(r StreamRecord) string {
 	switch {
-	case r.IsUsage():
+	case r.Usage:
 		return RecordUsage
-	case r.EventType == nil || !h.relevant[normalizeType(r.EventType.Description)]:
+	case r.EventType == "" || !h.relevant[normalizeType(r.EventType)]:
 		return RecordIrrelevant
-	case r.SIM == nil || !events.ValidICCID(r.SIM.ICCID):
+	case !events.ValidICCID(r.ICCID):
 		return RecordInvalid
 	default:
 		return RecordRelevant

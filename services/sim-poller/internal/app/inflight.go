@@ -6,7 +6,6 @@ import (
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/simrec"
-	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
 // Real time makes two changes of one SIM a second apart ordinary (added,
@@ -105,18 +104,18 @@ func shows(rec simrec.Record, found bool, cmd events.SimCommand) bool {
 
 // expected is the reconciler's view of a record once cmd has been applied;
 // changes computed from it name cmd as their base command.
-func expected(l domain.LocalSIM, cmd events.SimCommand) domain.LocalSIM {
+func expected(l simrec.Summary, cmd events.SimCommand) simrec.Summary {
 	l.LastCommand = cmd.CommandID()
 	switch cmd.Kind {
 	case events.KindCreate, events.KindUpdate, events.KindReissue:
-		l.IP, l.Active, l.State, l.Status = cmd.IP, true, string(simrec.StateActive), cmd.Status
+		l.IP, l.Active, l.State, l.Status = cmd.IP, true, simrec.StateActive, cmd.Status
 	case events.KindDisable:
-		l.Active, l.State = false, string(simrec.StateDisabled)
+		l.Active, l.State = false, simrec.StateDisabled
 		if cmd.Status != "" {
 			l.Status = cmd.Status
 		}
 	case events.KindRevoke:
-		l.Active, l.State = false, string(simrec.StateRevoked)
+		l.Active, l.State = false, simrec.StateRevoked
 	}
 	return l
 }

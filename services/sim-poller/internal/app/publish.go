@@ -5,23 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
 // publishAll sends the changes with bounded concurrency. It keeps going past
 // a failed send, so one bad send does not hold back the rest, but sends
 // nothing more once ctx ends: a run that lost its lease must not disable.
-func (s *Syncer) publishAll(ctx context.Context, changes []domain.Change, sum *Summary) error {
+func (s *Syncer) publishAll(ctx context.Context, changes []events.SimCommand, sum *Summary) error {
 	var t tally
-	observed := s.now().UTC()
+	observed := s.Clock.Now().UTC()
 	var g errgroup.Group
 	g.SetLimit(s.publishers)
-	for _, c := range changes {
+	for _, cmd := range changes {
 		if ctx.Err() != nil {
 			break
 		}
@@ -29,12 +27,12 @@ func (s *Syncer) publishAll(ctx context.Context, changes []domain.Change, sum *S
 			if ctx.Err() != nil {
 				return nil
 			}
-			cmd := toCommand(c, observed)
+			cmd.ObservedAt = observed
 			err := s.Publisher.Publish(ctx, cmd)
 			if err == nil {
-				s.inflight.add(cmd, s.now())
+				s.inflight.add(cmd, s.Clock.Now())
 			}
-			t.add(c.Kind, err)
+			t.add(cmd.Kind, err)
 			return nil
 		})
 	}
@@ -81,9 +79,4 @@ func (t *tally) err(stopped error, want int) error {
 		errs = append(errs, fmt.Errorf("stopped after publishing %d of %d commands: %w", t.total, want, stopped))
 	}
 	return errors.Join(errs...)
-}
-
-func toCommand(c domain.Change, at time.Time) events.SimCommand {
-	return events.SimCommand{Kind: c.Kind, ICCID: c.ICCID, IP: c.IP, Status: c.Status, Reason: c.Reason, BaseVersion: c.BaseVersion, BaseCommand: c.BaseCommand, ObservedAt: at,
-		IMSI: c.Attributes.IMSI, MSISDN: c.Attributes.MSISDN, Label: c.Attributes.Label}
 }

@@ -54,7 +54,7 @@ func (s *Syncer) summarize(ctx context.Context, sum Summary, runErr error) {
 	if total(sum.Published) == 0 && total(rt) == 0 {
 		return
 	}
-	out := events.NewSyncSummary(s.now())
+	out := events.NewSyncSummary(s.Clock.Now())
 	out.Published, out.RealtimePublished, out.Listed, out.Failed = sum.Published, rt, sum.Listed, runErr != nil
 	if len(sum.Problems) > 0 {
 		out.Skipped = sum.Problems

@@ -5,10 +5,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
 type fakeSummaries struct {
@@ -40,13 +39,13 @@ func TestSummariesCountRunsAndRealTimeChanges(t *testing.T) {
 		t.Fatalf("a run that changed nothing sent %+v", sums.got)
 	}
 	w.sims.set(enabledSIM(7))
-	if _, err := w.syncer.SyncSIMs(ctx, []string{iccid(7)}, time.Now()); err != nil {
+	if _, err := w.syncer.SyncSIMs(ctx, []string{iccid(7)}, w.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if len(sums.got) != 0 {
 		t.Fatal("a hint sent a summary of its own")
 	}
-	w.inv.sims = []onceapi.SIM{enabledSIM(8), enabledSIM(9)}
+	w.inv.sims = []domain.RemoteSIM{enabledSIM(8), enabledSIM(9)}
 	if _, err := w.syncer.Sync(ctx, false); err != nil {
 		t.Fatal(err)
 	}

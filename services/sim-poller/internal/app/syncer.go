@@ -1,18 +1,29 @@
-// Package app holds sim-poller's use case: one reconciliation run.
+// Package app holds sim-poller's use cases, one per file:
+//
+//   - full_sync.go: one reconciliation of the whole 1NCE account with the
+//     SIM store (the schedule, POST /sync, a full-sync request);
+//   - targeted_sync.go: the same rules applied to a few SIMs, each looked
+//     up on its own (operators' "sync these SIMs", Data Streamer hints);
+//   - sync_request.go: a request from the sync queue, run and answered;
+//   - hints.go: Data Streamer records turned into a sync request.
+//
+// Both syncs share the Syncer (syncer.go): its dependencies, declared here
+// as the small interfaces the use cases call, and its memory of the
+// commands it published (inflight.go). The rules themselves are in
+// internal/domain; nothing here imports an SDK or a transport.
 package app
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/simrec"
+	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
 // Errors callers branch on: each names a way a run is not a success.
@@ -28,6 +39,9 @@ var (
 	// ErrUnconfirmed means 1NCE could not be asked whether some absent SIMs
 	// are gone; they keep their access this run.
 	ErrUnconfirmed = errors.New("absent SIMs not confirmed")
+	// ErrSIMNotFound is the Inventory's (and Lookups') answer for a SIM the
+	// 1NCE account does not hold: proof that it left.
+	ErrSIMNotFound = errors.New("SIM not in the 1NCE account")
 )
 
 // Store lists what the SIM store holds.
@@ -35,11 +49,13 @@ type Store interface {
 	Scan(ctx context.Context, fn func(simrec.Summary) error) error
 }
 
-// Inventory reads the 1NCE account: every SIM page by page, and one SIM
-// (onceapi.ErrSIMNotFound when the account does not hold it).
+// Inventory reads the 1NCE account. ListSIMs hands every SIM to fn page by
+// page and returns how many pages it read; an error means the listing
+// failed or did not add up (then nothing may be disabled). GetSIM reads one
+// SIM, an error wrapping ErrSIMNotFound when the account does not hold it.
 type Inventory interface {
-	ListSIMs(ctx context.Context, fn func(page []onceapi.SIM) error) (onceapi.ListStats, error)
-	GetSIM(ctx context.Context, iccid string) (onceapi.SIM, error)
+	ListSIMs(ctx context.Context, fn func(page []domain.RemoteSIM) error) (pages int, err error)
+	GetSIM(ctx context.Context, iccid string) (domain.RemoteSIM, error)
 }
 
 // Publisher sends one command to its queue.
@@ -87,16 +103,21 @@ type Deps struct {
 // Syncer runs reconciliations, one at a time across every replica.
 type Syncer struct {
 	Deps
+	// Timeout bounds one full run (none when not positive), so a hung
+	// listing or publish cannot hold the lease and the schedule forever;
+	// a run that hits it is interrupted (ErrInterrupted, DeadlineExceeded).
+	Timeout time.Duration
 	// SettleTimeout bounds how long a targeted sync waits for the record
 	// of a SIM whose create is still in a queue (see inflight.go).
 	SettleTimeout time.Duration
 	// PageSize is the 1NCE listing's page size: with the size of the last
 	// complete listing it says when a targeted sync lists instead.
-	PageSize   int
+	PageSize int
+	// Clock is the time runs read and wait on (SystemClock).
+	Clock      Clock
 	lastListed atomic.Int64
 	guard      Guard
 	publishers int
-	now        func() time.Time
 	mu         sync.Mutex
 	inflight   inflight
 	realtime   realtimeCounts
@@ -107,47 +128,5 @@ func NewSyncer(d Deps, guard Guard, publishers int) (*Syncer, error) {
 	if d.Store == nil || d.Inventory == nil || d.Publisher == nil || d.Notifier == nil || d.Lease == nil || d.Logger == nil {
 		return nil, errors.New("syncer: every dependency is required")
 	}
-	return &Syncer{Deps: d, guard: guard, publishers: max(publishers, 1), now: time.Now, SettleTimeout: 30 * time.Second}, nil
-}
-
-// Sync runs one reconciliation. force overrides the mass-disable guard (never
-// an incomplete listing). It returns an error wrapping ErrRunInProgress when
-// a run is under way here or on another replica, and an error for every run
-// that is not a success: a failed or incomplete listing, a guard refusal
-// (ErrGuardRefused), absent SIMs that could not be confirmed
-// (ErrUnconfirmed), failed publishes, or ctx ending first (ErrInterrupted,
-// with the summary of what was done). Whatever went wrong in a run that was
-// not interrupted (including invalid SIMs 1NCE listed) is told to operators
-// in one failure notification.
-func (s *Syncer) Sync(ctx context.Context, force bool) (Summary, error) {
-	if !s.mu.TryLock() {
-		return Summary{}, ErrRunInProgress
-	}
-	defer s.mu.Unlock()
-	sum := Summary{StartedAt: s.now().UTC(), Published: map[string]int{}}
-	err := s.Lease.Do(ctx, func(ctx context.Context) error { return s.run(ctx, force, &sum) })
-	if errors.Is(err, ErrRunInProgress) {
-		return Summary{}, err
-	}
-	sum.DurationSeconds = s.now().Sub(sum.StartedAt).Seconds()
-	interrupted := err != nil && ctx.Err() != nil
-	switch {
-	case interrupted:
-		sum.Interrupted = true
-		err = fmt.Errorf("sync: %w (%w): %w", ErrInterrupted, context.Cause(ctx), err)
-	case err != nil:
-		err = fmt.Errorf("sync: %w", err)
-	}
-	if err != nil {
-		sum.Error = err.Error()
-	}
-	if interrupted {
-		// Shutdown, the run's deadline or a caller that went away: an
-		// interrupted run is no news for operators (it disabled nothing it
-		// had not proven); the next one starts afresh.
-		return sum, err
-	}
-	s.notify(ctx, sum)
-	s.summarize(ctx, sum, err)
-	return sum, err
+	return &Syncer{Deps: d, guard: guard, publishers: max(publishers, 1), Clock: SystemClock{}, SettleTimeout: 30 * time.Second}, nil
 }

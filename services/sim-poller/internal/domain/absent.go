@@ -80,7 +80,7 @@ func (r *Reconciler) PlanConfirmations(p Policy) ConfirmPlan {
 // Confirm records the single-SIM endpoint's verdict on an absent SIM; a SIM
 // that is not absent (listed, inactive, unknown to the store) is ignored.
 func (r *Reconciler) Confirm(iccid string, v Verdict) {
-	if l, ok := r.local[iccid]; ok && l.mayGainAccess() && !l.seen {
+	if l, ok := r.local[iccid]; ok && mayGainAccess(l.Summary) && !l.seen {
 		r.verdicts[iccid] = v
 	}
 }
@@ -89,7 +89,7 @@ func (r *Reconciler) Confirm(iccid string, v Verdict) {
 func (r *Reconciler) absent() []string {
 	var out []string
 	for id, l := range r.local {
-		if l.mayGainAccess() && !l.seen {
+		if mayGainAccess(l.Summary) && !l.seen {
 			out = append(out, id)
 		}
 	}
@@ -99,16 +99,16 @@ func (r *Reconciler) absent() []string {
 
 // confirmedDisables takes access away from the absent SIMs 1NCE confirmed
 // gone or disabled, and counts the others in the report.
-func (r *Reconciler) confirmedDisables() []Change {
-	var out []Change
+func (r *Reconciler) confirmedDisables() []events.SimCommand {
+	var out []events.SimCommand
 	for _, id := range r.absent() {
 		l := r.local[id]
 		r.report.Absent++
 		switch r.verdicts[id] {
 		case VerdictGone:
-			out = append(out, Change{Kind: events.KindDisable, ICCID: id, IP: l.IP, Reason: ReasonAbsent, BaseVersion: l.Version, BaseCommand: l.LastCommand})
+			out = append(out, disable(l.Summary, "", ReasonAbsent))
 		case VerdictDisabled:
-			out = append(out, Change{Kind: events.KindDisable, ICCID: id, IP: l.IP, Status: StatusDisabled, Reason: ReasonDisabled, BaseVersion: l.Version, BaseCommand: l.LastCommand})
+			out = append(out, disable(l.Summary, StatusDisabled, ReasonDisabled))
 		case VerdictEnabled:
 			r.report.Drift++
 			if len(r.report.DriftExamples) < maxExamples {

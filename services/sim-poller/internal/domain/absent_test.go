@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
@@ -11,7 +12,7 @@ func TestPlanConfirmations(t *testing.T) {
 	t.Parallel()
 	// 100 active SIMs; the listing shows the last 80, 5 of them Disabled: 20
 	// are absent and 5 disables are decided before any confirmation.
-	var local []domain.LocalSIM
+	var local []simrec.Summary
 	var remote []domain.RemoteSIM
 	for i := range 100 {
 		id, ip := fmt.Sprintf("89882806660000%05d", i), fmt.Sprintf("10.0.0.%d", i+1)
@@ -58,7 +59,7 @@ func TestPlanConfirmations(t *testing.T) {
 
 func TestEmptyListingIsRefusedWithoutAskingAboutAnySIM(t *testing.T) {
 	t.Parallel()
-	r := domain.NewReconciler([]domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)})
+	r := domain.NewReconciler([]simrec.Summary{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)})
 	p := domain.Policy{ListingComplete: true, MaxDisableShare: 1, DisableAllowance: 100}
 	if plan := r.PlanConfirmations(p); len(plan.ICCIDs) != 0 {
 		t.Fatalf("plan %+v for an empty listing", plan)

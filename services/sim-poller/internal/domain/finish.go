@@ -19,9 +19,9 @@ type Policy struct {
 	Force bool
 }
 
-// Finish returns the changes to publish, sorted by ICCID, and the report.
+// Finish returns the commands to publish, sorted by ICCID, and the report.
 // Absent SIMs are disabled only as far as Confirm proved them gone.
-func (r *Reconciler) Finish(p Policy) ([]Change, Report) {
+func (r *Reconciler) Finish(p Policy) ([]events.SimCommand, Report) {
 	conflicted := r.conflictedICCIDs()
 	for _, id := range sortedKeys(conflicted) {
 		r.report.problem(ProblemIPConflict, id)
@@ -38,7 +38,7 @@ func (r *Reconciler) Finish(p Policy) ([]Change, Report) {
 
 // pendingChanges splits the listed SIMs' changes into ups (create, update)
 // and downs (disable), leaving out conflicted SIMs.
-func (r *Reconciler) pendingChanges(conflicted map[string]bool) (ups, downs []Change) {
+func (r *Reconciler) pendingChanges(conflicted map[string]bool) (ups, downs []events.SimCommand) {
 	for iccid, c := range r.pending {
 		switch {
 		case conflicted[iccid]:
@@ -66,11 +66,11 @@ func (r *Reconciler) conflictedICCIDs() map[string]bool {
 
 // conflictDisables takes access away from active SIMs caught in an IP
 // conflict, since the device at that IP could be either SIM.
-func (r *Reconciler) conflictDisables(conflicted map[string]bool) []Change {
-	var out []Change
+func (r *Reconciler) conflictDisables(conflicted map[string]bool) []events.SimCommand {
+	var out []events.SimCommand
 	for id := range conflicted {
 		if l, ok := r.local[id]; ok && l.Active {
-			out = append(out, Change{Kind: events.KindDisable, ICCID: id, IP: l.IP, Status: StatusEnabled, Reason: ReasonIPConflict, BaseVersion: l.Version, BaseCommand: l.LastCommand})
+			out = append(out, disable(l.Summary, StatusEnabled, ReasonIPConflict))
 		}
 	}
 	return out
@@ -88,7 +88,7 @@ func (r *Reconciler) decidedDisables() int {
 // run would disable more than the policy allows, or 1NCE listed nothing while
 // the store holds active SIMs (an empty answer is an outage, not a fleet that
 // left).
-func (r *Reconciler) guard(downs []Change, p Policy) []Change {
+func (r *Reconciler) guard(downs []events.SimCommand, p Policy) []events.SimCommand {
 	if !p.ListingComplete {
 		r.report.DisablesWithheld = len(downs)
 		return nil

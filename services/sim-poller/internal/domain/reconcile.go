@@ -5,6 +5,7 @@ import (
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/simip"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // Reconciler compares a stream of 1NCE SIMs with the store. Feed every store
@@ -13,26 +14,26 @@ import (
 // full 1NCE objects, and every lookup is a map access: no O(n·m) comparison.
 type Reconciler struct {
 	local     map[string]localEntry
-	owner     map[netip.Addr]string   // ip -> first enabled SIM claiming it
-	conflicts map[netip.Addr][]string // ip -> every claimant, only for shared IPs
-	pending   map[string]Change       // candidate changes by ICCID
-	seenNew   map[string]bool         // listed SIMs the store does not know
-	verdicts  map[string]Verdict      // absent SIMs confirmed by the single-SIM endpoint
+	owner     map[netip.Addr]string        // ip -> first enabled SIM claiming it
+	conflicts map[netip.Addr][]string      // ip -> every claimant, only for shared IPs
+	pending   map[string]events.SimCommand // candidate commands by ICCID
+	seenNew   map[string]bool              // listed SIMs the store does not know
+	verdicts  map[string]Verdict           // absent SIMs confirmed by the single-SIM endpoint
 	report    Report
 }
 
 type localEntry struct {
-	LocalSIM
+	simrec.Summary
 	seen bool
 }
 
 // NewReconciler starts a reconciliation against the store's current state.
-func NewReconciler(local []LocalSIM) *Reconciler {
+func NewReconciler(local []simrec.Summary) *Reconciler {
 	r := &Reconciler{
 		local:     make(map[string]localEntry, len(local)),
 		owner:     map[netip.Addr]string{},
 		conflicts: map[netip.Addr][]string{},
-		pending:   map[string]Change{},
+		pending:   map[string]events.SimCommand{},
 		seenNew:   map[string]bool{},
 		verdicts:  map[string]Verdict{},
 		report:    newReport(),
@@ -45,7 +46,7 @@ func NewReconciler(local []LocalSIM) *Reconciler {
 
 // AddLocal adds one store record, so a store scan can stream into the
 // reconciler instead of building a slice first.
-func (r *Reconciler) AddLocal(l LocalSIM) { r.local[l.ICCID] = localEntry{LocalSIM: l} }
+func (r *Reconciler) AddLocal(l simrec.Summary) { r.local[l.ICCID] = localEntry{Summary: l} }
 
 // Observe takes one SIM of the 1NCE listing.
 func (r *Reconciler) Observe(s RemoteSIM) {
@@ -98,22 +99,22 @@ func (r *Reconciler) observeEnabled(s RemoteSIM) {
 	r.claim(addr, s.ICCID)
 	ip := addr.String()
 	l, known := r.local[s.ICCID]
-	change := Change{ICCID: s.ICCID, IP: ip, Status: s.Status, Attributes: s.Attributes}
+	cmd := events.SimCommand{ICCID: s.ICCID, IP: ip, Status: s.Status, IMSI: s.IMSI, MSISDN: s.MSISDN, Label: s.Label}
 	switch {
 	case !known:
-		change.Kind, change.Reason = events.KindCreate, ReasonNew
-	case l.heldRevoked():
+		cmd.Kind, cmd.Reason = events.KindCreate, ReasonNew
+	case heldRevoked(l.Summary):
 		r.report.Revoked++
 		return
 	case !l.Active:
-		change.Kind, change.Reason, change.BaseVersion, change.BaseCommand = events.KindCreate, ReasonReEnabled, l.Version, l.LastCommand
+		cmd.Kind, cmd.Reason, cmd.BaseVersion, cmd.BaseCommand = events.KindCreate, ReasonReEnabled, l.Version, l.LastCommand
 	case l.IP != ip:
-		change.Kind, change.Reason, change.BaseVersion, change.BaseCommand = events.KindUpdate, ReasonIPChanged, l.Version, l.LastCommand
+		cmd.Kind, cmd.Reason, cmd.BaseVersion, cmd.BaseCommand = events.KindUpdate, ReasonIPChanged, l.Version, l.LastCommand
 	default:
 		r.report.Unchanged++
 		return
 	}
-	r.pending[s.ICCID] = change
+	r.pending[s.ICCID] = cmd
 }
 
 // claim records that iccid says it has addr; a second claimant makes every
@@ -136,9 +137,9 @@ func (r *Reconciler) claim(addr netip.Addr, iccid string) {
 // issues a fresh certificate.
 func (r *Reconciler) observeDisabled(s RemoteSIM) {
 	l, known := r.local[s.ICCID]
-	if !known || !(l.mayGainAccess() || l.heldRevoked()) {
+	if !known || !(mayGainAccess(l.Summary) || heldRevoked(l.Summary)) {
 		r.report.Unchanged++
 		return
 	}
-	r.pending[s.ICCID] = Change{Kind: events.KindDisable, ICCID: s.ICCID, IP: l.IP, Status: s.Status, Reason: ReasonDisabled, BaseVersion: l.Version, BaseCommand: l.LastCommand}
+	r.pending[s.ICCID] = disable(l.Summary, s.Status, ReasonDisabled)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
@@ -19,8 +20,8 @@ func enabled(iccid, ip string) domain.RemoteSIM {
 	return domain.RemoteSIM{ICCID: iccid, IP: ip, Status: domain.StatusEnabled}
 }
 
-func active(iccid, ip string, v int64) domain.LocalSIM {
-	return domain.LocalSIM{ICCID: iccid, IP: ip, Active: true, Version: v}
+func active(iccid, ip string, v int64) simrec.Summary {
+	return simrec.Summary{ICCID: iccid, IP: ip, Active: true, Version: v}
 }
 
 var trusting = domain.Policy{ListingComplete: true, MaxDisableShare: 1, DisableAllowance: 100}
@@ -29,7 +30,7 @@ func TestStateRules(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
-		local  []domain.LocalSIM
+		local  []simrec.Summary
 		remote []domain.RemoteSIM
 		policy domain.Policy
 		// verdicts are what 1NCE's single-SIM endpoint says about absent SIMs (none asked when nil).
@@ -39,120 +40,120 @@ func TestStateRules(t *testing.T) {
 	}{
 		{name: "new enabled SIM is created", remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")},
 			want: []string{"create " + a + " 10.0.0.1 0"}},
-		{name: "inactive SIM enabled again is re-enabled", local: []domain.LocalSIM{{ICCID: a, IP: "10.0.0.1", Version: 4}},
+		{name: "inactive SIM enabled again is re-enabled", local: []simrec.Summary{{ICCID: a, IP: "10.0.0.1", Version: 4}},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, want: []string{"create " + a + " 10.0.0.1 4"}},
-		{name: "IP change is one update", local: []domain.LocalSIM{active(a, "10.0.0.1", 2)},
+		{name: "IP change is one update", local: []simrec.Summary{active(a, "10.0.0.1", 2)},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.9")}, want: []string{"update " + a + " 10.0.0.9 2"}},
-		{name: "unchanged SIM publishes nothing", local: []domain.LocalSIM{active(a, "10.0.0.1", 2)},
+		{name: "unchanged SIM publishes nothing", local: []simrec.Summary{active(a, "10.0.0.1", 2)},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")},
 			check: func(t *testing.T, r domain.Report) {
 				if r.Unchanged != 1 {
 					t.Errorf("unchanged = %d", r.Unchanged)
 				}
 			}},
-		{name: "IP written as IPv4-mapped IPv6 is the same IP", local: []domain.LocalSIM{active(a, "10.1.2.3", 1), active(b, "10.1.2.4", 1)},
+		{name: "IP written as IPv4-mapped IPv6 is the same IP", local: []simrec.Summary{active(a, "10.1.2.3", 1), active(b, "10.1.2.4", 1)},
 			remote: []domain.RemoteSIM{enabled(a, "::ffff:10.1.2.3"), enabled(b, "::FFFF:a01:204")},
 			check: func(t *testing.T, r domain.Report) {
 				if r.Unchanged != 2 {
 					t.Errorf("unchanged = %d, want 2", r.Unchanged)
 				}
 			}},
-		{name: "a record stored with the mapped spelling is updated to the IPv4 one", local: []domain.LocalSIM{active(a, "::ffff:10.1.2.3", 4)},
+		{name: "a record stored with the mapped spelling is updated to the IPv4 one", local: []simrec.Summary{active(a, "::ffff:10.1.2.3", 4)},
 			remote: []domain.RemoteSIM{enabled(a, "10.1.2.3")}, want: []string{"update " + a + " 10.1.2.3 4"}},
-		{name: "disabled in 1NCE is disabled", local: []domain.LocalSIM{active(a, "10.0.0.1", 3)},
+		{name: "disabled in 1NCE is disabled", local: []simrec.Summary{active(a, "10.0.0.1", 3)},
 			remote: []domain.RemoteSIM{{ICCID: a, IP: "10.0.0.1", Status: domain.StatusDisabled}},
 			want:   []string{"disable " + a + " 10.0.0.1 3"}},
-		{name: "disabled and already inactive does nothing", local: []domain.LocalSIM{{ICCID: a, IP: "10.0.0.1", Version: 3}},
+		{name: "disabled and already inactive does nothing", local: []simrec.Summary{{ICCID: a, IP: "10.0.0.1", Version: 3}},
 			remote: []domain.RemoteSIM{{ICCID: a, IP: "10.0.0.1", Status: domain.StatusDisabled}}},
 		{name: "disabled and unknown does nothing", remote: []domain.RemoteSIM{{ICCID: a, Status: domain.StatusDisabled}}},
-		{name: "absent SIM confirmed gone is disabled", local: []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
+		{name: "absent SIM confirmed gone is disabled", local: []simrec.Summary{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, verdicts: map[string]domain.Verdict{b: domain.VerdictGone},
 			want: []string{"disable " + b + " 10.0.0.2 1"}},
-		{name: "absent SIM confirmed Disabled is disabled", local: []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 3)},
+		{name: "absent SIM confirmed Disabled is disabled", local: []simrec.Summary{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 3)},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, verdicts: map[string]domain.Verdict{b: domain.VerdictDisabled},
 			want: []string{"disable " + b + " 10.0.0.2 3"}},
-		{name: "absent SIM still Enabled is kept as listing drift", local: []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
+		{name: "absent SIM still Enabled is kept as listing drift", local: []simrec.Summary{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, verdicts: map[string]domain.Verdict{b: domain.VerdictEnabled},
 			check: func(t *testing.T, r domain.Report) {
 				if r.Absent != 1 || r.Drift != 1 || r.Unconfirmed != 0 || fmt.Sprint(r.DriftExamples) != "["+b+"]" {
 					t.Errorf("absent=%d drift=%d unconfirmed=%d examples=%v", r.Absent, r.Drift, r.Unconfirmed, r.DriftExamples)
 				}
 			}},
-		{name: "absent SIM not confirmed is kept this run", local: []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
+		{name: "absent SIM not confirmed is kept this run", local: []simrec.Summary{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, verdicts: map[string]domain.Verdict{b: domain.VerdictUnknown},
 			check: func(t *testing.T, r domain.Report) {
 				if r.Absent != 1 || r.Unconfirmed != 1 || r.Drift != 0 {
 					t.Errorf("absent=%d unconfirmed=%d drift=%d", r.Absent, r.Unconfirmed, r.Drift)
 				}
 			}},
-		{name: "absent SIM never asked about is kept", local: []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
+		{name: "absent SIM never asked about is kept", local: []simrec.Summary{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}},
-		{name: "a verdict on a listed SIM changes nothing", local: []domain.LocalSIM{active(a, "10.0.0.1", 1)},
+		{name: "a verdict on a listed SIM changes nothing", local: []simrec.Summary{active(a, "10.0.0.1", 1)},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, verdicts: map[string]domain.Verdict{a: domain.VerdictGone}},
-		{name: "a verdict on an inactive SIM changes nothing", local: []domain.LocalSIM{{ICCID: b, IP: "10.0.0.2", Version: 1}},
+		{name: "a verdict on an inactive SIM changes nothing", local: []simrec.Summary{{ICCID: b, IP: "10.0.0.2", Version: 1}},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, verdicts: map[string]domain.Verdict{b: domain.VerdictDisabled},
 			want: []string{"create " + a + " 10.0.0.1 0"}},
-		{name: "confirmed gone but the listing was incomplete: nothing disabled", local: []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
+		{name: "confirmed gone but the listing was incomplete: nothing disabled", local: []simrec.Summary{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, verdicts: map[string]domain.Verdict{b: domain.VerdictGone},
 			policy: domain.Policy{ListingComplete: false, MaxDisableShare: 1, DisableAllowance: 100, Force: true}},
-		{name: "absent and inactive does nothing", local: []domain.LocalSIM{{ICCID: b, IP: "10.0.0.2", Version: 1}},
+		{name: "absent and inactive does nothing", local: []simrec.Summary{{ICCID: b, IP: "10.0.0.2", Version: 1}},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, want: []string{"create " + a + " 10.0.0.1 0"}},
-		{name: "no IP is skipped and counted", local: []domain.LocalSIM{active(a, "10.0.0.1", 1)},
+		{name: "no IP is skipped and counted", local: []simrec.Summary{active(a, "10.0.0.1", 1)},
 			remote: []domain.RemoteSIM{enabled(a, ""), enabled(b, "")},
 			check:  problems(map[string]int{domain.ProblemNoIP: 2})},
 		{name: "invalid IP is skipped", remote: []domain.RemoteSIM{enabled(a, "10.0.0.300"), enabled(b, "ten")},
 			check: problems(map[string]int{domain.ProblemInvalidIP: 2})},
 		{name: "missing or malformed ICCID is skipped", remote: []domain.RemoteSIM{enabled("", "10.0.0.1"), enabled("89882806660000000AB", "10.0.0.2")},
 			check: problems(map[string]int{domain.ProblemInvalidICCID: 2})},
-		{name: "unknown status is skipped, never disabled", local: []domain.LocalSIM{active(a, "10.0.0.1", 1)},
+		{name: "unknown status is skipped, never disabled", local: []simrec.Summary{active(a, "10.0.0.1", 1)},
 			remote: []domain.RemoteSIM{{ICCID: a, IP: "10.0.0.1", Status: "Suspended"}},
 			check:  problems(map[string]int{domain.ProblemInvalidStatus: 1})},
 		{name: "duplicate ICCID gets no change", remote: []domain.RemoteSIM{enabled(a, "10.0.0.1"), enabled(a, "10.0.0.2")},
 			check: problems(map[string]int{domain.ProblemDuplicateICCID: 1})},
-		{name: "duplicate ICCID known to the store is not disabled", local: []domain.LocalSIM{active(a, "10.0.0.1", 1)},
+		{name: "duplicate ICCID known to the store is not disabled", local: []simrec.Summary{active(a, "10.0.0.1", 1)},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1"), {ICCID: a, Status: domain.StatusDisabled}},
 			check:  problems(map[string]int{domain.ProblemDuplicateICCID: 1})},
 		{name: "two new SIMs with one IP: neither is created", remote: []domain.RemoteSIM{enabled(a, "10.0.0.1"), enabled(b, "10.0.0.1"), enabled(c, "10.0.0.3")},
 			want:  []string{"create " + c + " 10.0.0.3 0"},
 			check: problems(map[string]int{domain.ProblemIPConflict: 2})},
-		{name: "new SIM claiming an active SIM's IP: the active one loses access too", local: []domain.LocalSIM{active(a, "10.0.0.1", 5)},
+		{name: "new SIM claiming an active SIM's IP: the active one loses access too", local: []simrec.Summary{active(a, "10.0.0.1", 5)},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1"), enabled(b, "10.0.0.1")},
 			want:   []string{"disable " + a + " 10.0.0.1 5"},
 			check:  problems(map[string]int{domain.ProblemIPConflict: 2})},
-		{name: "re-enabled SIM with a new IP is re-enabled at the new IP", local: []domain.LocalSIM{{ICCID: a, IP: "10.0.0.1", Version: 6}},
+		{name: "re-enabled SIM with a new IP is re-enabled at the new IP", local: []simrec.Summary{{ICCID: a, IP: "10.0.0.1", Version: 6}},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.7")}, want: []string{"create " + a + " 10.0.0.7 6"}},
-		{name: "re-enabled SIM without IP is skipped, not created", local: []domain.LocalSIM{{ICCID: a, IP: "10.0.0.1", Version: 6}},
+		{name: "re-enabled SIM without IP is skipped, not created", local: []simrec.Summary{{ICCID: a, IP: "10.0.0.1", Version: 6}},
 			remote: []domain.RemoteSIM{enabled(a, "")}, check: problems(map[string]int{domain.ProblemNoIP: 1})},
-		{name: "active SIM losing its IP keeps its access and is counted", local: []domain.LocalSIM{active(a, "10.0.0.1", 2)},
+		{name: "active SIM losing its IP keeps its access and is counted", local: []simrec.Summary{active(a, "10.0.0.1", 2)},
 			remote: []domain.RemoteSIM{enabled(a, "")}, check: problems(map[string]int{domain.ProblemNoIP: 1})},
-		{name: "disabled SIM without IP is still disabled", local: []domain.LocalSIM{active(a, "10.0.0.1", 3)},
+		{name: "disabled SIM without IP is still disabled", local: []simrec.Summary{active(a, "10.0.0.1", 3)},
 			remote: []domain.RemoteSIM{{ICCID: a, Status: domain.StatusDisabled}}, want: []string{"disable " + a + " 10.0.0.1 3"}},
 		{name: "IPv4-mapped SIM is created with the IPv4 address", remote: []domain.RemoteSIM{enabled(a, "::ffff:10.0.0.5")},
 			want: []string{"create " + a + " 10.0.0.5 0"}},
 		{name: "IPv6 SIM is invalid data, skipped and counted", remote: []domain.RemoteSIM{enabled(a, "2001:DB8:0:0::5"), enabled(b, "::1"), enabled(c, "::10.0.0.6")},
 			check: problems(map[string]int{domain.ProblemInvalidIP: 3})},
-		{name: "active SIM listed with an IPv6 address keeps its access and is counted", local: []domain.LocalSIM{active(a, "10.0.0.1", 2)},
+		{name: "active SIM listed with an IPv6 address keeps its access and is counted", local: []simrec.Summary{active(a, "10.0.0.1", 2)},
 			remote: []domain.RemoteSIM{enabled(a, "2001:db8::1")}, check: problems(map[string]int{domain.ProblemInvalidIP: 1})},
 		{name: "mapped and plain spellings of one IP conflict", remote: []domain.RemoteSIM{enabled(a, "10.1.2.3"), enabled(b, "::ffff:10.1.2.3"), enabled(c, "10.1.2.9")},
 			want:  []string{"create " + c + " 10.1.2.9 0"},
 			check: problems(map[string]int{domain.ProblemIPConflict: 2})},
-		{name: "a new SIM at the mapped spelling of an active SIM's IP: the active one loses access too", local: []domain.LocalSIM{active(a, "10.1.2.3", 5)},
+		{name: "a new SIM at the mapped spelling of an active SIM's IP: the active one loses access too", local: []simrec.Summary{active(a, "10.1.2.3", 5)},
 			remote: []domain.RemoteSIM{enabled(a, "10.1.2.3"), enabled(b, "::ffff:10.1.2.3")},
 			want:   []string{"disable " + a + " 10.1.2.3 5"},
 			check:  problems(map[string]int{domain.ProblemIPConflict: 2})},
 		{name: "IP with a zone or port is invalid", remote: []domain.RemoteSIM{enabled(a, "10.0.0.1:80"), enabled(b, " 10.0.0.2")},
 			check: problems(map[string]int{domain.ProblemInvalidIP: 2})},
-		{name: "three SIMs with one IP: none gets credentials", local: []domain.LocalSIM{active(b, "10.0.0.1", 2)},
+		{name: "three SIMs with one IP: none gets credentials", local: []simrec.Summary{active(b, "10.0.0.1", 2)},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1"), enabled(b, "10.0.0.1"), enabled(c, "10.0.0.1")},
 			want:   []string{"disable " + b + " 10.0.0.1 2"},
 			check:  problems(map[string]int{domain.ProblemIPConflict: 3})},
-		{name: "a disabled SIM sharing an enabled SIM's IP is no conflict", local: []domain.LocalSIM{{ICCID: b, IP: "10.0.0.1", Version: 2}},
+		{name: "a disabled SIM sharing an enabled SIM's IP is no conflict", local: []simrec.Summary{{ICCID: b, IP: "10.0.0.1", Version: 2}},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1"), {ICCID: b, IP: "10.0.0.1", Status: domain.StatusDisabled}},
 			want:   []string{"create " + a + " 10.0.0.1 0"}},
-		{name: "a new SIM taking the IP of a SIM that left is created, the old one disabled", local: []domain.LocalSIM{active(b, "10.0.0.1", 4)},
+		{name: "a new SIM taking the IP of a SIM that left is created, the old one disabled", local: []simrec.Summary{active(b, "10.0.0.1", 4)},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")}, verdicts: map[string]domain.Verdict{b: domain.VerdictGone},
 			want: []string{"create " + a + " 10.0.0.1 0", "disable " + b + " 10.0.0.1 4"}},
-		{name: "IP swap between two SIMs is two updates", local: []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
+		{name: "IP swap between two SIMs is two updates", local: []simrec.Summary{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1)},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.2"), enabled(b, "10.0.0.1")},
 			want:   []string{"update " + a + " 10.0.0.2 1", "update " + b + " 10.0.0.1 1"}},
 	}
@@ -174,7 +175,7 @@ func TestStateRules(t *testing.T) {
 
 func TestGuard(t *testing.T) {
 	t.Parallel()
-	var local []domain.LocalSIM
+	var local []simrec.Summary
 	var remote []domain.RemoteSIM
 	for i := range 100 {
 		id := fmt.Sprintf("89882806660000%05d", i)
@@ -225,7 +226,7 @@ func TestGuard(t *testing.T) {
 
 func TestSmallFleetCanLoseOneSIM(t *testing.T) {
 	t.Parallel()
-	local := []domain.LocalSIM{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1), active(c, "10.0.0.3", 1)}
+	local := []simrec.Summary{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1), active(c, "10.0.0.3", 1)}
 	changes, report := run(local, []domain.RemoteSIM{enabled(a, "10.0.0.1"), enabled(b, "10.0.0.2")},
 		domain.Policy{ListingComplete: true, MaxDisableShare: 0.1, DisableAllowance: 1}, gone)
 	assertChanges(t, changes, []string{"disable " + c + " 10.0.0.3 1"})
@@ -234,7 +235,7 @@ func TestSmallFleetCanLoseOneSIM(t *testing.T) {
 	}
 }
 
-func local2remote(l []domain.LocalSIM) []domain.RemoteSIM {
+func local2remote(l []simrec.Summary) []domain.RemoteSIM {
 	var out []domain.RemoteSIM
 	for _, s := range l {
 		out = append(out, enabled(s.ICCID, s.IP))
@@ -246,7 +247,7 @@ func local2remote(l []domain.LocalSIM) []domain.RemoteSIM {
 // answers for each absent SIM the plan names, in order, stopping as the app
 // does once the guard would refuse. Verdicts on other SIMs are given too, to
 // show they change nothing.
-func run(local []domain.LocalSIM, remote []domain.RemoteSIM, p domain.Policy, verdict func(string) (domain.Verdict, bool)) ([]domain.Change, domain.Report) {
+func run(local []simrec.Summary, remote []domain.RemoteSIM, p domain.Policy, verdict func(string) (domain.Verdict, bool)) ([]events.SimCommand, domain.Report) {
 	r := domain.NewReconciler(local)
 	for _, s := range remote {
 		r.Observe(s)
@@ -296,7 +297,7 @@ func problems(want map[string]int) func(*testing.T, domain.Report) {
 	}
 }
 
-func assertChanges(t *testing.T, got []domain.Change, want []string) {
+func assertChanges(t *testing.T, got []events.SimCommand, want []string) {
 	t.Helper()
 	var g []string
 	for _, c := range got {
@@ -309,7 +310,7 @@ func assertChanges(t *testing.T, got []domain.Change, want []string) {
 
 func TestReportCountsWhatOperatorsSee(t *testing.T) {
 	t.Parallel()
-	local := []domain.LocalSIM{active(a, "10.0.0.1", 1), {ICCID: b, IP: "10.0.0.2", Version: 1}}
+	local := []simrec.Summary{active(a, "10.0.0.1", 1), {ICCID: b, IP: "10.0.0.2", Version: 1}}
 	remote := []domain.RemoteSIM{
 		enabled(a, "10.0.0.1"), {ICCID: b, Status: domain.StatusDisabled}, enabled(c, ""),
 		enabled("bad", "10.0.0.9"), enabled("8988280666000000004", "nope"),
@@ -346,16 +347,16 @@ func TestExamplesStayBoundedForAWhollyInvalidAccount(t *testing.T) {
 // Every change names the command it was computed after.
 func TestLifecycleStatesAndBaseCommands(t *testing.T) {
 	t.Parallel()
-	pending := domain.LocalSIM{ICCID: a, IP: "10.0.0.1", State: domain.StatePending, Status: domain.StatusEnabled, Version: 2, LastCommand: "create-1"}
-	revoked := domain.LocalSIM{ICCID: b, IP: "10.0.0.2", State: domain.StateRevoked, Status: domain.StatusEnabled, Version: 7, LastCommand: "revoke-1"}
+	pending := simrec.Summary{ICCID: a, IP: "10.0.0.1", State: simrec.StatePending, Status: domain.StatusEnabled, Version: 2, LastCommand: "create-1"}
+	revoked := simrec.Summary{ICCID: b, IP: "10.0.0.2", State: simrec.StateRevoked, Status: domain.StatusEnabled, Version: 7, LastCommand: "revoke-1"}
 	revokedThenDisabled := revoked
 	revokedThenDisabled.Status = domain.StatusDisabled
-	disabled := func(l domain.LocalSIM) domain.RemoteSIM {
+	disabled := func(l simrec.Summary) domain.RemoteSIM {
 		return domain.RemoteSIM{ICCID: l.ICCID, IP: l.IP, Status: domain.StatusDisabled}
 	}
 	tests := []struct {
 		name   string
-		local  domain.LocalSIM
+		local  simrec.Summary
 		remote domain.RemoteSIM
 		want   string // "kind base-version base-command" or ""
 	}{
@@ -374,7 +375,7 @@ func TestLifecycleStatesAndBaseCommands(t *testing.T) {
 			if tc.remote.ICCID != "" {
 				remote = append(remote, tc.remote)
 			}
-			changes, _ := run([]domain.LocalSIM{tc.local, active(c, "10.0.0.3", 1)}, append(remote, enabled(c, "10.0.0.3")), trusting,
+			changes, _ := run([]simrec.Summary{tc.local, active(c, "10.0.0.3", 1)}, append(remote, enabled(c, "10.0.0.3")), trusting,
 				func(string) (domain.Verdict, bool) { return domain.VerdictGone, true })
 			var got string
 			if len(changes) == 1 {
@@ -384,6 +385,36 @@ func TestLifecycleStatesAndBaseCommands(t *testing.T) {
 			}
 			if got != tc.want {
 				t.Fatalf("changes %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestCommandsCarryWhatTheirConsumersNeed: a create or update carries the
+// attributes the SIM's Thing gets and 1NCE's status; every command names
+// the record state it was computed against.
+func TestCommandsCarryWhatTheirConsumersNeed(t *testing.T) {
+	t.Parallel()
+	sim := domain.RemoteSIM{ICCID: a, IP: "10.0.0.1", Status: domain.StatusEnabled, IMSI: "901405100000001", MSISDN: "882285100000001", Label: "pump 7"}
+	tests := []struct {
+		name  string
+		local []simrec.Summary
+		want  events.SimCommand
+	}{
+		{name: "create of a new SIM", want: events.SimCommand{Kind: events.KindCreate, ICCID: a, IP: "10.0.0.1", Status: domain.StatusEnabled,
+			Reason: domain.ReasonNew, IMSI: sim.IMSI, MSISDN: sim.MSISDN, Label: sim.Label}},
+		{name: "update of a moved SIM", local: []simrec.Summary{{ICCID: a, IP: "10.0.0.9", Active: true, Version: 3, LastCommand: "cmd-3"}},
+			want: events.SimCommand{Kind: events.KindUpdate, ICCID: a, IP: "10.0.0.1", Status: domain.StatusEnabled, Reason: domain.ReasonIPChanged,
+				BaseVersion: 3, BaseCommand: "cmd-3", IMSI: sim.IMSI, MSISDN: sim.MSISDN, Label: sim.Label}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := domain.NewReconciler(tc.local)
+			r.Observe(sim)
+			got, _ := r.Finish(trusting)
+			if len(got) != 1 || got[0] != tc.want {
+				t.Fatalf("commands %+v\nwant [%+v]", got, tc.want)
 			}
 		})
 	}

@@ -1,8 +1,15 @@
 // Package domain decides how the SIM store must change so that it matches
-// the 1NCE inventory (SPEC section 4). It is pure: no I/O, no SDKs.
+// the 1NCE inventory (SPEC section 4). It is pure: no I/O, no SDKs. It reads
+// the store's records as libs/simrec summarises them and decides in
+// libs/events commands, the two contracts it shares with the services that
+// carry the commands out, so a SIM needs no shape of its own here beyond
+// what 1NCE says about it.
 package domain
 
-import "github.com/simbridge/simbridge/libs/events"
+import (
+	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/simrec"
+)
 
 // 1NCE SIM status values.
 const (
@@ -10,64 +17,30 @@ const (
 	StatusDisabled = "Disabled"
 )
 
-// RemoteSIM is a SIM as the 1NCE Management API lists it.
+// RemoteSIM is a SIM as 1NCE holds it: the fields the rules read and the
+// attributes its Thing carries. The 1NCE adapter makes it from the API's
+// wire type, so the rules do not depend on the client.
 type RemoteSIM struct {
 	ICCID  string
 	IP     string
 	Status string
-	// Attributes copied onto the SIM's Thing.
-	Attributes Attributes
-}
-
-// Attributes are the SIM's 1NCE attributes its Thing carries.
-type Attributes struct {
+	// IMSI, MSISDN and Label are copied onto the SIM's Thing.
 	IMSI, MSISDN, Label string
 }
-
-// LocalSIM is what the store knows about a SIM.
-type LocalSIM struct {
-	ICCID  string
-	IP     string
-	Active bool
-	// State is the record's lifecycle state (StatePending, …); Status the
-	// 1NCE status it last recorded.
-	State   string
-	Status  string
-	Version int64
-	// LastCommand is the command that last wrote the record: changes
-	// computed from this state name it (events.SimCommand.BaseCommand).
-	LastCommand string
-}
-
-// Record states sim-poller tells apart (simrec.State values).
-const (
-	StatePending = "pending"
-	StateRevoked = "revoked"
-)
 
 // mayGainAccess reports whether the SIM has access or may get it from a
 // command still at work (a pending record): taking access away from such a
 // SIM needs a disable.
-func (l LocalSIM) mayGainAccess() bool { return l.Active || l.State == StatePending }
+func mayGainAccess(l simrec.Summary) bool { return l.Active || l.State == simrec.StatePending }
 
 // heldRevoked reports whether the SIM was revoked by an operator and 1NCE
 // has not disabled it since: it stays without access until 1NCE disables
 // and enables it again (a later enable issues a fresh certificate).
-func (l LocalSIM) heldRevoked() bool { return l.State == StateRevoked && l.Status != StatusDisabled }
-
-// Change is one command to publish.
-type Change struct {
-	Kind        events.Kind
-	ICCID       string
-	IP          string
-	Status      string
-	Reason      string
-	BaseVersion int64
-	BaseCommand string
-	Attributes  Attributes
+func heldRevoked(l simrec.Summary) bool {
+	return l.State == simrec.StateRevoked && l.Status != StatusDisabled
 }
 
-// Reasons recorded on changes.
+// Reasons recorded on commands.
 const (
 	ReasonNew        = "new SIM"
 	ReasonReEnabled  = "SIM enabled again"
@@ -76,3 +49,10 @@ const (
 	ReasonAbsent     = "SIM no longer in the 1NCE account"
 	ReasonIPConflict = "IP address claimed by several SIMs"
 )
+
+// disable is the command taking access away from the SIM of record l,
+// computed against it (BaseVersion, BaseCommand: simrec.Record.Admits).
+func disable(l simrec.Summary, status, reason string) events.SimCommand {
+	return events.SimCommand{Kind: events.KindDisable, ICCID: l.ICCID, IP: l.IP, Status: status, Reason: reason,
+		BaseVersion: l.Version, BaseCommand: l.LastCommand}
+}

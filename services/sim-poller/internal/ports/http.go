@@ -1,4 +1,6 @@
-// Package ports exposes sim-poller's use case: POST /sync over HTTP and the schedule.
+// Package ports is what calls sim-poller: POST /sync over HTTP, the
+// schedule, the sync-request queue's handler and the Data Streamer
+// receiver. Each decodes, calls a use case and answers.
 package ports
 
 import (

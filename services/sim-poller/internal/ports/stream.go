@@ -21,7 +21,7 @@ import (
 
 // HintAcceptor enqueues the SIMs of Data Streamer records (app.Hints).
 type HintAcceptor interface {
-	Accept(ctx context.Context, recs []onceapi.StreamRecord, ids []string) (app.HintBatch, error)
+	Accept(ctx context.Context, recs []app.StreamRecord, ids []string) (app.HintBatch, error)
 }
 
 // Credentials are the Basic credentials the Data Streamer may present:
@@ -171,7 +171,7 @@ var errTooMany = errors.New("too many records")
 // read takes the body within the limits and decodes the records; ids are
 // the record ids (a digest of the record when it has none), for
 // deduplication.
-func (rc *Receiver) read(w http.ResponseWriter, r *http.Request) ([]onceapi.StreamRecord, []string, int, error) {
+func (rc *Receiver) read(w http.ResponseWriter, r *http.Request) ([]app.StreamRecord, []string, int, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rc.Limits.MaxBytes))
 	var tooLarge *http.MaxBytesError
 	switch {
@@ -225,13 +225,13 @@ func checkDepth(body []byte, max int) error {
 }
 
 // decodeRecords decodes the array one record at a time, stopping at the
-// first record beyond maxRecords.
-func decodeRecords(body []byte, maxRecords int) ([]onceapi.StreamRecord, []string, error) {
+// first record beyond maxRecords, and keeps of each what app.Hints reads.
+func decodeRecords(body []byte, maxRecords int) ([]app.StreamRecord, []string, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if _, err := dec.Token(); err != nil {
 		return nil, nil, fmt.Errorf("body is not a JSON array: %w", err)
 	}
-	var recs []onceapi.StreamRecord
+	var recs []app.StreamRecord
 	var ids []string
 	for dec.More() {
 		if len(recs) == maxRecords {
@@ -256,7 +256,7 @@ func decodeRecords(body []byte, maxRecords int) ([]onceapi.StreamRecord, []strin
 			sum := sha256.Sum256(raw)
 			id = "sha256:" + hex.EncodeToString(sum[:])
 		}
-		recs, ids = append(recs, rec), append(ids, strconv.Quote(id))
+		recs, ids = append(recs, hintOf(rec)), append(ids, strconv.Quote(id))
 	}
 	if _, err := dec.Token(); err != nil {
 		return nil, nil, fmt.Errorf("body is not a complete JSON array: %w", err)
@@ -265,4 +265,17 @@ func decodeRecords(body []byte, maxRecords int) ([]onceapi.StreamRecord, []strin
 		return nil, nil, errors.New("data after the JSON array")
 	}
 	return recs, ids, nil
+}
+
+// hintOf is what app.Hints reads of a record: whether it is a usage
+// record, its event type and its SIM.
+func hintOf(r onceapi.StreamRecord) app.StreamRecord {
+	h := app.StreamRecord{Usage: r.IsUsage()}
+	if r.EventType != nil {
+		h.EventType = r.EventType.Description
+	}
+	if r.SIM != nil {
+		h.ICCID = r.SIM.ICCID
+	}
+	return h
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
 )
 
 func TestCheckDepthIgnoresBracketsInStrings(t *testing.T) {
@@ -54,5 +56,32 @@ func TestCredentialComparisonTakesTheSameTimeHoweverCloseTheGuess(t *testing.T) 
 	}
 	if ratio := float64(c) / float64(f); ratio < 0.5 || ratio > 2 {
 		t.Errorf("a close guess took %v, a far one %v: the comparison leaks how close a guess is", c, f)
+	}
+}
+
+// TestDecodedRecordsKeepOnlyWhatHintsRead: of each record the receiver
+// keeps whether it is usage, its event type and its SIM; nothing else of
+// an event can reach a decision.
+func TestDecodedRecordsKeepOnlyWhatHintsRead(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, body string
+		want       app.StreamRecord
+	}{
+		{name: "event with its SIM", body: `[{"id":1,"event_type":{"id":5,"description":"SIM activation"},"sim":{"iccid":"8988280666000000001","msisdn":"1"},"endpoint":{"ip_address":"10.9.9.9"}}]`,
+			want: app.StreamRecord{EventType: "SIM activation", ICCID: "8988280666000000001"}},
+		{name: "usage record", body: `[{"id":2,"traffic_type":{"id":5,"description":"Data"},"sim":{"iccid":"8988280666000000002"}}]`,
+			want: app.StreamRecord{Usage: true, ICCID: "8988280666000000002"}},
+		{name: "event without a SIM", body: `[{"id":3,"event_type":{"description":"SIM deletion"}}]`, want: app.StreamRecord{EventType: "SIM deletion"}},
+		{name: "neither", body: `[{"id":4}]`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			recs, ids, err := decodeRecords([]byte(tc.body), 10)
+			if err != nil || len(recs) != 1 || len(ids) != 1 || recs[0] != tc.want {
+				t.Fatalf("records %+v (ids %v, %v), want [%+v]", recs, ids, err, tc.want)
+			}
+		})
 	}
 }

@@ -1,5 +1,6 @@
-// Package service is sim-poller's composition root: configuration, clients,
-// the use case and its servers, started and stopped together.
+// Package service is sim-poller's composition root: configuration
+// (config.go), every metric (metrics.go), and the clients, adapters, use
+// cases and servers built and stopped together (service.go).
 package service
 
 import (

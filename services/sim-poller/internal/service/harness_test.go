@@ -223,8 +223,8 @@ func (e *env) assertNoSecretsLogged(t *testing.T) {
 	}
 }
 
-// gauge reads an unlabelled gauge.
-func gauge(t *testing.T, p *service.Poller, name string) float64 {
+// unlabelled reads a counter or gauge without labels, 0 when absent.
+func unlabelled(t *testing.T, p *service.Poller, name string) float64 {
 	t.Helper()
 	families, err := p.Registry.Gather()
 	if err != nil {
@@ -232,22 +232,8 @@ func gauge(t *testing.T, p *service.Poller, name string) float64 {
 	}
 	for _, f := range families {
 		if f.GetName() == name && len(f.GetMetric()) == 1 {
-			return f.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	return 0
-}
-
-// counter reads an unlabelled counter.
-func counter(t *testing.T, p *service.Poller, name string) float64 {
-	t.Helper()
-	families, err := p.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() == name && len(f.GetMetric()) == 1 {
-			return f.GetMetric()[0].GetCounter().GetValue()
+			m := f.GetMetric()[0]
+			return m.GetCounter().GetValue() + m.GetGauge().GetValue()
 		}
 	}
 	return 0

@@ -139,7 +139,7 @@ func TestTheSIMDeletedBetweenPagesIsDisabledByTheNextRun(t *testing.T) {
 	if got := e.sim.Stats().Requests[oncesim.EndpointSIM]["404"]; got != 1 {
 		t.Errorf("single-SIM answers %v, want one 404 proving the SIM gone", e.sim.Stats().Requests[oncesim.EndpointSIM])
 	}
-	if metric(t, p.Registry, "simbridge_sim_poller_runs_total", "success") != 1 || gauge(t, p, "simbridge_sim_poller_last_success_timestamp_seconds") == 0 {
+	if metric(t, p.Registry, "simbridge_sim_poller_runs_total", "success") != 1 || unlabelled(t, p, "simbridge_sim_poller_last_success_timestamp_seconds") == 0 {
 		t.Error("the complete run did not count as a success")
 	}
 }
@@ -170,7 +170,7 @@ func TestASIMSkippedByAConsistentListingIsKeptAsDrift(t *testing.T) {
 	if got := e.commands(t); got[events.KindDisable] != 0 || got[events.KindCreate] != 1 {
 		t.Errorf("published %v, want only the added SIM created", got)
 	}
-	if got := counter(t, p, "simbridge_sim_poller_listing_drift_total"); got != 1 {
+	if got := unlabelled(t, p, "simbridge_sim_poller_listing_drift_total"); got != 1 {
 		t.Errorf("listing_drift_total = %v, want 1", got)
 	}
 	assertOneNotification(t, notifications(t, e.failures), nil)
@@ -301,7 +301,7 @@ func assertNoSuccess(t *testing.T, e *env, p *service.Poller, cause string) {
 	if got := metric(t, p.Registry, "simbridge_sim_poller_run_failures_total", cause); got != 1 {
 		t.Errorf("run_failures_total{cause=%s} = %v, want 1", cause, got)
 	}
-	if got := gauge(t, p, "simbridge_sim_poller_last_success_timestamp_seconds"); got != 0 {
+	if got := unlabelled(t, p, "simbridge_sim_poller_last_success_timestamp_seconds"); got != 0 {
 		t.Errorf("last_success_timestamp_seconds moved to %v", got)
 	}
 	if strings.Contains(e.logs.String(), `"msg":"sync done"`) {

@@ -115,7 +115,7 @@ func TestGuardRefusesAMassDisableUntilForced(t *testing.T) {
 		t.Fatalf("published %v; the guard must withhold disables, not creates", got)
 	}
 	assertOneNotification(t, notifications(t, e.failures), []string{"refused to disable", "more than the 5 one run may disable", "10 active SIMs absent", "force=true"})
-	if got := counter(t, p, "simbridge_sim_poller_guard_refusals_total"); got != 1 {
+	if got := unlabelled(t, p, "simbridge_sim_poller_guard_refusals_total"); got != 1 {
 		t.Errorf("guard_refusals_total = %v", got)
 	}
 	assertNoSuccess(t, e, p, "guard_refused")

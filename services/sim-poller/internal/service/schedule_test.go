@@ -26,7 +26,7 @@ func TestCronScheduleRunsSyncs(t *testing.T) {
 	if got := metric(t, p.Registry, "simbridge_sim_poller_runs_total", "success"); got < 2 {
 		t.Fatalf("%v scheduled runs, want at least 2", got)
 	}
-	if last := gauge(t, p, "simbridge_sim_poller_last_success_timestamp_seconds"); time.Since(time.Unix(int64(last), 0)) > time.Minute {
+	if last := unlabelled(t, p, "simbridge_sim_poller_last_success_timestamp_seconds"); time.Since(time.Unix(int64(last), 0)) > time.Minute {
 		t.Errorf("last_success_timestamp_seconds = %v, want about now", last)
 	}
 }

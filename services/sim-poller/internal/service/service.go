@@ -60,7 +60,7 @@ type Poller struct {
 	schedule cron.Schedule
 	logger   *slog.Logger
 	// Syncer is the measured use case; HTTP serves POST /sync with it.
-	Syncer   adapters.Syncer
+	Syncer   ports.Syncer
 	HTTP     http.Handler
 	Registry *prometheus.Registry
 	probe    *metrics.Probe
@@ -69,7 +69,7 @@ type Poller struct {
 	// Stream is the Data Streamer receiver (nil when STREAM_ADDR is empty).
 	Stream      http.Handler
 	streamCreds *secrets.Rotating
-	metrics     *adapters.Metrics
+	metrics     *Metrics
 	awsCfg      aws.Config
 	consumer    *messaging.Consumer
 }
@@ -85,34 +85,34 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 		return nil, fmt.Errorf("1NCE password: %w", err)
 	}
 	reg := metrics.NewRegistry()
-	m := adapters.NewMetrics(reg)
-	inventory, err := onceapi.New(onceapi.Config{
+	m := newMetrics(reg)
+	client, err := onceapi.New(onceapi.Config{
 		BaseURL: cfg.OnceAPIURL, Username: cfg.OnceUsername, Password: password,
 		RateLimit: cfg.OnceRateLimit, PageSize: cfg.OncePageSize, Observer: m,
 	})
 	if err != nil {
 		return nil, err
 	}
+	once := adapters.OnceInventory{Client: client}
 	share := adapters.NewRateShare(cfg.OnceRateLimit, cfg.HintRateShare)
-	deps, err := newDeps(cfg, awsCfg, adapters.SharingInventory{Inventory: inventory, Share: share}, logger)
+	deps, err := newDeps(cfg, awsCfg, adapters.SharingInventory{Inventory: once, Share: share}, logger)
 	if err != nil {
 		return nil, err
 	}
-	deps.Lookups = &adapters.SharedLookups{SIMs: inventory, Window: cfg.HintWindow, Remember: time.Minute, Share: share, Observer: m}
+	deps.Lookups = &adapters.SharedLookups{SIMs: once, Window: cfg.HintWindow, Remember: time.Minute, Share: share, Observer: m}
 	deps.Listings = &adapters.SharedListing{Inventory: deps.Inventory, Window: listingWindow}
 	syncer, err := app.NewSyncer(deps, app.Guard{MaxDisableShare: cfg.MaxDisableShare, DisableAllowance: cfg.DisableAllowance}, cfg.Publishers)
 	if err != nil {
 		return nil, err
 	}
-	syncer.SettleTimeout, syncer.PageSize = cfg.SettleTimeout, cfg.OncePageSize
-	measured := adapters.BoundedSyncer{Limit: cfg.SyncTimeout, Next: adapters.MeasuredSyncer{Metrics: m, Next: syncer}}
+	syncer.Timeout, syncer.SettleTimeout, syncer.PageSize = cfg.SyncTimeout, cfg.SettleTimeout, cfg.OncePageSize
+	measured := measuredSyncer{next: syncer, metrics: m}
 	requests, err := app.NewRequests(measured, syncer, adapters.Results{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.LeaseTable}, cfg.SyncTimeout)
 	if err != nil {
 		return nil, err
 	}
 	var notifier messaging.FailureNotifier = deps.Notifier
-	consumer, err := messaging.NewConsumer(ctx, sqs.NewFromConfig(awsCfg), cfg.SyncQueue, notifier,
-		messaging.NewConsumerMetrics(reg, "sim_poller_sync_requests"), logger)
+	consumer, err := messaging.NewConsumer(ctx, sqs.NewFromConfig(awsCfg), cfg.SyncQueue, notifier, m.consumer, logger)
 	if err != nil {
 		return nil, err
 	}

@@ -138,6 +138,7 @@ func TestShutdownDuringAScheduledRunReleasesTheLease(t *testing.T) {
 // else built now.
 func pollerBinary(t *testing.T) string {
 	t.Helper()
+	testkit.SkipShort(t) // before building it: -short takes seconds
 	if dir := os.Getenv("BIN_DIR"); dir != "" {
 		return filepath.Join(dir, "sim-poller")
 	}

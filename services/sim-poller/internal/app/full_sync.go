@@ -5,10 +5,57 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
+
+// Sync runs one reconciliation. force overrides the mass-disable guard (never
+// an incomplete listing). It returns an error wrapping ErrRunInProgress when
+// a run is under way here or on another replica, and an error for every run
+// that is not a success: a failed or incomplete listing, a guard refusal
+// (ErrGuardRefused), absent SIMs that could not be confirmed
+// (ErrUnconfirmed), failed publishes, or ctx ending first (ErrInterrupted,
+// with the summary of what was done). Whatever went wrong in a run that was
+// not interrupted (including invalid SIMs 1NCE listed) is told to operators
+// in one failure notification.
+func (s *Syncer) Sync(ctx context.Context, force bool) (Summary, error) {
+	if s.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
+		defer cancel()
+	}
+	if !s.mu.TryLock() {
+		return Summary{}, ErrRunInProgress
+	}
+	defer s.mu.Unlock()
+	sum := Summary{StartedAt: s.Clock.Now().UTC(), Published: map[string]int{}}
+	err := s.Lease.Do(ctx, func(ctx context.Context) error { return s.run(ctx, force, &sum) })
+	if errors.Is(err, ErrRunInProgress) {
+		return Summary{}, err
+	}
+	sum.DurationSeconds = s.Clock.Now().Sub(sum.StartedAt).Seconds()
+	interrupted := err != nil && ctx.Err() != nil
+	switch {
+	case interrupted:
+		sum.Interrupted = true
+		err = fmt.Errorf("sync: %w (%w): %w", ErrInterrupted, context.Cause(ctx), err)
+	case err != nil:
+		err = fmt.Errorf("sync: %w", err)
+	}
+	if err != nil {
+		sum.Error = err.Error()
+	}
+	if interrupted {
+		// Shutdown, the run's deadline or a caller that went away: an
+		// interrupted run is no news for operators (it disabled nothing it
+		// had not proven); the next one starts afresh.
+		return sum, err
+	}
+	s.notify(ctx, sum)
+	s.summarize(ctx, sum, err)
+	return sum, err
+}
 
 // run reads the store, lists 1NCE, confirms the absence of active SIMs it
 // did not list, decides and publishes. A listing that failed or did not add
@@ -18,14 +65,13 @@ func (s *Syncer) run(ctx context.Context, force bool, sum *Summary) error {
 	if err := s.scanStore(ctx, rec, sum); err != nil {
 		return err
 	}
-	stats, listErr := s.Inventory.ListSIMs(ctx, func(page []onceapi.SIM) error {
+	pages, listErr := s.Inventory.ListSIMs(ctx, func(page []domain.RemoteSIM) error {
 		for _, sim := range page {
-			rec.Observe(domain.RemoteSIM{ICCID: sim.ICCID, IP: sim.IPAddress, Status: sim.Status,
-				Attributes: domain.Attributes{IMSI: sim.IMSI, MSISDN: sim.MSISDN, Label: sim.Label}})
+			rec.Observe(sim)
 		}
 		return nil
 	})
-	sum.Pages = stats.Pages
+	sum.Pages = pages
 	sum.Complete = listErr == nil && ctx.Err() == nil
 	policy := domain.Policy{
 		ListingComplete: sum.Complete, MaxDisableShare: s.guard.MaxDisableShare,
@@ -48,7 +94,7 @@ func (s *Syncer) run(ctx context.Context, force bool, sum *Summary) error {
 // dropSuperseded leaves out the changes of SIMs a targeted sync published
 // a command for since this run began: its lookup is newer than the listing
 // (see inflight.go).
-func (s *Syncer) dropSuperseded(changes []domain.Change, sum *Summary) []domain.Change {
+func (s *Syncer) dropSuperseded(changes []events.SimCommand, sum *Summary) []events.SimCommand {
 	kept := changes[:0:0]
 	for _, c := range changes {
 		if s.inflight.publishedSince(c.ICCID, sum.StartedAt) {
@@ -77,8 +123,7 @@ func guardErr(r domain.Report) error {
 // scanStore streams the store's summaries into the reconciler.
 func (s *Syncer) scanStore(ctx context.Context, rec *domain.Reconciler, sum *Summary) error {
 	err := s.Store.Scan(ctx, func(l simrec.Summary) error {
-		rec.AddLocal(domain.LocalSIM{ICCID: l.ICCID, IP: l.IP, Active: l.Active, State: string(l.State), Status: l.Status,
-			Version: l.Version, LastCommand: l.LastCommand})
+		rec.AddLocal(l)
 		if l.Active {
 			sum.StoreActive++
 		} else {

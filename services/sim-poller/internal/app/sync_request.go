@@ -69,7 +69,8 @@ type Requests struct {
 	Results Results
 	// Wait bounds how long a full-sync request waits for a run in progress.
 	Wait time.Duration
-	now  func() time.Time
+	// Clock is the time requests read and wait on (SystemClock).
+	Clock Clock
 }
 
 // NewRequests wires the use case.
@@ -80,7 +81,7 @@ func NewRequests(full FullSyncer, targets TargetSyncer, results Results, wait ti
 	if wait <= 0 {
 		wait = defaultWait
 	}
-	return &Requests{Full: full, Targets: targets, Results: results, Wait: wait, now: time.Now}, nil
+	return &Requests{Full: full, Targets: targets, Results: results, Wait: wait, Clock: SystemClock{}}, nil
 }
 
 // Run handles req, made no earlier than notBefore, and returns how it
@@ -111,7 +112,7 @@ func (r *Requests) Run(ctx context.Context, req events.SyncRequest, notBefore ti
 // Record stores res as the result of request id.
 func (r *Requests) Record(ctx context.Context, id string, res Result) error {
 	if res.FinishedAt.IsZero() {
-		res.FinishedAt = r.now().UTC()
+		res.FinishedAt = r.Clock.Now().UTC()
 	}
 	if err := r.Results.Put(ctx, id, res); err != nil {
 		return fmt.Errorf("%w: store result of request %s: %w", ErrRetry, id, err)
@@ -138,13 +139,13 @@ func (r *Requests) fullAfterRunInProgress(ctx context.Context, force bool) (Summ
 	}
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval = 500*time.Millisecond, 10*time.Second
-	o, err := backoff.Retry(ctx, func() (outcome, error) {
+	o, err := retry(ctx, r.Clock, b, r.Wait, func() (outcome, error) {
 		sum, err := r.Full.Sync(ctx, force)
 		if errors.Is(err, ErrRunInProgress) {
 			return outcome{}, err
 		}
 		return outcome{sum, err}, nil
-	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(r.Wait))
+	})
 	if err != nil {
 		return Summary{}, err
 	}
@@ -153,7 +154,7 @@ func (r *Requests) fullAfterRunInProgress(ctx context.Context, force bool) (Summ
 
 // result is the Result of a run that ended with sum and err.
 func (r *Requests) result(sum any, err error) Result {
-	res := Result{Status: ResultDone, Summary: sum, FinishedAt: r.now().UTC(), Err: err}
+	res := Result{Status: ResultDone, Summary: sum, FinishedAt: r.Clock.Now().UTC(), Err: err}
 	if err != nil {
 		res.Status = ResultFailed
 	}

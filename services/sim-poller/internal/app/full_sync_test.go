@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
 )
 
@@ -35,7 +34,7 @@ func TestSyncOutcomes(t *testing.T) {
 			want: map[events.Kind]int{}},
 		{name: "SIMs without IP are counted, not reported", world: func() *world {
 			sims := listed(0, 3)
-			sims[1].IPAddress = ""
+			sims[1].IP = ""
 			return newWorld(nil, sims)
 		}, want: map[events.Kind]int{events.KindCreate: 2},
 			check: func(t *testing.T, sum app.Summary) {
@@ -45,7 +44,7 @@ func TestSyncOutcomes(t *testing.T) {
 			}},
 		{name: "invalid data, a conflict and a guard refusal make one notification", world: func() *world {
 			sims := listed(0, 40)
-			sims[0].IPAddress, sims[1].IPAddress, sims[2].ICCID = "ten", ip(3), "x"
+			sims[0].IP, sims[1].IP, sims[2].ICCID = "ten", ip(3), "x"
 			return newWorld(stored(0, 100), sims)
 		}, wantErr: "mass-disable guard refused", want: map[events.Kind]int{},
 			notes: []string{"mass-disable guard", "invalid_ip=1", "ip_conflict=2", "invalid_iccid=1 (e.g. x)"}},
@@ -53,7 +52,7 @@ func TestSyncOutcomes(t *testing.T) {
 			want: map[events.Kind]int{events.KindDisable: 60}},
 		{name: "failed listing creates what it saw and disables nothing", world: func() *world {
 			w := newWorld(stored(50, 150), listed(0, 200))
-			w.inv.err = onceapi.ErrIncomplete
+			w.inv.err = errListingIncomplete
 			return w
 		}, wantErr: "no SIM disabled", want: map[events.Kind]int{events.KindCreate: 50}, notes: []string{"SIM listing incomplete"},
 			check: func(t *testing.T, sum app.Summary) {
@@ -135,6 +134,22 @@ func TestShutdownMidRunDisablesNothingAndNotifiesNobody(t *testing.T) {
 	}
 	if w.pub.count(events.KindDisable) != 0 || len(w.notifier.msgs) != 0 {
 		t.Fatalf("interrupted run published %d disables and notified %q", w.pub.count(events.KindDisable), w.notifier.msgs)
+	}
+}
+
+// TestAHungRunEndsAtItsTimeout: SYNC_TIMEOUT bounds a run, so a listing
+// that never answers cannot hold the lease and the schedule forever.
+func TestAHungRunEndsAtItsTimeout(t *testing.T) {
+	t.Parallel()
+	w := newWorld(stored(0, 10), nil)
+	w.inv.hang = true
+	w.syncer.Timeout = time.Nanosecond
+	sum, err := w.syncer.Sync(context.Background(), false)
+	if !errors.Is(err, app.ErrInterrupted) || !errors.Is(err, context.DeadlineExceeded) || !sum.Interrupted {
+		t.Fatalf("err %v, interrupted %v: want ErrInterrupted by the deadline", err, sum.Interrupted)
+	}
+	if len(w.notifier.msgs) != 0 || w.pub.count(events.KindDisable) != 0 {
+		t.Fatalf("a timed-out run notified %q and published %d disables", w.notifier.msgs, w.pub.count(events.KindDisable))
 	}
 }
 

@@ -4,7 +4,8 @@ import (
 	"errors"
 	"time"
 
-	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
@@ -79,8 +80,8 @@ func (s *TargetSummary) add(r domain.Report, neighbours int) {
 }
 
 // outcomes fills NotFound and the per-SIM lines of the requested SIMs.
-func (s *TargetSummary) outcomes(ids []string, remote map[string]lookup, local map[string]domain.LocalSIM, changes []domain.Change) {
-	byICCID := map[string]domain.Change{}
+func (s *TargetSummary) outcomes(ids []string, remote map[string]lookup, local map[string]simrec.Summary, changes []events.SimCommand) {
+	byICCID := map[string]events.SimCommand{}
 	for _, c := range changes {
 		byICCID[c.ICCID] = c
 	}
@@ -92,12 +93,12 @@ func (s *TargetSummary) outcomes(ids []string, remote map[string]lookup, local m
 	}
 	for _, id := range ids {
 		r := remote[id]
-		o := SIMOutcome{ICCID: id, Status: r.sim.Status, IP: r.sim.IPAddress}
+		o := SIMOutcome{ICCID: id, Status: r.sim.Status, IP: r.sim.IP}
 		c, changed := byICCID[id]
 		switch {
 		case changed:
 			o.Outcome, o.Reason = string(c.Kind), c.Reason
-		case errors.Is(r.err, onceapi.ErrSIMNotFound):
+		case errors.Is(r.err, ErrSIMNotFound):
 			s.NotFound++
 			o.Outcome, o.Reason = OutcomeNotFound, "1NCE does not hold the SIM"
 			if _, ok := local[id]; ok {

@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/simip"
 	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
@@ -30,7 +29,7 @@ import (
 //     once then cost 11 requests, not 100, at 1NCE's 10 requests/s.
 //  2. Its record is read afterwards, so the change is computed against the
 //     newest version; the command carries that version and the record's
-//     LastCommand (domain.Change.BaseVersion/BaseCommand), so consumers
+//     LastCommand (events.SimCommand.BaseVersion/BaseCommand), so consumers
 //     ignore it if the record moved on meanwhile (simrec.Record.Admits);
 //     a command this process published that the record does not show yet is
 //     built upon (inflight.go).
@@ -58,19 +57,19 @@ type Records interface {
 // every SIM of a listing begun no earlier than notBefore, by ICCID (err:
 // the listing did not complete; what it saw is returned).
 type Listings interface {
-	Snapshot(ctx context.Context, notBefore time.Time) (map[string]onceapi.SIM, error)
+	Snapshot(ctx context.Context, notBefore time.Time) (map[string]domain.RemoteSIM, error)
 }
 
 // maxListingPages bounds the accounts a targeted sync lists (their SIMs
 // are held in memory for it): 200 pages, 20,000 SIMs.
 const maxListingPages = 200
 
-// Lookups says what 1NCE holds for one SIM: onceapi.ErrSIMNotFound when
+// Lookups says what 1NCE holds for one SIM: an error wrapping ErrSIMNotFound when
 // the account does not hold it. The answer comes from a question asked no
 // earlier than notBefore, so a hint received at notBefore is answered with
 // 1NCE's state after it; several callers may share one question.
 type Lookups interface {
-	Lookup(ctx context.Context, iccid string, notBefore time.Time) (onceapi.SIM, error)
+	Lookup(ctx context.Context, iccid string, notBefore time.Time) (domain.RemoteSIM, error)
 }
 
 // lookupWorkers bounds the SIMs of one run looked up or read at once; the
@@ -94,12 +93,12 @@ var ErrLookupFailed = errors.New("1NCE lookup failed")
 // state is kept; the others' commands are published), or one naming
 // failed publishes.
 func (s *Syncer) SyncSIMs(ctx context.Context, iccids []string, notBefore time.Time) (TargetSummary, error) {
-	sum := TargetSummary{StartedAt: s.now().UTC(), Published: map[string]int{}}
+	sum := TargetSummary{StartedAt: s.Clock.Now().UTC(), Published: map[string]int{}}
 	if s.Records == nil || s.Lookups == nil {
 		return sum, errors.New("targeted sync: no record store or 1NCE lookups configured")
 	}
 	t := &targeted{s: s, notBefore: notBefore, asked: map[string]bool{}, remote: map[string]lookup{},
-		local: map[string]domain.LocalSIM{}, awaiting: map[string]events.SimCommand{}}
+		local: map[string]simrec.Summary{}, awaiting: map[string]events.SimCommand{}}
 	ids := unique(iccids)
 	sum.Requested = len(ids)
 	ready := make(chan string, len(ids))
@@ -114,7 +113,7 @@ func (s *Syncer) SyncSIMs(ctx context.Context, iccids []string, notBefore time.T
 	}()
 	var failed []string
 	var errs []error
-	for wave := range waves(ready, waveDelay) {
+	for wave := range waves(ready, waveDelay, s.Clock) {
 		f, err := t.wave(ctx, wave, &sum)
 		failed, errs = append(failed, f...), append(errs, err)
 	}
@@ -126,7 +125,7 @@ func (s *Syncer) SyncSIMs(ctx context.Context, iccids []string, notBefore time.T
 	}
 	err := errors.Join(errs...)
 	s.realtime.add(sum.Published)
-	sum.DurationSeconds = s.now().Sub(sum.StartedAt).Seconds()
+	sum.DurationSeconds = s.Clock.Now().Sub(sum.StartedAt).Seconds()
 	if err != nil {
 		sum.Error = err.Error()
 	}
@@ -145,9 +144,9 @@ func (s *Syncer) listingIsCheaper(n int) bool {
 	return pages <= maxListingPages && int64(n) > pages+1
 }
 
-// waves yields the ids arriving on ready in groups: a group closes
-// waveDelay after its first id, or when ready closes.
-func waves(ready <-chan string, delay time.Duration) func(yield func([]string) bool) {
+// waves yields the ids arriving on ready in groups: a group closes delay
+// after its first id, or when ready closes.
+func waves(ready <-chan string, delay time.Duration, clock Clock) func(yield func([]string) bool) {
 	return func(yield func([]string) bool) {
 		for {
 			id, ok := <-ready
@@ -155,7 +154,7 @@ func waves(ready <-chan string, delay time.Duration) func(yield func([]string) b
 				return
 			}
 			wave := []string{id}
-			timer := time.NewTimer(delay)
+			closes := clock.After(delay)
 		collect:
 			for {
 				select {
@@ -164,11 +163,10 @@ func waves(ready <-chan string, delay time.Duration) func(yield func([]string) b
 						break collect
 					}
 					wave = append(wave, id)
-				case <-timer.C:
+				case <-closes:
 					break collect
 				}
 			}
-			timer.Stop()
 			if !yield(wave) {
 				return
 			}
@@ -179,7 +177,7 @@ func waves(ready <-chan string, delay time.Duration) func(yield func([]string) b
 // lookup is one SIM's answer from 1NCE (err also covers a failed read of
 // its record).
 type lookup struct {
-	sim onceapi.SIM
+	sim domain.RemoteSIM
 	err error
 }
 
@@ -190,7 +188,7 @@ type targeted struct {
 	mu        sync.Mutex
 	asked     map[string]bool
 	remote    map[string]lookup
-	local     map[string]domain.LocalSIM
+	local     map[string]simrec.Summary
 	// awaiting are SIMs without a record whose create this process
 	// published and the store does not show yet (see inflight.go).
 	awaiting map[string]events.SimCommand
@@ -240,7 +238,7 @@ func (t *targeted) list(ctx context.Context, ids []string, ready chan<- string) 
 }
 
 // record reads the record of a SIM looked up and keeps both.
-func (t *targeted) record(ctx context.Context, id string, sim onceapi.SIM, lookupErr error) {
+func (t *targeted) record(ctx context.Context, id string, sim domain.RemoteSIM, lookupErr error) {
 	l, found, err := t.read(ctx, id)
 	if err != nil {
 		lookupErr = err
@@ -258,14 +256,14 @@ func (t *targeted) record(ctx context.Context, id string, sim onceapi.SIM, looku
 // or as a command this process published for it will leave it (see
 // inflight.go); a SIM without a record whose create is pending is noted
 // in awaiting.
-func (t *targeted) read(ctx context.Context, id string) (domain.LocalSIM, bool, error) {
+func (t *targeted) read(ctx context.Context, id string) (simrec.Summary, bool, error) {
 	rec, err := t.s.Records.Get(ctx, id)
 	found := err == nil
 	if err != nil && !errors.Is(err, simrec.ErrNotFound) {
-		return domain.LocalSIM{}, false, fmt.Errorf("read record of SIM %s: %w", id, err)
+		return simrec.Summary{}, false, fmt.Errorf("read record of SIM %s: %w", id, err)
 	}
-	l := localOf(rec)
-	cmd, pending := t.s.inflight.pending(id, rec, found, t.s.now())
+	l := rec.Summary()
+	cmd, pending := t.s.inflight.pending(id, rec, found, t.s.Clock.Now())
 	switch {
 	case pending && found:
 		return expected(l, cmd), true, nil
@@ -314,7 +312,7 @@ func (t *targeted) settle(ctx context.Context, ids []string) error {
 		cmd, waiting := t.awaiting[id]
 		r := t.remote[id]
 		t.mu.Unlock()
-		if !waiting || (r.err == nil && r.sim.Status == onceapi.StatusEnabled && sameIP(r.sim.IPAddress, cmd.IP)) {
+		if !waiting || (r.err == nil && r.sim.Status == domain.StatusEnabled && sameIP(r.sim.IP, cmd.IP)) {
 			continue // no create pending, or the pending one is what 1NCE says
 		}
 		g.Go(func() error {
@@ -334,19 +332,19 @@ func (t *targeted) settle(ctx context.Context, ids []string) error {
 }
 
 // awaitRecord polls the record of id until it exists.
-func (t *targeted) awaitRecord(ctx context.Context, id string) (domain.LocalSIM, error) {
+func (t *targeted) awaitRecord(ctx context.Context, id string) (simrec.Summary, error) {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval = 200*time.Millisecond, 2*time.Second
-	return backoff.Retry(ctx, func() (domain.LocalSIM, error) {
+	return retry(ctx, t.s.Clock, b, t.s.SettleTimeout, func() (simrec.Summary, error) {
 		rec, err := t.s.Records.Get(ctx, id)
 		if errors.Is(err, simrec.ErrNotFound) {
-			return domain.LocalSIM{}, err
+			return simrec.Summary{}, err
 		}
 		if err != nil {
-			return domain.LocalSIM{}, backoff.Permanent(err)
+			return simrec.Summary{}, backoff.Permanent(err)
 		}
-		return localOf(rec), nil
-	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(t.s.SettleTimeout))
+		return rec.Summary(), nil
+	})
 }
 
 func sameIP(a, b string) bool {
@@ -361,10 +359,10 @@ func (t *targeted) neighbours(ctx context.Context, ids []string) ([]string, erro
 	var ips []string
 	for _, id := range ids {
 		r := t.answer(id)
-		if r.err != nil || r.sim.Status != onceapi.StatusEnabled {
+		if r.err != nil || r.sim.Status != domain.StatusEnabled {
 			continue
 		}
-		if addr, err := simip.Parse(r.sim.IPAddress); err == nil {
+		if addr, err := simip.Parse(r.sim.IP); err == nil {
 			ips = append(ips, addr.String())
 		}
 	}
@@ -379,11 +377,11 @@ func (t *targeted) neighbours(ctx context.Context, ids []string) ([]string, erro
 				return fmt.Errorf("find records of IP %s: %w", ip, err)
 			}
 			for _, rec := range recs {
-				l := localOf(rec)
+				l := rec.Summary()
 				t.mu.Lock()
 				asked := t.asked[rec.ICCID]
 				t.mu.Unlock()
-				if !asked && (l.Active || l.State == domain.StatePending) {
+				if !asked && (l.Active || l.State == simrec.StatePending) {
 					mu.Lock()
 					found[rec.ICCID] = true
 					mu.Unlock()
@@ -403,9 +401,9 @@ func (t *targeted) neighbours(ctx context.Context, ids []string) ([]string, erro
 // failed.
 func (t *targeted) decide(ctx context.Context, wave, all []string, sum *TargetSummary) ([]string, error) {
 	t.mu.Lock()
-	var locals []domain.LocalSIM
+	var locals []simrec.Summary
 	remote := map[string]lookup{}
-	local := map[string]domain.LocalSIM{}
+	local := map[string]simrec.Summary{}
 	for _, id := range all {
 		if l, ok := t.local[id]; ok {
 			locals = append(locals, l)
@@ -419,7 +417,7 @@ func (t *targeted) decide(ctx context.Context, wave, all []string, sum *TargetSu
 	for _, id := range sortedKeys(remote) {
 		r := remote[id]
 		switch {
-		case errors.Is(r.err, onceapi.ErrSIMNotFound):
+		case errors.Is(r.err, ErrSIMNotFound):
 			rec.Confirm(id, domain.VerdictGone)
 		case r.err != nil:
 			if slices.Contains(wave, id) {
@@ -428,7 +426,7 @@ func (t *targeted) decide(ctx context.Context, wave, all []string, sum *TargetSu
 		default:
 			sim := r.sim
 			sim.ICCID = id // the answer may leave it out; it is the SIM asked about
-			rec.Observe(remoteOf(sim))
+			rec.Observe(sim)
 		}
 	}
 	changes, report := rec.Finish(domain.Policy{ListingComplete: true, Force: true})
@@ -437,19 +435,6 @@ func (t *targeted) decide(ctx context.Context, wave, all []string, sum *TargetSu
 	var tmp Summary
 	tmp.Published = sum.Published
 	return failed, t.s.publishAll(ctx, changes, &tmp)
-}
-
-// localOf is the reconciler's view of a record.
-func localOf(r simrec.Record) domain.LocalSIM {
-	s := r.Summary()
-	return domain.LocalSIM{ICCID: s.ICCID, IP: s.IP, Active: s.Active, State: string(s.State), Status: s.Status,
-		Version: s.Version, LastCommand: s.LastCommand}
-}
-
-// remoteOf is the reconciler's view of a SIM 1NCE holds.
-func remoteOf(sim onceapi.SIM) domain.RemoteSIM {
-	return domain.RemoteSIM{ICCID: sim.ICCID, IP: sim.IPAddress, Status: sim.Status,
-		Attributes: domain.Attributes{IMSI: sim.IMSI, MSISDN: sim.MSISDN, Label: sim.Label}}
 }
 
 func unique(ids []string) []string {

@@ -1,4 +1,4 @@
-package adapters
+package service
 
 import (
 	"context"
@@ -9,13 +9,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/simbridge/simbridge/libs/lease"
+	"github.com/simbridge/simbridge/libs/messaging"
 	"github.com/simbridge/simbridge/libs/metrics"
 	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
 )
 
-// Metrics are sim-poller's Prometheus series.
+// Metrics is every Prometheus series sim-poller exports, declared in one
+// place so the alarms and dashboards (checked against the code by
+// tests/deploy) have one file to agree with. The use cases, ports and
+// adapters never see Prometheus: they report to the small observers they
+// declare (onceapi.Observer, ports.RequestObserver, ports.StreamObserver,
+// adapters.LookupObserver, messaging.ConsumerObserver), which Metrics and
+// its parts implement, and full runs are measured by measuredSyncer.
 type Metrics struct {
+	// consumer counts the sync-request queue's retries and dead letters.
+	consumer *messaging.ConsumerMetrics
+
 	simsByState   *prometheus.GaugeVec
 	published     *prometheus.CounterVec
 	skipped       *prometheus.GaugeVec
@@ -33,10 +43,11 @@ type Metrics struct {
 	streamRecs    *prometheus.CounterVec
 }
 
-// NewMetrics registers the series on reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// newMetrics registers every series on reg.
+func newMetrics(reg prometheus.Registerer) *Metrics {
 	ns, sub := metrics.Namespace, "sim_poller"
 	m := &Metrics{
+		consumer: messaging.NewConsumerMetrics(reg, "sim_poller_sync_requests"),
 		simsByState: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "sims",
 			Help: "SIMs by state at the last run: listed, listed_enabled, listed_disabled (1NCE), store_active, store_inactive, unchanged, " +
 				"absent (active but not listed), drift (absent but Enabled per the single-SIM endpoint, kept), unconfirmed (absent, not confirmed either way, kept)."}, []string{"state"}),
@@ -124,13 +135,13 @@ func (m *Metrics) SyncRequest(source, kind, status string) {
 	m.requests.WithLabelValues(source, kind, status).Inc()
 }
 
-// Lookup counts a targeted sync's lookup (SharedLookups).
+// Lookup counts a targeted sync's lookup (adapters.LookupObserver).
 func (m *Metrics) Lookup(outcome string) { m.lookups.WithLabelValues(outcome).Inc() }
 
 // StreamRequest counts an answered Data Streamer request (ports.StreamObserver).
 func (m *Metrics) StreamRequest(code int) { m.streamReqs.WithLabelValues(strconv.Itoa(code)).Inc() }
 
-// StreamRecords counts Data Streamer records by outcome.
+// StreamRecords counts Data Streamer records by outcome (ports.StreamObserver).
 func (m *Metrics) StreamRecords(outcome string, n int) {
 	m.streamRecs.WithLabelValues(outcome).Add(float64(n))
 }
@@ -163,41 +174,20 @@ func causeOf(err error) string {
 	}
 }
 
-// Syncer is the use case being measured.
-type Syncer interface {
-	Sync(ctx context.Context, force bool) (app.Summary, error)
+// measuredSyncer records every full run's outcome: the use case reports
+// nothing itself (a decorator, as for every metric of a use case).
+type measuredSyncer struct {
+	next    *app.Syncer
+	metrics *Metrics
 }
 
-// MeasuredSyncer records every run's outcome in Metrics.
-type MeasuredSyncer struct {
-	Next    Syncer
-	Metrics *Metrics
-}
-
-// Sync runs Next and records the outcome.
-func (s MeasuredSyncer) Sync(ctx context.Context, force bool) (app.Summary, error) {
-	sum, err := s.Next.Sync(ctx, force)
+// Sync runs the full sync and records the outcome.
+func (s measuredSyncer) Sync(ctx context.Context, force bool) (app.Summary, error) {
+	sum, err := s.next.Sync(ctx, force)
 	if errors.Is(err, app.ErrRunInProgress) {
-		s.Metrics.Skipped()
+		s.metrics.Skipped()
 		return sum, err
 	}
-	s.Metrics.Run(sum, err)
+	s.metrics.Run(sum, err)
 	return sum, err
-}
-
-// BoundedSyncer gives every run a deadline, so a hung listing or publish
-// cannot hold the lease and the schedule forever.
-type BoundedSyncer struct {
-	Next  Syncer
-	Limit time.Duration
-}
-
-// Sync runs Next with the deadline (none when Limit is not positive).
-func (s BoundedSyncer) Sync(ctx context.Context, force bool) (app.Summary, error) {
-	if s.Limit <= 0 {
-		return s.Next.Sync(ctx, force)
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.Limit)
-	defer cancel()
-	return s.Next.Sync(ctx, force)
 }
