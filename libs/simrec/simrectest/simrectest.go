@@ -6,6 +6,7 @@ package simrectest
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -36,7 +37,8 @@ func NewStore() *Store {
 }
 
 // FailNext makes the next calls of op (OpGet, …) return errs, one per call;
-// a nil entry lets its call through. After them, op works again.
+// a nil entry lets its call through, an error wrapped in AfterWrite is
+// returned after the call took effect. After them, op works again.
 func (s *Store) FailNext(op string, errs ...error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -50,48 +52,62 @@ func (s *Store) Calls(op string) int {
 	return s.calls[op]
 }
 
-func (s *Store) injected(op string) error {
+// AfterWrite marks a FailNext error as returned after the call took effect
+// (DynamoDB wrote, its answer was lost).
+type AfterWrite struct{ Err error }
+
+func (a AfterWrite) Error() string { return a.Err.Error() + " (after the write took effect)" }
+func (a AfterWrite) Unwrap() error { return a.Err }
+
+// injected counts op and pops its next injected error: before must fail
+// the call, after is returned once the call took effect.
+func (s *Store) injected(op string) (before, after error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls[op]++
 	errs := s.fail[op]
 	if len(errs) == 0 {
-		return nil
+		return nil, nil
 	}
 	s.fail[op] = errs[1:]
-	return errs[0]
+	if errors.As(errs[0], new(AfterWrite)) {
+		return nil, errs[0]
+	}
+	return errs[0], nil
 }
 
-// Get reads a record unless a failure is injected.
+// Get reads a record, or fails as injected.
 func (s *Store) Get(ctx context.Context, iccid string) (simrec.Record, error) {
-	if err := s.injected(OpGet); err != nil {
-		return simrec.Record{}, err
-	}
-	return s.Memory.Get(ctx, iccid)
+	return call(s, OpGet, func() (simrec.Record, error) { return s.Memory.Get(ctx, iccid) })
 }
 
-// Create creates a record unless a failure is injected.
+// Create creates a record, or fails as injected.
 func (s *Store) Create(ctx context.Context, r simrec.Record) (simrec.Record, error) {
-	if err := s.injected(OpCreate); err != nil {
-		return simrec.Record{}, err
-	}
-	return s.Memory.Create(ctx, r)
+	return call(s, OpCreate, func() (simrec.Record, error) { return s.Memory.Create(ctx, r) })
 }
 
-// Update writes a record unless a failure is injected.
+// Update writes a record, or fails as injected.
 func (s *Store) Update(ctx context.Context, r simrec.Record) (simrec.Record, error) {
-	if err := s.injected(OpUpdate); err != nil {
-		return simrec.Record{}, err
-	}
-	return s.Memory.Update(ctx, r)
+	return call(s, OpUpdate, func() (simrec.Record, error) { return s.Memory.Update(ctx, r) })
 }
 
-// ClearFailure clears a command's failure unless a failure is injected.
+// ClearFailure clears a command's failure, or fails as injected.
 func (s *Store) ClearFailure(ctx context.Context, iccid, command string) error {
-	if err := s.injected(OpClearFailure); err != nil {
-		return err
+	_, err := call(s, OpClearFailure, func() (struct{}, error) { return struct{}{}, s.Memory.ClearFailure(ctx, iccid, command) })
+	return err
+}
+
+func call[T any](s *Store, op string, do func() (T, error)) (T, error) {
+	before, after := s.injected(op)
+	if before != nil {
+		var zero T
+		return zero, before
 	}
-	return s.Memory.ClearFailure(ctx, iccid, command)
+	out, err := do()
+	if err == nil && after != nil {
+		return out, after
+	}
+	return out, err
 }
 
 // Clock is a simrec.Clock that moves only by Advance and Sleep.

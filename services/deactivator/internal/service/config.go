@@ -1,4 +1,7 @@
-// Package service is the deactivator's composition root.
+// Package service is the deactivator's composition root: its
+// configuration (config.go), its metrics (metrics.go), and Run, which builds
+// the clients, adapters, use cases and the queue port and serves until the
+// context ends.
 package service
 
 import (
@@ -7,6 +10,7 @@ import (
 	"time"
 
 	"github.com/simbridge/simbridge/libs/messaging"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // Config is the deactivator's configuration, read from the environment.
@@ -31,6 +35,13 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("CLAIM_TTL %v: at least 1s", c.ClaimTTL))
 	}
 	return errors.Join(errs...)
+}
+
+// ClaimTiming is the claim protocol's timing with the configured TTL.
+func (c *Config) ClaimTiming() simrec.ClaimTiming {
+	t := simrec.DefaultClaimTiming
+	t.TTL = c.ClaimTTL
+	return t
 }
 
 // IoTOperations are the IoT Core operations the deactivator calls: its
