@@ -201,6 +201,21 @@ func (f *IoT) ForeignThing(name string) {
 	f.things[name] = &thing{attrs: map[string]string{}}
 }
 
+// Delete removes a certificate and detaches it from every thing, as an
+// operator's force-delete does behind simbridge's back.
+func (f *IoT) Delete(certID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.certs[certID]
+	if !ok {
+		return
+	}
+	for _, th := range f.things {
+		th.principals = slices.DeleteFunc(th.principals, func(p string) bool { return p == c.arn })
+	}
+	delete(f.certs, certID)
+}
+
 // CreateCertificate creates an INACTIVE certificate with a fresh key.
 func (f *IoT) CreateCertificate(context.Context) (iotcore.Certificate, error) {
 	f.mu.Lock()

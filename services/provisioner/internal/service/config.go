@@ -1,4 +1,6 @@
-// Package service is the provisioner's composition root.
+// Package service is the provisioner's composition root: its configuration
+// (config.go), its metrics (metrics.go), and Run, which builds the clients,
+// adapters, use cases and the queue port and serves until the context ends.
 package service
 
 import (
@@ -70,6 +72,13 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("CLAIM_TTL %v: at least 1s", c.ClaimTTL))
 	}
 	return errors.Join(errs...)
+}
+
+// ClaimTiming is the claim protocol's timing with the configured TTL.
+func (c *Config) ClaimTiming() simrec.ClaimTiming {
+	t := simrec.DefaultClaimTiming
+	t.TTL = c.ClaimTTL
+	return t
 }
 
 // IoTOperations are the IoT Core operations the provisioner calls: its
