@@ -36,6 +36,12 @@ type ClaimTiming struct {
 // seconds.
 var DefaultClaimTiming = ClaimTiming{TTL: 2 * time.Minute, Wait: 20 * time.Second, Poll: 500 * time.Millisecond}
 
+// WithTTL is the timing with another claim TTL (the services' CLAIM_TTL).
+func (t ClaimTiming) WithTTL(ttl time.Duration) ClaimTiming {
+	t.TTL = ttl
+	return t
+}
+
 // Clock tells the time and waits. Claims expire and are waited for on it,
 // so tests move time on instead of sleeping.
 type Clock interface {

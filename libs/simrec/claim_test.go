@@ -226,6 +226,9 @@ func TestNewClaimsRefusesWhatCannotWork(t *testing.T) {
 	if _, err := simrec.NewClaims(store, simrec.DefaultClaimTiming, nil); err != nil {
 		t.Fatalf("default timing on the wall clock: %v", err)
 	}
+	if got := simrec.DefaultClaimTiming.WithTTL(time.Second); got.TTL != time.Second || got.Wait != simrec.DefaultClaimTiming.Wait {
+		t.Fatalf("WithTTL = %+v", got)
+	}
 }
 
 func TestSystemClockSleeps(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/simbridge/simbridge/libs/simrec"
@@ -74,6 +75,28 @@ func (s *Store) injected(op string) (before, after error) {
 		return nil, errs[0]
 	}
 	return errs[0], nil
+}
+
+// Record reads iccid's record past any injected failure; the test fails
+// when there is none.
+func (s *Store) Record(t testing.TB, iccid string) simrec.Record {
+	t.Helper()
+	rec, err := s.Memory.Get(context.Background(), iccid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// Change writes a change to iccid's record past any injected failure, as
+// another command or an operator does behind the use case's back.
+func (s *Store) Change(t testing.TB, iccid string, change func(r *simrec.Record)) {
+	t.Helper()
+	rec := s.Record(t, iccid)
+	change(&rec)
+	if _, err := s.Memory.Update(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Get reads a record, or fails as injected.

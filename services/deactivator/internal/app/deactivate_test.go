@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,7 +31,7 @@ type world struct {
 	iot   *iotfake.IoT
 	store *simrectest.Store
 	clock *simrectest.Clock
-	notes *notes
+	notes *simrectest.Notes
 	d     *app.Deactivator
 	// cert and next are the SIM's certificates as given.
 	cert, next *simrec.Credentials
@@ -40,7 +39,7 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{t: t, iot: iotfake.New(), store: simrectest.NewStore(), clock: simrectest.NewClock(), notes: &notes{}}
+	w := &world{t: t, iot: iotfake.New(), store: simrectest.NewStore(), clock: simrectest.NewClock(), notes: &simrectest.Notes{}}
 	d, err := app.New(app.Deps{Store: w.store, Certificates: adapters.Certificates{IoTCore: w.iot}, Notifier: w.notes,
 		Logger: slog.New(slog.DiscardHandler), Clock: w.clock}, timing)
 	if err != nil {
@@ -108,14 +107,7 @@ func (w *world) sim(state simrec.State, status types.CertificateStatus, next cer
 	}
 }
 
-func (w *world) record() simrec.Record {
-	w.t.Helper()
-	rec, err := w.store.Memory.Get(context.Background(), sim)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return rec
-}
+func (w *world) record() simrec.Record { return w.store.Record(w.t, sim) }
 
 // command is a command of kind computed against the record as it is now,
 // as sim-poller and operators compute them.
@@ -135,15 +127,12 @@ func (w *world) status(c *simrec.Credentials) types.CertificateStatus {
 // claim makes another command hold the record's claim for d; with d = 0
 // it claimed and released it: it wrote the record last.
 func (w *world) claim(holder string, d time.Duration) {
-	w.t.Helper()
-	rec := w.record()
-	rec.LastCommand, rec.ClaimedBy, rec.ClaimedUntil = holder, holder, w.clock.Now().Add(d)
-	if d == 0 {
-		rec.Release()
-	}
-	if _, err := w.store.Memory.Update(context.Background(), rec); err != nil {
-		w.t.Fatal(err)
-	}
+	w.store.Change(w.t, sim, func(r *simrec.Record) {
+		r.LastCommand, r.ClaimedBy, r.ClaimedUntil = holder, holder, w.clock.Now().Add(d)
+		if d == 0 {
+			r.Release()
+		}
+	})
 }
 
 // failed records a failure of command id on the record, as the consumer does.
@@ -207,10 +196,11 @@ func (w *world) check(before simrec.Record, calls map[string]int, got error, wan
 	if (rec.Next != nil) != want.keepsNext || len(rec.Retiring) != want.retiring {
 		w.t.Errorf("record next %v retiring %v, want next kept %v and %d retiring", rec.Next != nil, rec.Retiring, want.keepsNext, want.retiring)
 	}
-	if got := w.notes.successes(); !slices.Equal(got, want.successes) {
-		w.t.Errorf("success notifications %q, want %q", got, want.successes)
+	successes, failures := w.notes.Sent()
+	if !slices.Equal(successes, want.successes) {
+		w.t.Errorf("success notifications %q, want %q", successes, want.successes)
 	}
-	if got := w.notes.failures(); len(got) != want.failures {
+	if got := failures; len(got) != want.failures {
 		w.t.Errorf("failure notifications %q, want %d", got, want.failures)
 	}
 	for op, n := range want.calls {
@@ -219,6 +209,8 @@ func (w *world) check(before simrec.Record, calls map[string]int, got error, wan
 		}
 	}
 }
+
+var errSNS = errors.New("sns: 500")
 
 var (
 	disabled = []string{events.MessageDisabled}
@@ -319,11 +311,7 @@ func TestHandle(t *testing.T) {
 		{name: "revoke a SIM whose certificate IoT Core no longer knows",
 			given: func(w *world) {
 				w.sim(simrec.StateActive, "", none)
-				rec := w.record()
-				rec.Cert = w.certificate(unregistered)
-				if _, err := w.store.Memory.Update(context.Background(), rec); err != nil {
-					t.Fatal(err)
-				}
+				w.store.Change(t, sim, func(r *simrec.Record) { r.Cert = w.certificate(unregistered) })
 			},
 			command: func(w *world) events.SimCommand { return w.command(events.KindRevoke, "") },
 			want:    want{state: simrec.StateRevoked, successes: revoked}},
@@ -368,13 +356,13 @@ func TestHandle(t *testing.T) {
 			command: func(*world) events.SimCommand { return events.SimCommand{Kind: events.KindDisable, ICCID: sim} },
 			want:    want{failures: 1}},
 		{name: "an unknown SIM whose failure notification is lost is retried",
-			given:   func(w *world) { w.notes.failNext = errors.New("sns: 500") },
+			given:   func(w *world) { w.notes.FailNext(errSNS) },
 			command: func(*world) events.SimCommand { return events.SimCommand{Kind: events.KindRevoke, ICCID: sim} },
-			want:    want{err: errNotes}},
+			want:    want{err: errSNS}},
 		{name: "a lost success notification is only logged",
 			given: func(w *world) {
 				w.sim(simrec.StateActive, active, none)
-				w.notes.failNext = errors.New("sns: 500")
+				w.notes.FailNext(errSNS)
 			},
 			command: func(w *world) events.SimCommand { return w.command(events.KindDisable, "Disabled") },
 			want:    want{state: simrec.StateDisabled, cert: inactive}},
@@ -527,7 +515,7 @@ func TestEveryFailedCallIsFinishedByTheRedelivery(t *testing.T) {
 				if f.step == app.StepRecord && strings.HasSuffix(f.name, "answer lost") {
 					want = nil
 				}
-				if got := w.notes.successes(); !slices.Equal(got, want) {
+				if got, _ := w.notes.Sent(); !slices.Equal(got, want) {
 					t.Fatalf("success notifications %q, want %q", got, want)
 				}
 			})
@@ -558,29 +546,3 @@ func TestNewRefusesMissingDependencies(t *testing.T) {
 		}
 	}
 }
-
-var errNotes = errors.New("notification failed")
-
-// notes keeps the notifications; failNext makes the next one fail.
-type notes struct {
-	mu          sync.Mutex
-	ok, failing []string
-	failNext    error
-}
-
-func (n *notes) add(list *[]string, msg string) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if err := n.failNext; err != nil {
-		n.failNext = nil
-		return errors.Join(errNotes, err)
-	}
-	*list = append(*list, msg)
-	return nil
-}
-
-func (n *notes) Success(_ context.Context, _, _, msg string) error { return n.add(&n.ok, msg) }
-func (n *notes) Failure(_ context.Context, _, _, msg string) error { return n.add(&n.failing, msg) }
-
-func (n *notes) successes() []string { n.mu.Lock(); defer n.mu.Unlock(); return slices.Clone(n.ok) }
-func (n *notes) failures() []string  { n.mu.Lock(); defer n.mu.Unlock(); return slices.Clone(n.failing) }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/simbridge/simbridge/libs/messaging"
-	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // Config is the deactivator's configuration, read from the environment.
@@ -35,13 +34,6 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("CLAIM_TTL %v: at least 1s", c.ClaimTTL))
 	}
 	return errors.Join(errs...)
-}
-
-// ClaimTiming is the claim protocol's timing with the configured TTL.
-func (c *Config) ClaimTiming() simrec.ClaimTiming {
-	t := simrec.DefaultClaimTiming
-	t.TTL = c.ClaimTTL
-	return t
 }
 
 // IoTOperations are the IoT Core operations the deactivator calls: its

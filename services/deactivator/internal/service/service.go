@@ -11,6 +11,7 @@ import (
 	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/messaging"
 	"github.com/simbridge/simbridge/libs/metrics"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/services/deactivator/internal/adapters"
 	"github.com/simbridge/simbridge/services/deactivator/internal/app"
@@ -41,7 +42,7 @@ func Serve(ctx context.Context, cfg Config, a messaging.AWS, m *Metrics, logger 
 	certs := adapters.Certificates{IoTCore: iotcore.New(iot.NewFromConfig(a.Config))}
 
 	// Use cases.
-	deactivator, err := app.New(app.Deps{Store: store, Certificates: certs, Notifier: notifier, Logger: logger}, cfg.ClaimTiming())
+	deactivator, err := app.New(app.Deps{Store: store, Certificates: certs, Notifier: notifier, Logger: logger}, simrec.DefaultClaimTiming.WithTTL(cfg.ClaimTTL))
 	if err != nil {
 		return err
 	}

@@ -186,6 +186,20 @@ func TestHandle(t *testing.T) {
 			given:   func(w *world) { w.active() },
 			command: func(w *world) events.SimCommand { return w.after(events.KindReissue, "") },
 			want:    outcome{servedAt: "10.0.0.1", cert: newCert, minted: 1, announced: reissued}},
+		{name: "reissue stopped while revoking: the record points to the new certificate before the old one stops working",
+			given: func(w *world) {
+				w.active()
+				w.had = w.record() // the SIM as it was
+				w.iot.FailNext("UpdateCertificate", errBoom)
+			},
+			command: reissue,
+			want: outcome{err: errBoom, state: simrec.StateActive, minted: 1, check: func(w *world) {
+				rec, old := w.record(), w.had.Cert
+				if rec.CertificateID() == old.ID || !slices.Equal(rec.Retiring, []string{old.ARN}) ||
+					w.iot.Status(old.ID) != types.CertificateStatusActive || w.iot.Status(rec.CertificateID()) != types.CertificateStatusActive {
+					w.t.Fatalf("record names %s, retiring %v; old %s is %s", rec.CertificateID(), rec.Retiring, old.ID, w.iot.Status(old.ID))
+				}
+			}}},
 		{name: "reissue with Amazon's CA", authority: simrec.AuthorityAWS,
 			given:   func(w *world) { w.active() },
 			command: func(w *world) events.SimCommand { return w.after(events.KindReissue, "") },
@@ -226,13 +240,13 @@ func TestHandle(t *testing.T) {
 			},
 			want: outcome{refusals: 1}},
 		{name: "a refusal whose notification is lost is only logged",
-			given:   func(w *world) { w.disabled(); w.notes.failNext = errors.New("sns: 500") },
+			given:   func(w *world) { w.disabled(); w.notes.FailNext(errors.New("sns: 500")) },
 			command: func(w *world) events.SimCommand { return w.after(events.KindReissue, "") },
 			want:    outcome{state: simrec.StateDisabled, unchanged: true}},
 
 		// What the provisioner does not do, and lost announcements.
 		{name: "a lost announcement is only logged: the SIM is provisioned",
-			given:   func(w *world) { w.notes.failNext = errors.New("sns: 500") },
+			given:   func(w *world) { w.notes.FailNext(errors.New("sns: 500")) },
 			command: func(*world) events.SimCommand { return create("10.0.0.1") },
 			want:    outcome{servedAt: "10.0.0.1", minted: 1}},
 		{name: "a disable is no command of the provisioner's",
@@ -287,7 +301,7 @@ func TestHandle(t *testing.T) {
 			tc.given(w)
 			before, _ := w.store.Memory.Get(context.Background(), sim)
 			minted := w.minted()
-			announced, refusals := w.notes.sent()
+			announced, refusals := w.notes.Sent()
 			cmd := tc.command(w)
 			start := w.clock.Now()
 			err := w.handle(cmd)
@@ -336,7 +350,7 @@ func (want outcome) verify(w *world, before simrec.Record, minted, announced, re
 	if got := w.minted() - minted; got != want.minted {
 		w.t.Errorf("minted %d certificates, want %d", got, want.minted)
 	}
-	gotAnnounced, gotRefusals := w.notes.sent()
+	gotAnnounced, gotRefusals := w.notes.Sent()
 	if got := gotAnnounced[announced:]; !slices.Equal(got, want.announced) {
 		w.t.Errorf("announced %q, want %q", got, want.announced)
 	}
@@ -470,7 +484,7 @@ func TestEveryFailedCallIsFinishedByTheRedelivery(t *testing.T) {
 					}
 					// The announcement goes with the attempt whose last write
 					// landed: an answer of that write lost for good loses it.
-					announced, _ := w.notes.sent()
+					announced, _ := w.notes.Sent()
 					want := sc.announced
 					if after && f.last {
 						want = nil

@@ -39,16 +39,18 @@ type world struct {
 	clock     *simrectest.Clock
 	ca        *ownCA
 	sealer    *sealer
-	notes     *notes
+	notes     *simrectest.Notes
 	p         *app.Provisioner
-	// last is a command a case keeps for later (to deliver it again).
+	// last is a command a case keeps for later (to deliver it again);
+	// had the record as it was.
 	last events.SimCommand
+	had  simrec.Record
 }
 
 func newWorld(t *testing.T, authority string) *world {
 	t.Helper()
 	w := &world{t: t, authority: authority, iot: iotfake.New(), store: simrectest.NewStore(), clock: simrectest.NewClock(),
-		sealer: &sealer{}, notes: &notes{}}
+		sealer: &sealer{}, notes: &simrectest.Notes{}}
 	w.ca = &ownCA{iot: w.iot}
 	things, err := adapters.NewIoT(w.iot, policy, group, "sim")
 	if err != nil {
@@ -77,25 +79,11 @@ func (w *world) must(cmd events.SimCommand) {
 	}
 }
 
-func (w *world) record() simrec.Record {
-	w.t.Helper()
-	rec, err := w.store.Memory.Get(context.Background(), sim)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return rec
-}
+func (w *world) record() simrec.Record { return w.store.Record(w.t, sim) }
 
 // write stores a change made behind the provisioner's back (another
 // service, an operator).
-func (w *world) write(change func(r *simrec.Record)) {
-	w.t.Helper()
-	rec := w.record()
-	change(&rec)
-	if _, err := w.store.Memory.Update(context.Background(), rec); err != nil {
-		w.t.Fatal(err)
-	}
-}
+func (w *world) write(change func(r *simrec.Record)) { w.store.Change(w.t, sim, change) }
 
 // minted is how many certificates the authority made.
 func (w *world) minted() int {
@@ -281,36 +269,4 @@ func (s *sealer) Seal(_ context.Context, iccid string, b []byte) ([]byte, error)
 		return nil, err
 	}
 	return append([]byte(iccid+":"), b...), nil
-}
-
-// notes keeps announcements and failure notifications; failNext makes the
-// next one of either fail.
-type notes struct {
-	mu        sync.Mutex
-	announced []string
-	failures  []string
-	failNext  error
-}
-
-func (n *notes) keep(list *[]string, msg string) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if err := n.failNext; err != nil {
-		n.failNext = nil
-		return err
-	}
-	*list = append(*list, msg)
-	return nil
-}
-
-func (n *notes) Announce(_ context.Context, note events.Notification) error {
-	return n.keep(&n.announced, note.Message)
-}
-
-func (n *notes) Failure(_ context.Context, _, _, msg string) error { return n.keep(&n.failures, msg) }
-
-func (n *notes) sent() (announced, failures []string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return slices.Clone(n.announced), slices.Clone(n.failures)
 }

@@ -74,13 +74,6 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// ClaimTiming is the claim protocol's timing with the configured TTL.
-func (c *Config) ClaimTiming() simrec.ClaimTiming {
-	t := simrec.DefaultClaimTiming
-	t.TTL = c.ClaimTTL
-	return t
-}
-
 // IoTOperations are the IoT Core operations the provisioner calls: its
 // share of the account's quota of each is paced.
 var IoTOperations = []string{"DescribeThing", "CreateThing", "AddThingToThingGroup", "RegisterCertificate", "CreateKeysAndCertificate",

@@ -70,7 +70,7 @@ func Serve(ctx context.Context, cfg Config, a messaging.AWS, m *Metrics, logger 
 			return nil, err
 		}
 		return app.New(app.Deps{Store: store, IoT: things, Authority: authority, Sealer: sealer, Announcer: announcer,
-			Notifier: notifier, Logger: logger}, cfg.ClaimTiming())
+			Notifier: notifier, Logger: logger}, simrec.DefaultClaimTiming.WithTTL(cfg.ClaimTTL))
 	}
 
 	// The create queue, the quota membership and the ops listener, until
