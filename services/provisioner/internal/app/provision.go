@@ -11,10 +11,9 @@
 //  1. A command first claims the SIM's record with a conditional write that
 //     names it (LastCommand, ClaimedBy; simrec.Claims). Only the claimant
 //     changes the SIM's certificates; another command waits until the claim
-//     ends or expires.
-//     A command computed against an older state than the record's is stale
-//     and ignored (simrec.Record.Admits), so a late command never undoes a
-//     newer one, whatever order the queues deliver in.
+//     ends or expires. A command computed against an older state than the
+//     record's is stale and ignored (simrec.Record.Admits), so a late
+//     command never undoes a newer one, whatever order the queues deliver in.
 //  2. A new certificate is minted and written into the record (Next, its key
 //     sealed with KMS) before IoT Core hears of it. With the account's own CA
 //     (the default) the key and certificate are made here and signed through
