@@ -6,14 +6,20 @@ package iotfake
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
@@ -195,6 +201,21 @@ func (f *IoT) ForeignThing(name string) {
 	f.things[name] = &thing{attrs: map[string]string{}}
 }
 
+// Delete removes a certificate and detaches it from every thing, as an
+// operator's force-delete does behind simbridge's back.
+func (f *IoT) Delete(certID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.certs[certID]
+	if !ok {
+		return
+	}
+	for _, th := range f.things {
+		th.principals = slices.DeleteFunc(th.principals, func(p string) bool { return p == c.arn })
+	}
+	delete(f.certs, certID)
+}
+
 // CreateCertificate creates an INACTIVE certificate with a fresh key.
 func (f *IoT) CreateCertificate(context.Context) (iotcore.Certificate, error) {
 	f.mu.Lock()
@@ -339,6 +360,26 @@ func (f *IoT) ThingPrincipals(_ context.Context, thingName string) ([]string, er
 }
 
 var errNotFound = errors.New("resource not found")
+
+// NewCertificate returns a fresh self-signed certificate for commonName and
+// its IoT id (the SHA-256 of the DER): what the account's own CA mints, for
+// tests that Register certificates with the fake.
+func NewCertificate(commonName string) (certPEM, id string, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", "", err
+	}
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	if err != nil {
+		return "", "", err
+	}
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: commonName}, NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return "", "", err
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), idOf(der), nil
+}
 
 func idOf(der []byte) string {
 	sum := sha256.Sum256(der)

@@ -1,19 +1,9 @@
 package iotfake_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/hex"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
@@ -34,14 +24,11 @@ func TestFakeContract(t *testing.T) {
 			Status:  func(_ *testing.T, id string) types.CertificateStatus { return f.Status(id) },
 			Foreign: func(_ *testing.T, name string) { f.ForeignThing(name) },
 			Issue: func(t *testing.T) (string, string, string) {
-				key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-				tmpl := &x509.Certificate{SerialNumber: big.NewInt(names.Add(1)), Subject: pkix.Name{CommonName: "d"}, NotAfter: time.Now().Add(time.Hour)}
-				der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+				certPEM, id, err := iotfake.NewCertificate("d")
 				if err != nil {
 					t.Fatal(err)
 				}
-				sum := sha256.Sum256(der)
-				return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), "CA", hex.EncodeToString(sum[:])
+				return certPEM, "CA", id
 			},
 		}
 	})

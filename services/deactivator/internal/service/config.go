@@ -1,4 +1,7 @@
-// Package service is the deactivator's composition root.
+// Package service is the deactivator's composition root: its
+// configuration (config.go), its metrics (metrics.go), and Run, which builds
+// the clients, adapters, use cases and the queue port and serves until the
+// context ends.
 package service
 
 import (

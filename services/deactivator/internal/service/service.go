@@ -6,14 +6,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/simbridge/simbridge/libs/config"
 	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/messaging"
 	"github.com/simbridge/simbridge/libs/metrics"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/services/deactivator/internal/adapters"
 	"github.com/simbridge/simbridge/services/deactivator/internal/app"
+	"github.com/simbridge/simbridge/services/deactivator/internal/ports"
 )
 
 // Run loads the configuration from the environment and serves until ctx ends.
@@ -23,29 +25,32 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 		return err
 	}
 	logger.Info("starting", "config", config.LogValue(&cfg))
-	reg := metrics.NewRegistry()
-	awsCfg, err := cfg.LoadAWS(ctx, IoTOperations, reg, logger)
+	m := NewMetrics(metrics.NewRegistry())
+	a, err := cfg.LoadAWS(ctx, IoTOperations, m.Registry(), logger)
 	if err != nil {
 		return err
 	}
-	return Serve(ctx, cfg, awsCfg, reg, logger)
+	return Serve(ctx, cfg, a, m, logger)
 }
 
-// Serve runs the deactivator with an explicit configuration and AWS
-// configuration (component tests point it at the emulator).
-func Serve(ctx context.Context, cfg Config, a messaging.AWS, reg *prometheus.Registry, logger *slog.Logger) error {
-	awsCfg := a.Config
-	snsPub := messaging.NewSNSPublisher(awsCfg, logger)
-	notifier := messaging.NewNotifier(snsPub, cfg.SuccessTopicARN, cfg.FailureTopicARN)
-	store := simstore.NewDynamo(dynamodb.NewFromConfig(awsCfg), cfg.SimTable)
-	deactivator := app.New(
-		store,
-		iotcore.New(iot.NewFromConfig(awsCfg)),
-		notifier, logger, app.Timing{ClaimTTL: cfg.ClaimTTL, ClaimWait: app.DefaultTiming.ClaimWait, Poll: app.DefaultTiming.Poll},
-	)
-	return messaging.RunConsumers(ctx, messaging.ConsumerOptions{
+// Serve runs the deactivator with an explicit configuration, AWS
+// configuration and metrics (component tests point it at the emulator).
+func Serve(ctx context.Context, cfg Config, a messaging.AWS, m *Metrics, logger *slog.Logger) error {
+	// Clients and adapters.
+	notifier := messaging.NewNotifier(messaging.NewSNSPublisher(a.Config, logger), cfg.SuccessTopicARN, cfg.FailureTopicARN)
+	store := simstore.NewDynamo(dynamodb.NewFromConfig(a.Config), cfg.SimTable)
+	certs := adapters.Certificates{IoTCore: iotcore.New(iot.NewFromConfig(a.Config))}
+
+	// Use cases.
+	deactivator, err := app.New(app.Deps{Store: store, Certificates: certs, Notifier: notifier, Logger: logger}, simrec.DefaultClaimTiming.WithTTL(cfg.ClaimTTL))
+	if err != nil {
+		return err
+	}
+
+	// The disable queue and the ops listener, until ctx ends.
+	return ports.ServeQueue(ctx, messaging.ConsumerOptions{
 		Name: "deactivator", Queue: cfg.DisableQueue, Workers: cfg.Workers, OpsAddr: cfg.OpsAddr,
-		ShutdownTimeout: cfg.ShutdownTimeout, AWS: awsCfg, Notifier: notifier, Registry: reg, Logger: logger,
+		ShutdownTimeout: cfg.ShutdownTimeout, AWS: a.Config, Notifier: notifier, Registry: m.Registry(), Logger: logger,
 		Quotas: a.Quotas, Failures: store,
-	}, messaging.CommandHandler(messaging.NewCommandMetrics(reg, "deactivator").Measure(deactivator.Handle)))
+	}, deactivator, m.Measure)
 }

@@ -104,7 +104,7 @@ func start(t *testing.T, cfg aws.Config, res bootstrap.Resources) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { done <- service.Serve(ctx, c, paced, reg, logger) }()
+	go func() { done <- service.Serve(ctx, c, paced, service.NewMetrics(reg), logger) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -1,4 +1,7 @@
-// Package adapters connects the provisioner to SNS, IoT Data Plane and Prometheus.
+// Package adapters connects the provisioner's use cases to what they call
+// beyond the libraries' clients, in their own terms: IoT Core (iot.go), the
+// certificate authorities (authority.go) and the announcements on SNS and
+// MQTT (announcer.go).
 package adapters
 
 import (

@@ -10,12 +10,24 @@ import (
 	"github.com/simbridge/simbridge/services/provisioner/internal/app"
 )
 
+// Registrar registers certificates signed by the account's CA
+// (libs/iotcore).
+type Registrar interface {
+	Register(ctx context.Context, certPEM, caPEM string) (arn string, existed bool, err error)
+}
+
+// CertificateMaker has IoT Core create a key and certificate
+// (libs/iotcore).
+type CertificateMaker interface {
+	CreateCertificate(ctx context.Context) (iotcore.Certificate, error)
+}
+
 // OwnCA mints certificates with the account's CA (key in KMS) and registers
 // them with IoT Core: the certificate exists in the record before IoT Core
 // hears of it.
 type OwnCA struct {
 	CA       *iotca.CA
-	IoT      *iotcore.Client
+	IoT      Registrar
 	KeyType  iotca.KeyType
 	Validity time.Duration
 }
@@ -43,7 +55,7 @@ func (o OwnCA) Register(ctx context.Context, c simrec.Credentials) (string, bool
 // throttling): an answer lost for good leaves an INACTIVE certificate
 // attached to nothing, which nothing here ever touches.
 type AmazonCA struct {
-	IoT *iotcore.Client
+	IoT CertificateMaker
 }
 
 // Name is simrec.AuthorityAWS.

@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/simrec"
 )
 
@@ -15,9 +14,8 @@ import (
 // SIM), or only moves the record to a new IP.
 func (p *Provisioner) enable(ctx context.Context, w *work) error {
 	oldIP := w.rec.IP
-	rec := w.rec
 	var err error
-	switch {
+	switch rec := w.rec; {
 	case rec.Next != nil:
 		err = p.issueNext(ctx, w)
 	case rec.CurrentState() == simrec.StateActive && rec.HasCredentials():
@@ -30,8 +28,7 @@ func (p *Provisioner) enable(ctx context.Context, w *work) error {
 	if err != nil {
 		return err
 	}
-	w.rec.IP, w.rec.Status = w.cmd.IP, w.cmd.Status
-	w.rec.SetState(simrec.StateActive)
+	w.rec.Enable(w.cmd.IP, w.cmd.Status)
 	if err := p.settle(ctx, w, StepRecordActive); err != nil {
 		return err
 	}
@@ -44,18 +41,19 @@ func (p *Provisioner) enable(ctx context.Context, w *work) error {
 	return nil
 }
 
-// reactivate makes the current certificate serve again. A certificate IoT
-// Core refuses to activate (REVOKED meanwhile) or no longer knows is
-// replaced by a fresh one.
+// reactivate makes the current certificate serve again: ACTIVE first, so a
+// certificate IoT Core will not activate (REVOKED meanwhile, or deleted) is
+// replaced by a fresh one before anything is attached to it; then attached
+// to the Thing (made again if deleted) with the policy.
 func (p *Provisioner) reactivate(ctx context.Context, w *work) error {
 	cert := *w.rec.Cert
-	if err := p.attach(ctx, w, cert.ARN); err != nil {
-		return err
-	}
-	err := p.IoT.SetStatus(ctx, cert.ID, iotcore.StatusActive)
-	if errors.Is(err, iotcore.ErrCertificateRevoked) || errors.Is(err, iotcore.ErrCertificateNotFound) {
+	err := p.IoT.Activate(ctx, cert.ID)
+	if errors.Is(err, ErrCannotActivate) {
 		p.Logger.Warn("certificate cannot be reactivated; issuing a fresh one", "iccid", w.rec.ICCID, "certificate_id", cert.ID, "error", err)
 		return p.issueFresh(ctx, w)
 	}
-	return step(StepActivate, err)
+	if err != nil {
+		return step(StepActivate, err)
+	}
+	return p.attach(ctx, w, cert.ARN)
 }

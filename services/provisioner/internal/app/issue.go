@@ -2,11 +2,8 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"slices"
 
-	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/simrec"
 )
 
@@ -30,7 +27,7 @@ func (p *Provisioner) mint(ctx context.Context, w *work) error {
 		return step(StepSeal, err)
 	}
 	w.rec.Next = &simrec.Credentials{ID: m.ID, ARN: m.ARN, PEM: m.CertPEM, KeyCiphertext: sealed,
-		Authority: p.Authority.Name(), IssuedAt: p.now().UTC(), Command: w.id}
+		Authority: p.Authority.Name(), IssuedAt: p.Clock.Now().UTC(), Command: w.id}
 	return p.save(ctx, w, StepRecordNext)
 }
 
@@ -48,16 +45,11 @@ func (p *Provisioner) issueNext(ctx context.Context, w *work) error {
 		return err
 	}
 	if !active {
-		if err := p.IoT.SetStatus(ctx, next.ID, iotcore.StatusActive); err != nil {
+		if err := p.IoT.Activate(ctx, next.ID); err != nil {
 			return step(StepActivate, err)
 		}
 	}
-	if old := w.rec.Cert; old != nil && old.ID != next.ID {
-		if err := p.retireLater(ctx, w, *old); err != nil {
-			return err
-		}
-	}
-	w.rec.Cert, w.rec.Next = &next, nil
+	w.rec.Switch(next)
 	p.Logger.Info("certificate issued", "iccid", w.rec.ICCID, "certificate_id", next.ID, "authority", next.Authority)
 	return nil
 }
@@ -65,33 +57,14 @@ func (p *Provisioner) issueNext(ctx context.Context, w *work) error {
 // attach attaches the certificate to the SIM's Thing (created if missing)
 // and the policy to the certificate; both are no-ops when done already.
 func (p *Provisioner) attach(ctx context.Context, w *work, arn string) error {
-	spec := iotcore.ThingSpec{Name: w.rec.ThingName, Group: p.ThingGroup, Type: p.ThingType,
-		Attributes: map[string]string{"imsi": w.cmd.IMSI, "msisdn": w.cmd.MSISDN, "label": w.cmd.Label}}
-	if _, err := p.IoT.EnsureThing(ctx, spec); err != nil {
+	thing := Thing{Name: w.rec.ThingName, IMSI: w.cmd.IMSI, MSISDN: w.cmd.MSISDN, Label: w.cmd.Label}
+	if err := p.IoT.EnsureThing(ctx, thing); err != nil {
 		return step(StepThing, err)
 	}
 	if err := p.IoT.AttachToThing(ctx, w.rec.ThingName, arn); err != nil {
 		return step(StepAttachThing, err)
 	}
-	return step(StepAttachPolicy, p.IoT.AttachPolicy(ctx, p.Policy, arn))
-}
-
-// retireLater queues a replaced certificate for revocation. An own-CA
-// certificate that never reached IoT Core has nothing to revoke.
-func (p *Provisioner) retireLater(ctx context.Context, w *work, old simrec.Credentials) error {
-	arn := old.ARN
-	if arn == "" {
-		var err error
-		if arn, err = p.IoT.ARN(ctx, old.ID); errors.Is(err, iotcore.ErrCertificateNotFound) {
-			return nil
-		} else if err != nil {
-			return step(StepRetire, err)
-		}
-	}
-	if !slices.Contains(w.rec.Retiring, arn) {
-		w.rec.Retiring = append(w.rec.Retiring, arn)
-	}
-	return nil
+	return step(StepAttachPolicy, p.IoT.AttachPolicy(ctx, arn))
 }
 
 // settle stores the record as it now is and, when certificates were
@@ -105,18 +78,17 @@ func (p *Provisioner) settle(ctx context.Context, w *work, stepName string) erro
 		return err
 	}
 	for _, arn := range w.rec.Retiring {
-		if err := p.revoke(ctx, w.rec.ThingName, arn); err != nil {
+		if err := p.retire(ctx, w.rec.ThingName, arn); err != nil {
 			return err
 		}
 	}
-	w.rec.Retiring = nil
+	w.rec.Retired()
 	return p.release(ctx, w, StepRecordRetired)
 }
 
-// revoke makes a replaced certificate REVOKED, then detaches it.
-func (p *Provisioner) revoke(ctx context.Context, thing, arn string) error {
-	err := p.IoT.SetStatus(ctx, iotcore.CertificateID(arn), iotcore.StatusRevoked)
-	if err != nil && !errors.Is(err, iotcore.ErrCertificateNotFound) {
+// retire makes a replaced certificate REVOKED, then detaches it.
+func (p *Provisioner) retire(ctx context.Context, thing, arn string) error {
+	if err := p.IoT.Revoke(ctx, arn); err != nil {
 		return step(StepRetire, err)
 	}
 	if err := p.IoT.DetachFromThing(ctx, thing, arn); err != nil {

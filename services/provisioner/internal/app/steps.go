@@ -2,11 +2,10 @@ package app
 
 import "github.com/simbridge/simbridge/libs/steps"
 
-// Steps of provisioning, named in failure notifications, metrics and the
+// Steps of provisioning besides the claim's (simrec.StepLoad,
+// simrec.StepClaim), named in failure notifications, metrics and the
 // record's last failure.
 const (
-	StepLoad          = "load record"
-	StepClaim         = "claim record"
 	StepThing         = "ensure thing"
 	StepMint          = "mint certificate"
 	StepSeal          = "seal private key"

@@ -28,7 +28,7 @@ import (
 
 // newApp builds the provisioner's use case on the account, reached through
 // the fault proxy.
-func newApp(t *testing.T, a account, timing app.Timing) *app.Provisioner {
+func newApp(t *testing.T, a account, timing simrec.ClaimTiming) *app.Provisioner {
 	t.Helper()
 	ctx := context.Background()
 	cfg, err := testkit.LoadAWSConfig(ctx, a.proxy.URL)
@@ -47,11 +47,15 @@ func newApp(t *testing.T, a account, timing app.Timing) *app.Provisioner {
 		t.Fatal(err)
 	}
 	ic := iotcore.New(iot.NewFromConfig(cfg))
+	things, err := adapters.NewIoT(ic, a.res.Policy(), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	p, err := app.New(app.Deps{
-		Store: simstore.NewDynamo(dynamodb.NewFromConfig(cfg), a.res.Table()), IoT: ic,
+		Store: simstore.NewDynamo(dynamodb.NewFromConfig(cfg), a.res.Table()), IoT: things,
 		Authority: adapters.OwnCA{CA: ca, IoT: ic, KeyType: iotca.KeyECP256, Validity: 24 * time.Hour}, Sealer: sealer,
 		Announcer: adapters.NewAnnouncer(notifier, iotdataplane.NewFromConfig(cfg), "registration"), Notifier: notifier,
-		Policy: a.res.Policy(), Logger: slog.New(slog.DiscardHandler),
+		Logger: slog.New(slog.DiscardHandler),
 	}, timing)
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +70,7 @@ func newApp(t *testing.T, a account, timing app.Timing) *app.Provisioner {
 func TestConcurrentDeliveriesForOneSIMConverge(t *testing.T) {
 	t.Parallel()
 	a := newAccount(t, bootstrap.Options{})
-	p := newApp(t, a, app.Timing{ClaimTTL: 20 * time.Second, ClaimWait: 15 * time.Second, Poll: 200 * time.Millisecond})
+	p := newApp(t, a, simrec.ClaimTiming{TTL: 20 * time.Second, Wait: 15 * time.Second, Poll: 200 * time.Millisecond})
 
 	tests := []struct {
 		name   string

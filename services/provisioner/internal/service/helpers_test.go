@@ -101,7 +101,7 @@ func startProvisioner(t *testing.T, a account, o options) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- service.Serve(ctx, cfg, paced, reg, logger) }()
+	go func() { done <- service.Serve(ctx, cfg, paced, service.NewMetrics(reg), logger) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -226,6 +226,7 @@ type buildOnce struct {
 // service, shared by the package's tests.
 func binary(t *testing.T, name string) string {
 	t.Helper()
+	testkit.SkipShort(t)
 	if dir := os.Getenv("BIN_DIR"); dir != "" {
 		return filepath.Join(dir, name)
 	}
@@ -264,6 +265,7 @@ type proc struct {
 // startBinary starts a service process with env, logging to logPath.
 func startBinary(t *testing.T, bin string, env []string, logPath string) *proc {
 	t.Helper()
+	testkit.SkipShort(t)
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
