@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -16,6 +17,16 @@ import (
 // environment and validates it.
 func Load(ctx context.Context, cfg any) error {
 	return LoadFrom(ctx, envconfig.OsLookuper(), cfg)
+}
+
+// Start is how every service begins: Load, then one "starting" line with
+// the configuration, secrets masked (LogValue).
+func Start(ctx context.Context, cfg any, logger *slog.Logger) error {
+	if err := Load(ctx, cfg); err != nil {
+		return err
+	}
+	logger.Info("starting", "config", LogValue(cfg))
+	return nil
 }
 
 // LoadFrom is Load with an explicit source of values. It reports every

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/simbridge/simbridge/libs/config"
 	"github.com/simbridge/simbridge/libs/httpserver"
 	"github.com/simbridge/simbridge/libs/metrics"
 	"github.com/simbridge/simbridge/libs/quota"
@@ -42,6 +43,10 @@ type ConsumerOptions struct {
 	// Quotas, when set, is the task's membership in the account-wide quota
 	// pool: it beats once before the first message and then runs alongside.
 	Quotas *quota.Shared
+	// Observer counts retries and dead-letters (the service's
+	// NewConsumerMetrics, declared with its other metrics); nil registers
+	// NewConsumerMetrics(Registry, Name).
+	Observer ConsumerObserver
 }
 
 // RunConsumers runs handler on the queue's messages with opts.Workers
@@ -55,8 +60,11 @@ func RunConsumers(ctx context.Context, opts ConsumerOptions, handler message.NoP
 	if err != nil {
 		return err
 	}
-	consumer, err := NewConsumer(ctx, awssqs.NewFromConfig(opts.AWS), opts.Queue, opts.Notifier,
-		NewConsumerMetrics(opts.Registry, opts.Name), opts.Logger)
+	obs := opts.Observer
+	if obs == nil {
+		obs = NewConsumerMetrics(opts.Registry, opts.Name)
+	}
+	consumer, err := NewConsumer(ctx, awssqs.NewFromConfig(opts.AWS), opts.Queue, opts.Notifier, obs, opts.Logger)
 	if err != nil {
 		return err
 	}
@@ -135,4 +143,35 @@ func metricName(s string) string {
 		}
 	}
 	return string(out)
+}
+
+// ConsumerConfig is a consumer service's configuration: an env-tagged
+// struct embedding ConsumerSettings (whose LoadAWS it gets).
+type ConsumerConfig interface {
+	LoadAWS(ctx context.Context, ops []string, reg prometheus.Registerer, logger *slog.Logger) (AWS, error)
+}
+
+// ServiceMetrics is a service's metrics: what it defines, on the registry
+// the ops listener serves.
+type ServiceMetrics interface {
+	Registry() *prometheus.Registry
+}
+
+// Main is the Run of every queue-consuming service: it loads the
+// configuration C from the environment (config.Start), the service's
+// metrics (newMetrics) and the AWS configuration whose IoT operations (ops)
+// wait for the task's share of the account's quotas, then serves until ctx
+// ends. Component tests call serve directly with their own AWS setup.
+func Main[C ConsumerConfig, M ServiceMetrics](ctx context.Context, logger *slog.Logger, ops []string,
+	newMetrics func(*prometheus.Registry) M, serve func(context.Context, C, AWS, M, *slog.Logger) error) error {
+	var cfg C
+	if err := config.Start(ctx, &cfg, logger); err != nil {
+		return err
+	}
+	m := newMetrics(metrics.NewRegistry())
+	a, err := cfg.LoadAWS(ctx, ops, m.Registry(), logger)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, a, m, logger)
 }

@@ -150,14 +150,22 @@ func (r *Rotating) Refresh(ctx context.Context) (bool, error) {
 // Run refreshes every interval until ctx ends; onErr hears failed reads
 // (the last good versions stay in use).
 func (r *Rotating) Run(ctx context.Context, onErr func(error)) {
-	t := time.NewTicker(r.every)
+	Every(ctx, r.every, r.load, onErr)
+}
+
+// Every runs load every interval until ctx ends; onErr (may be nil) hears
+// failed loads, after which whatever was loaded last stays in use. Anything
+// re-read from Secrets Manager on a schedule (a rotated password, a renewed
+// certificate) refreshes this way.
+func Every(ctx context.Context, every time.Duration, load func(context.Context) error, onErr func(error)) {
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := r.load(ctx); err != nil && onErr != nil {
+			if err := load(ctx); err != nil && onErr != nil {
 				onErr(err)
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -121,17 +120,7 @@ func tunnelDevice(t *testing.T, lab *vpnlab.Lab, endpoint string) string {
 // deviceBinary is the device client from $BIN_DIR or a fresh build.
 func deviceBinary(t *testing.T) string {
 	t.Helper()
-	if dir := os.Getenv("BIN_DIR"); dir != "" {
-		return filepath.Join(dir, "device")
-	}
-	root, _ := testkit.RepoRoot()
-	bin := filepath.Join(t.TempDir(), "device")
-	cmd := exec.Command("go", "build", "-o", bin, "./tools/cmd/device")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build device: %v: %s", err, out)
-	}
-	return bin
+	return testkit.Binary(t, "tools/cmd/device")
 }
 
 func iccidOf(t *testing.T, s *devstack.Stack, ip string) string {

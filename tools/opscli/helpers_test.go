@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -152,45 +151,11 @@ func (r result) json(t *testing.T, v any) {
 	}
 }
 
-var builds sync.Map
-
-type buildOnce struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// binary is $BIN_DIR/<name> (make test builds it) or a fresh build shared
-// by the package's tests.
+// binary is the service's program ($BIN_DIR/<name> or a build shared by
+// the package's tests).
 func binary(t *testing.T, name string) string {
 	t.Helper()
-	if dir := os.Getenv("BIN_DIR"); dir != "" {
-		return filepath.Join(dir, name)
-	}
-	v, _ := builds.LoadOrStore(name, &buildOnce{})
-	b := v.(*buildOnce)
-	b.once.Do(func() {
-		root, err := testkit.RepoRoot()
-		if err != nil {
-			b.err = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "opscli-bin-")
-		if err != nil {
-			b.err = err
-			return
-		}
-		b.path = filepath.Join(dir, name)
-		cmd := exec.Command("go", "build", "-o", b.path, "./services/"+name+"/cmd/"+name)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("build %s: %v\n%s", name, err, out)
-		}
-	})
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return b.path
+	return testkit.Binary(t, "services/"+name+"/cmd/"+name)
 }
 
 // service runs one of the services as its own process until stop or the

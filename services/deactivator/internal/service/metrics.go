@@ -13,17 +13,19 @@ import (
 //
 // The libraries register on the same registry what every consumer
 // exports: the Go and process collectors (metrics.NewRegistry), the AWS
-// calls and quota shares (ConsumerSettings.LoadAWS, ShareQuotas), the
-// consumer's retries and dead-letters (messaging.NewConsumerMetrics, which
-// messaging.RunConsumers registers itself) and the Watermill router's.
+// calls and quota shares (ConsumerSettings.LoadAWS, ShareQuotas) and the
+// Watermill router's.
 type Metrics struct {
 	reg      *prometheus.Registry
 	commands *messaging.CommandMetrics
+	// Consumer counts the queue's retries and dead-letters by step.
+	Consumer *messaging.ConsumerMetrics
 }
 
 // NewMetrics registers the deactivator's series on reg.
 func NewMetrics(reg *prometheus.Registry) *Metrics {
-	return &Metrics{reg: reg, commands: messaging.NewCommandMetrics(reg, "deactivator")}
+	return &Metrics{reg: reg, commands: messaging.NewCommandMetrics(reg, "deactivator"),
+		Consumer: messaging.NewConsumerMetrics(reg, "deactivator")}
 }
 
 // Registry is what the ops listener serves.

@@ -7,10 +7,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
-	"github.com/simbridge/simbridge/libs/config"
 	"github.com/simbridge/simbridge/libs/iotcore"
 	"github.com/simbridge/simbridge/libs/messaging"
-	"github.com/simbridge/simbridge/libs/metrics"
 	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/services/deactivator/internal/adapters"
@@ -20,17 +18,7 @@ import (
 
 // Run loads the configuration from the environment and serves until ctx ends.
 func Run(ctx context.Context, logger *slog.Logger) error {
-	var cfg Config
-	if err := config.Load(ctx, &cfg); err != nil {
-		return err
-	}
-	logger.Info("starting", "config", config.LogValue(&cfg))
-	m := NewMetrics(metrics.NewRegistry())
-	a, err := cfg.LoadAWS(ctx, IoTOperations, m.Registry(), logger)
-	if err != nil {
-		return err
-	}
-	return Serve(ctx, cfg, a, m, logger)
+	return messaging.Main(ctx, logger, IoTOperations, NewMetrics, Serve)
 }
 
 // Serve runs the deactivator with an explicit configuration, AWS
@@ -50,7 +38,7 @@ func Serve(ctx context.Context, cfg Config, a messaging.AWS, m *Metrics, logger 
 	// The disable queue and the ops listener, until ctx ends.
 	return ports.ServeQueue(ctx, messaging.ConsumerOptions{
 		Name: "deactivator", Queue: cfg.DisableQueue, Workers: cfg.Workers, OpsAddr: cfg.OpsAddr,
-		ShutdownTimeout: cfg.ShutdownTimeout, AWS: a.Config, Notifier: notifier, Registry: m.Registry(), Logger: logger,
+		ShutdownTimeout: cfg.ShutdownTimeout, AWS: a.Config, Notifier: notifier, Registry: m.Registry(), Observer: m.Consumer, Logger: logger,
 		Quotas: a.Quotas, Failures: store,
 	}, deactivator, m.Measure)
 }

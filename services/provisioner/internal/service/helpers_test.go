@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -214,46 +213,11 @@ func dlqEmpty(t *testing.T, a account) {
 	}
 }
 
-var builds sync.Map // service name -> *buildOnce
-
-type buildOnce struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// binary is $BIN_DIR/<name> (make test builds it) or a fresh build of the
-// service, shared by the package's tests.
+// binary is the service's program ($BIN_DIR/<name> or a build shared by
+// the package's tests).
 func binary(t *testing.T, name string) string {
 	t.Helper()
-	testkit.SkipShort(t)
-	if dir := os.Getenv("BIN_DIR"); dir != "" {
-		return filepath.Join(dir, name)
-	}
-	v, _ := builds.LoadOrStore(name, &buildOnce{})
-	b := v.(*buildOnce)
-	b.once.Do(func() {
-		root, err := testkit.RepoRoot()
-		if err != nil {
-			b.err = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "bin-")
-		if err != nil {
-			b.err = err
-			return
-		}
-		b.path = filepath.Join(dir, name)
-		cmd := exec.Command("go", "build", "-o", b.path, "./services/"+name+"/cmd/"+name)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("build %s: %v\n%s", name, err, out)
-		}
-	})
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return b.path
+	return testkit.Binary(t, "services/"+name+"/cmd/"+name)
 }
 
 // proc is a service running as its own process.

@@ -17,12 +17,13 @@ import (
 //
 // The libraries register on the same registry what every consumer
 // exports: the Go and process collectors (metrics.NewRegistry), the AWS
-// calls and quota shares (ConsumerSettings.LoadAWS, ShareQuotas), the
-// consumer's retries and dead-letters (messaging.NewConsumerMetrics, which
-// messaging.RunConsumers registers itself) and the Watermill router's.
+// calls and quota shares (ConsumerSettings.LoadAWS, ShareQuotas) and the
+// Watermill router's.
 type Metrics struct {
 	reg      *prometheus.Registry
 	commands *messaging.CommandMetrics
+	// Consumer counts the queue's retries and dead-letters by step.
+	Consumer *messaging.ConsumerMetrics
 	// caNotAfter is registered once the own CA is loaded: a series that
 	// read 0 before would fire the CA expiry alarm.
 	caNotAfter prometheus.Gauge
@@ -32,6 +33,7 @@ type Metrics struct {
 // NewMetrics registers the provisioner's series on reg.
 func NewMetrics(reg *prometheus.Registry) *Metrics {
 	return &Metrics{reg: reg, commands: messaging.NewCommandMetrics(reg, "provisioner"),
+		Consumer: messaging.NewConsumerMetrics(reg, "provisioner"),
 		caNotAfter: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: metrics.Namespace, Name: "ca_certificate_not_after_timestamp_seconds",
 			Help: "When the IoT CA certificate that signs device certificates expires (Unix seconds)."}),
 	}

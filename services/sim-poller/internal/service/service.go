@@ -38,10 +38,9 @@ const leaseName = "sim-poller-sync"
 // serves until ctx ends or a server fails.
 func Run(ctx context.Context, logger *slog.Logger) error {
 	var cfg Config
-	if err := config.Load(ctx, &cfg); err != nil {
+	if err := config.Start(ctx, &cfg, logger); err != nil {
 		return err
 	}
-	logger.Info("starting", "config", config.LogValue(&cfg))
 	awsCfg, err := awsx.Load(ctx)
 	if err != nil {
 		return err

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -134,25 +132,11 @@ func TestShutdownDuringAScheduledRunReleasesTheLease(t *testing.T) {
 	}
 }
 
-// pollerBinary is the sim-poller command: from $BIN_DIR when make built it,
-// else built now.
+// pollerBinary is the sim-poller command ($BIN_DIR/sim-poller or a build);
+// under -short the test skips before building it.
 func pollerBinary(t *testing.T) string {
 	t.Helper()
-	testkit.SkipShort(t) // before building it: -short takes seconds
-	if dir := os.Getenv("BIN_DIR"); dir != "" {
-		return filepath.Join(dir, "sim-poller")
-	}
-	root, err := testkit.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "sim-poller")
-	cmd := exec.Command("go", "build", "-o", bin, "./services/sim-poller/cmd/sim-poller")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build sim-poller: %v\n%s", err, out)
-	}
-	return bin
+	return testkit.Binary(t, "services/sim-poller/cmd/sim-poller")
 }
 
 // pollerProcess is a running sim-poller binary.

@@ -68,18 +68,7 @@ func (c *Certificate) load(ctx context.Context) error {
 // Run re-reads the certificate every interval until ctx ends; a failed read
 // goes to onErr and the last good certificate stays served.
 func (c *Certificate) Run(ctx context.Context, onErr func(error)) {
-	t := time.NewTicker(c.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := c.load(ctx); err != nil {
-				onErr(err)
-			}
-		}
-	}
+	secrets.Every(ctx, c.every, c.load, onErr)
 }
 
 // TLSConfig serves whatever certificate was read last, so a renewal takes

@@ -33,10 +33,9 @@ const keyRefreshGap = 5 * time.Second
 func Run(ctx context.Context, logger *slog.Logger) error {
 	// Configuration.
 	var cfg Config
-	if err := config.Load(ctx, &cfg); err != nil {
+	if err := config.Start(ctx, &cfg, logger); err != nil {
 		return err
 	}
-	logger.Info("starting", "config", config.LogValue(&cfg))
 	debug.SetGCPercent(cfg.GCPercent)
 
 	// Clients: every AWS call is measured (metrics.go declares every series).
