@@ -226,28 +226,37 @@ func (s *session) peek(ctx context.Context, q *queuePair, bar progress) (_ []Dea
 	if err != nil || depth == 0 {
 		return nil, err
 	}
-	empty := 0
-	for empty < 1 {
+	err = s.receiveAll(ctx, q, peekHide, func(d DeadLetter) error {
+		handles = append(handles, d.receipt)
+		out = append(out, d)
+		bar.Add(1)
+		return nil
+	})
+	return out, err
+}
+
+// receiveAll receives the messages of q's DLQ ten at a time, each hidden for
+// hide, and hands each to each until a receive that waited a second finds
+// nothing or each fails.
+func (s *session) receiveAll(ctx context.Context, q *queuePair, hide time.Duration, each func(DeadLetter) error) error {
+	for {
 		got, err := s.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(q.dlqURL), MaxNumberOfMessages: 10, VisibilityTimeout: int32(peekHide.Seconds()),
+			QueueUrl: aws.String(q.dlqURL), MaxNumberOfMessages: 10, VisibilityTimeout: int32(hide.Seconds()),
 			WaitTimeSeconds: 1, MessageAttributeNames: []string{"All"},
 			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
 		})
 		if err != nil {
-			return out, fmt.Errorf("receive from %s: %w", q.dlq, err)
+			return fmt.Errorf("receive from %s: %w", q.dlq, err)
 		}
 		if len(got.Messages) == 0 {
-			empty++
-			continue
+			return nil
 		}
-		empty = 0
 		for _, m := range got.Messages {
-			handles = append(handles, aws.ToString(m.ReceiptHandle))
-			out = append(out, decodeDeadLetter(q, m))
+			if err := each(decodeDeadLetter(q, m)); err != nil {
+				return err
+			}
 		}
-		bar.Add(len(got.Messages))
 	}
-	return out, nil
 }
 
 // release makes received messages visible again.

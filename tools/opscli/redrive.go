@@ -12,7 +12,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/spf13/cobra"
 )
 
@@ -170,35 +169,19 @@ func (s *session) moveEach(ctx context.Context, q *queuePair, want map[string]bo
 			err = rerr
 		}
 	}()
-	empty := 0
-	for empty < 1 {
-		got, err := s.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(q.dlqURL), MaxNumberOfMessages: 10, VisibilityTimeout: 60, WaitTimeSeconds: 1,
-			MessageAttributeNames:       []string{"All"},
-			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
-		})
-		if err != nil {
-			return moved, fmt.Errorf("receive from %s: %w", q.dlq, err)
+	err = s.receiveAll(ctx, q, time.Minute, func(d DeadLetter) error {
+		if want != nil && !d.matches(want) {
+			skipped = append(skipped, d.receipt)
+			return nil
 		}
-		if len(got.Messages) == 0 {
-			empty++
-			continue
+		if err := s.sendBack(ctx, q, d); err != nil {
+			return err
 		}
-		empty = 0
-		for _, m := range got.Messages {
-			d := decodeDeadLetter(q, m)
-			if want != nil && !d.matches(want) {
-				skipped = append(skipped, d.receipt)
-				continue
-			}
-			if err := s.sendBack(ctx, q, d); err != nil {
-				return moved, err
-			}
-			moved++
-			bar.Add(1)
-		}
-	}
-	return moved, nil
+		moved++
+		bar.Add(1)
+		return nil
+	})
+	return moved, err
 }
 
 func (s *session) sendBack(ctx context.Context, q *queuePair, d DeadLetter) error {
