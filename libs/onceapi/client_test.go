@@ -325,9 +325,10 @@ func (r *recorder) Retry(endpoint, reason string) {
 	r.retries[endpoint+" "+reason]++
 }
 
-// answerOnce makes the first SIM request get status with headers and body.
-func answerOnce(status int, header map[string]string, body string) func(http.ResponseWriter, int, int32) bool {
-	return func(w http.ResponseWriter, _ int, call int32) bool {
+// answerOnce makes the first request get status with headers and body; K is
+// what the fake's hook is told of the request (a page number or an ICCID).
+func answerOnce[K any](status int, header map[string]string, body string) func(http.ResponseWriter, K, int32) bool {
+	return func(w http.ResponseWriter, _ K, call int32) bool {
 		if call != 1 {
 			return false
 		}
@@ -350,17 +351,17 @@ func TestFaultsAreRetriedAndCounted(t *testing.T) {
 		wantRequest string
 	}{
 		{name: "429 without Retry-After backs off and succeeds", wantRetry: "sims 429", wantRequest: "sims 429",
-			api: &fakeAPI{total: 30, hook: answerOnce(429, nil, "slow down")}},
+			api: &fakeAPI{total: 30, hook: answerOnce[int](429, nil, "slow down")}},
 		{name: "429 with Retry-After seconds", wantRetry: "sims 429", wantRequest: "sims 429",
-			api: &fakeAPI{total: 30, hook: answerOnce(429, map[string]string{"Retry-After": "0"}, "")}},
+			api: &fakeAPI{total: 30, hook: answerOnce[int](429, map[string]string{"Retry-After": "0"}, "")}},
 		{name: "429 with Retry-After date", wantRetry: "sims 429", wantRequest: "sims 429",
-			api: &fakeAPI{total: 30, hook: answerOnce(429, map[string]string{"Retry-After": time.Now().UTC().Format(http.TimeFormat)}, "")}},
+			api: &fakeAPI{total: 30, hook: answerOnce[int](429, map[string]string{"Retry-After": time.Now().UTC().Format(http.TimeFormat)}, "")}},
 		{name: "502 once is retried", wantRetry: "sims 502", wantRequest: "sims 502",
-			api: &fakeAPI{total: 30, hook: answerOnce(502, nil, "bad gateway")}},
+			api: &fakeAPI{total: 30, hook: answerOnce[int](502, nil, "bad gateway")}},
 		{name: "invalid JSON once is retried", wantRetry: "sims invalid_json", wantRequest: "sims invalid_json",
-			api: &fakeAPI{total: 30, hook: answerOnce(200, nil, `[{"iccid":`)}},
+			api: &fakeAPI{total: 30, hook: answerOnce[int](200, nil, `[{"iccid":`)}},
 		{name: "401 once refreshes the token", wantRetry: "sims 401", wantRequest: "sims 401",
-			api: &fakeAPI{total: 30, hook: answerOnce(401, nil, "")}},
+			api: &fakeAPI{total: 30, hook: answerOnce[int](401, nil, "")}},
 		{name: "invalid JSON on every try fails the listing", wantErr: onceapi.ErrInvalidResponse, wantRequest: "sims invalid_json",
 			api: &fakeAPI{total: 30, hook: func(w http.ResponseWriter, _ int, _ int32) bool { _, _ = w.Write([]byte(`{"sims":[]}`)); return true }}},
 		{name: "null body fails the listing", wantErr: onceapi.ErrInvalidResponse,
@@ -408,7 +409,7 @@ func TestRepeated401StopsAfterOneRefresh(t *testing.T) {
 
 func TestLongRetryAfterEndsWithinMaxElapsed(t *testing.T) {
 	t.Parallel()
-	api := &fakeAPI{total: 30, hook: answerOnce(429, map[string]string{"Retry-After": "3600"}, "")}
+	api := &fakeAPI{total: 30, hook: answerOnce[int](429, map[string]string{"Retry-After": "3600"}, "")}
 	c := newClient(t, api, func(c *onceapi.Config) { c.MaxElapsed = time.Second })
 	start := time.Now()
 	_, err := listAll(c)

@@ -11,21 +11,6 @@ import (
 	"github.com/simbridge/simbridge/libs/onceapi"
 )
 
-// answerSIMOnce makes the first single-SIM request get status with headers and body.
-func answerSIMOnce(status int, header map[string]string, body string) func(http.ResponseWriter, string, int32) bool {
-	return func(w http.ResponseWriter, _ string, call int32) bool {
-		if call != 1 {
-			return false
-		}
-		for k, v := range header {
-			w.Header().Set(k, v)
-		}
-		w.WriteHeader(status)
-		_, _ = w.Write([]byte(body))
-		return true
-	}
-}
-
 func TestGetSIM(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -47,11 +32,11 @@ func TestGetSIM(t *testing.T) {
 		{name: "disabled SIM", iccid: simID(3), wantStatus: onceapi.StatusDisabled, calls: 1},
 		{name: "404 is ErrSIMNotFound at once", iccid: simID(99), wantErr: onceapi.ErrSIMNotFound, wantRequests: []string{"sim 404"}, calls: 1},
 		{name: "500 is retried", iccid: simID(2), wantStatus: onceapi.StatusEnabled,
-			sim: answerSIMOnce(500, nil, "oops"), wantRetries: []string{"sim 500"}, calls: 2},
+			sim: answerOnce[string](500, nil, "oops"), wantRetries: []string{"sim 500"}, calls: 2},
 		{name: "429 with Retry-After is retried", iccid: simID(2), wantStatus: onceapi.StatusEnabled,
-			sim: answerSIMOnce(429, map[string]string{"Retry-After": "0"}, ""), wantRetries: []string{"sim 429"}, calls: 2},
+			sim: answerOnce[string](429, map[string]string{"Retry-After": "0"}, ""), wantRetries: []string{"sim 429"}, calls: 2},
 		{name: "invalid JSON once is retried", iccid: simID(2), wantStatus: onceapi.StatusEnabled,
-			sim: answerSIMOnce(200, nil, `{"iccid":`), wantRequests: []string{"sim invalid_json"}, wantRetries: []string{"sim invalid_json"}},
+			sim: answerOnce[string](200, nil, `{"iccid":`), wantRequests: []string{"sim invalid_json"}, wantRetries: []string{"sim invalid_json"}},
 		{name: "401 refreshes the token", iccid: simID(2), wantStatus: onceapi.StatusEnabled, reject: true,
 			wantRequests: []string{"sim 401"}, wantRetries: []string{"sim 401"}},
 		{name: "persistent 503 is no verdict", iccid: simID(2), anyErr: true, calls: 4,

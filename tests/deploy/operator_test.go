@@ -100,36 +100,7 @@ func TestOperatorPolicyGrantsExactlyWhatSimbridgeCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	granted := map[Action]bool{}
-	for _, g := range grants {
-		granted[g.Action] = true
-		if strings.Contains(string(g.Action), "*") {
-			t.Errorf("wildcard action %s", g.Action)
-		}
-		if g.Resource == "*" && !NeedsWildcardResource[g.Action] {
-			t.Errorf("%s granted on every resource; scope it to the environment's resources", g.Action)
-		}
-	}
-	var missing, extra []string
-	for _, a := range want {
-		if NoPermissionNeeded[a] {
-			continue
-		}
-		if !granted[a] {
-			missing = append(missing, string(a))
-		}
-		delete(granted, a)
-	}
-	for a := range granted {
-		extra = append(extra, string(a))
-	}
-	sort.Strings(extra)
-	if len(missing) > 0 {
-		t.Errorf("simbridge calls, operator policy does not allow: %v", missing)
-	}
-	if len(extra) > 0 {
-		t.Errorf("operator policy allows, simbridge never calls: %v", extra)
-	}
+	compareGrants(t, grants, want, "simbridge calls, operator policy does not allow", "operator policy allows, simbridge never calls")
 	operator := map[Action]bool{}
 	for _, a := range want {
 		operator[a] = true

@@ -1,12 +1,10 @@
 package service_test
 
 import (
-	"context"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/simbridge/simbridge/libs/config"
+	"github.com/simbridge/simbridge/libs/config/configtest"
 	"github.com/simbridge/simbridge/services/provisioner/internal/service"
 )
 
@@ -18,13 +16,8 @@ func required() map[string]string {
 
 func TestConfig(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name    string
-		set     map[string]string
-		wantErr string
-		check   func(t *testing.T, c service.Config)
-	}{
-		{name: "defaults follow AWS IoT's default quotas and the own CA", check: func(t *testing.T, c service.Config) {
+	configtest.Run(t, required(), []configtest.Case[service.Config]{
+		{Name: "defaults follow AWS IoT's default quotas and the own CA", Check: func(t *testing.T, c service.Config) {
 			want := map[string]float64{"CreateKeysAndCertificate": 10, "RegisterCertificate": 10, "AttachPolicy": 15, "CreateThing": 100,
 				"AttachThingPrincipal": 100, "UpdateCertificate": 10, "DescribeThing": 350}
 			for op, rps := range want {
@@ -42,51 +35,26 @@ func TestConfig(t *testing.T) {
 				t.Errorf("retry %+v workers %d authority %s key %s validity %v", c.Retry, c.Workers, c.CertAuthority, c.DeviceKeyType, c.CertValidity)
 			}
 		}},
-		{name: "quotas are configurable", set: map[string]string{"IOT_QUOTAS": "RegisterCertificate=50"},
-			check: func(t *testing.T, c service.Config) {
+		{Name: "quotas are configurable", Set: map[string]string{"IOT_QUOTAS": "RegisterCertificate=50"},
+			Check: func(t *testing.T, c service.Config) {
 				if len(c.IoTQuotas) != 1 || c.IoTQuotas["RegisterCertificate"] != 50 {
 					t.Errorf("quotas %v", c.IoTQuotas)
 				}
 			}},
-		{name: "zero quota refused", set: map[string]string{"IOT_QUOTAS": "CreateThing=0"}, wantErr: "must be positive"},
-		{name: "own CA needs its key and certificate", set: map[string]string{"CA_KMS_KEY_ID": ""}, wantErr: "CA_KMS_KEY_ID"},
-		{name: "Amazon's CA needs neither", set: map[string]string{"CERT_AUTHORITY": "aws", "CA_KMS_KEY_ID": "", "CA_CERTIFICATE_PARAMETER": ""},
-			check: func(t *testing.T, c service.Config) {
+		{Name: "zero quota refused", Set: map[string]string{"IOT_QUOTAS": "CreateThing=0"}, WantErr: []string{"must be positive"}},
+		{Name: "own CA needs its key and certificate", Set: map[string]string{"CA_KMS_KEY_ID": ""}, WantErr: []string{"CA_KMS_KEY_ID"}},
+		{Name: "Amazon's CA needs neither", Set: map[string]string{"CERT_AUTHORITY": "aws", "CA_KMS_KEY_ID": "", "CA_CERTIFICATE_PARAMETER": ""},
+			Check: func(t *testing.T, c service.Config) {
 				if c.CertAuthority != "aws" {
 					t.Errorf("authority %s", c.CertAuthority)
 				}
 			}},
-		{name: "unknown authority refused", set: map[string]string{"CERT_AUTHORITY": "letsencrypt"}, wantErr: "CERT_AUTHORITY"},
-		{name: "unknown key type refused", set: map[string]string{"DEVICE_KEY_TYPE": "dsa"}, wantErr: "DEVICE_KEY_TYPE"},
-		{name: "every problem reported at once", set: map[string]string{"DEVICE_KEY_TYPE": "dsa", "WORKERS": "0", "CLAIM_TTL": "1s"},
-			wantErr: "WORKERS"},
-		{name: "unknown retry mode refused", set: map[string]string{"AWS_RETRY_MODE": "eager"}, wantErr: "AWS_RETRY_MODE"},
-		{name: "too many workers refused", set: map[string]string{"WORKERS": "1000"}, wantErr: "WORKERS"},
-		{name: "missing queue refused", set: map[string]string{"CREATE_QUEUE": ""}, wantErr: "CREATE_QUEUE"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			env := required()
-			for k, v := range tc.set {
-				if v == "" {
-					delete(env, k)
-				} else {
-					env[k] = v
-				}
-			}
-			var c service.Config
-			err := config.LoadFrom(context.Background(), config.MapLookuper(env), &c)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("want error %q, got %v", tc.wantErr, err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.check(t, c)
-		})
-	}
+		{Name: "unknown authority refused", Set: map[string]string{"CERT_AUTHORITY": "letsencrypt"}, WantErr: []string{"CERT_AUTHORITY"}},
+		{Name: "unknown key type refused", Set: map[string]string{"DEVICE_KEY_TYPE": "dsa"}, WantErr: []string{"DEVICE_KEY_TYPE"}},
+		{Name: "every problem reported at once", Set: map[string]string{"DEVICE_KEY_TYPE": "dsa", "WORKERS": "0", "CLAIM_TTL": "1s"},
+			WantErr: []string{"WORKERS"}},
+		{Name: "unknown retry mode refused", Set: map[string]string{"AWS_RETRY_MODE": "eager"}, WantErr: []string{"AWS_RETRY_MODE"}},
+		{Name: "too many workers refused", Set: map[string]string{"WORKERS": "1000"}, WantErr: []string{"WORKERS"}},
+		{Name: "missing queue refused", Set: map[string]string{"CREATE_QUEUE": ""}, WantErr: []string{"CREATE_QUEUE"}},
+	})
 }

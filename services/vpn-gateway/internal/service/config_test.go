@@ -1,50 +1,30 @@
 package service_test
 
 import (
-	"context"
-	"strings"
 	"testing"
 
-	"github.com/simbridge/simbridge/libs/config"
+	"github.com/simbridge/simbridge/libs/config/configtest"
 	"github.com/simbridge/simbridge/services/vpn-gateway/internal/service"
 )
 
 func TestConfig(t *testing.T) {
 	t.Parallel()
-	env := func(kv ...string) map[string]string {
-		m := map[string]string{"UPSTREAM_URL": "http://127.0.0.1:1", "API_KEY_VALUE": "k", "OPENVPN_CONFIG_FILE": "/etc/client.conf"}
-		for i := 0; i+1 < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
-	}
-	tests := []struct {
-		name    string
-		env     map[string]string
-		wantErr string
-	}{
-		{"tunnel by default", env(), ""},
-		{"tunnel without OpenVPN configuration", env("OPENVPN_CONFIG_FILE", ""), "OPENVPN_CONFIG_"},
-		{"tunnel with a host in LISTEN_ADDR", env("LISTEN_ADDR", "127.0.0.1:8080"), "only the port"},
-		{"tunnel with credentials", env("OPENVPN_AUTH_SECRET_ID", "vpn-auth"), ""},
-		{"local mode on an address", env("TUNNEL_MODE", "none", "OPENVPN_CONFIG_FILE", "", "LISTEN_ADDR", "127.0.0.1:8080"), ""},
-		{"unknown mode", env("TUNNEL_MODE", "wireguard"), "TUNNEL_MODE"},
-		{"HTTPS without certificate", env("TLS_LISTEN_ADDR", ":8443"), "TLS_LISTEN_ADDR"},
-		{"certificate without HTTPS", env("TLS_CERT_FILE", "/c.pem"), "TLS_LISTEN_ADDR"},
-		{"HTTPS with certificate", env("TLS_LISTEN_ADDR", ":8443", "TLS_CERT_SECRET_ID", "gw-cert"), ""},
-		{"device name too long", env("TUNNEL_DEVICE", "a-very-long-device-name"), "TUNNEL_DEVICE"},
-		{"no rate", env("RATE_LIMIT", "0"), "RATE_LIMIT"},
-		{"tiny header limit", env("MAX_HEADER_BYTES", "10"), "MAX_HEADER_BYTES"},
-		{"no upstream", env("UPSTREAM_URL", "onboarding-api:8080"), "UPSTREAM_URL"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			var c service.Config
-			err := config.LoadFrom(context.Background(), config.MapLookuper(tc.env), &c)
-			if (tc.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
-				t.Fatalf("got %v, want error %q", err, tc.wantErr)
-			}
-		})
-	}
+	base := map[string]string{"UPSTREAM_URL": "http://127.0.0.1:1", "API_KEY_VALUE": "k", "OPENVPN_CONFIG_FILE": "/etc/client.conf"}
+	configtest.Run(t, base, []configtest.Case[service.Config]{
+		{Name: "tunnel by default"},
+		{Name: "tunnel without OpenVPN configuration", Set: configtest.Set("OPENVPN_CONFIG_FILE", ""), WantErr: []string{"OPENVPN_CONFIG_"}},
+		{Name: "tunnel with a host in LISTEN_ADDR", Set: configtest.Set("LISTEN_ADDR", "127.0.0.1:8080"), WantErr: []string{"only the port"}},
+		{Name: "tunnel with credentials", Set: configtest.Set("OPENVPN_AUTH_SECRET_ID", "vpn-auth")},
+		{Name: "local mode on an address", Set: configtest.Set("TUNNEL_MODE", "none", "OPENVPN_CONFIG_FILE", "", "LISTEN_ADDR", "127.0.0.1:8080")},
+		{Name: "unknown mode", Set: configtest.Set("TUNNEL_MODE", "wireguard"), WantErr: []string{"TUNNEL_MODE"}},
+		{Name: "HTTPS without certificate", Set: configtest.Set("TLS_LISTEN_ADDR", ":8443"), WantErr: []string{"TLS_LISTEN_ADDR"}},
+		{Name: "certificate without HTTPS", Set: configtest.Set("TLS_CERT_FILE", "/c.pem"), WantErr: []string{"TLS_LISTEN_ADDR"}},
+		{Name: "HTTPS with certificate", Set: configtest.Set("TLS_LISTEN_ADDR", ":8443", "TLS_CERT_SECRET_ID", "gw-cert")},
+		{Name: "device name too long", Set: configtest.Set("TUNNEL_DEVICE", "a-very-long-device-name"), WantErr: []string{"TUNNEL_DEVICE"}},
+		{Name: "no rate", Set: configtest.Set("RATE_LIMIT", "0"), WantErr: []string{"RATE_LIMIT"}},
+		{Name: "tiny header limit", Set: configtest.Set("MAX_HEADER_BYTES", "10"), WantErr: []string{"MAX_HEADER_BYTES"}},
+		{Name: "no upstream", Set: configtest.Set("UPSTREAM_URL", "onboarding-api:8080"), WantErr: []string{"UPSTREAM_URL"}},
+		{Name: "every problem at once", Set: configtest.Set("RATE_LIMIT", "0", "MAX_HEADER_BYTES", "10", "UPSTREAM_URL", ""),
+			WantErr: []string{"RATE_LIMIT", "MAX_HEADER_BYTES", "UPSTREAM_URL"}},
+	})
 }
