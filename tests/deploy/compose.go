@@ -61,8 +61,10 @@ func CheckCompose(p *types.Project, repo string, specs map[string]EnvSpec) []str
 		if !oneShot && (s.HealthCheck == nil || s.HealthCheck.Disable || len(s.HealthCheck.Test) == 0) {
 			add(name, "no health check")
 		}
-		if s.Build == nil && (s.Image == "" || !strings.Contains(s.Image, ":") || strings.HasSuffix(s.Image, ":latest")) {
-			add(name, "image %q is not pinned to a version", s.Image)
+		if s.Build == nil {
+			if p := PinProblem(s.Image); p != "" {
+				add(name, "%s", p)
+			}
 		}
 		if s.Build != nil {
 			problems = append(problems, checkBuild(name, s.Build, repo, stages)...)

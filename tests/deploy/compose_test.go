@@ -59,7 +59,8 @@ func TestComposeCheckRejectsBrokenFiles(t *testing.T) {
 		{"unknown target", "      target: tool", "      target: tools", "not a stage"},
 		{"unknown command", "args: {SERVICE: deactivator}", "args: {SERVICE: deactivater}", "no Go files"},
 		{"port collision", "\"127.0.0.1:${SIMBRIDGE_GRAFANA_PORT:-3000}:3000\"", "\"127.0.0.1:${SIMBRIDGE_GRAFANA_PORT:-9090}:3000\"", "already published"},
-		{"unpinned image", "prom/prometheus:v3.5.0", "prom/prometheus:latest", "not pinned"},
+		{"unpinned image", "prom/prometheus:v3.5.0@sha256:", "prom/prometheus:latest@sha256:", "not pinned to a version"},
+		{"image without digest", "grafana/grafana:12.1.1@sha256:a1701c2180249361737a99a01bc770db39381640e4d631825d38ff4535efa47d", "grafana/grafana:12.1.1", "not pinned by digest"},
 		{"device not a SIM", "ipv4_address: 172.31.250.100", "ipv4_address: 172.31.250.99", "first SIM's IP"},
 		{"address outside subnet", "ipv4_address: 172.31.250.20", "ipv4_address: 172.31.251.20", "outside"},
 	}
