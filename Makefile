@@ -117,8 +117,9 @@ bench-onboarding: build
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./tools/cmd/bench-onboarding
 	PATH="$$PATH:/usr/sbin" $(BIN)/bench-onboarding -bin $(BIN)
 
-## bench-provision: 2,000 new SIMs from first poll to onboardable on the local emulator, with the default
-## settings and with one worker; the last line is sims=… default_sims_per_s=… one_worker_sims_per_s=… ratio=…
+## bench-provision: 2,000 new SIMs from first poll to onboardable on the local emulator with each certificate
+## authority and with one worker, then 4 tasks under an account-wide quota; the last line is sims=…
+## own_ca_sims_per_s=… aws_sims_per_s=… one_worker_sims_per_s=… ratio=… quota_rps=… tasks=… achieved_rps=… quota_use=… dlq=…
 .PHONY: bench-provision
 bench-provision: deps build
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./tools/cmd/bench-provision ./tools/cmd/sqsstub
