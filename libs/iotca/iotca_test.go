@@ -101,8 +101,23 @@ func TestIssuedCertificatesChainAndRegister(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, kt := range []iotca.KeyType{iotca.KeyRSA2048, iotca.KeyECP256} {
-		is, err := ca.Issue(ctx, "8988280666000000001", kt, iotca.DefaultValidity)
+	// Keys generated on demand of each type, and one taken from a pool.
+	pool, err := iotca.NewKeyPool(iotca.KeyRSA2048, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poolCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { _ = pool.Run(poolCtx) }()
+	testkit.Eventually(t, 30*time.Second, "a pooled key", func() error {
+		if pool.Ready() == 0 {
+			return errors.New("none yet")
+		}
+		return nil
+	})
+	for _, keys := range []iotca.Keys{iotca.KeyRSA2048, iotca.KeyECP256, pool} {
+		kt := keys.KeyType()
+		is, err := ca.Issue(ctx, "8988280666000000001", keys, iotca.DefaultValidity)
 		if err != nil {
 			t.Fatalf("%s: %v", kt, err)
 		}

@@ -79,13 +79,15 @@ type Issued struct {
 	KeyPEM  string
 }
 
-// Issue generates a device key and a certificate for it (subject CN = the
-// ICCID, a random serial), signed by the CA through KMS. Nothing reaches IoT
-// Core: the caller records the result first, then registers it.
-func (ca *CA) Issue(ctx context.Context, iccid string, keyType KeyType, validity time.Duration) (Issued, error) {
-	key, err := newKey(keyType)
+// Issue takes a fresh device key from keys (a KeyType generates it now) and
+// makes a certificate for it (subject CN = the ICCID, a random serial),
+// signed by the CA through KMS. Nothing reaches IoT Core: the caller records
+// the result first, then registers it.
+func (ca *CA) Issue(ctx context.Context, iccid string, keys Keys, validity time.Duration) (Issued, error) {
+	keyType := keys.KeyType()
+	key, err := keys.Key()
 	if err != nil {
-		return Issued{}, err
+		return Issued{}, fmt.Errorf("device key: %w", err)
 	}
 	serial, err := randomSerial()
 	if err != nil {

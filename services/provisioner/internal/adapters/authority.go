@@ -28,7 +28,7 @@ type CertificateMaker interface {
 type OwnCA struct {
 	CA       *iotca.CA
 	IoT      Registrar
-	KeyType  iotca.KeyType
+	Keys     iotca.Keys
 	Validity time.Duration
 }
 
@@ -37,7 +37,7 @@ func (OwnCA) Name() string { return simrec.AuthorityOwn }
 
 // Mint generates the device key and signs its certificate through KMS.
 func (o OwnCA) Mint(ctx context.Context, iccid string) (app.Minted, error) {
-	is, err := o.CA.Issue(ctx, iccid, o.KeyType, o.Validity)
+	is, err := o.CA.Issue(ctx, iccid, o.Keys, o.Validity)
 	if err != nil {
 		return app.Minted{}, err
 	}

@@ -53,7 +53,7 @@ func newApp(t *testing.T, a account, timing simrec.ClaimTiming) *app.Provisioner
 	}
 	p, err := app.New(app.Deps{
 		Store: simstore.NewDynamo(dynamodb.NewFromConfig(cfg), a.res.Table()), IoT: things,
-		Authority: adapters.OwnCA{CA: ca, IoT: ic, KeyType: iotca.KeyECP256, Validity: 24 * time.Hour}, Sealer: sealer,
+		Authority: adapters.OwnCA{CA: ca, IoT: ic, Keys: iotca.KeyECP256, Validity: 24 * time.Hour}, Sealer: sealer,
 		Announcer: adapters.NewAnnouncer(notifier, iotdataplane.NewFromConfig(cfg), "registration"), Notifier: notifier,
 		Logger: slog.New(slog.DiscardHandler),
 	}, timing)

@@ -43,6 +43,9 @@ type Config struct {
 	// DeviceKeyType is the key type of own-CA device certificates: rsa2048
 	// (what Amazon issues) or ecp256.
 	DeviceKeyType string `env:"DEVICE_KEY_TYPE, default=rsa2048" desc:"device key type with the own CA: rsa2048 (as Amazon issues) or ecp256"`
+	// DeviceKeyPool is how many own-CA device keys are generated ahead, so a
+	// burst of new SIMs does not wait for key generation (0: on demand).
+	DeviceKeyPool int `env:"DEVICE_KEY_POOL, default=32" desc:"own-CA device keys generated ahead for bursts of new SIMs (0: each generated on demand)"`
 	// CertValidity is the lifetime of own-CA device certificates (20 years,
 	// like Amazon-issued ones).
 	CertValidity time.Duration `env:"CERT_VALIDITY, default=175200h" desc:"lifetime of own-CA device certificates (20 years, like Amazon's)"`
@@ -60,6 +63,9 @@ func (c *Config) Validate() error {
 		}
 		if _, err := iotca.ParseKeyType(c.DeviceKeyType); err != nil {
 			errs = append(errs, fmt.Errorf("DEVICE_KEY_TYPE: %w", err))
+		}
+		if c.DeviceKeyPool < 0 || c.DeviceKeyPool > 1024 {
+			errs = append(errs, fmt.Errorf("DEVICE_KEY_POOL %d: 0 to 1024", c.DeviceKeyPool))
 		}
 		if c.CertValidity < 24*time.Hour {
 			errs = append(errs, fmt.Errorf("CERT_VALIDITY %v: at least 24h", c.CertValidity))

@@ -50,6 +50,13 @@ func TestConfig(t *testing.T) {
 				}
 			}},
 		{Name: "unknown authority refused", Set: map[string]string{"CERT_AUTHORITY": "letsencrypt"}, WantErr: []string{"CERT_AUTHORITY"}},
+		{Name: "device keys generated ahead by default", Check: func(t *testing.T, c service.Config) {
+			if c.DeviceKeyPool != 32 {
+				t.Errorf("DEVICE_KEY_POOL %d", c.DeviceKeyPool)
+			}
+		}},
+		{Name: "key pool of none is on-demand generation", Set: map[string]string{"DEVICE_KEY_POOL": "0"}},
+		{Name: "negative key pool refused", Set: map[string]string{"DEVICE_KEY_POOL": "-1"}, WantErr: []string{"DEVICE_KEY_POOL"}},
 		{Name: "unknown key type refused", Set: map[string]string{"DEVICE_KEY_TYPE": "dsa"}, WantErr: []string{"DEVICE_KEY_TYPE"}},
 		{Name: "every problem reported at once", Set: map[string]string{"DEVICE_KEY_TYPE": "dsa", "WORKERS": "0", "CLAIM_TTL": "1s"},
 			WantErr: []string{"WORKERS"}},

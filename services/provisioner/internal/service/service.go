@@ -77,7 +77,7 @@ const caRetry = 15 * time.Second
 // has not been set up yet.
 func awaitAuthority(ctx context.Context, cfg Config, awsCfg aws.Config, iotClient *iotcore.Client, m *Metrics, logger *slog.Logger) (app.Authority, error) {
 	for {
-		authority, err := newAuthority(ctx, cfg, awsCfg, iotClient, m)
+		authority, err := newAuthority(ctx, cfg, awsCfg, iotClient, m, logger)
 		if !errors.Is(err, iotca.ErrNoCA) {
 			return authority, err
 		}
@@ -91,8 +91,9 @@ func awaitAuthority(ctx context.Context, cfg Config, awsCfg aws.Config, iotClien
 }
 
 // newAuthority loads the configured certificate authority; the own CA's
-// certificate comes from SSM and must belong to the KMS key.
-func newAuthority(ctx context.Context, cfg Config, awsCfg aws.Config, iotClient *iotcore.Client, m *Metrics) (app.Authority, error) {
+// certificate comes from SSM and must belong to the KMS key, and its device
+// keys are generated ahead (DEVICE_KEY_POOL) until ctx ends.
+func newAuthority(ctx context.Context, cfg Config, awsCfg aws.Config, iotClient *iotcore.Client, m *Metrics, logger *slog.Logger) (app.Authority, error) {
 	if cfg.CertAuthority == simrec.AuthorityAWS {
 		return adapters.AmazonCA{IoT: iotClient}, nil
 	}
@@ -109,5 +110,14 @@ func newAuthority(ctx context.Context, cfg Config, awsCfg aws.Config, iotClient 
 		return nil, fmt.Errorf("DEVICE_KEY_TYPE: %w", err)
 	}
 	m.CAExpires(ca.Cert.NotAfter)
-	return adapters.OwnCA{CA: ca, IoT: iotClient, KeyType: keyType, Validity: cfg.CertValidity}, nil
+	keys, err := iotca.NewKeyPool(keyType, cfg.DeviceKeyPool)
+	if err != nil {
+		return nil, fmt.Errorf("DEVICE_KEY_POOL: %w", err)
+	}
+	go func() { // until the service stops
+		if err := keys.Run(ctx); err != nil && ctx.Err() == nil {
+			logger.Error("device key pool stopped; keys are generated on demand", "error", err)
+		}
+	}()
+	return adapters.OwnCA{CA: ca, IoT: iotClient, Keys: keys, Validity: cfg.CertValidity}, nil
 }
