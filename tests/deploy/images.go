@@ -18,7 +18,6 @@ var AwaitingDigest = map[string]string{
 	"debian":                "bookworm-slim is rebuilt monthly; a digest must be resolved against the registry",
 	"localstack/localstack": "no published digest of 4.10.0 was found",
 	"motoserver/moto":       "no published digest of 5.2.1 (the version ensure-moto.sh installs) was found",
-	"public.ecr.aws/aws-observability/aws-otel-collector": "no published digest of v0.49.0 was found",
 }
 
 var imageRef = regexp.MustCompile(`^([^@\s]+?)(?::([\w][\w.-]*))?(?:@(sha256:[0-9a-f]{64}))?$`)
