@@ -75,9 +75,17 @@ func TestRotationInSecretsManager(t *testing.T) {
 func TestRotatingFile(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	file := filepath.Join(t.TempDir(), "key")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "key")
+	// Replaced whole, as secret mounts and careful operators do: a file
+	// truncated and rewritten in place can be read empty in between (the
+	// refresher reports that and keeps the keys it has).
 	write := func(s string) {
-		if err := os.WriteFile(file, []byte(s), 0o600); err != nil {
+		tmp := filepath.Join(dir, "key.tmp")
+		if err := os.WriteFile(tmp, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, file); err != nil {
 			t.Fatal(err)
 		}
 	}
