@@ -63,9 +63,20 @@ func MotoEndpoint(t testing.TB) string {
 // `make test` and CI never pass -short, so there these tests always run.
 func SkipShort(t testing.TB) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the AWS emulator or built binaries; runs in `make test`, not under -short")
+	SkipShortNeeding(t, "the AWS emulator or built binaries")
+}
+
+// SkipShortNeeding skips, under -short, a test that needs what. Under
+// CI=true nothing may skip: -short fails the test instead of hiding it.
+func SkipShortNeeding(t testing.TB, what string) {
+	t.Helper()
+	if !testing.Short() {
+		return
 	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("needs %s and CI=true runs every test: run `make test`, not -short", what)
+	}
+	t.Skipf("needs %s; runs in `make test`, not under -short", what)
 }
 
 // AWSConfig returns an SDK configuration pointed at the emulator with fake

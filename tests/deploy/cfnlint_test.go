@@ -6,15 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/simbridge/simbridge/libs/testkit"
 )
 
 // cfnLint finds cfn-lint: $CFN_LINT, PATH, then .venv/bin where `make deps`
 // installs it. A missing linter fails the test, it never skips.
 func cfnLint(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs cfn-lint; runs in `make test`, not under -short")
-	}
+	testkit.SkipShortNeeding(t, "cfn-lint")
 	if p := os.Getenv("CFN_LINT"); p != "" {
 		return p
 	}

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/simbridge/simbridge/libs/testkit"
 )
 
 // stages splits a Dockerfile into its stages by name.
@@ -68,9 +70,7 @@ func TestDockerfile(t *testing.T) {
 // 2 MB) stays under the 25 MB target.
 func TestServiceBinariesFitTheImageBudget(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("builds every service; runs in `make test`, not under -short")
-	}
+	testkit.SkipShortNeeding(t, "a build of every service")
 	dir := t.TempDir()
 	args := []string{"build", "-trimpath", "-ldflags=-s -w", "-o", dir + "/"}
 	for _, s := range Services {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/simbridge/simbridge/libs/testkit"
 )
 
 var (
@@ -19,9 +21,7 @@ var (
 // under -short: `make test-unit` runs in seconds; `make test` runs them.
 func skipAnalysisShort(t *testing.T) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("whole-program analysis of the services' AWS calls; runs in `make test`, not under -short")
-	}
+	testkit.SkipShortNeeding(t, "a whole-program analysis of the services' AWS calls")
 }
 
 func programs(t *testing.T) map[string]Program {
