@@ -288,7 +288,7 @@ func (s *session) await(ctx context.Context, cmd events.SimCommand, watch *failu
 				}
 				return outcomeOf(rec, outcome, msg), errors.New(msg)
 			}
-		} else if err := sleep(ctx, 500*time.Millisecond); err != nil {
+		} else if err := (simrec.SystemClock{}).Sleep(ctx, 500*time.Millisecond); err != nil {
 			return CommandOutcome{}, err
 		}
 		bar.Add(1)

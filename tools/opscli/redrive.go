@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/spf13/cobra"
 )
 
@@ -150,7 +151,7 @@ func (s *session) moveTask(ctx context.Context, q *queuePair, depth int) (int, e
 				return int(t.ApproximateNumberOfMessagesMoved), fmt.Errorf("move task of %s %s: %s", q.dlq, aws.ToString(t.Status), aws.ToString(t.FailureReason))
 			}
 		}
-		if err := sleep(ctx, time.Second); err != nil {
+		if err := (simrec.SystemClock{}).Sleep(ctx, time.Second); err != nil {
 			return 0, err
 		}
 	}
@@ -199,17 +200,6 @@ func (s *session) sendBack(ctx context.Context, q *queuePair, d DeadLetter) erro
 		return fmt.Errorf("delete %s from %s (it is now in both queues; the consumer will find it done): %w", d.MessageID, q.dlq, err)
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // trimReason shortens a reason for tables.

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // SyncResult is the outcome sim-poller stored for a sync request.
@@ -128,7 +129,7 @@ func (s *session) awaitSync(ctx context.Context, id string, timeout time.Duratio
 		if ok {
 			return res, nil
 		}
-		if err := sleep(ctx, time.Second); err != nil {
+		if err := (simrec.SystemClock{}).Sleep(ctx, time.Second); err != nil {
 			if ctx.Err() == context.DeadlineExceeded {
 				return res, timedOut("no result for sync request %s after %s; sim-poller may still run it (is it running? simbridge failures --queue sync)", id, timeout)
 			}

@@ -82,10 +82,8 @@ func awaitAuthority(ctx context.Context, cfg Config, awsCfg aws.Config, iotClien
 			return authority, err
 		}
 		logger.Warn("waiting for the IoT CA: run the one-time setup (make deploy does; simbridge ca init)", "parameter", cfg.CAParameter)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(caRetry):
+		if err := (simrec.SystemClock{}).Sleep(ctx, caRetry); err != nil {
+			return nil, err
 		}
 	}
 }
