@@ -98,6 +98,9 @@ type Dynamo struct {
 	db    DynamoDB
 	table string
 	now   func() time.Time
+	// OnRead, when set, is told the read capacity units each scanned page
+	// consumed and how many summaries it held: what a full sync costs.
+	OnRead func(units float64, items int)
 }
 
 // NewDynamo returns a store on table.
@@ -304,17 +307,29 @@ func (s *Dynamo) put(ctx context.Context, r simrec.Record, cond string, values m
 }
 
 // Scan calls fn with the summary of every record, one page at a time, so
-// memory stays bounded by a page plus what fn keeps.
+// memory stays bounded by a page plus what fn keeps. It reads SummaryIndex,
+// so a SIM costs about a hundred bytes of read capacity, not its whole item;
+// like every global secondary index the summary is eventually consistent
+// (a write shows there within a second, usually milliseconds), so callers
+// that act on a summary re-read the record first.
 func (s *Dynamo) Scan(ctx context.Context, fn func(simrec.Summary) error) error {
-	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{
-		TableName:                aws.String(s.table),
-		ProjectionExpression:     aws.String("iccid, ip, active, #st, #s, version, last_command"),
-		ExpressionAttributeNames: map[string]string{"#s": "status", "#st": "state"},
-	})
+	return s.scanPages(ctx, &dynamodb.ScanInput{
+		TableName: aws.String(s.table), IndexName: aws.String(SummaryIndex),
+		ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
+	}, fn)
+}
+
+// scanPages reads a scan page by page, reporting the read capacity each
+// page consumed.
+func (s *Dynamo) scanPages(ctx context.Context, in *dynamodb.ScanInput, fn func(simrec.Summary) error) error {
+	p := dynamodb.NewScanPaginator(s.db, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("scan sims: %w", err)
+			return fmt.Errorf("scan sim summaries: %w", err)
+		}
+		if s.OnRead != nil && page.ConsumedCapacity != nil {
+			s.OnRead(aws.ToFloat64(page.ConsumedCapacity.CapacityUnits), len(page.Items))
 		}
 		for _, av := range page.Items {
 			var it item

@@ -98,8 +98,11 @@ func TestTableMatchesStore(t *testing.T) {
 		for _, k := range g.KeySchema {
 			ks = append(ks, map[string]string{"AttributeName": aws.ToString(k.AttributeName), "KeyType": string(k.KeyType)})
 		}
-		wantGSIs = append(wantGSIs, map[string]any{"IndexName": aws.ToString(g.IndexName), "KeySchema": ks,
-			"Projection": map[string]string{"ProjectionType": string(g.Projection.ProjectionType)}})
+		proj := map[string]any{"ProjectionType": string(g.Projection.ProjectionType)}
+		if len(g.Projection.NonKeyAttributes) > 0 {
+			proj["NonKeyAttributes"] = g.Projection.NonKeyAttributes
+		}
+		wantGSIs = append(wantGSIs, map[string]any{"IndexName": aws.ToString(g.IndexName), "KeySchema": ks, "Projection": proj})
 	}
 	cases := []struct{ name, got, want string }{
 		{"attributes", norm(tbl["AttributeDefinitions"]), norm(wantAttrs)},

@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // A SIM missing from a listing is not proof that it left the account: offset
@@ -80,16 +81,27 @@ func (r *Reconciler) PlanConfirmations(p Policy) ConfirmPlan {
 // Confirm records the single-SIM endpoint's verdict on an absent SIM; a SIM
 // that is not absent (listed, inactive, unknown to the store) is ignored.
 func (r *Reconciler) Confirm(iccid string, v Verdict) {
-	if l, ok := r.local[iccid]; ok && mayGainAccess(l.Summary) && !l.seen {
+	if l, ok := r.summary(iccid); ok && mayGainAccess(l) && !r.seen(iccid) {
 		r.verdicts[iccid] = v
 	}
+}
+
+// seen reports whether the listing contained iccid.
+func (r *Reconciler) seen(iccid string) bool {
+	k, ok := events.KeyOf(iccid)
+	return ok && r.local[k].flags&flagSeen != 0
 }
 
 // absent lists the active SIMs the listing did not contain, sorted.
 func (r *Reconciler) absent() []string {
 	var out []string
-	for id, l := range r.local {
-		if mayGainAccess(l.Summary) && !l.seen {
+	for k, e := range r.local {
+		if e.flags&flagStore != 0 && e.flags&flagSeen == 0 && (e.flags&flagActive != 0 || r.pendingState(k, e)) {
+			out = append(out, k.String())
+		}
+	}
+	for id, l := range r.odd {
+		if mayGainAccess(l) {
 			out = append(out, id)
 		}
 	}
@@ -97,18 +109,26 @@ func (r *Reconciler) absent() []string {
 	return out
 }
 
+// pendingState reports whether the record's state is pending.
+func (r *Reconciler) pendingState(k events.ICCIDKey, e entry) bool {
+	if e.state == codeOther {
+		return r.extra[k].state == simrec.StatePending
+	}
+	return stateCodes[e.state] == simrec.StatePending
+}
+
 // confirmedDisables takes access away from the absent SIMs 1NCE confirmed
 // gone or disabled, and counts the others in the report.
 func (r *Reconciler) confirmedDisables() []events.SimCommand {
 	var out []events.SimCommand
 	for _, id := range r.absent() {
-		l := r.local[id]
+		l, _ := r.summary(id)
 		r.report.Absent++
 		switch r.verdicts[id] {
 		case VerdictGone:
-			out = append(out, disable(l.Summary, "", ReasonAbsent))
+			out = append(out, disable(l, "", ReasonAbsent))
 		case VerdictDisabled:
-			out = append(out, disable(l.Summary, StatusDisabled, ReasonDisabled))
+			out = append(out, disable(l, StatusDisabled, ReasonDisabled))
 		case VerdictEnabled:
 			r.report.Drift++
 			if len(r.report.DriftExamples) < maxExamples {

@@ -19,8 +19,10 @@ type Policy struct {
 	Force bool
 }
 
-// Finish returns the commands to publish, sorted by ICCID, and the report.
-// Absent SIMs are disabled only as far as Confirm proved them gone.
+// Finish returns the commands to publish that Release did not hand out,
+// sorted by ICCID, and the report. Absent SIMs are disabled only as far as
+// Confirm proved them gone. Released SIMs that turned out to share their IP
+// are named by LateConflicts afterwards, unless disables were withheld.
 func (r *Reconciler) Finish(p Policy) ([]events.SimCommand, Report) {
 	conflicted := r.conflictedICCIDs()
 	for _, id := range sortedKeys(conflicted) {
@@ -29,11 +31,40 @@ func (r *Reconciler) Finish(p Policy) ([]events.SimCommand, Report) {
 	ups, downs := r.pendingChanges(conflicted)
 	downs = append(downs, r.conflictDisables(conflicted)...)
 	downs = append(downs, r.confirmedDisables()...)
+	late := r.lateConflicts(conflicted)
 	r.report.DisableLimit = r.disableLimit(p)
-	downs = r.guard(downs, p)
+	if downs = r.guard(downs, len(late), p); downs != nil || r.report.DisablesWithheld == 0 {
+		r.late = late
+	}
 	changes := append(ups, downs...)
 	sort.Slice(changes, func(i, j int) bool { return changes[i].ICCID < changes[j].ICCID })
 	return changes, r.report
+}
+
+// LateConflict is a SIM whose create or update was released before a later
+// page showed another SIM with the same IP: none of them may keep
+// credentials, so the caller disables it once the released command has
+// written its record. Version is the record's version when the run began
+// (0: the SIM had no record, the released command is its first create).
+type LateConflict struct {
+	ICCID   string
+	Version int64
+}
+
+// LateConflicts names, after Finish, the late conflicts to disable; none when
+// the run's disables were withheld (an incomplete listing, the guard).
+func (r *Reconciler) LateConflicts() []LateConflict { return r.late }
+
+// lateConflicts lists the released SIMs among conflicted, sorted.
+func (r *Reconciler) lateConflicts(conflicted map[string]bool) []LateConflict {
+	var out []LateConflict
+	for _, id := range sortedKeys(conflicted) {
+		if r.released(id) {
+			l, _ := r.summary(id)
+			out = append(out, LateConflict{ICCID: id, Version: l.Version})
+		}
+	}
+	return out
 }
 
 // pendingChanges splits the listed SIMs' changes into ups (create, update)
@@ -65,12 +96,13 @@ func (r *Reconciler) conflictedICCIDs() map[string]bool {
 }
 
 // conflictDisables takes access away from active SIMs caught in an IP
-// conflict, since the device at that IP could be either SIM.
+// conflict, since the device at that IP could be either SIM (released ones
+// are LateConflicts).
 func (r *Reconciler) conflictDisables(conflicted map[string]bool) []events.SimCommand {
 	var out []events.SimCommand
 	for id := range conflicted {
-		if l, ok := r.local[id]; ok && l.Active {
-			out = append(out, disable(l.Summary, StatusEnabled, ReasonIPConflict))
+		if l, ok := r.summary(id); ok && l.Active && !r.released(id) {
+			out = append(out, disable(l, StatusEnabled, ReasonIPConflict))
 		}
 	}
 	return out
@@ -81,24 +113,25 @@ func (r *Reconciler) conflictDisables(conflicted map[string]bool) []events.SimCo
 func (r *Reconciler) decidedDisables() int {
 	conflicted := r.conflictedICCIDs()
 	_, downs := r.pendingChanges(conflicted)
-	return len(downs) + len(r.conflictDisables(conflicted))
+	return len(downs) + len(r.conflictDisables(conflicted)) + len(r.lateConflicts(conflicted))
 }
 
 // guard withholds every disable when the listing is not trustworthy, or the
 // run would disable more than the policy allows, or 1NCE listed nothing while
 // the store holds active SIMs (an empty answer is an outage, not a fleet that
 // left).
-func (r *Reconciler) guard(downs []events.SimCommand, p Policy) []events.SimCommand {
+// late counts the disables LateConflicts will ask for.
+func (r *Reconciler) guard(downs []events.SimCommand, late int, p Policy) []events.SimCommand {
 	if !p.ListingComplete {
-		r.report.DisablesWithheld = len(downs)
+		r.report.DisablesWithheld = len(downs) + late
 		return nil
 	}
 	if p.Force {
 		return downs
 	}
-	if len(downs) > r.disableLimit(p) || r.emptyListing() {
+	if len(downs)+late > r.disableLimit(p) || r.emptyListing() {
 		r.report.GuardRefused = true
-		r.report.DisablesWithheld = len(downs)
+		r.report.DisablesWithheld = len(downs) + late
 		return nil
 	}
 	return downs
@@ -114,15 +147,7 @@ func (r *Reconciler) emptyListing() bool {
 	return r.report.Seen == 0 && r.activeCount() > 0
 }
 
-func (r *Reconciler) activeCount() int {
-	n := 0
-	for _, l := range r.local {
-		if l.Active {
-			n++
-		}
-	}
-	return n
-}
+func (r *Reconciler) activeCount() int { return r.active }
 
 func sortedKeys(m map[string]bool) []string {
 	out := make([]string, 0, len(m))

@@ -1,7 +1,7 @@
 package domain
 
 import (
-	"net/netip"
+	"sort"
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/simip"
@@ -10,31 +10,53 @@ import (
 
 // Reconciler compares a stream of 1NCE SIMs with the store. Feed every store
 // record to AddLocal and every listed SIM to Observe, then call Finish once.
-// Memory holds the store's summaries and one entry per listed IP, never the
-// full 1NCE objects, and every lookup is a map access: no O(n·m) comparison.
+// Memory holds a compact entry per SIM (index.go) and one per listed IP,
+// never the 1NCE objects, and every lookup is a map access.
+//
+// A full sync of a large account does not wait for the whole listing: after
+// each page, Release hands out the creates and updates that no later page
+// can make wrong, so the first commands leave while 1NCE is still listing:
+//
+//  1. A create or update is held back while its SIM shares its IP with
+//     another listed SIM (an IP conflict: neither may get credentials), and
+//     while an active record of a SIM the listing has not reached yet holds
+//     that IP (it may have moved away, or may claim it too: only the rest of
+//     the listing says). Finish decides those.
+//  2. Disables always wait for Finish: only a complete listing may take
+//     access away, and the mass-disable guard counts them all.
+//  3. When a later page shows that a released SIM shares its IP after all,
+//     Finish counts the conflict and LateConflicts names the SIM: the app
+//     takes its access away once the released command has landed
+//     (its record says what to build the disable on).
 type Reconciler struct {
-	local     map[string]localEntry
-	owner     map[netip.Addr]string        // ip -> first enabled SIM claiming it
-	conflicts map[netip.Addr][]string      // ip -> every claimant, only for shared IPs
+	local map[events.ICCIDKey]entry
+	extra map[events.ICCIDKey]*extra
+	// odd are records whose ICCID has no packed key (never valid ones).
+	odd       map[string]simrec.Summary
+	oddSeen   map[string]bool
+	active    int
+	holder    map[uint32]events.ICCIDKey   // ip -> a record that may have access there
+	holders   map[uint32][]events.ICCIDKey // ip -> the others, when several records hold it
+	owner     map[uint32]events.ICCIDKey   // ip -> first enabled SIM listed with it
+	conflicts map[uint32][]string          // ip -> every claimant, only for shared IPs
 	pending   map[string]events.SimCommand // candidate commands by ICCID
-	seenNew   map[string]bool              // listed SIMs the store does not know
 	verdicts  map[string]Verdict           // absent SIMs confirmed by the single-SIM endpoint
+	late      []LateConflict
 	report    Report
-}
-
-type localEntry struct {
-	simrec.Summary
-	seen bool
 }
 
 // NewReconciler starts a reconciliation against the store's current state.
 func NewReconciler(local []simrec.Summary) *Reconciler {
 	r := &Reconciler{
-		local:     make(map[string]localEntry, len(local)),
-		owner:     map[netip.Addr]string{},
-		conflicts: map[netip.Addr][]string{},
+		local:     map[events.ICCIDKey]entry{},
+		extra:     map[events.ICCIDKey]*extra{},
+		odd:       map[string]simrec.Summary{},
+		oddSeen:   map[string]bool{},
+		holder:    map[uint32]events.ICCIDKey{},
+		holders:   map[uint32][]events.ICCIDKey{},
+		owner:     map[uint32]events.ICCIDKey{},
+		conflicts: map[uint32][]string{},
 		pending:   map[string]events.SimCommand{},
-		seenNew:   map[string]bool{},
 		verdicts:  map[string]Verdict{},
 		report:    newReport(),
 	}
@@ -46,7 +68,51 @@ func NewReconciler(local []simrec.Summary) *Reconciler {
 
 // AddLocal adds one store record, so a store scan can stream into the
 // reconciler instead of building a slice first.
-func (r *Reconciler) AddLocal(l simrec.Summary) { r.local[l.ICCID] = localEntry{Summary: l} }
+func (r *Reconciler) AddLocal(l simrec.Summary) {
+	k, e, x, ok := pack(l)
+	if !ok {
+		r.odd[l.ICCID] = l
+		r.countActive(l.Active)
+		return
+	}
+	if old, dup := r.local[k]; dup && old.flags&flagActive != 0 {
+		r.active--
+	}
+	r.local[k] = e
+	if x != nil {
+		r.extra[k] = x
+	} else {
+		delete(r.extra, k)
+	}
+	r.countActive(l.Active)
+	if mayGainAccess(l) && e.ip != 0 {
+		if _, taken := r.holder[e.ip]; taken {
+			r.holders[e.ip] = append(r.holders[e.ip], k)
+		} else {
+			r.holder[e.ip] = k
+		}
+	}
+}
+
+func (r *Reconciler) countActive(active bool) {
+	if active {
+		r.active++
+	}
+}
+
+// summary returns the record of iccid, if the store holds one.
+func (r *Reconciler) summary(iccid string) (simrec.Summary, bool) {
+	k, ok := events.KeyOf(iccid)
+	if !ok {
+		l, found := r.odd[iccid]
+		return l, found
+	}
+	e, found := r.local[k]
+	if !found || e.flags&flagStore == 0 {
+		return simrec.Summary{}, false
+	}
+	return e.summary(k, r.extra[k]), true
+}
 
 // Observe takes one SIM of the 1NCE listing.
 func (r *Reconciler) Observe(s RemoteSIM) {
@@ -71,14 +137,15 @@ func (r *Reconciler) Observe(s RemoteSIM) {
 }
 
 // markSeen records the ICCID and reports whether it was already listed; a
-// duplicated ICCID is ambiguous, so it gets no change at all.
+// duplicated ICCID is ambiguous, so it gets no change at all (one already
+// released stays released: a SIM listed twice is listed with the same data,
+// and the listing is incomplete, so nothing is disabled this run).
 func (r *Reconciler) markSeen(iccid string) bool {
-	if l, known := r.local[iccid]; known && !l.seen {
-		l.seen = true
-		r.local[iccid] = l
-		return false
-	} else if !known && !r.seenNew[iccid] {
-		r.seenNew[iccid] = true
+	k, _ := events.KeyOf(iccid)
+	e := r.local[k]
+	if e.flags&flagSeen == 0 {
+		e.flags |= flagSeen
+		r.local[k] = e
 		return false
 	}
 	r.report.problem(ProblemDuplicateICCID, iccid)
@@ -92,18 +159,19 @@ func (r *Reconciler) observeEnabled(s RemoteSIM) {
 		return
 	}
 	addr, err := simip.Parse(s.IP) // ::ffff:10.1.2.3 is 10.1.2.3; IPv6 is invalid
-	if err != nil {
+	n, ok := ipv4(s.IP)
+	if err != nil || !ok {
 		r.report.problem(ProblemInvalidIP, s.ICCID)
 		return
 	}
-	r.claim(addr, s.ICCID)
+	r.claim(n, s.ICCID)
 	ip := addr.String()
-	l, known := r.local[s.ICCID]
+	l, known := r.summary(s.ICCID)
 	cmd := events.SimCommand{ICCID: s.ICCID, IP: ip, Status: s.Status, IMSI: s.IMSI, MSISDN: s.MSISDN, Label: s.Label}
 	switch {
 	case !known:
 		cmd.Kind, cmd.Reason = events.KindCreate, ReasonNew
-	case heldRevoked(l.Summary):
+	case heldRevoked(l):
 		r.report.Revoked++
 		return
 	case !l.Active:
@@ -119,15 +187,16 @@ func (r *Reconciler) observeEnabled(s RemoteSIM) {
 
 // claim records that iccid says it has addr; a second claimant makes every
 // claimant of addr conflicted.
-func (r *Reconciler) claim(addr netip.Addr, iccid string) {
-	first, taken := r.owner[addr]
+func (r *Reconciler) claim(ip uint32, iccid string) {
+	k, _ := events.KeyOf(iccid)
+	first, taken := r.owner[ip]
 	switch {
 	case !taken:
-		r.owner[addr] = iccid
-	case len(r.conflicts[addr]) == 0:
-		r.conflicts[addr] = []string{first, iccid}
+		r.owner[ip] = k
+	case len(r.conflicts[ip]) == 0:
+		r.conflicts[ip] = []string{first.String(), iccid}
 	default:
-		r.conflicts[addr] = append(r.conflicts[addr], iccid)
+		r.conflicts[ip] = append(r.conflicts[ip], iccid)
 	}
 }
 
@@ -136,10 +205,56 @@ func (r *Reconciler) claim(addr netip.Addr, iccid string) {
 // and records the status on a revoked SIM, so enabling it in 1NCE later
 // issues a fresh certificate.
 func (r *Reconciler) observeDisabled(s RemoteSIM) {
-	l, known := r.local[s.ICCID]
-	if !known || !(mayGainAccess(l.Summary) || heldRevoked(l.Summary)) {
+	l, known := r.summary(s.ICCID)
+	if !known || !(mayGainAccess(l) || heldRevoked(l)) {
 		r.report.Unchanged++
 		return
 	}
-	r.pending[s.ICCID] = disable(l.Summary, s.Status, ReasonDisabled)
+	r.pending[s.ICCID] = disable(l, s.Status, ReasonDisabled)
+}
+
+// Release returns the creates and updates decided so far that no later page
+// can make wrong (see Reconciler), in ICCID order, and forgets them: the
+// caller publishes them now. Finish returns the rest.
+func (r *Reconciler) Release() []events.SimCommand {
+	var out []events.SimCommand
+	for iccid, c := range r.pending {
+		if c.Kind == events.KindDisable || !r.releasable(c) {
+			continue
+		}
+		k, _ := events.KeyOf(iccid)
+		e := r.local[k]
+		e.flags |= flagReleased
+		r.local[k] = e
+		delete(r.pending, iccid)
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ICCID < out[j].ICCID })
+	return out
+}
+
+// releasable reports whether c's IP is claimed by its SIM alone so far and
+// held by no record of a SIM the listing has not reached.
+func (r *Reconciler) releasable(c events.SimCommand) bool {
+	ip, _ := ipv4(c.IP)
+	if len(r.conflicts[ip]) > 0 {
+		return false
+	}
+	self, _ := events.KeyOf(c.ICCID)
+	unseen := func(h events.ICCIDKey) bool { return h != self && r.local[h].flags&flagSeen == 0 }
+	if h, held := r.holder[ip]; held && unseen(h) {
+		return false
+	}
+	for _, h := range r.holders[ip] {
+		if unseen(h) {
+			return false
+		}
+	}
+	return true
+}
+
+// released reports whether a create or update of iccid was released.
+func (r *Reconciler) released(iccid string) bool {
+	k, ok := events.KeyOf(iccid)
+	return ok && r.local[k].flags&flagReleased != 0
 }

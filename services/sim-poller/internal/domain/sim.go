@@ -56,3 +56,34 @@ func disable(l simrec.Summary, status, reason string) events.SimCommand {
 	return events.SimCommand{Kind: events.KindDisable, ICCID: l.ICCID, IP: l.IP, Status: status, Reason: reason,
 		BaseVersion: l.Version, BaseCommand: l.LastCommand}
 }
+
+// Redecide computes cmd again against fresh, the SIM's record as it is now,
+// for a change that was decided from an older summary of it (a full sync
+// compares the listing with the store's summary index, read before the
+// listing began): the same rule applied to the newer state, with that state
+// as its base. ok is false when the record no longer needs the change.
+func Redecide(cmd events.SimCommand, fresh simrec.Summary) (events.SimCommand, bool) {
+	switch cmd.Kind {
+	case events.KindDisable:
+		if !mayGainAccess(fresh) && !(cmd.Status == StatusDisabled && heldRevoked(fresh)) {
+			return events.SimCommand{}, false
+		}
+		return disable(fresh, cmd.Status, cmd.Reason), true
+	case events.KindCreate, events.KindUpdate:
+		out := cmd
+		out.BaseVersion, out.BaseCommand = fresh.Version, fresh.LastCommand
+		switch {
+		case heldRevoked(fresh):
+			return events.SimCommand{}, false
+		case !fresh.Active:
+			out.Kind, out.Reason = events.KindCreate, ReasonReEnabled
+		case fresh.IP != cmd.IP:
+			out.Kind, out.Reason = events.KindUpdate, ReasonIPChanged
+		default:
+			return events.SimCommand{}, false
+		}
+		return out, true
+	default:
+		return cmd, true
+	}
+}

@@ -33,8 +33,10 @@ type Config struct {
 	SyncSchedule string        `env:"SYNC_SCHEDULE" desc:"cron expression replacing SYNC_INTERVAL (UTC unless CRON_TZ=...)"`
 	SyncOnStart  bool          `env:"SYNC_ON_START, default=true" desc:"run a sync at start"`
 	// SyncTimeout bounds one run (and how long POST /sync may take to answer):
-	// at 1NCE's 10 requests/s, 100,000 SIMs take 100 s to list.
-	SyncTimeout time.Duration `env:"SYNC_TIMEOUT, default=30m" desc:"longest run; POST /sync answers within it"`
+	// at 1NCE's 10 requests/s, 100,000 SIMs take 100 s to list. A larger
+	// account stretches it (app.Syncer.RunTimeout): 1,000,000 SIMs need
+	// 10,000 pages, 33 minutes at the listing's share of the rate.
+	SyncTimeout time.Duration `env:"SYNC_TIMEOUT, default=30m" desc:"longest run, stretched to 1.5 × the last listing's pages at the listing's share of ONCE_RATE_LIMIT + 5 min when that is longer; POST /sync answers within it"`
 	// MaxDisableShare and DisableAllowance configure the mass-disable guard:
 	// a run may disable at most max(share × active SIMs, allowance) SIMs.
 	MaxDisableShare  float64 `env:"MAX_DISABLE_SHARE, default=0.1" desc:"largest share of active SIMs one run may disable"`

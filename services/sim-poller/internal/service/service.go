@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 	}
 	once := adapters.OnceInventory{Client: client}
 	share := adapters.NewRateShare(cfg.OnceRateLimit, cfg.HintRateShare)
-	deps, err := newDeps(cfg, awsCfg, adapters.SharingInventory{Inventory: once, Share: share}, logger)
+	deps, err := newDeps(cfg, awsCfg, adapters.SharingInventory{Inventory: once, Share: share}, m, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -105,6 +105,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 		return nil, err
 	}
 	syncer.Timeout, syncer.SettleTimeout, syncer.PageSize = cfg.SyncTimeout, cfg.SettleTimeout, cfg.OncePageSize
+	syncer.ListRate = cfg.OnceRateLimit * (1 - cfg.HintRateShare) // what listing keeps while hints take their share
 	measured := measuredSyncer{next: syncer, metrics: m}
 	requests, err := app.NewRequests(measured, syncer, adapters.Results{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.LeaseTable}, cfg.SyncTimeout)
 	if err != nil {
@@ -160,7 +161,7 @@ func (p *Poller) newReceiver(ctx context.Context) error {
 }
 
 // newDeps builds the AWS-backed collaborators of the use case.
-func newDeps(cfg Config, awsCfg aws.Config, inventory app.Inventory, logger *slog.Logger) (app.Deps, error) {
+func newDeps(cfg Config, awsCfg aws.Config, inventory app.Inventory, m *Metrics, logger *slog.Logger) (app.Deps, error) {
 	sqsPub := messaging.NewSQSPublisher(awsCfg, logger)
 	snsPub := messaging.NewSNSPublisher(awsCfg, logger)
 	db := dynamodb.NewFromConfig(awsCfg)
@@ -169,6 +170,7 @@ func newDeps(cfg Config, awsCfg aws.Config, inventory app.Inventory, logger *slo
 		return app.Deps{}, err
 	}
 	store := simstore.NewDynamo(db, cfg.SimTable)
+	store.OnRead = m.StoreRead
 	var summaries app.Summaries
 	if cfg.SummaryTopicARN != "" {
 		summaries = adapters.SummaryTopic{Pub: snsPub, TopicARN: cfg.SummaryTopicARN}
