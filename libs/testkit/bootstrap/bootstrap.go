@@ -45,6 +45,9 @@ type Options struct {
 	// configuration's endpoint: benchmarks serve SQS from tools/sqsstub and
 	// everything else from moto, whose FIFO queues are too slow to measure.
 	SQSEndpoint string
+	// DynamoDBEndpoint, when set, creates the tables there: the scale
+	// benchmark keeps its million-SIM table in dynalite.
+	DynamoDBEndpoint string
 }
 
 func (o Options) withDefaults() Options {
@@ -133,7 +136,11 @@ func Ensure(ctx context.Context, cfg aws.Config, names Names, opts Options) (Res
 	if res.SummaryTopicARN, err = ensureTopic(ctx, t, names.SummaryTopic()); err != nil {
 		return res, err
 	}
-	db := dynamodb.NewFromConfig(cfg)
+	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if opts.DynamoDBEndpoint != "" {
+			o.BaseEndpoint = aws.String(opts.DynamoDBEndpoint)
+		}
+	})
 	if err = ensureTable(ctx, db, simstore.TableDefinition(names.Table())); err != nil {
 		return res, err
 	}

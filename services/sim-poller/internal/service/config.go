@@ -58,7 +58,16 @@ type Config struct {
 	StreamMaxDepth    int            `env:"STREAM_MAX_DEPTH, default=16" desc:"deepest JSON nesting of a Data Streamer request (400 beyond)"`
 	// StreamEventTypes are the event types (descriptions, any case) whose
 	// SIMs are looked up; other events and usage records are ignored.
-	StreamEventTypes     []string      `env:"STREAM_EVENT_TYPES, default=Create PDP Context,SIM activation,SIM suspension,SIM deletion,SIM added,IP address changed" desc:"Data Streamer event types (descriptions) whose SIMs are looked up"`
+	StreamEventTypes []string `env:"STREAM_EVENT_TYPES, default=Create PDP Context,SIM activation,SIM suspension,SIM deletion,SIM added,IP address changed" desc:"Data Streamer event types (descriptions) whose SIMs are looked up"`
+	// StreamQuietEventTypes are the event types among StreamEventTypes that
+	// cannot change a SIM's state themselves: their SIM is looked up only
+	// when its record is not active at the event's IP (app/triage.go).
+	StreamQuietEventTypes []string `env:"STREAM_QUIET_EVENT_TYPES, default=Create PDP Context" desc:"Data Streamer event types (among STREAM_EVENT_TYPES) that cannot change a SIM: looked up only when the record is not active at the event's IP"`
+	// HintUnknownPerBatch, HintUnknownPerMinute and HintNegativeTTL bound
+	// the lookups of SIMs without a record that Data Streamer events name.
+	HintUnknownPerBatch  int           `env:"HINT_UNKNOWN_PER_BATCH, default=50" desc:"most SIMs without a record one Data Streamer request may look up"`
+	HintUnknownPerMinute float64       `env:"HINT_UNKNOWN_PER_MINUTE, default=120" desc:"most SIMs without a record Data Streamer events may look up a minute (the next full sync finds the rest)"`
+	HintNegativeTTL      time.Duration `env:"HINT_NEGATIVE_TTL, default=1m" desc:"how long a SIM 1NCE said it does not hold is not looked up again for an event"`
 	StreamEnqueueTimeout time.Duration `env:"STREAM_ENQUEUE_TIMEOUT, default=10s" desc:"longest wait for SQS before answering 503 (1NCE sends the batch again)"`
 	StreamMaxConcurrent  int           `env:"STREAM_MAX_CONCURRENT, default=4" desc:"Data Streamer requests processed at once (503 beyond)"`
 
@@ -112,6 +121,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HintRateShare <= 0 || c.HintRateShare > 1 {
 		errs = append(errs, fmt.Errorf("HINT_RATE_SHARE %v: want more than 0, at most 1", c.HintRateShare))
+	}
+	if c.HintUnknownPerBatch < 0 || c.HintUnknownPerMinute < 0 || c.HintNegativeTTL < 0 {
+		errs = append(errs, errors.New("HINT_UNKNOWN_PER_BATCH, HINT_UNKNOWN_PER_MINUTE and HINT_NEGATIVE_TTL must not be negative"))
 	}
 	if c.SettleTimeout <= 0 {
 		errs = append(errs, errors.New("SETTLE_TIMEOUT must be positive"))

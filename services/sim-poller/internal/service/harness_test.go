@@ -96,6 +96,7 @@ func (e *env) config() service.Config {
 		SyncInterval: time.Hour, MaxDisableShare: 0.1, DisableAllowance: 5, Publishers: 8, LeaseTTL: 30 * time.Second,
 		SimTable: e.res.Table(), LeaseTable: e.res.Leases(), CreateQueue: e.res.CreateQueue(), DisableQueue: e.res.DisableQueue(),
 		SyncQueue: e.res.SyncQueue(), SyncWorkers: 4, HintWindow: 200 * time.Millisecond, HintRateShare: 0.5, SettleTimeout: 5 * time.Second,
+		HintUnknownPerBatch: 50, HintUnknownPerMinute: 120, HintNegativeTTL: time.Minute,
 		FailureTopicARN: e.res.FailureTopicARN,
 	}
 }

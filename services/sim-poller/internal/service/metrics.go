@@ -44,6 +44,7 @@ type Metrics struct {
 	storeUnits    prometheus.Counter
 	storeItems    prometheus.Counter
 	firstCommand  prometheus.Gauge
+	hintsDropped  *prometheus.CounterVec
 }
 
 // newMetrics registers every series on reg.
@@ -94,10 +95,14 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "SIM summaries the full syncs' scans read."}),
 		firstCommand: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "first_command_seconds",
 			Help: "Seconds from the start of the last run that published anything to its first command (commands leave while 1NCE is listing)."}),
+		hintsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "hints_dropped_total",
+			Help: "Data Streamer hints left without a 1NCE lookup, by reason: quiet (a data session of a SIM active at that IP), " +
+				"unknown_bounded (no record, over HINT_UNKNOWN_PER_BATCH or _PER_MINUTE), recently_gone (1NCE said it does not hold the SIM)."},
+			[]string{"reason"}),
 	}
 	reg.MustRegister(m.simsByState, m.published, m.skipped, m.apiRequests, m.apiRetries, m.runs, m.failures,
 		m.runDuration, m.lastSuccess, m.guardRefusals, m.drift, m.requests, m.lookups, m.streamReqs, m.streamRecs,
-		m.storeUnits, m.storeItems, m.firstCommand)
+		m.storeUnits, m.storeItems, m.firstCommand, m.hintsDropped)
 	return m
 }
 
@@ -116,6 +121,11 @@ func (m *Metrics) Retry(endpoint, reason string) {
 func (m *Metrics) StoreRead(units float64, items int) {
 	m.storeUnits.Add(units)
 	m.storeItems.Add(float64(items))
+}
+
+// HintDropped counts hints Triage dropped (app.Triage.Observe).
+func (m *Metrics) HintDropped(reason string, n int) {
+	m.hintsDropped.WithLabelValues(reason).Add(float64(n))
 }
 
 // Run records a finished run.

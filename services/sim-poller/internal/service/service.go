@@ -111,6 +111,10 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 	if err != nil {
 		return nil, err
 	}
+	if requests.Triage, err = app.NewTriage(deps.Records, cfg.HintUnknownPerBatch, cfg.HintUnknownPerMinute, cfg.HintNegativeTTL); err != nil {
+		return nil, err
+	}
+	requests.Triage.Observe = m.HintDropped
 	var notifier messaging.FailureNotifier = deps.Notifier
 	consumer, err := messaging.NewConsumer(ctx, sqs.NewFromConfig(awsCfg), cfg.SyncQueue, notifier, m.consumer, logger)
 	if err != nil {
@@ -149,7 +153,7 @@ func (p *Poller) newReceiver(ctx context.Context) error {
 	// The receiver's enqueue runs with a context that ends after
 	// StreamEnqueueTimeout, so a stuck send cannot outlive 1NCE's request.
 	pub := messaging.NewSQSPublisher(p.awsCfg, p.logger)
-	hints, err := app.NewHints(adapters.HintQueue{Pub: pub, Queue: cfg.SyncQueue}, cfg.StreamEventTypes)
+	hints, err := app.NewHints(adapters.HintQueue{Pub: pub, Queue: cfg.SyncQueue}, cfg.StreamEventTypes, cfg.StreamQuietEventTypes)
 	if err != nil {
 		return err
 	}
