@@ -31,7 +31,10 @@ type bench struct {
 	store    *simstore.Dynamo
 	table    string
 	admin    *oncesim.AdminClient
-	sims     []onceapi.SIM
+	// known are the SIMs the table holds, fresh the ones the full sync
+	// finds new: every sims/added-th SIM of the listing, so creates are
+	// decided on the first pages already.
+	known, fresh []onceapi.SIM
 }
 
 func newBench(ctx context.Context, s settings, stack *devstack.Stack, dynamoEndpoint, tableDir string) (*bench, error) {
@@ -87,7 +90,7 @@ func (b *bench) fullSync(ctx context.Context, out io.Writer) (syncResult, error)
 	fmt.Fprintf(out, "full sync: %d SIMs listed in %.1f s, first command after %.2f s, %d created, %.0f read units for %.0f summaries (%.1f bytes a SIM), sim-poller peak RSS %.1f MB\n",
 		sum.Listed, r.seconds, r.firstCommand, sum.Published["create"], units, items, r.bytesPerSIM, b.stack.Procs["sim-poller"].PeakRSSMB())
 	start := time.Now()
-	if err := b.waitActive(ctx, b.sims[len(b.sims)-b.s.added:], 5*time.Minute); err != nil {
+	if err := b.waitActive(ctx, b.fresh, 5*time.Minute); err != nil {
 		return syncResult{}, err
 	}
 	fmt.Fprintf(out, "the %d new SIMs were provisioned %.0f s after the sync answered\n", b.s.added, time.Since(start).Seconds())

@@ -44,7 +44,7 @@ func (b *bench) events(ctx context.Context, out io.Writer) (eventResult, error) 
 	if err != nil {
 		return eventResult{}, err
 	}
-	g := &generator{b: b, rng: rand.New(rand.NewPCG(1, 2)), pool: b.sims[len(b.sims)-b.s.added:]}
+	g := &generator{b: b, rng: rand.New(rand.NewPCG(1, 2)), pool: b.fresh}
 	start := time.Now()
 	g.run(ctx)
 	took := time.Since(start)
@@ -133,7 +133,7 @@ func (g *generator) count(f func()) {
 // pdpContext is a data session of a random active SIM, with its own IP: an
 // event that cannot change anything.
 func (g *generator) pdpContext(id int) onceapi.StreamRecord {
-	sim := g.b.sims[g.rng.IntN(len(g.b.sims)-g.b.s.added)]
+	sim := g.b.known[g.rng.IntN(len(g.b.known))]
 	return onceapi.StreamRecord{ID: onceapi.RecordID("bench-" + strconv.Itoa(id)), Timestamp: time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
 		EventType:   &onceapi.StreamType{ID: 3, Description: onceapi.EventCreatePDPContext},
 		EventSource: &onceapi.StreamType{ID: 0, Description: "Network"},

@@ -89,7 +89,7 @@ func (d *dynalite) stop() {
 func tableDir(cache string, s settings) string {
 	def, _ := json.Marshal([]any{simstore.TableDefinition("t"), lease.TableDefinition("l")})
 	sum := sha256.Sum256(def)
-	return filepath.Join(cache, fmt.Sprintf("table-%d-%d-%x", s.sims, s.added, sum[:4]))
+	return filepath.Join(cache, fmt.Sprintf("table-v2-%d-%d-%x", s.sims, s.added, sum[:4]))
 }
 
 const seededMarker = "seeded"
@@ -105,8 +105,15 @@ func (b *bench) seed(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b.sims = sims
-	known := sims[:len(sims)-b.s.added]
+	stride := len(sims) / b.s.added
+	for i, sim := range sims {
+		if i%stride == stride/2 && len(b.fresh) < b.s.added {
+			b.fresh = append(b.fresh, sim)
+		} else {
+			b.known = append(b.known, sim)
+		}
+	}
+	known := b.known
 	marker := filepath.Join(b.tableDir, seededMarker)
 	if _, err := os.Stat(marker); err == nil {
 		start := time.Now()
@@ -135,7 +142,7 @@ func (b *bench) seed(ctx context.Context, out io.Writer) error {
 
 // maxAdded bounds the SIMs one events phase adds (their ICCIDs count up
 // from newICCID(1)), which clean deletes.
-const maxAdded = 100_000
+const maxAdded = 20_000
 
 func newICCID(n int) string { return fmt.Sprintf("89882806669%08d", n) }
 
@@ -144,7 +151,7 @@ func newICCID(n int) string { return fmt.Sprintf("89882806669%08d", n) }
 // lease table item (a lease an earlier poller still held).
 func (b *bench) clean(ctx context.Context) error {
 	var keys []string
-	for _, sim := range b.sims[len(b.sims)-b.s.added:] {
+	for _, sim := range b.fresh {
 		keys = append(keys, sim.ICCID)
 	}
 	for n := 1; n <= maxAdded; n++ {
