@@ -189,6 +189,12 @@ func TestQueuesHaveDeadLetterQueuesAndAlarms(t *testing.T) {
 				}
 				return
 			}
+			// A first backfill of a million SIMs publishes a million commands:
+			// a FIFO queue without high throughput takes 300 a second.
+			if p["DeduplicationScope"] != "messageGroup" || p["FifoThroughputLimit"] != "perMessageGroupId" {
+				t.Errorf("deduplication scope %v, throughput limit %v: want high-throughput FIFO (messageGroup, perMessageGroupId)",
+					p["DeduplicationScope"], p["FifoThroughputLimit"])
+			}
 			rp, _ := p["RedrivePolicy"].(map[string]any)
 			target := tpl.Eval(rp["deadLetterTargetArn"], testParams)
 			if !strings.HasSuffix(target, ".Arn>") || fmt.Sprint(rp["maxReceiveCount"]) != "5" {

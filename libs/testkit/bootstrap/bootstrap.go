@@ -230,6 +230,9 @@ func ensureQueuePair(ctx context.Context, q *sqs.Client, name, dlqName string, o
 		"FifoQueue":         "true",
 		"VisibilityTimeout": strconv.Itoa(int(opts.VisibilityTimeout.Seconds())),
 		"RedrivePolicy":     string(redrive),
+		// High-throughput FIFO, as the stack has it.
+		"DeduplicationScope":  "messageGroup",
+		"FifoThroughputLimit": "perMessageGroupId",
 	})
 	return url, dlqURL, err
 }
