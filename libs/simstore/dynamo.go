@@ -128,6 +128,29 @@ func (s *Dynamo) Get(ctx context.Context, iccid string) (simrec.Record, error) {
 	return fromItem(it), nil
 }
 
+// Peek reads one record's summary with an eventually consistent read, half
+// the cost of Get's: for decisions a moment-old state cannot make wrong
+// (whether an event can be ignored), never for a write's base.
+func (s *Dynamo) Peek(ctx context.Context, iccid string) (simrec.Summary, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      map[string]types.AttributeValue{"iccid": &types.AttributeValueMemberS{Value: iccid}},
+		ProjectionExpression:     aws.String("iccid, ip, active, #st, #s, version"),
+		ExpressionAttributeNames: map[string]string{"#s": "status", "#st": "state"},
+	})
+	if err != nil {
+		return simrec.Summary{}, fmt.Errorf("peek sim %s: %w", iccid, err)
+	}
+	if out.Item == nil {
+		return simrec.Summary{}, fmt.Errorf("peek sim %s: %w", iccid, simrec.ErrNotFound)
+	}
+	var it item
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return simrec.Summary{}, fmt.Errorf("decode sim %s: %w", iccid, err)
+	}
+	return fromItem(it).Summary(), nil
+}
+
 // FindByIP returns every record holding ip (normally one; more means two SIMs
 // claim the address and the caller must refuse to choose).
 func (s *Dynamo) FindByIP(ctx context.Context, ip string) ([]simrec.Record, error) {

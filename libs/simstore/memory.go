@@ -34,6 +34,15 @@ func (m *Memory) Get(_ context.Context, iccid string) (simrec.Record, error) {
 	return clone(r), nil
 }
 
+// Peek reads one record's summary (Dynamo's is eventually consistent).
+func (m *Memory) Peek(ctx context.Context, iccid string) (simrec.Summary, error) {
+	r, err := m.Get(ctx, iccid)
+	if err != nil {
+		return simrec.Summary{}, err
+	}
+	return r.Summary(), nil
+}
+
 // FindByIP returns every record holding ip.
 func (m *Memory) FindByIP(_ context.Context, ip string) ([]simrec.Record, error) {
 	ip, err := simip.Normalize(ip)

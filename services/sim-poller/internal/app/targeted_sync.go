@@ -51,6 +51,7 @@ import (
 type Records interface {
 	Get(ctx context.Context, iccid string) (simrec.Record, error)
 	FindByIP(ctx context.Context, ip string) ([]simrec.Record, error)
+	Peeker
 }
 
 // Listings lists the whole account for targeted syncs of many SIMs:

@@ -39,9 +39,16 @@ const (
 	DropRecentlyGone = "recently_gone"
 )
 
+// Peeker reads a record's summary, possibly a moment old: an eventually
+// consistent read costs half a strongly consistent one, and whether a hint
+// can be ignored does not depend on the last milliseconds.
+type Peeker interface {
+	Peek(ctx context.Context, iccid string) (simrec.Summary, error)
+}
+
 // Triage sifts Data Streamer hints before their lookups.
 type Triage struct {
-	Records Records
+	Records Peeker
 	// Unknown paces the lookups of SIMs without a record across requests;
 	// PerBatch bounds them in one request.
 	Unknown  *rate.Limiter
@@ -60,7 +67,7 @@ type Triage struct {
 const maxGone = 100_000
 
 // NewTriage bounds unknown SIMs to perBatch a request and perMinute overall.
-func NewTriage(records Records, perBatch int, perMinute float64, negativeTTL time.Duration) (*Triage, error) {
+func NewTriage(records Peeker, perBatch int, perMinute float64, negativeTTL time.Duration) (*Triage, error) {
 	if records == nil || perBatch < 0 || perMinute < 0 || negativeTTL < 0 {
 		return nil, errors.New("triage: a record store and non-negative bounds are required")
 	}
@@ -115,7 +122,7 @@ func (t *Triage) known(ctx context.Context, iccids []string) map[string]read {
 	g.SetLimit(lookupWorkers)
 	for _, id := range iccids {
 		g.Go(func() error {
-			rec, err := t.Records.Get(ctx, id)
+			sum, err := t.Records.Peek(ctx, id)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -123,7 +130,7 @@ func (t *Triage) known(ctx context.Context, iccids []string) map[string]read {
 			case err != nil:
 				out[id] = read{readFailed: true}
 			default:
-				out[id] = read{Summary: rec.Summary()}
+				out[id] = read{Summary: sum}
 			}
 			return nil
 		})
