@@ -63,6 +63,7 @@ type settings struct {
 // Shape of the inventory: 19-digit ICCIDs, loopback IPs from 127.1.0.1 so
 // a device can bind its SIM's address.
 const (
+	prefix      = "simbridge-local"
 	iccidPrefix = "8988280666"
 	ipPattern   = "127.x.x.x"
 	ipStart     = 65537
@@ -120,8 +121,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer db.stop()
 	fmt.Fprintf(out, "# %d SIMs: table in dynalite %s, 1NCE simulator at %g requests/s, logs in %s\n", s.sims, db.endpoint, s.onceRate, s.logs)
+	if err := dropLeases(ctx, db.endpoint, prefix+"-leases"); err != nil {
+		return err
+	}
 	stack, err := devstack.Start(ctx, devstack.Options{
-		BinDir: s.bin, LogDir: s.logs, SIMs: s.sims, ICCIDPrefix: iccidPrefix, IPPattern: ipPattern, IPStart: ipStart,
+		BinDir: s.bin, LogDir: s.logs, Prefix: prefix, SIMs: s.sims, ICCIDPrefix: iccidPrefix, IPPattern: ipPattern, IPStart: ipStart,
 		SyncInterval: 24 * time.Hour, FastSQS: true, DynamoDBEndpoint: db.endpoint, OnceRate: s.onceRate * 1.2, Progress: out,
 		Env: map[string][]string{
 			"sim-poller":     {"SYNC_ON_START=false", fmt.Sprintf("ONCE_RATE_LIMIT=%g", s.onceRate), "LOG_LEVEL=warn"},

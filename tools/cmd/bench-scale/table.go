@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -21,7 +22,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/simbridge/simbridge/libs/lease"
 	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
@@ -87,7 +87,7 @@ func (d *dynalite) stop() {
 
 // tableDir is where the seeded table of this shape lives.
 func tableDir(cache string, s settings) string {
-	def, _ := json.Marshal([]any{simstore.TableDefinition("t"), lease.TableDefinition("l")})
+	def, _ := json.Marshal(simstore.TableDefinition("t"))
 	sum := sha256.Sum256(def)
 	return filepath.Join(cache, fmt.Sprintf("table-v3-%d-%d-%x", s.sims, s.added, sum[:4]))
 }
@@ -165,25 +165,22 @@ func (b *bench) clean(ctx context.Context) error {
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("clean the SIM table: %w", err)
 	}
-	leases := b.stack.Resources.Leases()
-	p := dynamodb.NewScanPaginator(b.db, &dynamodb.ScanInput{TableName: aws.String(leases), ProjectionExpression: aws.String("#n"),
-		ExpressionAttributeNames: map[string]string{"#n": "name"}})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("clean the lease table: %w", err)
-		}
-		var names []string
-		for _, it := range page.Items {
-			if v, ok := it["name"].(*types.AttributeValueMemberS); ok {
-				names = append(names, v.Value)
-			}
-		}
-		for batch := range slices.Chunk(names, 25) {
-			if err := deleteBatch(ctx, b.db, leases, "name", batch); err != nil {
-				return fmt.Errorf("clean the lease table: %w", err)
-			}
-		}
+	return nil
+}
+
+// dropLeases deletes the lease table an earlier run left (its leases and
+// heartbeats, and perhaps an older definition), so the bootstrap makes it
+// anew.
+func dropLeases(ctx context.Context, endpoint, name string) error {
+	cfg, err := testkit.LoadAWSConfig(ctx, endpoint)
+	if err != nil {
+		return err
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	_, err = db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+	var missing *types.ResourceNotFoundException
+	if err != nil && !errors.As(err, &missing) {
+		return fmt.Errorf("drop the lease table: %w", err)
 	}
 	return nil
 }

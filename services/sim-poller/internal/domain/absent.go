@@ -4,7 +4,6 @@ import (
 	"sort"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // A SIM missing from a listing is not proof that it left the account: offset
@@ -89,15 +88,16 @@ func (r *Reconciler) Confirm(iccid string, v Verdict) {
 // seen reports whether the listing contained iccid.
 func (r *Reconciler) seen(iccid string) bool {
 	k, ok := events.KeyOf(iccid)
-	return ok && r.local[k].flags&flagSeen != 0
+	return ok && r.t.flags(r.t.find(k))&flagSeen != 0
 }
 
 // absent lists the active SIMs the listing did not contain, sorted.
 func (r *Reconciler) absent() []string {
 	var out []string
-	for k, e := range r.local {
-		if e.flags&flagStore != 0 && e.flags&flagSeen == 0 && (e.flags&flagActive != 0 || r.pendingState(k, e)) {
-			out = append(out, k.String())
+	r.t.sort()
+	for pos, s := range r.t.store {
+		if s.e.flags&flagSeen == 0 && r.t.mayGainAccess(pos) {
+			out = append(out, s.key.String())
 		}
 	}
 	for id, l := range r.odd {
@@ -107,14 +107,6 @@ func (r *Reconciler) absent() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// pendingState reports whether the record's state is pending.
-func (r *Reconciler) pendingState(k events.ICCIDKey, e entry) bool {
-	if e.state == codeOther {
-		return r.extra[k].state == simrec.StatePending
-	}
-	return stateCodes[e.state] == simrec.StatePending
 }
 
 // confirmedDisables takes access away from the absent SIMs 1NCE confirmed

@@ -147,7 +147,21 @@ func (r *Reconciler) emptyListing() bool {
 	return r.report.Seen == 0 && r.activeCount() > 0
 }
 
-func (r *Reconciler) activeCount() int { return r.active }
+func (r *Reconciler) activeCount() int {
+	r.t.sort()
+	n := 0
+	for _, s := range r.t.store {
+		if s.e.flags&flagActive != 0 {
+			n++
+		}
+	}
+	for _, l := range r.odd {
+		if l.Active {
+			n++
+		}
+	}
+	return n
+}
 
 func sortedKeys(m map[string]bool) []string {
 	out := make([]string, 0, len(m))

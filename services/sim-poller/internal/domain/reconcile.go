@@ -29,16 +29,14 @@ import (
 //     takes its access away once the released command has landed
 //     (its record says what to build the disable on).
 type Reconciler struct {
-	local map[events.ICCIDKey]entry
-	extra map[events.ICCIDKey]*extra
+	t *table
 	// odd are records whose ICCID has no packed key (never valid ones).
-	odd       map[string]simrec.Summary
-	oddSeen   map[string]bool
-	active    int
-	holder    map[uint32]events.ICCIDKey   // ip -> a record that may have access there
-	holders   map[uint32][]events.ICCIDKey // ip -> the others, when several records hold it
-	owner     map[uint32]events.ICCIDKey   // ip -> first enabled SIM listed with it
-	conflicts map[uint32][]string          // ip -> every claimant, only for shared IPs
+	odd map[string]simrec.Summary
+	// owner holds the IPs listed SIMs claim, except a SIM's claim of its
+	// own record's IP (flagClaimsOwn: the table has it already, so an
+	// unchanged fleet adds nothing here).
+	owner     map[uint32]events.ICCIDKey
+	conflicts map[uint32][]string // ip -> every claimant, only for shared IPs
 	pending   map[string]events.SimCommand // candidate commands by ICCID
 	verdicts  map[string]Verdict           // absent SIMs confirmed by the single-SIM endpoint
 	late      []LateConflict
@@ -48,12 +46,8 @@ type Reconciler struct {
 // NewReconciler starts a reconciliation against the store's current state.
 func NewReconciler(local []simrec.Summary) *Reconciler {
 	r := &Reconciler{
-		local:     map[events.ICCIDKey]entry{},
-		extra:     map[events.ICCIDKey]*extra{},
+		t:         newTable(),
 		odd:       map[string]simrec.Summary{},
-		oddSeen:   map[string]bool{},
-		holder:    map[uint32]events.ICCIDKey{},
-		holders:   map[uint32][]events.ICCIDKey{},
 		owner:     map[uint32]events.ICCIDKey{},
 		conflicts: map[uint32][]string{},
 		pending:   map[string]events.SimCommand{},
@@ -72,32 +66,9 @@ func (r *Reconciler) AddLocal(l simrec.Summary) {
 	k, e, x, ok := pack(l)
 	if !ok {
 		r.odd[l.ICCID] = l
-		r.countActive(l.Active)
 		return
 	}
-	if old, dup := r.local[k]; dup && old.flags&flagActive != 0 {
-		r.active--
-	}
-	r.local[k] = e
-	if x != nil {
-		r.extra[k] = x
-	} else {
-		delete(r.extra, k)
-	}
-	r.countActive(l.Active)
-	if mayGainAccess(l) && e.ip != 0 {
-		if _, taken := r.holder[e.ip]; taken {
-			r.holders[e.ip] = append(r.holders[e.ip], k)
-		} else {
-			r.holder[e.ip] = k
-		}
-	}
-}
-
-func (r *Reconciler) countActive(active bool) {
-	if active {
-		r.active++
-	}
+	r.t.add(k, e, x)
 }
 
 // summary returns the record of iccid, if the store holds one.
@@ -107,11 +78,10 @@ func (r *Reconciler) summary(iccid string) (simrec.Summary, bool) {
 		l, found := r.odd[iccid]
 		return l, found
 	}
-	e, found := r.local[k]
-	if !found || e.flags&flagStore == 0 {
-		return simrec.Summary{}, false
+	if ref := r.t.find(k); ref.found && ref.pos >= 0 {
+		return r.t.record(ref.pos), true
 	}
-	return e.summary(k, r.extra[k]), true
+	return simrec.Summary{}, false
 }
 
 // Observe takes one SIM of the 1NCE listing.
@@ -142,10 +112,9 @@ func (r *Reconciler) Observe(s RemoteSIM) {
 // and the listing is incomplete, so nothing is disabled this run).
 func (r *Reconciler) markSeen(iccid string) bool {
 	k, _ := events.KeyOf(iccid)
-	e := r.local[k]
-	if e.flags&flagSeen == 0 {
-		e.flags |= flagSeen
-		r.local[k] = e
+	ref := r.t.find(k)
+	if r.t.flags(ref)&flagSeen == 0 {
+		r.t.mark(ref, flagSeen)
 		return false
 	}
 	r.report.problem(ProblemDuplicateICCID, iccid)
@@ -189,15 +158,31 @@ func (r *Reconciler) observeEnabled(s RemoteSIM) {
 // claimant of addr conflicted.
 func (r *Reconciler) claim(ip uint32, iccid string) {
 	k, _ := events.KeyOf(iccid)
-	first, taken := r.owner[ip]
-	switch {
-	case !taken:
-		r.owner[ip] = k
-	case len(r.conflicts[ip]) == 0:
-		r.conflicts[ip] = []string{first.String(), iccid}
-	default:
+	ref := r.t.find(k)
+	if len(r.conflicts[ip]) > 0 {
 		r.conflicts[ip] = append(r.conflicts[ip], iccid)
+		return
 	}
+	first, taken := r.owner[ip]
+	if !taken {
+		// A record at ip whose SIM was listed there before claims it too.
+		r.t.holders(ip, func(pos int) bool {
+			if r.t.store[pos].key != k && r.t.store[pos].e.flags&flagClaimsOwn != 0 {
+				first, taken = r.t.store[pos].key, true
+				return false
+			}
+			return true
+		})
+	}
+	if taken {
+		r.conflicts[ip] = []string{first.String(), iccid}
+		return
+	}
+	if ref.pos >= 0 && r.t.store[ref.pos].e.ip == ip {
+		r.t.mark(ref, flagClaimsOwn)
+		return
+	}
+	r.owner[ip] = k
 }
 
 // observeDisabled disables a SIM 1NCE lists as Disabled that has access or
@@ -223,9 +208,7 @@ func (r *Reconciler) Release() []events.SimCommand {
 			continue
 		}
 		k, _ := events.KeyOf(iccid)
-		e := r.local[k]
-		e.flags |= flagReleased
-		r.local[k] = e
+		r.t.mark(r.t.find(k), flagReleased)
 		delete(r.pending, iccid)
 		out = append(out, c)
 	}
@@ -241,20 +224,17 @@ func (r *Reconciler) releasable(c events.SimCommand) bool {
 		return false
 	}
 	self, _ := events.KeyOf(c.ICCID)
-	unseen := func(h events.ICCIDKey) bool { return h != self && r.local[h].flags&flagSeen == 0 }
-	if h, held := r.holder[ip]; held && unseen(h) {
-		return false
-	}
-	for _, h := range r.holders[ip] {
-		if unseen(h) {
-			return false
-		}
-	}
-	return true
+	free := true
+	r.t.holders(ip, func(pos int) bool {
+		s := r.t.store[pos]
+		free = s.key == self || s.e.flags&flagSeen != 0
+		return free
+	})
+	return free
 }
 
 // released reports whether a create or update of iccid was released.
 func (r *Reconciler) released(iccid string) bool {
 	k, ok := events.KeyOf(iccid)
-	return ok && r.local[k].flags&flagReleased != 0
+	return ok && r.t.flags(r.t.find(k))&flagReleased != 0
 }

@@ -550,3 +550,17 @@ func TestRedecideAppliesTheRuleToTheNewerRecord(t *testing.T) {
 		})
 	}
 }
+
+// TestTheLastRecordOfASIMCounts: a record added again (a newer read of the
+// same SIM) replaces the earlier one, as a map would.
+func TestTheLastRecordOfASIMCounts(t *testing.T) {
+	t.Parallel()
+	r := domain.NewReconciler([]simrec.Summary{active(a, "10.0.0.1", 1), {ICCID: b, IP: "10.0.0.2", Version: 4}, active(b, "10.0.0.2", 5)})
+	r.Observe(enabled(a, "10.0.0.1"))
+	r.Observe(enabled(b, "10.0.0.9"))
+	changes, report := r.Finish(trusting)
+	assertChanges(t, changes, []string{"update " + b + " 10.0.0.9 5"})
+	if report.Unchanged != 1 {
+		t.Fatalf("report %+v", report)
+	}
+}
