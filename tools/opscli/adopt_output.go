@@ -69,8 +69,13 @@ func (a *adopter) printCounts(rep AdoptReport) {
 	c := rep.Counts
 	fmt.Fprintf(out, "%s %d SIMs: %d served at once (a=true, certificate ACTIVE), %d pending until sim-poller applies 1NCE's answer\n",
 		verb, c[OutcomeAdopted]+c[OutcomeWouldAdopt], states["active"], states["pending"])
-	fmt.Fprintf(out, "adopted before %d, superseded %d, not adopted %d, failed %d; %d disagreement(s) (%.1fs)\n",
-		c[OutcomeAlready], c[OutcomeSuperseded], c[OutcomeSkipped], c[OutcomeFailed], len(rep.Disagreements), rep.Seconds)
+	fmt.Fprintf(out, "adopted before %d, superseded %d, not adopted %d, failed %d; %d disagreement(s)\n",
+		c[OutcomeAlready], c[OutcomeSuperseded], c[OutcomeSkipped], c[OutcomeFailed], len(rep.Disagreements))
+	rate := 0.0
+	if rep.AdoptSeconds > 0 {
+		rate = float64(len(rep.SIMs)) / rep.AdoptSeconds
+	}
+	fmt.Fprintf(out, "%d SIMs in %.1fs (%.1f SIMs/s), %.1fs in all\n", len(rep.SIMs), rep.AdoptSeconds, rate, rep.Seconds)
 	policy := fmt.Sprintf("the reference's policy %s stays attached", a.f.refPolicy)
 	if a.f.detachRefPolicy {
 		policy = fmt.Sprintf("the reference's policy %s detached", a.f.refPolicy)

@@ -64,7 +64,10 @@ type AdoptReport struct {
 	Sync          []SyncResult   `json:"sync,omitempty"`
 	// SyncSent are sync requests sent but not waited for (--no-wait).
 	SyncSent []string `json:"sync_sent,omitempty"`
-	Seconds  float64  `json:"seconds"`
+	// AdoptSeconds is the time the SIMs took (checks and changes), Seconds
+	// the whole run's (reading the reference and the sync included).
+	AdoptSeconds float64 `json:"adopt_seconds"`
+	Seconds      float64 `json:"seconds"`
 }
 
 // adopter is one adopt run against one environment and one reference.
@@ -145,7 +148,9 @@ func (a *adopter) run(ctx context.Context) error {
 		what = "adopting"
 	}
 	bar := newProgress(a.s.errOut, a.s.opts.Progress, int64(len(cands)), what+" "+a.f.table, "SIMs")
+	began := a.s.now()
 	rep.SIMs, err = a.each(ctx, cands, bar)
+	rep.AdoptSeconds = a.s.now().Sub(began).Seconds()
 	bar.Finish()
 	if err != nil {
 		return err

@@ -73,6 +73,8 @@ type adoption struct {
 	gateway  string
 	outDir   string
 	runCount int
+	// reissued SIMs no longer answer the reference's credentials.
+	reissued map[int]bool
 }
 
 func newAdoption(t *testing.T) *adoption {
@@ -209,11 +211,68 @@ func report(t *testing.T, r result) opscli.AdoptReport {
 // changes nothing, and --purge-keys leaves no plain-text key anywhere.
 func TestAdoptTheReferenceFleet(t *testing.T) {
 	t.Parallel()
-	a, b := newAdoption(t), newAdoption(t)
-	ctx := context.Background()
+	// Fast enough for the emulator: the dry run shows the pacing at AWS's
+	// default quotas.
+	fast := []string{"--iot-quotas", "DescribeCertificate=100,ListThingPrincipals=100,AttachPolicy=100"}
+	var uninterrupted, killed []string
+	t.Run("group", func(t *testing.T) {
+		t.Run("uninterrupted", func(t *testing.T) {
+			t.Parallel()
+			a := newAdoption(t)
+			a.dryRun()
+			applied := report(t, a.adoptJSON(append([]string{"--apply"}, fast...)...).want(t, opscli.ExitAttention))
+			if applied.Counts[opscli.OutcomeAdopted] != fleetSize-len(notAdopted) || len(applied.Sync) != 1 || applied.Sync[0].Status != "done" {
+				t.Fatalf("apply: counts %v, sync %+v", applied.Counts, applied.Sync)
+			}
+			t.Logf("apply: %d SIMs in %.1fs (%.1f SIMs/s), %.1fs with the sync",
+				len(applied.SIMs), applied.AdoptSeconds, float64(len(applied.SIMs))/applied.AdoptSeconds, applied.Seconds)
+			a.awaitEndStates()
+			uninterrupted = a.fingerprints()
+			a.checkInvariant()
+			a.checkAdoptedRecords()
+			a.checkDevicesGetTheReferenceAnswer()
 
-	// The dry run, through a proxy that throttles like AWS at the
-	// account's default quotas.
+			// A second run changes nothing.
+			settled := a.snapshot()
+			again := report(t, a.adoptJSON("--apply").want(t, opscli.ExitAttention))
+			if again.Counts[opscli.OutcomeAlready] != fleetSize-len(notAdopted) || again.Counts[opscli.OutcomeAdopted] != 0 {
+				t.Fatalf("second run: %v", again.Counts)
+			}
+			if d := diffSnapshots(settled, a.snapshot()); d != "" {
+				t.Fatalf("the second run changed the account: %s", d)
+			}
+			a.adoptedLifecycle()
+			a.purgeKeys(context.Background())
+		})
+		// Killed right after the 70th SIM's device policy was attached
+		// (Thing marked, record not written yet), then run again.
+		t.Run("killed midway and run again", func(t *testing.T) {
+			t.Parallel()
+			b := newAdoption(t)
+			b.adoptKilledMidway(fast)
+			rerun := report(t, b.adoptJSON(append([]string{"--apply"}, fast...)...).want(t, opscli.ExitAttention))
+			if rerun.Counts[opscli.OutcomeAlready] == 0 || rerun.Counts[opscli.OutcomeAdopted] == 0 {
+				t.Fatalf("the rerun after the kill should finish what was left: %v", rerun.Counts)
+			}
+			b.awaitEndStates()
+			killed = b.fingerprints()
+		})
+	})
+	if len(uninterrupted) != fleetSize || len(killed) != fleetSize {
+		t.Fatal("no end states to compare")
+	}
+	for i := range uninterrupted {
+		if uninterrupted[i] != killed[i] {
+			t.Errorf("SIM %d: uninterrupted %s, killed and run again %s", i+1, uninterrupted[i], killed[i])
+		}
+	}
+}
+
+// dryRun: through a proxy that throttles like AWS at the account's default
+// quotas, the dry run plans every SIM, names every disagreement, keeps to
+// the quotas and changes nothing.
+func (a *adoption) dryRun() {
+	t := a.t
 	before := a.snapshot()
 	proxy := testkit.NewFaultProxy(t, a.endpoint)
 	proxy.SetQuotas(map[string]float64{"DescribeCertificate": 10, "ListThingPrincipals": 10, "DescribeThing": 350, "UpdateThing": 100,
@@ -239,49 +298,55 @@ func TestAdoptTheReferenceFleet(t *testing.T) {
 	if requests["DescribeCertificate"] < fleetSize-len(notAdopted) || requests["ListThingPrincipals"] < fleetSize-len(notAdopted)-1 {
 		t.Errorf("the dry run did not check every certificate in IoT Core: %v", requests)
 	}
+	t.Logf("dry run at the default quotas: %d SIMs in %.1fs (%.1f SIMs/s); throttled %v", len(plan.SIMs), plan.AdoptSeconds,
+		float64(len(plan.SIMs))/plan.AdoptSeconds, throttled)
 	a.checkDisagreements(plan)
 	table, _ := a.adopt("", "--iot-quotas", "DescribeCertificate=50,ListThingPrincipals=50")
 	containsAll(t, table.stdout, "dry run: nothing changed", "would adopt 195 SIMs: 191 served at once", "4 pending", "simbridge adopt --apply",
 		"key-mismatch", "duplicate-iccid", "ip-taken", "has-record", "certificate-missing")
 	containsAll(t, table.stderr, "checking "+a.ref.Table, "SIMs/s")
+}
 
-	// Adopt A in one run; B's run is killed right after the 70th SIM's
-	// device policy was attached (Thing marked, record not written yet),
-	// then run again.
-	fast := []string{"--iot-quotas", "DescribeCertificate=100,ListThingPrincipals=100,AttachPolicy=100"}
-	applied := report(t, a.adoptJSON(append([]string{"--apply"}, fast...)...).want(t, opscli.ExitAttention))
-	if applied.Counts[opscli.OutcomeAdopted] != fleetSize-len(notAdopted) || len(applied.Sync) != 1 || applied.Sync[0].Status != "done" {
-		t.Fatalf("apply: counts %v, sync %+v", applied.Counts, applied.Sync)
-	}
-	b.adoptKilledMidway(fast)
-	rerun := report(t, b.adoptJSON(append([]string{"--apply"}, fast...)...).want(t, opscli.ExitAttention))
-	if rerun.Counts[opscli.OutcomeAlready] == 0 || rerun.Counts[opscli.OutcomeAdopted] == 0 {
-		t.Fatalf("the rerun after the kill should finish what was left: %v", rerun.Counts)
-	}
-	a.awaitEndStates()
-	b.awaitEndStates()
-	if fa, fb := a.fingerprints(), b.fingerprints(); !slices.Equal(fa, fb) {
-		for i := range fa {
-			if fa[i] != fb[i] {
-				t.Errorf("SIM %d: uninterrupted %s, killed and rerun %s", i+1, fa[i], fb[i])
-			}
-		}
-	}
-	a.checkInvariant()
-	a.checkAdoptedRecords()
-	a.checkDevicesGetTheReferenceAnswer()
+// adoptedLifecycle: an adopted SIM lives on like one simbridge issued:
+// status names the adoption; disabled, then enabled again in 1NCE, it gets
+// its adopted certificate back; a reissue moves it to simbridge's CA and
+// revokes the adopted certificate.
+func (a *adoption) adoptedLifecycle() {
+	t, ctx := a.t, context.Background()
+	st := a.run("status", a.iccid(1)).want(t, opscli.ExitOK)
+	containsAll(t, st.stdout, "aws CA", "adopted from "+a.ref.Table, "ONBOARDABLE")
 
-	// A second run changes nothing.
-	settled := a.snapshot()
-	again := report(t, a.adoptJSON("--apply").want(t, opscli.ExitAttention))
-	if again.Counts[opscli.OutcomeAlready] != fleetSize-len(notAdopted) || again.Counts[opscli.OutcomeAdopted] != 0 {
-		t.Fatalf("second run: %v", again.Counts)
+	back := a.iccid(simDisabledIn1NCE)
+	if err := a.once.Inventory().SetStatus(back, onceapi.StatusEnabled); err != nil {
+		t.Fatal(err)
 	}
-	if d := diffSnapshots(settled, a.snapshot()); d != "" {
-		t.Fatalf("the second run changed the account: %s", d)
+	a.run("sync", back).want(t, opscli.ExitOK)
+	check := testkit.NewProvisioning(a.cfg, a.res.Table(), a.res.Policy())
+	testkit.Eventually(t, time.Minute, "the SIM enabled again is served", func() error { return check.Active(ctx, back) })
+	if got := a.record(back).CertificateID(); got != a.item(simDisabledIn1NCE).CertificateID {
+		t.Errorf("enabled again with certificate %s, want the adopted one back", got)
 	}
 
-	a.purgeKeys(ctx)
+	var out opscli.CommandOutcome
+	a.run("-o", "json", "reissue", a.iccid(1)).want(t, opscli.ExitOK).json(t, &out)
+	old, rec := a.item(1), a.record(a.iccid(1))
+	if rec.Cert.Adopted() || rec.Cert.Authority != simrec.AuthorityOwn || rec.CertificateID() == old.CertificateID {
+		t.Fatalf("reissued: %+v", rec.Cert)
+	}
+	if status, err := check.Status(ctx, old.CertificateID); err != nil || status != "REVOKED" {
+		t.Errorf("the adopted certificate after a reissue: %s %v, want REVOKED", status, err)
+	}
+	if err := check.Active(ctx, a.iccid(1)); err != nil {
+		t.Error(err)
+	}
+	_, body, err := fetch(a.gateway, wantIP(1), "")
+	var got struct {
+		Certificate string `json:"certificate"`
+	}
+	if err != nil || json.Unmarshal(body, &got) != nil || got.Certificate != rec.Cert.PEM {
+		t.Errorf("the device does not get the reissued certificate (%v)", err)
+	}
+	a.reissued = map[int]bool{1: true}
 }
 
 // adoptJSON runs adopt with -o json.
@@ -555,7 +620,7 @@ func referenceCSV(it reference.Item) (cert, key string) {
 // certificate and key the reference answered, in JSON and in CSV.
 func (a *adoption) checkDevicesGetTheReferenceAnswer() {
 	for i := 1; i <= fleetSize; i++ {
-		if wantState(i) != simrec.StateActive {
+		if wantState(i) != simrec.StateActive || a.reissued[i] {
 			continue
 		}
 		it := a.item(i)
@@ -579,7 +644,7 @@ func (a *adoption) checkDevicesGetTheReferenceAnswer() {
 			a.t.Errorf("SIM %d: the CSV answer is not the reference's (%d, %v, %d fields)", i, code, err, len(fields))
 		}
 	}
-	for _, i := range []int{simOff1, simDisabledIn1NCE, simGoneFrom1NCE} {
+	for _, i := range []int{simOff1, simOff2, simGoneFrom1NCE} {
 		if code, _, err := fetch(a.gateway, wantIP(i), ""); err != nil || code != http.StatusNotFound {
 			a.t.Errorf("disabled SIM %d: %d %v, want 404", i, code, err)
 		}
@@ -621,8 +686,10 @@ func (a *adoption) purgeKeys(ctx context.Context) {
 	}
 	sort.Strings(unsettled)
 	want := []string{a.iccid(simTwoActive), a.iccid(simTwoActive), a.iccid(simIPTaken)}
-	if !slices.Equal(unsettled, want) || rep.Counts[opscli.PurgeVerified] != fleetSize-len(notAdopted) ||
-		rep.Counts[opscli.PurgeUseless] != 2 || rep.Counts[opscli.PurgeSuperseded] != 2 {
+	// Superseded: simbridge's own record of one SIM, the moved SIM's stale
+	// item, the reissued SIM.
+	if !slices.Equal(unsettled, want) || rep.Counts[opscli.PurgeVerified] != fleetSize-len(notAdopted)-len(a.reissued) ||
+		rep.Counts[opscli.PurgeUseless] != 2 || rep.Counts[opscli.PurgeSuperseded] != 2+len(a.reissued) {
 		t.Fatalf("purge plan: blocked %v, counts %v", unsettled, rep.Counts)
 	}
 	notYet, _ := a.adopt("", "--purge-keys", "--yes")
