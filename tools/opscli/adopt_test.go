@@ -327,6 +327,19 @@ func (a *adoption) adoptedLifecycle() {
 		t.Errorf("enabled again with certificate %s, want the adopted one back", got)
 	}
 
+	// The device policy holds what the reference's did: the reference's goes
+	// from every adopted certificate, and nothing else changes.
+	det, _ := a.adopt("", "--apply", "--detach-reference-policy", "--iot-quotas", "DetachPolicy=100")
+	det.want(t, opscli.ExitAttention)
+	for _, i := range []int{1, simOff1, simMovedStale, simDisabledIn1NCE} {
+		if pols := a.policies(a.item(i).CertificateARN); !slices.Equal(pols, []string{"ours"}) {
+			t.Errorf("SIM %d: policies %v after --detach-reference-policy", i, pols)
+		}
+	}
+	if pols := a.policies(a.item(simKeyMismatch).CertificateARN); !slices.Equal(pols, []string{"reference"}) {
+		t.Errorf("a certificate that was not adopted lost the reference's policy: %v", pols)
+	}
+
 	var out opscli.CommandOutcome
 	a.run("-o", "json", "reissue", a.iccid(1)).want(t, opscli.ExitOK).json(t, &out)
 	old, rec := a.item(1), a.record(a.iccid(1))
