@@ -153,6 +153,9 @@ func (a *adopter) run(ctx context.Context) error {
 	rep.AdoptSeconds = a.s.now().Sub(began).Seconds()
 	bar.Finish()
 	if err != nil {
+		if a.f.apply {
+			return fmt.Errorf("interrupted: what was done stays done; the same command again continues: %w", err)
+		}
 		return err
 	}
 	for i, c := range cands {
