@@ -59,6 +59,8 @@ type credentials struct {
 	Authority     string    `dynamodbav:"authority"`
 	IssuedAt      time.Time `dynamodbav:"issued_at"`
 	Command       string    `dynamodbav:"command,omitempty"`
+	AdoptedFrom   string    `dynamodbav:"adopted_from,omitempty"`
+	KeySHA256     string    `dynamodbav:"key_sha256,omitempty"`
 }
 
 // failure is the DynamoDB shape of simrec.Failure.

@@ -4,20 +4,45 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 )
 
 // simbridgeCommands groups the constructors of simbridge's commands: the
-// one-time CA setup runs with the deployer's permissions (deploy.sh), every
-// other command with the operator policy's.
+// one-time CA setup runs with the deployer's permissions (deploy.sh), the
+// adoption of 1NCE's reference system with the stack's AdopterRole (once,
+// during a migration), every other command with the operator policy's.
 func simbridgeCommands(fn string) string {
 	switch {
 	case fn == "newCACommand":
 		return "deployer"
+	case fn == "newAdoptCommand":
+		return "adopter"
 	case strings.HasPrefix(fn, "new") && strings.HasSuffix(fn, "Command"):
 		return "operator"
 	}
 	return ""
+}
+
+var (
+	groupsOnce sync.Once
+	groupsBy   map[string][]Operation
+	groupsAll  []Operation
+	groupsErr  error
+)
+
+// simbridgeGroups is, once per test binary, the AWS operations each group
+// of simbridge's commands can reach, and those main reaches.
+func simbridgeGroups(t *testing.T) (map[string][]Operation, []Operation) {
+	t.Helper()
+	skipAnalysisShort(t)
+	groupsOnce.Do(func() {
+		groupsBy, groupsAll, groupsErr = AnalyzeCommands(root(t), OperatorPolicies["OperatorPolicy"], "github.com/simbridge/simbridge/tools/opscli", simbridgeCommands)
+	})
+	if groupsErr != nil {
+		t.Fatal(groupsErr)
+	}
+	return groupsBy, groupsAll
 }
 
 // operatorNeverCalled are operations simbridge's operator commands reach in
@@ -71,10 +96,7 @@ func operatorActions(ops []Operation) ([]Action, map[Operation]bool) {
 func TestOperatorPolicyGrantsExactlyWhatSimbridgeCalls(t *testing.T) {
 	t.Parallel()
 	skipAnalysisShort(t)
-	byGroup, all, err := AnalyzeCommands(root(t), OperatorPolicies["OperatorPolicy"], "github.com/simbridge/simbridge/tools/opscli", simbridgeCommands)
-	if err != nil {
-		t.Fatal(err)
-	}
+	byGroup, all := simbridgeGroups(t)
 	grouped := map[Operation]bool{}
 	for _, ops := range byGroup {
 		for _, op := range ops {

@@ -78,7 +78,13 @@ func (e *env) sim(i int) onceapi.SIM {
 // newEnv makes an environment whose 1NCE account holds SIMs 1 to n.
 func newEnv(t *testing.T, opts bootstrap.Options, n int) *env {
 	t.Helper()
-	endpoint := testkit.MotoEndpoint(t)
+	return newEnvOn(t, testkit.MotoEndpoint(t), opts, n)
+}
+
+// newEnvOn is newEnv in the emulator at endpoint (testkit.OwnMoto: an
+// account of the test's own).
+func newEnvOn(t *testing.T, endpoint string, opts bootstrap.Options, n int) *env {
+	t.Helper()
 	cfg := testkit.AWSConfigFor(t, endpoint)
 	ctx := context.Background()
 	res, err := bootstrap.Ensure(ctx, cfg, bootstrap.Names{Prefix: testkit.Name(t)}, opts)

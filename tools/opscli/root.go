@@ -46,7 +46,9 @@ the dead-letter queues, syncs, certificate reissue and revocation, and an audit 
 
 It changes nothing itself: every change is a command on the provisioner's or the
 deactivator's queue, or a sync request to sim-poller, computed against the SIM
-record's current version; it then waits for and prints the outcome.
+record's current version; it then waits for and prints the outcome. The one
+exception is adopt, which takes over 1NCE's reference system: it creates the
+records of certificates that already exist, never changing a record that does.
 
 The environment is named by --prefix (or --env, which reads the prefix from
 deployments/environments/<env>.env). AWS credentials, region and endpoint come from
@@ -96,7 +98,7 @@ func NewCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra.Com
 	root.AddCommand(
 		newStatusCommand(o), newListCommand(o), newExportCommand(o), newFailuresCommand(o), newSyncCommand(o),
 		newCommandCommand(o, kindReissue), newCommandCommand(o, kindRevoke), newCommandCommand(o, kindEnable),
-		newAuditCommand(o), newCACommand(o),
+		newAuditCommand(o), newCACommand(o), newAdoptCommand(o),
 	)
 	return root
 }
@@ -130,8 +132,13 @@ func (o *Options) validate(cmd *cobra.Command, getenv func(string) string) error
 
 // parseRateLimits reads "Op=N,Op=N" over the defaults.
 func parseRateLimits(s string) (map[string]float64, error) {
+	return overlayRates(DefaultIoTRateLimits, s)
+}
+
+// overlayRates reads "Op=N,Op=N" (requests per second) over base.
+func overlayRates(base map[string]float64, s string) (map[string]float64, error) {
 	out := map[string]float64{}
-	for k, v := range DefaultIoTRateLimits {
+	for k, v := range base {
 		out[k] = v
 	}
 	for _, kv := range strings.Split(s, ",") {

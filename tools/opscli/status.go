@@ -58,6 +58,9 @@ type CertRef struct {
 	ARN       string    `json:"arn,omitempty"`
 	Authority string    `json:"authority,omitempty"`
 	IssuedAt  time.Time `json:"issued_at"`
+	// AdoptedFrom names the reference system's table the certificate was
+	// taken over from (simbridge adopt).
+	AdoptedFrom string `json:"adopted_from,omitempty"`
 }
 
 func newStatusCommand(o *Options) *cobra.Command {
@@ -256,7 +259,7 @@ func certRef(c *simrec.Credentials) *CertRef {
 	if c == nil {
 		return nil
 	}
-	return &CertRef{ID: c.ID, ARN: c.ARN, Authority: c.Authority, IssuedAt: c.IssuedAt}
+	return &CertRef{ID: c.ID, ARN: c.ARN, Authority: c.Authority, IssuedAt: c.IssuedAt, AdoptedFrom: c.AdoptedFrom}
 }
 
 // iotView reads the Thing, its groups and principals, and every certificate
@@ -396,7 +399,11 @@ func printStatus(w io.Writer, st SIMStatus, policy string, now time.Time) {
 		}
 		line("", "credentials fetched %s", fetch)
 		if c := r.Certificate; c != nil {
-			line("", "certificate %s (%s CA, issued %s)", c.ID, dash(c.Authority), stamp(c.IssuedAt))
+			adopted := ""
+			if c.AdoptedFrom != "" {
+				adopted = ", adopted from " + c.AdoptedFrom
+			}
+			line("", "certificate %s (%s CA, issued %s%s)", c.ID, dash(c.Authority), stamp(c.IssuedAt), adopted)
 		}
 		if c := r.Next; c != nil {
 			line("", "being issued %s (%s CA)", c.ID, dash(c.Authority))
