@@ -181,6 +181,9 @@ type measuredSyncer struct {
 	metrics *Metrics
 }
 
+// Plan runs a full dry run: no run to measure, nothing changed.
+func (s measuredSyncer) Plan(ctx context.Context) (app.Summary, error) { return s.next.Plan(ctx) }
+
 // Sync runs the full sync and records the outcome.
 func (s measuredSyncer) Sync(ctx context.Context, force bool) (app.Summary, error) {
 	sum, err := s.next.Sync(ctx, force)
