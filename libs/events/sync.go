@@ -82,15 +82,17 @@ func DecodeSyncRequest(body []byte) (SyncRequest, error) {
 }
 
 // FullSyncGroup is the FIFO message group of every full-sync request: one
-// runs after the other, in the order asked. Targeted requests (operators'
-// SIM lists and lookups, Data Streamer hints) each get a group of their own
-// (the request id), so they run in parallel and never wait behind a full
-// sync.
+// runs after the other, in the order asked. Other requests (targeted ones:
+// operators' SIM lists and lookups, Data Streamer hints; dry runs) each get
+// a group of their own (the request id), so they run in parallel and never
+// wait in the queue behind a full sync (a full dry run waits for the run in
+// progress inside sim-poller instead, as a full sync's listing must not
+// overlap another).
 const FullSyncGroup = "full-sync"
 
 // GroupID is the request's FIFO message group (see FullSyncGroup).
 func (r SyncRequest) GroupID() string {
-	if len(r.ICCIDs) == 0 {
+	if len(r.ICCIDs) == 0 && !r.DryRun {
 		return FullSyncGroup
 	}
 	return r.ID

@@ -341,6 +341,17 @@ func TestConflictsRememberedBetweenRuns(t *testing.T) {
 		!plan.SIMs[0].Found || plan.SIMs[0].IMSI == "" {
 		t.Fatalf("lookup of the conflicted SIM: %+v", plan.SIMs)
 	}
+	// an audit's plan (a full dry run) is no sync: it publishes nothing and
+	// logs no "sync done" (the stale-sync alarm counts those)
+	done := strings.Count(e.logs.String(), `"msg":"sync done"`)
+	e.request(t, events.SyncRequest{ID: "plan-1", DryRun: true})
+	var full app.Summary
+	if err := json.Unmarshal(e.awaitResult(t, "plan-1", 30*time.Second).Summary, &full); err != nil || !full.DryRun || len(full.PlannedSIMs) != 2 {
+		t.Fatalf("full dry run: %+v (%v)", full, err)
+	}
+	if n := strings.Count(e.logs.String(), `"msg":"sync done"`); n != done || len(e.commandList(t)) != 0 {
+		t.Fatalf("the dry run logged %d more \"sync done\" lines or published", n-done)
+	}
 	e.request(t, events.SyncRequest{ID: "one-1", ICCIDs: []string{holder.ICCID}})
 	e.awaitResult(t, "one-1", 30*time.Second)
 	if got := e.commandList(t); len(got) != 0 {
