@@ -175,8 +175,22 @@ func (s *session) operateAll(ctx context.Context, kind opKind, targets []string,
 	return worst(append(refusals, errs...))
 }
 
-// planAll plans each target's command (an IP resolved to its SIM).
+// planAll plans each target's command (an IP resolved to its SIM). An
+// enable asks sim-poller about all the SIMs in one lookup first.
 func (s *session) planAll(ctx context.Context, kind opKind, targets []string, reason string) []planned {
+	if kind == kindEnable {
+		var ids []string
+		for _, t := range targets {
+			if validICCID(t) {
+				ids = append(ids, t)
+			}
+		}
+		if len(ids) > 1 {
+			if answers, err := s.lookup(ctx, ids, 0); err == nil {
+				s.onceAnswers = answers
+			}
+		}
+	}
 	out := make([]planned, len(targets))
 	var g errgroup.Group
 	g.SetLimit(opWorkers)
@@ -362,11 +376,14 @@ func (s *session) plan(ctx context.Context, kind opKind, iccid, reason string) (
 // withhold (sim-poller would take them away again, and an IP conflict
 // would cost the device at that IP its credentials now).
 func (s *session) enableable(ctx context.Context, iccid string) (events.SIMOutcome, error) {
-	answers, err := s.lookup(ctx, []string{iccid}, 0)
-	if err != nil {
-		return events.SIMOutcome{}, fmt.Errorf("enable needs what 1NCE holds for the SIM: %w", err)
+	o, ok := s.onceAnswers[iccid]
+	if !ok {
+		answers, err := s.lookup(ctx, []string{iccid}, 0)
+		if err != nil {
+			return events.SIMOutcome{}, fmt.Errorf("enable needs what 1NCE holds for the SIM: %w", err)
+		}
+		o = answers[iccid]
 	}
-	o := answers[iccid]
 	switch {
 	case o.Outcome == events.OutcomeFailed:
 		return o, fmt.Errorf("1NCE could not be asked about SIM %s: %s", iccid, o.Reason)

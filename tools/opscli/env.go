@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/libs/testkit/bootstrap"
 )
@@ -93,6 +94,9 @@ type session struct {
 	whoErr  error
 	// queues caches queue URLs by name.
 	queues sync.Map
+	// onceAnswers are sim-poller's answers about SIMs asked about at once
+	// (a bulk enable), read-only once set.
+	onceAnswers map[string]events.SIMOutcome
 }
 
 // resolvePrefix applies --env: the prefix and the region from the

@@ -82,6 +82,28 @@ func (sel selection) wants(d DeadLetter) bool {
 	return false
 }
 
+// unambiguous refuses an --id that names more than one message: give more
+// of its characters.
+func (sel selection) unambiguous(planned map[string]*mark, kept []DeadLetter) error {
+	for _, id := range sel.ids {
+		n := 0
+		for msg := range planned {
+			if strings.HasPrefix(msg, id) {
+				n++
+			}
+		}
+		for _, d := range kept {
+			if strings.HasPrefix(d.MessageID, id) {
+				n++
+			}
+		}
+		if n > 1 {
+			return usageError("--id %s names %d messages: give more of its characters (failures -o json shows each message_id)", id, n)
+		}
+	}
+	return nil
+}
+
 func selectionFlags(cmd *cobra.Command, sel *selection, ids *[]string) {
 	cmd.Flags().BoolVar(&sel.all, "all", false, "every message of the dead-letter queues (of --queue)")
 	cmd.Flags().StringSliceVar(ids, "id", nil, "the message with this id (the ID column of failures; at least 6 characters), repeatable")
@@ -211,6 +233,9 @@ func (s *session) moveOrDelete(ctx context.Context, action, only string, sel sel
 		if c.InFlight > 0 {
 			p.Notes = append(p.Notes, fmt.Sprintf("%d message(s) of %s are in flight (another simbridge or a consumer holds them) and were not considered", c.InFlight, q.dlq))
 		}
+	}
+	if err := sel.unambiguous(rep.plan, rep.Kept); err != nil {
+		return err
 	}
 	p.Change = fmt.Sprintf("%s %d dead letter(s)", action, len(p.Steps))
 	ok, err := s.approve(ctx, change, p)
