@@ -135,7 +135,7 @@ func TestFailsFastAndKeepsItsDeadline(t *testing.T) {
 
 	// slow answers: the deadline ends the command mid-call
 	proxy := testkit.NewFaultProxy(t, e.endpoint)
-	proxy.Set(&testkit.Fault{Operation: "GetItem", Every: 1, Delay: time.Minute})
+	proxy.Set(&testkit.Fault{Operation: "GetItem", Every: 1, Delay: 15 * time.Second})
 	start = time.Now()
 	slow := runBinary(t, runOpts{}, "--prefix", e.res.Prefix, "--endpoint-url", proxy.URL, "status", e.iccid(1), "--skip-1nce", "--timeout", "3s")
 	if slow.code != opscli.ExitTimeout || time.Since(start) > 10*time.Second {
