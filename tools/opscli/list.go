@@ -153,8 +153,12 @@ printing.`,
 	cmd.Flags().BoolVar(&f.neverFetched, "never-fetched", false, "only active SIMs whose device never fetched its credentials")
 	cmd.Flags().StringVar(&sortBy, "sort", "", "sort by iccid, ip, state, updated, created, fetched or version (default: table order, streamed)")
 	cmd.Flags().BoolVar(&desc, "desc", false, "sort descending")
-	return cmd
+	return withTimeout(cmd, fleetTimeout)
 }
+
+// fleetTimeout is the default deadline of the commands that read the whole
+// table (a million records take minutes).
+const fleetTimeout = time.Hour
 
 var exportColumns = []column{{"iccid", 0}, {"ip", 0}, {"state", 0}, {"once_status", 0}, {"version", 0},
 	{"certificate_id", 0}, {"authority", 0}, {"issued_at", 0}, {"created_at", 0}, {"updated_at", 0},
@@ -172,7 +176,7 @@ func exportCells(r ListRow) []string {
 }
 
 func newExportCommand(o *Options) *cobra.Command {
-	return &cobra.Command{
+	return withTimeout(&cobra.Command{
 		Use:   "export",
 		Short: "The whole fleet as CSV (default) or JSON, for spreadsheets and audits",
 		Long: `export writes every SIM record (without keys or certificates) as CSV with a header
@@ -191,7 +195,7 @@ row, or as a JSON array with -o json, streamed from the table page by page.`,
 			}
 			return s.list(cmd.Context(), listFilter{}, "", false, format, exportColumns, exportCells)
 		},
-	}
+	}, fleetTimeout)
 }
 
 // list streams the matching records to the output, or sorts them first.

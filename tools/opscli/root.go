@@ -143,7 +143,7 @@ func newRoot(io IO) (*cobra.Command, *Options) {
 	f.StringVar(&o.EndpointURL, "endpoint-url", "", "AWS endpoint for every service (the local emulator); AWS_ENDPOINT_URL works too")
 	f.StringVarP(&o.Output, "output", "o", envOr(getenv, "SIMBRIDGE_OUTPUT", FormatTable), "output format: table, json or csv (csv for listings)")
 	f.StringVar(&o.Progress, "progress", ProgressAuto, "progress bars on stderr: auto (on a terminal), always, never")
-	f.DurationVar(&o.Timeout, "timeout", 0, "deadline for the whole command (default: 2m for reissue, revoke and enable, 35m for sync, 30m for audit, 10m otherwise)")
+	f.DurationVar(&o.Timeout, "timeout", 0, "deadline for the whole command (default: 2m for reissue, revoke and enable, 35m for sync, 30m for audit, 1h for list and export, 10m otherwise)")
 	f.String("iot-rate-limits", "", "client-side requests/s per IoT read operation, e.g. ListThingPrincipals=20 (default: AWS's default quotas)")
 	root.AddCommand(
 		newContextCommand(o), newStatusCommand(o), newListCommand(o), newExportCommand(o), newFailuresCommand(o), newSyncCommand(o),
