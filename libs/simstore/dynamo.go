@@ -86,6 +86,17 @@ func fromItem(i item) simrec.Record {
 		LastFetchAt: i.LastFetchAt, CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt, Version: i.Version}
 }
 
+// DecodeItem is the record an item of the table holds, for readers that
+// scan with a projection of their own (simbridge's listings read no PEMs or
+// keys); attributes left out stay zero.
+func DecodeItem(av map[string]types.AttributeValue) (simrec.Record, error) {
+	var it item
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return simrec.Record{}, err
+	}
+	return fromItem(it), nil
+}
+
 // DynamoDB is the API subset the store uses.
 type DynamoDB interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)

@@ -61,6 +61,8 @@ var NeedsWildcardResource = map[Action]bool{
 	"iot:ListCertificatesByCA": true,
 	"iot:ListPrincipalThings":  true,
 	"iot:ListThings":           true,
+	// Lists an account's queues (by name prefix); no resource to scope to.
+	"sqs:ListQueues": true,
 }
 
 // ActionsFor turns reachable operations into the IAM actions they need,

@@ -123,6 +123,18 @@ func TestOperatorPolicyGrantsExactlyWhatSimbridgeCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareGrants(t, grants, want, "simbridge calls, operator policy does not allow", "operator policy allows, simbridge never calls")
+	// The 1NCE API password can change SIMs: operators never read it (nor
+	// any secret); simbridge asks sim-poller what 1NCE says.
+	for _, g := range grants {
+		if strings.HasPrefix(string(g.Action), "secretsmanager:") {
+			t.Errorf("operator policy grants %s on %s: operators must hold no 1NCE credential", g.Action, g.Resource)
+		}
+	}
+	for _, a := range want {
+		if strings.HasPrefix(string(a), "secretsmanager:") {
+			t.Errorf("simbridge's operator commands call %s: they must hold no 1NCE credential", a)
+		}
+	}
 	operator := map[Action]bool{}
 	for _, a := range want {
 		operator[a] = true

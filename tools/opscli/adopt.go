@@ -1,16 +1,9 @@
 package opscli
 
 import (
-	"bufio"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 )
 
 const adoptLong = `adopt takes over 1NCE's open-source reference system (1nce-iot-device-onboarding)
@@ -113,7 +106,7 @@ func newAdoptCommand(o *Options) *cobra.Command {
 				return err
 			}
 			if f.purge {
-				return a.purge(cmd.Context(), cmd.InOrStdin())
+				return a.purge(cmd.Context())
 			}
 			return a.run(cmd.Context())
 		},
@@ -148,28 +141,6 @@ func (f adoptFlags) validate() error {
 		return usageError("--workers %d: want 1-256", f.workers)
 	case f.timeout <= 0:
 		return usageError("--timeout must be positive")
-	}
-	return nil
-}
-
-// confirm asks the person at the terminal to type word before an
-// irreversible change; --yes answers for scripts. Off a terminal, without
-// --yes, it refuses: nobody could have read the plan.
-func confirm(in io.Reader, out io.Writer, question, word string, yes bool) error {
-	if yes {
-		return nil
-	}
-	f, ok := in.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return fmt.Errorf("not on a terminal: pass --yes to %s", question)
-	}
-	fmt.Fprintf(out, "%s? Type %q to go on: ", question, word)
-	line, err := bufio.NewReader(in).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	if strings.TrimSpace(line) != word {
-		return errors.New("not confirmed: nothing changed")
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -65,7 +64,7 @@ type PurgeReport struct {
 // purge removes the plain-text keys from the reference table once every
 // item is settled (verified, superseded or useless); it removes nothing
 // while any item is not.
-func (a *adopter) purge(ctx context.Context, in io.Reader) error {
+func (a *adopter) purge(ctx context.Context) error {
 	start := a.s.now()
 	items, err := a.ref.items(ctx, nil)
 	if err != nil {
@@ -109,8 +108,11 @@ func (a *adopter) purge(ctx context.Context, in io.Reader) error {
 		}
 		return nil
 	}
-	question := fmt.Sprintf("remove the plain-text private keys of %d items from %s (%s) for good", len(removable), a.f.table, a.ref.region)
-	if err := confirm(in, a.s.errOut, question, "purge", a.f.yes); err != nil {
+	ok, err := a.s.approve(ctx, &changeFlags{yes: a.f.yes}, Plan{
+		Change: fmt.Sprintf("remove the plain-text private keys of %d items from %s (%s) for good", len(removable), a.f.table, a.ref.region),
+		Steps:  []PlannedStep{{Action: "purge-keys", Target: a.f.table, Detail: fmt.Sprintf("%d items, every one settled", len(removable))}},
+	})
+	if !ok {
 		_ = a.printPurge(rep, len(removable))
 		return err
 	}

@@ -305,7 +305,7 @@ func untouchedSinceAdoption(r simrec.Record) bool {
 func (a *adopter) sync(ctx context.Context, rep *AdoptReport) error {
 	ids := syncICCIDs(rep.SIMs)
 	for chunk := range slices.Chunk(ids, events.MaxSyncICCIDs) {
-		id, err := a.s.requestSync(ctx, chunk, false)
+		id, err := a.s.requestSync(ctx, chunk, false, false)
 		if err != nil {
 			return fmt.Errorf("the records are written but the sync request failed (run adopt --apply again, or simbridge sync): %w", err)
 		}

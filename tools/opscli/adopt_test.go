@@ -723,8 +723,8 @@ func (a *adoption) purgeKeys(ctx context.Context) {
 		return nil
 	})
 	refused, _ := a.adopt("", "--purge-keys")
-	refused.want(t, opscli.ExitError)
-	containsAll(t, refused.stderr, "not on a terminal: pass --yes")
+	refused.want(t, opscli.ExitUsage)
+	containsAll(t, refused.stderr, "stdin is not a terminal: pass --yes")
 	if n := len(a.referenceKeys()); n != len(keys) {
 		t.Fatalf("the unconfirmed purge removed keys: %d left of %d", n, len(keys))
 	}

@@ -25,8 +25,12 @@ DOCKER=${DOCKER:-docker}
 command -v "$AWS" >/dev/null || { echo "the AWS CLI is required (aws)" >&2; exit 1; }
 
 params=()
+file_region=
 while IFS= read -r line || [ -n "$line" ]; do
-	case "$line" in ''|'#'*) continue ;; esac
+	case "$line" in
+	''|'#'*) continue ;;
+	AWS_REGION=*) file_region=${line#AWS_REGION=}; continue ;; # where the environment lives (simbridge --env reads it too)
+	esac
 	params+=("$line")
 done <"$file"
 param() { local p; for p in "${params[@]}"; do [ "${p%%=*}" = "$1" ] && echo "${p#*=}"; done; return 0; }
@@ -34,7 +38,10 @@ prefix=$(param Prefix)
 [ -n "$prefix" ] || { echo "$file sets no Prefix" >&2; exit 1; }
 
 account=$("$AWS" sts get-caller-identity --query Account --output text)
-region=${AWS_REGION:-${AWS_DEFAULT_REGION:-$("$AWS" configure get region || true)}}
+region=${file_region:-${AWS_REGION:-${AWS_DEFAULT_REGION:-$("$AWS" configure get region || true)}}}
+if [ -n "$file_region" ] && [ -n "${AWS_REGION:-}" ] && [ "$AWS_REGION" != "$file_region" ]; then
+	echo "note: $file sets AWS_REGION=$file_region; deploying there, not to AWS_REGION=$AWS_REGION" >&2
+fi
 [ -n "$region" ] || { echo "no region: set AWS_REGION" >&2; exit 1; }
 registry="$account.dkr.ecr.$region.amazonaws.com"
 tag=${IMAGE_TAG:-$(git -C "$root" rev-parse --short=12 HEAD)}

@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // A SIM missing from a listing is not proof that it left the account: offset
@@ -80,7 +81,7 @@ func (r *Reconciler) PlanConfirmations(p Policy) ConfirmPlan {
 // Confirm records the single-SIM endpoint's verdict on an absent SIM; a SIM
 // that is not absent (listed, inactive, unknown to the store) is ignored.
 func (r *Reconciler) Confirm(iccid string, v Verdict) {
-	if l, ok := r.local[iccid]; ok && mayGainAccess(l.Summary) && !l.seen {
+	if l, ok := r.local[iccid]; ok && simrec.MayGainAccess(l.Summary) && !l.seen {
 		r.verdicts[iccid] = v
 	}
 }
@@ -89,7 +90,7 @@ func (r *Reconciler) Confirm(iccid string, v Verdict) {
 func (r *Reconciler) absent() []string {
 	var out []string
 	for id, l := range r.local {
-		if mayGainAccess(l.Summary) && !l.seen {
+		if simrec.MayGainAccess(l.Summary) && !l.seen {
 			out = append(out, id)
 		}
 	}

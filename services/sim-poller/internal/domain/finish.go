@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // Policy bounds what Finish may publish.
@@ -23,11 +24,11 @@ type Policy struct {
 // Absent SIMs are disabled only as far as Confirm proved them gone.
 func (r *Reconciler) Finish(p Policy) ([]events.SimCommand, Report) {
 	conflicted := r.conflictedICCIDs()
-	for _, id := range sortedKeys(conflicted) {
-		r.report.problem(ProblemIPConflict, id)
+	for _, c := range r.conflictSkips() {
+		r.skip(c)
 	}
 	ups, downs := r.pendingChanges(conflicted)
-	downs = append(downs, r.conflictDisables(conflicted)...)
+	downs = append(downs, r.conflictDisables()...)
 	downs = append(downs, r.confirmedDisables()...)
 	r.report.DisableLimit = r.disableLimit(p)
 	downs = r.guard(downs, p)
@@ -64,13 +65,41 @@ func (r *Reconciler) conflictedICCIDs() map[string]bool {
 	return out
 }
 
-// conflictDisables takes access away from active SIMs caught in an IP
-// conflict, since the device at that IP could be either SIM.
-func (r *Reconciler) conflictDisables(conflicted map[string]bool) []events.SimCommand {
+// conflictDisables decides the SIMs caught in an IP conflict with their
+// claimants known (simrec.Decide): one with access loses it, since the
+// device at that IP could be either SIM.
+func (r *Reconciler) conflictDisables() []events.SimCommand {
 	var out []events.SimCommand
-	for id := range conflicted {
-		if l, ok := r.local[id]; ok && l.Active {
-			out = append(out, disable(l.Summary, StatusEnabled, ReasonIPConflict))
+	for addr, ids := range r.conflicts {
+		for _, id := range ids {
+			local := r.summary(id)
+			sim := RemoteSIM{ICCID: id, Status: StatusEnabled, IP: addr.String()}
+			if d := simrec.Decide(sim.listed(), local, others(ids, id)); d.Change != "" {
+				out = append(out, command(sim, local, d))
+			}
+		}
+	}
+	return out
+}
+
+// conflictSkips are the conflicted SIMs, sorted, each with its claimants.
+func (r *Reconciler) conflictSkips() []Skip {
+	var out []Skip
+	for addr, ids := range r.conflicts {
+		for _, id := range ids {
+			out = append(out, Skip{ICCID: id, Problem: ProblemIPConflict, IP: addr.String(), Claimants: others(ids, id)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ICCID < out[j].ICCID })
+	return out
+}
+
+// others is ids without id.
+func others(ids []string, id string) []string {
+	var out []string
+	for _, o := range ids {
+		if o != id {
+			out = append(out, o)
 		}
 	}
 	return out
@@ -81,7 +110,7 @@ func (r *Reconciler) conflictDisables(conflicted map[string]bool) []events.SimCo
 func (r *Reconciler) decidedDisables() int {
 	conflicted := r.conflictedICCIDs()
 	_, downs := r.pendingChanges(conflicted)
-	return len(downs) + len(r.conflictDisables(conflicted))
+	return len(downs) + len(r.conflictDisables())
 }
 
 // guard withholds every disable when the listing is not trustworthy, or the

@@ -4,7 +4,6 @@ import (
 	"net/netip"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/simip"
 	"github.com/simbridge/simbridge/libs/simrec"
 )
 
@@ -20,6 +19,34 @@ type Reconciler struct {
 	seenNew   map[string]bool              // listed SIMs the store does not know
 	verdicts  map[string]Verdict           // absent SIMs confirmed by the single-SIM endpoint
 	report    Report
+	// KeepSkipped bounds the skipped SIMs Skipped returns (0: none are
+	// kept, only counted): a dry run or a targeted sync says SIM by SIM
+	// why one got nothing.
+	KeepSkipped int
+	skipped     []Skip
+}
+
+// Skip is one listed SIM the rules skipped, and why.
+type Skip struct {
+	ICCID   string
+	Problem string
+	// IP is the address as 1NCE gave it.
+	IP string
+	// Claimants are the other SIMs listed at the IP (ProblemIPConflict).
+	Claimants []string
+	// Recorded says the store holds a record of the SIM.
+	Recorded bool
+}
+
+// Skipped returns the skipped SIMs kept (KeepSkipped), in the order met.
+func (r *Reconciler) Skipped() []Skip { return r.skipped }
+
+func (r *Reconciler) skip(s Skip) {
+	_, s.Recorded = r.local[s.ICCID]
+	r.report.problem(s.Problem, s.ICCID)
+	if len(r.skipped) < r.KeepSkipped {
+		r.skipped = append(r.skipped, s)
+	}
 }
 
 type localEntry struct {
@@ -48,11 +75,12 @@ func NewReconciler(local []simrec.Summary) *Reconciler {
 // reconciler instead of building a slice first.
 func (r *Reconciler) AddLocal(l simrec.Summary) { r.local[l.ICCID] = localEntry{Summary: l} }
 
-// Observe takes one SIM of the 1NCE listing.
+// Observe takes one SIM of the 1NCE listing and decides it by the rules
+// (simrec.Decide); its IP conflicts are known, and decided, at Finish.
 func (r *Reconciler) Observe(s RemoteSIM) {
 	r.report.Seen++
 	if !events.ValidICCID(s.ICCID) {
-		r.report.problem(ProblemInvalidICCID, s.ICCID)
+		r.skip(Skip{ICCID: s.ICCID, Problem: ProblemInvalidICCID, IP: s.IP})
 		return
 	}
 	if r.markSeen(s.ICCID) {
@@ -61,13 +89,32 @@ func (r *Reconciler) Observe(s RemoteSIM) {
 	switch s.Status {
 	case StatusEnabled:
 		r.report.Enabled++
-		r.observeEnabled(s)
 	case StatusDisabled:
 		r.report.Disabled++
-		r.observeDisabled(s)
-	default:
-		r.report.problem(ProblemInvalidStatus, s.ICCID)
 	}
+	local := r.summary(s.ICCID)
+	d := simrec.Decide(s.listed(), local, nil)
+	if d.IP != "" {
+		r.claim(netip.MustParseAddr(d.IP), s.ICCID)
+	}
+	switch {
+	case d.Problem != "":
+		r.skip(Skip{ICCID: s.ICCID, Problem: d.Problem, IP: s.IP})
+	case d.Held:
+		r.report.Revoked++
+	case d.Change == "":
+		r.report.Unchanged++
+	default:
+		r.pending[s.ICCID] = command(s, local, d)
+	}
+}
+
+// summary is the store's record of iccid (nil: none).
+func (r *Reconciler) summary(iccid string) *simrec.Summary {
+	if l, ok := r.local[iccid]; ok {
+		return &l.Summary
+	}
+	return nil
 }
 
 // markSeen records the ICCID and reports whether it was already listed; a
@@ -81,40 +128,9 @@ func (r *Reconciler) markSeen(iccid string) bool {
 		r.seenNew[iccid] = true
 		return false
 	}
-	r.report.problem(ProblemDuplicateICCID, iccid)
+	r.skip(Skip{ICCID: iccid, Problem: ProblemDuplicateICCID})
 	delete(r.pending, iccid)
 	return true
-}
-
-func (r *Reconciler) observeEnabled(s RemoteSIM) {
-	if s.IP == "" {
-		r.report.problem(ProblemNoIP, s.ICCID)
-		return
-	}
-	addr, err := simip.Parse(s.IP) // ::ffff:10.1.2.3 is 10.1.2.3; IPv6 is invalid
-	if err != nil {
-		r.report.problem(ProblemInvalidIP, s.ICCID)
-		return
-	}
-	r.claim(addr, s.ICCID)
-	ip := addr.String()
-	l, known := r.local[s.ICCID]
-	cmd := events.SimCommand{ICCID: s.ICCID, IP: ip, Status: s.Status, IMSI: s.IMSI, MSISDN: s.MSISDN, Label: s.Label}
-	switch {
-	case !known:
-		cmd.Kind, cmd.Reason = events.KindCreate, ReasonNew
-	case heldRevoked(l.Summary):
-		r.report.Revoked++
-		return
-	case !l.Active:
-		cmd.Kind, cmd.Reason, cmd.BaseVersion, cmd.BaseCommand = events.KindCreate, ReasonReEnabled, l.Version, l.LastCommand
-	case l.IP != ip:
-		cmd.Kind, cmd.Reason, cmd.BaseVersion, cmd.BaseCommand = events.KindUpdate, ReasonIPChanged, l.Version, l.LastCommand
-	default:
-		r.report.Unchanged++
-		return
-	}
-	r.pending[s.ICCID] = cmd
 }
 
 // claim records that iccid says it has addr; a second claimant makes every
@@ -131,15 +147,21 @@ func (r *Reconciler) claim(addr netip.Addr, iccid string) {
 	}
 }
 
-// observeDisabled disables a SIM 1NCE lists as Disabled that has access or
-// may get it (a pending record: a create still at work must not finish it),
-// and records the status on a revoked SIM, so enabling it in 1NCE later
-// issues a fresh certificate.
-func (r *Reconciler) observeDisabled(s RemoteSIM) {
-	l, known := r.local[s.ICCID]
-	if !known || !(mayGainAccess(l.Summary) || heldRevoked(l.Summary)) {
-		r.report.Unchanged++
-		return
+// Conflicts returns the IPs the listing gave several Enabled SIMs, with
+// those SIMs (sorted): what targeted syncs must remember until 1NCE is
+// corrected (their lookups see one SIM at a time).
+func (r *Reconciler) Conflicts() map[string][]string {
+	out := make(map[string][]string, len(r.conflicts))
+	for addr, ids := range r.conflicts {
+		out[addr.String()] = sortedKeys(setOf(ids))
 	}
-	r.pending[s.ICCID] = disable(l.Summary, s.Status, ReasonDisabled)
+	return out
+}
+
+func setOf(ids []string) map[string]bool {
+	m := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
 }

@@ -11,10 +11,10 @@ import (
 	"github.com/simbridge/simbridge/libs/simrec"
 )
 
-// 1NCE SIM status values.
+// 1NCE SIM status values (simrec's, where the rules live).
 const (
-	StatusEnabled  = "Enabled"
-	StatusDisabled = "Disabled"
+	StatusEnabled  = simrec.OnceEnabled
+	StatusDisabled = simrec.OnceDisabled
 )
 
 // RemoteSIM is a SIM as 1NCE holds it: the fields the rules read and the
@@ -28,27 +28,34 @@ type RemoteSIM struct {
 	IMSI, MSISDN, Label string
 }
 
-// mayGainAccess reports whether the SIM has access or may get it from a
-// command still at work (a pending record): taking access away from such a
-// SIM needs a disable.
-func mayGainAccess(l simrec.Summary) bool { return l.Active || l.State == simrec.StatePending }
-
-// heldRevoked reports whether the SIM was revoked by an operator and 1NCE
-// has not disabled it since: it stays without access until 1NCE disables
-// and enables it again (a later enable issues a fresh certificate).
-func heldRevoked(l simrec.Summary) bool {
-	return l.State == simrec.StateRevoked && l.Status != StatusDisabled
+// listed is the SIM as the rules (simrec.Decide) read it.
+func (s RemoteSIM) listed() *simrec.Listed {
+	return &simrec.Listed{ICCID: s.ICCID, Status: s.Status, IP: s.IP}
 }
 
-// Reasons recorded on commands.
+// Reasons recorded on commands (simrec.Decide's).
 const (
-	ReasonNew        = "new SIM"
-	ReasonReEnabled  = "SIM enabled again"
-	ReasonIPChanged  = "IP address changed"
-	ReasonDisabled   = "SIM disabled in 1NCE"
-	ReasonAbsent     = "SIM no longer in the 1NCE account"
-	ReasonIPConflict = "IP address claimed by several SIMs"
+	ReasonNew        = simrec.ReasonNew
+	ReasonReEnabled  = simrec.ReasonReEnabled
+	ReasonIPChanged  = simrec.ReasonIPChanged
+	ReasonDisabled   = simrec.ReasonDisabled
+	ReasonAbsent     = simrec.ReasonAbsent
+	ReasonIPConflict = simrec.ReasonIPConflict
 )
+
+// command turns the rules' decision about a SIM into its command, computed
+// against its record l (BaseVersion, BaseCommand: simrec.Record.Admits).
+func command(s RemoteSIM, l *simrec.Summary, d simrec.Decision) events.SimCommand {
+	if d.Change == events.KindDisable {
+		return disable(*l, d.Status, d.Reason)
+	}
+	cmd := events.SimCommand{Kind: d.Change, ICCID: s.ICCID, IP: d.IP, Status: d.Status, Reason: d.Reason,
+		IMSI: s.IMSI, MSISDN: s.MSISDN, Label: s.Label}
+	if l != nil {
+		cmd.BaseVersion, cmd.BaseCommand = l.Version, l.LastCommand
+	}
+	return cmd
+}
 
 // disable is the command taking access away from the SIM of record l,
 // computed against it (BaseVersion, BaseCommand: simrec.Record.Admits).

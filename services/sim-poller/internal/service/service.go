@@ -181,6 +181,7 @@ func newDeps(cfg Config, awsCfg aws.Config, inventory app.Inventory, logger *slo
 		Publisher: adapters.NewCommandPublisher(sqsPub, cfg.CreateQueue, cfg.DisableQueue),
 		Notifier:  messaging.NewNotifier(snsPub, "", cfg.FailureTopicARN),
 		Lease:     adapters.Lease{Lease: l},
+		Conflicts: adapters.Conflicts{DB: db, Table: cfg.LeaseTable},
 		Logger:    logger,
 	}, nil
 }
