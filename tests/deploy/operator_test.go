@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -18,6 +19,29 @@ func simbridgeCommands(fn string) string {
 		return "operator"
 	}
 	return ""
+}
+
+var (
+	simbridgeOnce   sync.Once
+	simbridgeGroups map[string][]Operation
+	simbridgeAll    []Operation
+	simbridgeErr    error
+)
+
+// simbridgeAnalysis derives, once per test binary, the AWS operations of
+// each group of simbridge's commands (AnalyzeCommands with
+// simbridgeCommands) and all main reaches.
+func simbridgeAnalysis(t *testing.T) (map[string][]Operation, []Operation) {
+	t.Helper()
+	skipAnalysisShort(t)
+	simbridgeOnce.Do(func() {
+		simbridgeGroups, simbridgeAll, simbridgeErr = AnalyzeCommands(root(t), OperatorPolicies["OperatorPolicy"],
+			"github.com/simbridge/simbridge/tools/opscli", simbridgeCommands)
+	})
+	if simbridgeErr != nil {
+		t.Fatal(simbridgeErr)
+	}
+	return simbridgeGroups, simbridgeAll
 }
 
 // operatorNeverCalled are operations simbridge's operator commands reach in
@@ -71,10 +95,7 @@ func operatorActions(ops []Operation) ([]Action, map[Operation]bool) {
 func TestOperatorPolicyGrantsExactlyWhatSimbridgeCalls(t *testing.T) {
 	t.Parallel()
 	skipAnalysisShort(t)
-	byGroup, all, err := AnalyzeCommands(root(t), OperatorPolicies["OperatorPolicy"], "github.com/simbridge/simbridge/tools/opscli", simbridgeCommands)
-	if err != nil {
-		t.Fatal(err)
-	}
+	byGroup, all := simbridgeAnalysis(t)
 	grouped := map[Operation]bool{}
 	for _, ops := range byGroup {
 		for _, op := range ops {
