@@ -43,7 +43,8 @@ func TestSecretRotation(t *testing.T) {
 		t.Fatal("python3 (with boto3, which moto_server brings) runs the rotation function: install it")
 	}
 	tpl := loadTemplate(t)
-	code, _ := tpl.Resources["SecretRotationFunction"].Properties["Code"].(map[string]any)["ZipFile"].(string)
+	fn, _ := tpl.Resources["SecretRotationFunction"].Properties["Code"].(map[string]any)
+	code, _ := fn["ZipFile"].(string)
 	if code == "" || tpl.Resources["SecretRotationFunction"].Properties["Handler"] != "index.handler" {
 		t.Fatal("the rotation function has no inline code with handler index.handler")
 	}

@@ -149,7 +149,8 @@ func TestDataStreamerEdgeIsWatched(t *testing.T) {
 	if tpl.Eval(f["LogGroupName"], testParams) != "<StreamAccessLogs>" || !strings.Contains(fmt.Sprint(f["FilterPattern"]), `$.status = "429"`) {
 		t.Errorf("the throttle metric counts %v in %v, want the access log's 429s", f["FilterPattern"], f["LogGroupName"])
 	}
-	format := fmt.Sprint(tpl.Resources["StreamStage"].Properties["AccessLogSetting"].(map[string]any)["Format"])
+	als, _ := tpl.Resources["StreamStage"].Properties["AccessLogSetting"].(map[string]any)
+	format := fmt.Sprint(als["Format"])
 	for _, field := range []string{`"status":"$context.status"`, `"waf":"$context.wafResponseCode"`} {
 		if !strings.Contains(format, field) {
 			t.Errorf("the access log lacks %s, which the throttle metric filters on", field)
