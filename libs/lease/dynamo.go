@@ -22,14 +22,46 @@ const (
 	attrExpires = "expires_at" // Unix milliseconds
 )
 
+// The lease table holds three kinds of items, all keyed by "name": leases
+// (this package), the results of sync requests ("sync-result/<id>", one per
+// request, kept a day) and the quota heartbeats of the consumer tasks
+// (package quota). Only heartbeats carry HeartbeatGroupAttribute, so only
+// they appear in HeartbeatIndex: the heartbeat read, every few seconds on
+// every task, is a Query on that sparse index whose cost follows the number
+// of live tasks, never the number of sync results or leases.
+const (
+	// HeartbeatIndex is the sparse global secondary index of heartbeats.
+	HeartbeatIndex = "heartbeats"
+	// HeartbeatGroupAttribute is the index's partition key: the group a
+	// heartbeat belongs to (e.g. "quota/iot").
+	HeartbeatGroupAttribute = "heartbeat_group"
+	// TTLAttribute is the table's time-to-live attribute (Unix seconds):
+	// DynamoDB deletes expired sync results and heartbeats left by crashed
+	// tasks by itself. Leases never carry it: their holders delete them.
+	TTLAttribute = "ttl"
+)
+
 // TableDefinition is the table leases live in: one item per lease name,
-// on-demand billing. The bootstrap and the infrastructure code create it.
+// on-demand billing, and the sparse HeartbeatIndex (all attributes
+// projected: heartbeats are a few hundred bytes). The bootstrap and the
+// infrastructure code create it, with TTLAttribute as its time to live.
 func TableDefinition(name string) *dynamodb.CreateTableInput {
 	return &dynamodb.CreateTableInput{
-		TableName:            aws.String(name),
-		BillingMode:          types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(attrName), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(attrName), KeyType: types.KeyTypeHash}},
+		TableName:   aws.String(name),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(attrName), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(HeartbeatGroupAttribute), AttributeType: types.ScalarAttributeTypeS},
+		},
+		KeySchema: []types.KeySchemaElement{{AttributeName: aws.String(attrName), KeyType: types.KeyTypeHash}},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName: aws.String(HeartbeatIndex),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(HeartbeatGroupAttribute), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(attrName), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}},
 	}
 }
 

@@ -185,13 +185,20 @@ func Describe(ctx context.Context, w Work) context.Context {
 // and without the router's cancellation: work in flight when the service
 // stops is finished, not cut off (the router waits up to the shutdown
 // timeout), and a message finished after the subscriber stopped listening
-// for acks is deleted here, so it is not redelivered.
+// for acks is deleted here, so it is not redelivered. A message whose
+// handler has not started when the service stops (delivered late, or
+// waiting for its group) is handed back instead (handback.go).
 func (c *Consumer) Middleware(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
 		received := msg.Context()
+		if received.Err() != nil {
+			c.handBack(received, msg, "received as the service stopped")
+			return nil, errHandedBack
+		}
 		unlock, err := c.groups.lock(received, msg.Metadata.Get(MetaGroupID))
 		if err != nil {
-			return nil, err
+			c.handBack(received, msg, "waiting for its group as the service stopped")
+			return nil, errHandedBack
 		}
 		defer unlock()
 		ctx := context.WithoutCancel(received)
@@ -212,6 +219,10 @@ func (c *Consumer) Middleware(h message.HandlerFunc) message.HandlerFunc {
 func (c *Consumer) settle(ctx context.Context, msg *message.Message, work Work, err error) error {
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, ErrInterrupted) {
+		c.handBack(ctx, msg, "interrupted: "+truncate(err.Error(), 200))
+		return errHandedBack
 	}
 	step := stepOf(err)
 	if errors.Is(err, ErrMalformed) || errors.Is(err, events.ErrInvalidCommand) {

@@ -51,12 +51,12 @@ type ConsumerOptions struct {
 
 // RunConsumers runs handler on the queue's messages with opts.Workers
 // workers, each behind the queue's failure policy (Consumer.Middleware), and
-// serves the ops listener until ctx ends; then it stops receiving, lets
-// in-flight messages finish within ShutdownTimeout and returns nil. Readiness
-// turns true once every worker receives.
+// serves the ops listener until ctx ends; then it stops receiving, hands
+// back what it received but did not start, lets in-flight messages finish
+// and returns nil, all within ShutdownTimeout. Readiness turns true once
+// every worker receives.
 func RunConsumers(ctx context.Context, opts ConsumerOptions, handler message.NoPublishHandlerFunc) error {
-	wlog := Logger(opts.Logger)
-	sub, err := NewSQSSubscriber(opts.AWS, wlog, SubscriberOptions{})
+	router, sub, err := NewConsumerRouter(opts.AWS, opts.Logger, opts.Registry, opts.ShutdownTimeout)
 	if err != nil {
 		return err
 	}
@@ -69,10 +69,6 @@ func RunConsumers(ctx context.Context, opts ConsumerOptions, handler message.NoP
 		return err
 	}
 	consumer.Failures = opts.Failures
-	router, err := NewRouter(wlog, opts.Registry, opts.ShutdownTimeout)
-	if err != nil {
-		return err
-	}
 	consumer.AddWorkers(router, opts.Name, sub, opts.Workers, handler)
 	probe := metrics.NewProbe()
 	g, gctx := errgroup.WithContext(ctx)

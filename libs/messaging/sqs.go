@@ -59,12 +59,15 @@ func fifoSendMessageInput(_ context.Context, queueURL sqs.QueueURL, msg *types.M
 
 // SubscriberOptions tune how a consumer receives.
 type SubscriberOptions struct {
-	// WaitTimeSeconds is the long-poll duration (0-20).
+	// WaitTimeSeconds is the long-poll duration (1-20; default 20). A
+	// receive under way when the subscriber stops is awaited, so this
+	// bounds how long stopping takes (ShutdownSplit chooses it).
 	WaitTimeSeconds int32
 }
 
 // NewSQSSubscriber returns a subscriber for queues named by the Watermill
 // topic. It never creates queues: a missing queue is a deployment error.
+// A receive under way when it stops completes (see handback.go).
 func NewSQSSubscriber(cfg aws.Config, logger watermill.LoggerAdapter, opts SubscriberOptions) (*sqs.Subscriber, error) {
 	wait := opts.WaitTimeSeconds
 	if wait <= 0 || wait > 20 {
@@ -72,6 +75,7 @@ func NewSQSSubscriber(cfg aws.Config, logger watermill.LoggerAdapter, opts Subsc
 	}
 	sub, err := sqs.NewSubscriber(sqs.SubscriberConfig{
 		AWSConfig:                   cfg,
+		OptFns:                      []func(*awssqs.Options){func(o *awssqs.Options) { o.APIOptions = append(o.APIOptions, finishReceives) }},
 		DoNotCreateQueueIfNotExists: true,
 		Unmarshaler:                 receiptUnmarshaler{},
 		GenerateReceiveMessageInput: func(_ context.Context, queueURL sqs.QueueURL) (*awssqs.ReceiveMessageInput, error) {

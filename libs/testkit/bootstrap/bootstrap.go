@@ -140,6 +140,9 @@ func Ensure(ctx context.Context, cfg aws.Config, names Names, opts Options) (Res
 	if err = ensureTable(ctx, db, lease.TableDefinition(names.Leases())); err != nil {
 		return res, err
 	}
+	if err = ensureTTL(ctx, db, names.Leases(), lease.TTLAttribute); err != nil {
+		return res, err
+	}
 	if res.KeyARN, err = ensureKey(ctx, kms.NewFromConfig(cfg), names.KeyAlias()); err != nil {
 		return res, err
 	}
@@ -271,6 +274,25 @@ func ensureTable(ctx context.Context, db *dynamodb.Client, def *dynamodb.CreateT
 	w := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = time.Second })
 	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 2*time.Minute); err != nil {
 		return fmt.Errorf("wait for table %s: %w", name, err)
+	}
+	return nil
+}
+
+// ensureTTL turns on the table's time to live on attr unless it is on
+// (DynamoDB refuses to enable it twice).
+func ensureTTL(ctx context.Context, db *dynamodb.Client, table, attr string) error {
+	d, err := db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
+	if err != nil {
+		return fmt.Errorf("describe time to live of %s: %w", table, err)
+	}
+	if ttl := d.TimeToLiveDescription; ttl != nil && aws.ToString(ttl.AttributeName) == attr &&
+		(ttl.TimeToLiveStatus == ddbtypes.TimeToLiveStatusEnabled || ttl.TimeToLiveStatus == ddbtypes.TimeToLiveStatusEnabling) {
+		return nil
+	}
+	_, err = db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(table),
+		TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{AttributeName: aws.String(attr), Enabled: aws.Bool(true)}})
+	if err != nil {
+		return fmt.Errorf("enable time to live of %s: %w", table, err)
 	}
 	return nil
 }

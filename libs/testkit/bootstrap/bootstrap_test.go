@@ -9,11 +9,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/simbridge/simbridge/libs/lease"
 	"github.com/simbridge/simbridge/libs/testkit"
 	"github.com/simbridge/simbridge/libs/testkit/bootstrap"
 )
@@ -72,6 +74,11 @@ func TestEnsureIsIdempotentAndComplete(t *testing.T) {
 	env := strings.Join(first.Env(), "\n")
 	if _, err := dynamodb.NewFromConfig(cfg).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(names.Leases())}); err != nil {
 		t.Errorf("lease table: %v", err)
+	}
+	ttl, err := dynamodb.NewFromConfig(cfg).DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(names.Leases())})
+	if err != nil || ttl.TimeToLiveDescription == nil || aws.ToString(ttl.TimeToLiveDescription.AttributeName) != lease.TTLAttribute ||
+		ttl.TimeToLiveDescription.TimeToLiveStatus != ddbtypes.TimeToLiveStatusEnabled {
+		t.Errorf("lease table's time to live: %+v (%v); want %q enabled, so sync results and dead heartbeats expire", ttl, err, lease.TTLAttribute)
 	}
 	for _, k := range []string{"SIM_TABLE=", "LEASE_TABLE=", "CREATE_QUEUE=", "SUCCESS_TOPIC_ARN=arn:", "KMS_KEY_ID=arn:", "IOT_POLICY_NAME="} {
 		if !strings.Contains(env, k) {

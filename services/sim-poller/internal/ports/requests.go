@@ -2,6 +2,7 @@ package ports
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -26,8 +27,8 @@ type RequestObserver interface {
 
 // SyncRequests turns the messages of the sync-request queue into runs
 // (messaging.Consumer.Middleware does the retries, backoff and DLQ). A run is
-// stopped when stop ends (SIGTERM): the message comes back and the next
-// task runs it; published commands are deduplicated.
+// stopped when stop ends (SIGTERM): the message is handed back at once and
+// the next task runs it; published commands are deduplicated.
 type SyncRequests struct {
 	Runner   RequestRunner
 	Observer RequestObserver
@@ -63,6 +64,9 @@ func (h SyncRequests) Handle(msg *message.Message) error {
 	defer context.AfterFunc(h.Stop, func() { cancel(ErrShutdown) })()
 	res, err := h.Runner.Run(ctx, req, notBefore)
 	last = res
+	if err != nil && errors.Is(context.Cause(ctx), ErrShutdown) {
+		return fmt.Errorf("%w: %w", messaging.ErrInterrupted, err)
+	}
 	if err != nil {
 		return err
 	}

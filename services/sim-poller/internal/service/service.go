@@ -186,14 +186,10 @@ func newDeps(cfg Config, awsCfg aws.Config, inventory app.Inventory, logger *slo
 }
 
 // requestRouter consumes the sync-request queue with SyncWorkers workers;
-// runs stop when stop ends.
+// runs stop when stop ends, and requests received but not started, or
+// stopped, are handed back to the queue for another replica.
 func (p *Poller) requestRouter(stop context.Context) (*message.Router, error) {
-	wlog := messaging.Logger(p.logger)
-	sub, err := messaging.NewSQSSubscriber(p.awsCfg, wlog, messaging.SubscriberOptions{})
-	if err != nil {
-		return nil, err
-	}
-	router, err := messaging.NewRouter(wlog, p.Registry, p.cfg.ShutdownTimeout)
+	router, sub, err := messaging.NewConsumerRouter(p.awsCfg, p.logger, p.Registry, p.cfg.ShutdownTimeout)
 	if err != nil {
 		return nil, err
 	}
