@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -29,6 +30,28 @@ for arn in sys.argv[1:]:
             index.handler({"SecretId": arn, "ClientRequestToken": token, "Step": step}, None)
 `
 
+// rotationPython is a Python with boto3 (the function's only library): the
+// one moto_server runs with (its virtualenv, where `make deps` installs it),
+// else python3 from PATH.
+func rotationPython(t *testing.T) string {
+	t.Helper()
+	if moto, err := testkit.FindMotoServer(); err == nil {
+		if p := filepath.Join(filepath.Dir(moto), "python3"); fileExists(p) {
+			return p
+		}
+	}
+	p, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatal("python3 with boto3 runs the rotation function: `make deps` installs one with moto")
+	}
+	return p
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
 // TestSecretRotation runs the stack's rotation function (its inline code,
 // as Lambda would) against the emulator for both generated secrets: after a
 // rotation the services read a new value as current and still accept the
@@ -38,10 +61,7 @@ for arn in sys.argv[1:]:
 func TestSecretRotation(t *testing.T) {
 	t.Parallel()
 	endpoint := testkit.OwnMoto(t)
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Fatal("python3 (with boto3, which moto_server brings) runs the rotation function: install it")
-	}
+	python := rotationPython(t)
 	tpl := loadTemplate(t)
 	fn, _ := tpl.Resources["SecretRotationFunction"].Properties["Code"].(map[string]any)
 	code, _ := fn["ZipFile"].(string)
