@@ -18,7 +18,7 @@ var adoptWrites = []Action{"dynamodb:PutItem", "dynamodb:UpdateItem", "iot:Updat
 // operators' policy.
 func TestAdopterRoleGrantsExactlyWhatAdoptCalls(t *testing.T) {
 	t.Parallel()
-	byGroup, _ := simbridgeGroups(t)
+	byGroup, _ := simbridgeAnalysis(t)
 	want, _ := operatorActions(byGroup["adopter"])
 	if len(want) < 10 {
 		t.Fatalf("only %v found: the call-graph analysis is broken", want)

@@ -25,24 +25,26 @@ func simbridgeCommands(fn string) string {
 }
 
 var (
-	groupsOnce sync.Once
-	groupsBy   map[string][]Operation
-	groupsAll  []Operation
-	groupsErr  error
+	simbridgeOnce   sync.Once
+	simbridgeGroups map[string][]Operation
+	simbridgeAll    []Operation
+	simbridgeErr    error
 )
 
-// simbridgeGroups is, once per test binary, the AWS operations each group
-// of simbridge's commands can reach, and those main reaches.
-func simbridgeGroups(t *testing.T) (map[string][]Operation, []Operation) {
+// simbridgeAnalysis derives, once per test binary, the AWS operations of
+// each group of simbridge's commands (AnalyzeCommands with
+// simbridgeCommands) and all main reaches.
+func simbridgeAnalysis(t *testing.T) (map[string][]Operation, []Operation) {
 	t.Helper()
 	skipAnalysisShort(t)
-	groupsOnce.Do(func() {
-		groupsBy, groupsAll, groupsErr = AnalyzeCommands(root(t), OperatorPolicies["OperatorPolicy"], "github.com/simbridge/simbridge/tools/opscli", simbridgeCommands)
+	simbridgeOnce.Do(func() {
+		simbridgeGroups, simbridgeAll, simbridgeErr = AnalyzeCommands(root(t), OperatorPolicies["OperatorPolicy"],
+			"github.com/simbridge/simbridge/tools/opscli", simbridgeCommands)
 	})
-	if groupsErr != nil {
-		t.Fatal(groupsErr)
+	if simbridgeErr != nil {
+		t.Fatal(simbridgeErr)
 	}
-	return groupsBy, groupsAll
+	return simbridgeGroups, simbridgeAll
 }
 
 // operatorNeverCalled are operations simbridge's operator commands reach in
@@ -96,7 +98,7 @@ func operatorActions(ops []Operation) ([]Action, map[Operation]bool) {
 func TestOperatorPolicyGrantsExactlyWhatSimbridgeCalls(t *testing.T) {
 	t.Parallel()
 	skipAnalysisShort(t)
-	byGroup, all := simbridgeGroups(t)
+	byGroup, all := simbridgeAnalysis(t)
 	grouped := map[Operation]bool{}
 	for _, ops := range byGroup {
 		for _, op := range ops {
