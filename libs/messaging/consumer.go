@@ -229,14 +229,14 @@ func (c *Consumer) settle(ctx context.Context, msg *message.Message, work Work, 
 		if errors.Is(err, ErrMalformed) {
 			step = "decode"
 		}
-		return c.deadLetter(ctx, msg, work, "malformed", step, err)
+		return c.deadLetter(ctx, msg, work, events.DeadLetterMalformed, step, err)
 	}
 	c.noteFailure(ctx, work, step, err, receiveCount(msg))
 	if receiveCount(msg) >= c.maxReceives {
 		if c.mayRequeue(msg, err) {
 			return c.requeue(ctx, msg, work, step, err)
 		}
-		return c.deadLetter(ctx, msg, work, "exhausted", step, err)
+		return c.deadLetter(ctx, msg, work, events.DeadLetterExhausted, step, err)
 	}
 	c.logger.Warn("message failed; retrying", append(work.Log, "receive_count", receiveCount(msg), "step", step, "error", err)...)
 	c.observer.Retried(step)
@@ -344,10 +344,7 @@ func (c *Consumer) deadLetter(ctx context.Context, msg *message.Message, work Wo
 	_, err := c.sqs.SendMessage(ctx, &awssqs.SendMessageInput{
 		QueueUrl: aws.String(c.dlqURL), MessageBody: aws.String(string(msg.Payload)),
 		MessageGroupId: aws.String(group), MessageDeduplicationId: aws.String(dedupOf(msg)),
-		MessageAttributes: map[string]types.MessageAttributeValue{
-			"dead_letter_reason": {DataType: aws.String("String"), StringValue: aws.String(reason + ": " + truncate(cause.Error(), 200))},
-			"failed_step":        {DataType: aws.String("String"), StringValue: aws.String(step)},
-		},
+		MessageAttributes: deadLetterAttributes(msg, reason, step, cause),
 	})
 	if err != nil {
 		return fmt.Errorf("move message to DLQ: %w (after %w)", err, cause)
@@ -359,7 +356,7 @@ func (c *Consumer) deadLetter(ctx context.Context, msg *message.Message, work Wo
 	}
 	text := fmt.Sprintf("%s failed at step %q after %d attempts and was moved to the dead-letter queue: %s",
 		what, step, receiveCount(msg), truncate(cause.Error(), 300))
-	if reason == "malformed" {
+	if reason == events.DeadLetterMalformed {
 		text = "Malformed message moved to the dead-letter queue: " + truncate(cause.Error(), 300)
 		switch {
 		case sim.What != "":
@@ -376,6 +373,24 @@ func (c *Consumer) deadLetter(ctx context.Context, msg *message.Message, work Wo
 		work.GiveUp(ctx, cause)
 	}
 	return nil
+}
+
+// deadLetterAttributes are the DLQ copy's attributes: why and where it
+// failed, and the redrive marks of a message an operator moved back
+// (events.AttrRedrives, AttrRedriveRun), carried over so the redrive that
+// moved it sees it came back and never moves it a second time.
+func deadLetterAttributes(msg *message.Message, reason, step string, cause error) map[string]types.MessageAttributeValue {
+	attrs := map[string]types.MessageAttributeValue{
+		events.AttrDeadLetterReason: {DataType: aws.String("String"), StringValue: aws.String(reason + ": " + truncate(cause.Error(), 200))},
+		events.AttrFailedStep:       {DataType: aws.String("String"), StringValue: aws.String(step)},
+	}
+	if n := msg.Metadata.Get(events.AttrRedrives); n != "" {
+		attrs[events.AttrRedrives] = types.MessageAttributeValue{DataType: aws.String("Number"), StringValue: aws.String(n)}
+	}
+	if run := msg.Metadata.Get(events.AttrRedriveRun); run != "" {
+		attrs[events.AttrRedriveRun] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(truncate(run, 128))}
+	}
+	return attrs
 }
 
 // keepHidden extends the message's visibility while long work runs.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/simbridge/simbridge/libs/events"
@@ -220,4 +221,48 @@ func dlqLogNames(logs, iccid string) bool {
 		}
 	}
 	return false
+}
+
+// TestRedrivenMessageKeepsItsRedriveMarks: a message an operator redrove
+// (simbridge writes events.AttrRedrives and AttrRedriveRun) that fails
+// again goes back to the DLQ once, with one notification, and carries the
+// marks, so the redrive that moved it sees it came back and does not move
+// it a second time.
+func TestRedrivenMessageKeepsItsRedriveMarks(t *testing.T) {
+	t.Parallel()
+	notes := &recordingNotes{}
+	res, _, _ := runConsumerWith(t, notes, slog.New(slog.DiscardHandler), func(context.Context, events.SimCommand) error { return nil })
+	q := sqsClient(t)
+	_, err := q.SendMessage(context.Background(), &sqs.SendMessageInput{
+		QueueUrl: aws.String(res.CreateQueueURL), MessageBody: aws.String(`{"kind":"explode","iccid":"8988280666000000501"}`),
+		MessageGroupId: aws.String("8988280666000000501"), MessageDeduplicationId: aws.String("redriven-1"),
+		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
+			events.AttrRedrives:   {DataType: aws.String("Number"), StringValue: aws.String("1")},
+			events.AttrRedriveRun: {DataType: aws.String("String"), StringValue: aws.String("op-run-1")},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes.next(t, 0, 30*time.Second)
+	var got *sqs.ReceiveMessageOutput
+	testkit.Eventually(t, 10*time.Second, "the message back in the DLQ", func() error {
+		got, err = q.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(res.CreateDLQURL),
+			MaxNumberOfMessages: 10, MessageAttributeNames: []string{"All"}})
+		if err == nil && len(got.Messages) == 0 {
+			err = fmt.Errorf("DLQ empty")
+		}
+		return err
+	})
+	attrs := got.Messages[0].MessageAttributes
+	if len(got.Messages) != 1 || aws.ToString(attrs[events.AttrRedrives].StringValue) != "1" ||
+		aws.ToString(attrs[events.AttrRedriveRun].StringValue) != "op-run-1" ||
+		!strings.HasPrefix(aws.ToString(attrs[events.AttrDeadLetterReason].StringValue), events.DeadLetterMalformed) {
+		t.Fatalf("DLQ copy: %d messages, attributes %v", len(got.Messages), attrs)
+	}
+	notes.mu.Lock()
+	defer notes.mu.Unlock()
+	if len(notes.notes) != 1 {
+		t.Fatalf("%d notifications for one failure: %v", len(notes.notes), notes.notes)
+	}
 }

@@ -138,11 +138,9 @@ func (u receiptUnmarshaler) Unmarshal(m *types.Message) (*message.Message, error
 	return msg, nil
 }
 
-// FullSyncGroup is the message group of every full-sync request: one runs
-// after the other, in the order asked. Targeted requests (operators' SIM
-// lists, Data Streamer hints) each get a group of their own (the request
-// id), so they are handled in parallel and never wait behind a full sync.
-const FullSyncGroup = "full-sync"
+// FullSyncGroup is the message group of every full-sync request
+// (events.SyncRequest.GroupID says which group a request goes to).
+const FullSyncGroup = events.FullSyncGroup
 
 // NewSyncRequestMessage wraps a sync request for sim-poller's FIFO queue,
 // grouped as FullSyncGroup says and deduplicated by the request id (a
@@ -156,11 +154,7 @@ func NewSyncRequestMessage(req events.SyncRequest) (*message.Message, error) {
 		return nil, fmt.Errorf("encode sync request: %w", err)
 	}
 	msg := message.NewMessage(watermill.NewUUID(), body)
-	group := req.ID
-	if len(req.ICCIDs) == 0 {
-		group = FullSyncGroup
-	}
-	msg.Metadata.Set(MetadataGroupID, group)
+	msg.Metadata.Set(MetadataGroupID, req.GroupID())
 	msg.Metadata.Set(MetadataDeduplicationID, req.ID)
 	return msg, nil
 }

@@ -60,7 +60,21 @@ type Credentials struct {
 	// Command is the command that minted it, so its redelivery knows how far
 	// it got.
 	Command string
+	// AdoptedFrom names the reference system's table the certificate and key
+	// were taken over from (simbridge adopt); empty for certificates
+	// simbridge issued. An adopted certificate was issued by Amazon's CA
+	// (AuthorityAWS) and PEM holds it byte for byte as the reference stored
+	// it, so the device keeps getting the very same answer.
+	AdoptedFrom string
+	// KeySHA256 is the hex SHA-256 of an adopted private key PEM, so the
+	// reference's plaintext copy can be proven sealed here, and then
+	// removed, without decrypting anything.
+	KeySHA256 string
 }
+
+// Adopted reports whether the credentials were taken over from the
+// reference system rather than issued by simbridge.
+func (c *Credentials) Adopted() bool { return c != nil && c.AdoptedFrom != "" }
 
 // Usable reports whether the credentials hold what a device needs.
 func (c *Credentials) Usable() bool {

@@ -59,6 +59,8 @@ type credentials struct {
 	Authority     string    `dynamodbav:"authority"`
 	IssuedAt      time.Time `dynamodbav:"issued_at"`
 	Command       string    `dynamodbav:"command,omitempty"`
+	AdoptedFrom   string    `dynamodbav:"adopted_from,omitempty"`
+	KeySHA256     string    `dynamodbav:"key_sha256,omitempty"`
 }
 
 // failure is the DynamoDB shape of simrec.Failure.
@@ -82,6 +84,17 @@ func fromItem(i item) simrec.Record {
 		Cert: (*simrec.Credentials)(i.Cert), Next: (*simrec.Credentials)(i.Next), Retiring: i.Retiring, LastCommand: i.LastCommand,
 		ClaimedBy: i.ClaimedBy, ClaimedUntil: i.ClaimedUntil, LastFailure: (*simrec.Failure)(i.LastFailure),
 		LastFetchAt: i.LastFetchAt, CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt, Version: i.Version}
+}
+
+// DecodeItem is the record an item of the table holds, for readers that
+// scan with a projection of their own (simbridge's listings read no PEMs or
+// keys); attributes left out stay zero.
+func DecodeItem(av map[string]types.AttributeValue) (simrec.Record, error) {
+	var it item
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return simrec.Record{}, err
+	}
+	return fromItem(it), nil
 }
 
 // DynamoDB is the API subset the store uses.

@@ -288,6 +288,7 @@ var iotRoutes = []struct {
 	{"GET", "things", 3, "principals", "ListThingPrincipals"},
 	{"POST", "things", 2, "", "CreateThing"},
 	{"GET", "things", 2, "", "DescribeThing"},
+	{"PATCH", "things", 2, "", "UpdateThing"},
 	{"GET", "principals", 2, "things", "ListPrincipalThings"},
 	{"PUT", "thing-groups", 2, "addThingToThingGroup", "AddThingToThingGroup"},
 	{"GET", "registrationcode", 1, "", "GetRegistrationCode"},

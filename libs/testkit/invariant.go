@@ -2,7 +2,6 @@ package testkit
 
 import (
 	"context"
-	"crypto"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/simbridge/simbridge/libs/iotca"
 	"github.com/simbridge/simbridge/libs/keyseal"
 	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
@@ -161,45 +161,8 @@ func (p *Provisioning) keyMatches(ctx context.Context, rec simrec.Record) error 
 }
 
 // KeyMatches checks that a PEM private key (PKCS#1, SEC 1 or PKCS#8) is the
-// key of a PEM certificate.
-func KeyMatches(certPEM, keyPEM string) error {
-	cb, _ := pem.Decode([]byte(certPEM))
-	kb, _ := pem.Decode([]byte(keyPEM))
-	if cb == nil || kb == nil {
-		return errors.New("certificate or key is not PEM")
-	}
-	cert, err := x509.ParseCertificate(cb.Bytes)
-	if err != nil {
-		return err
-	}
-	priv, err := parseKey(kb)
-	if err != nil {
-		return err
-	}
-	if !priv.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(cert.PublicKey) {
-		return errors.New("the key does not match the certificate")
-	}
-	return nil
-}
-
-func parseKey(b *pem.Block) (crypto.Signer, error) {
-	switch b.Type {
-	case "RSA PRIVATE KEY":
-		return x509.ParsePKCS1PrivateKey(b.Bytes)
-	case "EC PRIVATE KEY":
-		return x509.ParseECPrivateKey(b.Bytes)
-	default:
-		k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		s, ok := k.(crypto.Signer)
-		if !ok {
-			return nil, fmt.Errorf("key of type %T cannot sign", k)
-		}
-		return s, nil
-	}
-}
+// key of a PEM certificate (iotca.KeyMatches).
+func KeyMatches(certPEM, keyPEM string) error { return iotca.KeyMatches(certPEM, keyPEM) }
 
 // ChainsTo verifies that a PEM certificate is signed by the CA certificate
 // caPEM and is valid for TLS client authentication.

@@ -22,7 +22,7 @@ var pendingMetrics = map[string]string{}
 // sentinels are parameter values no default has, so a rule that reads a
 // threshold parameter shows it.
 var sentinels = map[string]string{
-	"OnboardingErrorRatio": "0.0123", "OnboardingLatencyP99Seconds": "0.456", "CertificateExpiryDays": "21",
+	"OnboardingErrorRatio": "0.0123", "OnboardingLatencyP99Seconds": "0.456", "CertificateExpiryDays": "21", "AlarmMinRequests": "17",
 }
 
 // templateParams are testParams plus every parameter's default, then overrides.
@@ -48,7 +48,9 @@ func alertRules(t *testing.T, tpl *Template) []rulefmt.Rule {
 	if ws := tpl.Eval(r.Properties["Workspace"], testParams); ws != "<MetricsWorkspace.Arn>" {
 		t.Fatalf("rules belong to %s, not the stack's workspace", ws)
 	}
-	data := tpl.Eval(r.Properties["Data"], templateParams(tpl, sentinels))
+	p := templateParams(tpl, sentinels)
+	p["Prefix"] = testParams["Prefix"]
+	data := tpl.Eval(r.Properties["Data"], p)
 	groups, errs := rulefmt.Parse([]byte(data), false, model.UTF8Validation)
 	if len(errs) > 0 {
 		t.Fatalf("rule file rejected: %v\n%s", errs, data)
@@ -199,7 +201,7 @@ func TestAlarmsReachTheirOwnTopic(t *testing.T) {
 	var am struct {
 		Config string `yaml:"alertmanager_config"`
 	}
-	def := tpl.Eval(tpl.Resources["MetricsWorkspace"].Properties["AlertManagerDefinition"], testParams)
+	def := tpl.Eval(resolveIf(tpl.Resources["MetricsWorkspace"].Properties["AlertManagerDefinition"], keyEnv(t, tpl, nil)), testParams)
 	if err := yaml.Unmarshal([]byte(def), &am); err != nil || am.Config == "" {
 		t.Fatalf("alert manager definition: %v\n%s", err, def)
 	}
@@ -229,17 +231,33 @@ func TestAlarmsReachTheirOwnTopic(t *testing.T) {
 		t.Errorf("the route's receiver %q is not an SNS receiver", cfg.Route.Receiver)
 	}
 
+	env := keyEnv(t, tpl, nil)
 	for _, id := range tpl.OfType("AWS::CloudWatch::Alarm") {
 		p := tpl.Resources[id].Properties
-		actions := fmt.Sprint(tpl.Eval(asList(p["AlarmActions"])[0], testParams))
-		if strings.HasSuffix(actions, "ScaleOut>") || strings.HasSuffix(actions, "ScaleIn>") {
+		actions := notifyTargets(tpl, env, p["AlarmActions"])
+		if strings.HasSuffix(actions[0], "ScaleOut>") || strings.HasSuffix(actions[0], "ScaleIn>") {
 			continue // scaling triggers, not notifications
 		}
-		if actions != "<AlarmTopic>" || len(asList(p["OKActions"])) != 1 {
-			t.Errorf("alarm %s notifies %s; want the alarm topic, also when it clears", id, actions)
+		if fmt.Sprint(actions) != "[<AlarmTopic>]" || fmt.Sprint(notifyTargets(tpl, env, p["OKActions"])) != fmt.Sprint(actions) {
+			t.Errorf("alarm %s notifies %v; want the alarm topic, also when it clears", id, actions)
 		}
-		if ns := tpl.Eval(p["Namespace"], testParams); !strings.HasPrefix(ns, "AWS/") && ns != "simbridge/"+testParams["Prefix"] {
-			t.Errorf("alarm %s reads namespace %s: only AWS's own metrics or this stack's log metric filters", id, ns)
+		namespaces := []any{p["Namespace"]}
+		if p["Namespace"] == nil {
+			namespaces = nil
+			for _, m := range asList(p["Metrics"]) {
+				if ms, ok := m.(map[string]any)["MetricStat"].(map[string]any); ok {
+					namespaces = append(namespaces, ms["Metric"].(map[string]any)["Namespace"])
+				}
+			}
+		}
+		if len(namespaces) == 0 {
+			t.Errorf("alarm %s reads no metric", id)
+		}
+		for _, n := range namespaces {
+			ns := tpl.Eval(n, testParams)
+			if !strings.HasPrefix(ns, "AWS/") && ns != "ECS/ContainerInsights" && ns != "simbridge/"+testParams["Prefix"] {
+				t.Errorf("alarm %s reads namespace %s: only AWS's own metrics or this stack's log metric filters", id, ns)
+			}
 		}
 	}
 
@@ -253,9 +271,9 @@ func TestAlarmsReachTheirOwnTopic(t *testing.T) {
 		svc := fmt.Sprint(st["Principal"].(map[string]any)["Service"])
 		principals[svc] = fmt.Sprint(st["Condition"])
 	}
-	if len(principals) != 2 || !strings.Contains(principals["aps.amazonaws.com"], "[MetricsWorkspace Arn]") ||
-		!strings.Contains(principals["cloudwatch.amazonaws.com"], ":alarm:*") {
-		t.Errorf("alarm topic policy: want CloudWatch alarms and this workspace only, got %v", principals)
+	if len(principals) != 3 || !strings.Contains(principals["aps.amazonaws.com"], "[MetricsWorkspace Arn]") ||
+		!strings.Contains(principals["cloudwatch.amazonaws.com"], ":alarm:*") || !strings.Contains(principals["events.amazonaws.com"], ":rule/${Prefix}-*") {
+		t.Errorf("alarm topic policy: want CloudWatch alarms, this workspace and this stack's EventBridge rules only, got %v", principals)
 	}
 }
 

@@ -175,8 +175,8 @@ func reachable(g *callgraph.Graph, roots []*ssa.Function) map[*ssa.Function]bool
 
 // AnalyzeCommands derives, for a command line built on cobra, the AWS
 // operations each group of its commands can reach: the call graph is built
-// from main as for the services, then walked from the closures (the
-// commands' RunE functions) of the functions group names in pkgPath; group
+// from main as for the services, then walked from the functions group names
+// in pkgPath and their closures (the commands' RunE functions); group
 // returns "" for functions that start no command. all is what main reaches,
 // so a test can check that every command was put in a group.
 func AnalyzeCommands(dir, main, pkgPath string, group func(fn string) string) (byGroup map[string][]Operation, all []Operation, err error) {
@@ -212,6 +212,9 @@ func AnalyzeCommands(dir, main, pkgPath string, group func(fn string) string) (b
 				continue
 			}
 			if g := group(fn.Name()); g != "" {
+				// The function itself (a library entry point such as
+				// bootstrap.EnsureCA) and its closures (a command's RunE).
+				groupRoots[g] = append(groupRoots[g], fn)
 				groupRoots[g] = append(groupRoots[g], closures(fn)...)
 			}
 		}

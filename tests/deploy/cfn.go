@@ -14,7 +14,13 @@ import (
 // Fn::ForEach loops expanded, so tests can read resources as AWS will.
 type Template struct {
 	Parameters map[string]any
-	Resources  map[string]Resource
+	// Rules are the template's parameter rules (Rules section), by name.
+	Rules map[string]any
+	// Conditions are the template's conditions, by name.
+	Conditions map[string]any
+	// Mappings are the template's mappings, by name.
+	Mappings  map[string]any
+	Resources map[string]Resource
 	// Outputs are the stack outputs' values by name.
 	Outputs map[string]any
 }
@@ -25,6 +31,8 @@ type Resource struct {
 	Properties   map[string]any
 	Condition    string
 	UpdatePolicy map[string]any
+	// DeletionPolicy and UpdateReplacePolicy as written (a string or an Fn::If).
+	DeletionPolicy, UpdateReplacePolicy any
 }
 
 // LoadTemplate reads and decodes path.
@@ -52,6 +60,9 @@ func ParseTemplate(b []byte) (*Template, error) {
 	}
 	t := &Template{Resources: map[string]Resource{}}
 	t.Parameters, _ = m["Parameters"].(map[string]any)
+	t.Rules, _ = m["Rules"].(map[string]any)
+	t.Conditions, _ = m["Conditions"].(map[string]any)
+	t.Mappings, _ = m["Mappings"].(map[string]any)
 	t.Outputs = map[string]any{}
 	outs, _ := m["Outputs"].(map[string]any)
 	for name, o := range outs {
@@ -73,7 +84,8 @@ func ParseTemplate(b []byte) (*Template, error) {
 		typ, _ := r["Type"].(string)
 		cond, _ := r["Condition"].(string)
 		upd, _ := r["UpdatePolicy"].(map[string]any)
-		t.Resources[id] = Resource{Type: typ, Properties: props, Condition: cond, UpdatePolicy: upd}
+		t.Resources[id] = Resource{Type: typ, Properties: props, Condition: cond, UpdatePolicy: upd,
+			DeletionPolicy: r["DeletionPolicy"], UpdateReplacePolicy: r["UpdateReplacePolicy"]}
 	}
 	return t, nil
 }

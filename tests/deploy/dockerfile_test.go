@@ -93,3 +93,62 @@ func TestServiceBinariesFitTheImageBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayImageIsPinned: the gateway image is as reproducible as the
+// others: its Debian base by digest, and every package it installs by
+// version, from snapshot.debian.org at a fixed time so the versions stay
+// installable after the live mirrors moved on.
+func TestGatewayImageIsPinned(t *testing.T) {
+	t.Parallel()
+	body := stages(t)["gateway"]
+	from := strings.Fields(strings.SplitN(body, "\n", 2)[0])[1]
+	if p := PinProblem(from); p != "" || !strings.Contains(from, "@sha256:") {
+		t.Errorf("gateway base %s: %s (want name:tag@sha256:digest)", from, p)
+	}
+	pkgs := AptInstalls(body)
+	if len(pkgs) == 0 {
+		t.Fatal("the gateway stage installs no package: the parser no longer sees apt-get install")
+	}
+	for _, p := range pkgs {
+		if problem := AptPinProblem(p); problem != "" {
+			t.Errorf("gateway: %s", problem)
+		}
+	}
+	for _, w := range []string{"ARG DEBIAN_SNAPSHOT", "http://snapshot.debian.org/archive/debian/%s", "http://snapshot.debian.org/archive/debian-security/%s",
+		`"${DEBIAN_SNAPSHOT}"`, "/etc/apt/sources.list.d/debian.sources"} {
+		if !strings.Contains(body, w) {
+			t.Errorf("gateway stage lacks %q: its packages would come from the moving mirrors", w)
+		}
+	}
+	if regexp.MustCompile(`apt-get\s+(-\S+\s+)*(dist-)?upgrade`).MatchString(body) {
+		t.Error("the gateway stage upgrades packages: versions nobody pinned")
+	}
+	df := string(readFile(t, filepath.Join(root(t), "deployments", "docker", "Dockerfile")))
+	if m := regexp.MustCompile(`(?m)^ARG DEBIAN_SNAPSHOT=(\S+)$`).FindStringSubmatch(df); m == nil || !regexp.MustCompile(`^\d{8}T\d{6}Z$`).MatchString(m[1]) {
+		t.Errorf("DEBIAN_SNAPSHOT has no default snapshot time (YYYYMMDDThhmmssZ): %v", m)
+	}
+}
+
+// The apt pin rule itself.
+func TestAptPinProblem(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ spec, want string }{
+		{"openvpn=2.6.14-0+deb12u2", ""},
+		{"libcap2-bin=1:2.66-4+deb12u3+b1", ""},
+		{"ca-certificates=20250419~deb12u2", ""},
+		{"openvpn", "not pinned"},
+		{"openvpn=", "not a Debian version"},
+		{"openvpn=*", "not a Debian version"},
+		{"openvpn*", "not a package name"},
+		{"./local.deb", "not a package name"},
+	}
+	for _, c := range cases {
+		if got := AptPinProblem(c.spec); (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("AptPinProblem(%q) = %q, want %q", c.spec, got, c.want)
+		}
+	}
+	got := AptInstalls("RUN apt-get update && \\\n    apt-get install -y --no-install-recommends \\\n        a=1 \\\n        b=2 && \\\n    setcap x\n")
+	if strings.Join(got, " ") != "a=1 b=2" {
+		t.Errorf("AptInstalls = %v", got)
+	}
+}

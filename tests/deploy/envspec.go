@@ -29,6 +29,9 @@ type EnvSpec struct {
 	// (API_KEY_SECRET_ID, _FILE, _VALUE): at most one may be set, and
 	// exactly one where the deployment needs the secret.
 	Secrets map[string][]string
+	// Defaults are the variables' default values (the first comma-separated
+	// part, enough for single values).
+	Defaults map[string]string
 	// Undescribed are variables (or secret prefixes) without a `desc` tag:
 	// `-h` would show them without a meaning.
 	Undescribed []string
@@ -63,7 +66,7 @@ func LoadEnvSpecs(dir string) (map[string]EnvSpec, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s: Config is not a struct", p.PkgPath)
 		}
-		spec := EnvSpec{Known: map[string]bool{}, Secrets: map[string][]string{}}
+		spec := EnvSpec{Known: map[string]bool{}, Secrets: map[string][]string{}, Defaults: map[string]string{}}
 		for _, k := range commonEnv {
 			spec.Known[k] = true
 		}
@@ -115,6 +118,9 @@ func (s *EnvSpec) walk(st *types.Struct, prefix string) error {
 		}
 		if _, req := opts["required"]; req {
 			s.Required = append(s.Required, full)
+		}
+		if d, ok := opts["default"]; ok {
+			s.Defaults[full] = d
 		}
 	}
 	return nil

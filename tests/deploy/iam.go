@@ -61,6 +61,14 @@ var NeedsWildcardResource = map[Action]bool{
 	"iot:ListCertificatesByCA": true,
 	"iot:ListPrincipalThings":  true,
 	"iot:ListThings":           true,
+	// Lists an account's queues (by name prefix); no resource to scope to.
+	"sqs:ListQueues": true,
+	// The CA setup finds and registers a CA whose id exists only then.
+	"iot:ListCACertificates":    true,
+	"iot:GetRegistrationCode":   true,
+	"iot:RegisterCACertificate": true,
+	// The rotation function draws random values.
+	"secretsmanager:GetRandomPassword": true,
 }
 
 // ActionsFor turns reachable operations into the IAM actions they need,
@@ -170,4 +178,49 @@ func asList(v any) []any {
 		return nil
 	}
 	return []any{v}
+}
+
+// PeopleRoles are the roles people (or make deploy) assume, each with the
+// program whose calls it grants; checks meant for task roles leave them
+// out, and each is checked against its own program's call graph.
+var PeopleRoles = map[string]string{
+	"AdopterRole": "simbridge adopt (tools/opscli newAdoptCommand): seals the reference fleet's keys with the device-key key",
+	"CASetupRole": "the one-time CA setup (simbridge ca init; deploy.sh runs the same bootstrap.EnsureCA) (TestCASetupRoleGrantsExactlyWhatTheSetupCalls)",
+}
+
+// ServiceRoles are the roles AWS services assume for the stack, each with
+// what it is for; they run no code of ours, so no call graph applies.
+var ServiceRoles = map[string]string{
+	"ExecutionRole":       "ECS pulls the images, writes the containers' logs and hands the collector its configuration",
+	"GatewayInstanceRole": "the gateway's EC2 container instances (ECS agent, SSM Session Manager)",
+	"FlowLogRole":         "VPC flow logs delivery to their log group",
+	"ApiGatewayLogsRole":  "API Gateway writes the Data Streamer edge's access logs (the region's account setting)",
+	"BackupRole":          "AWS Backup backs the SIM table up",
+	"SecretRotationRole":  "the rotation function of the generated secrets (TestSecretRotation runs its code)",
+}
+
+// KeyPolicyGrants are the KMS actions the template's key policies grant a
+// role by naming it (resource "<Key.Arn>"): the key's policy, not the
+// role, says who may use a key, so a least-privilege check of the role
+// counts them with its own.
+func (t *Template) KeyPolicyGrants(roleID string, env Env) ([]Grant, error) {
+	var grants []Grant
+	for id, r := range t.Resources {
+		if r.Type != "AWS::KMS::Key" {
+			continue
+		}
+		policy, err := t.KeyPolicy(id, env)
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range policy {
+			if st.Effect != "Allow" || !contains(st.Principals, "<"+roleID+".Arn>") {
+				continue
+			}
+			for _, a := range st.Actions {
+				grants = append(grants, Grant{Action: Action(a), Resource: "<" + id + ".Arn>"})
+			}
+		}
+	}
+	return grants, nil
 }

@@ -64,6 +64,7 @@ func calledOperations(t *testing.T) map[string][]Operation {
 func TestTaskRolesGrantExactlyTheCalledOperations(t *testing.T) {
 	t.Parallel()
 	tpl := loadTemplate(t)
+	env := keyEnv(t, tpl, nil)
 	ops := calledOperations(t)
 	excusedAll := map[Operation]bool{}
 	for _, svc := range Services {
@@ -79,7 +80,11 @@ func TestTaskRolesGrantExactlyTheCalledOperations(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			compareGrants(t, grants, want, "code calls, role does not allow", "role allows, code never calls")
+			keyGrants, err := tpl.KeyPolicyGrants(serviceResources[svc].role, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			compareGrants(t, append(grants, keyGrants...), want, "code calls, neither role nor key policy allows", "role or key policy allows, code never calls")
 		})
 	}
 	for op, why := range NeverCalled {

@@ -15,7 +15,6 @@ import (
 // entry is removed here.
 var AwaitingDigest = map[string]string{
 	"golang":                "the build stage's tag follows GO_VERSION; no digest of this patch release was found",
-	"debian":                "bookworm-slim is rebuilt monthly; a digest must be resolved against the registry",
 	"localstack/localstack": "no published digest of 4.10.0 was found",
 	"motoserver/moto":       "no published digest of 5.2.1 (the version ensure-moto.sh installs) was found",
 }
@@ -49,4 +48,37 @@ func PinProblem(ref string) string {
 	default:
 		return fmt.Sprintf("image %q is not pinned by digest (name:tag@sha256:…)", ref)
 	}
+}
+
+// debianVersion is a Debian package version: [epoch:]upstream[-revision].
+var debianVersion = regexp.MustCompile(`^([0-9]+:)?[0-9][A-Za-z0-9.+~-]*$`)
+
+// AptPinProblem says what is wrong with a package named to apt-get install,
+// or "" when it is pinned to one version (name=version).
+func AptPinProblem(spec string) string {
+	name, version, pinned := strings.Cut(spec, "=")
+	switch {
+	case name == "" || strings.ContainsAny(name, "*?[]/"):
+		return fmt.Sprintf("package %q is not a package name", spec)
+	case !pinned:
+		return fmt.Sprintf("package %s is not pinned to a version (%s=<version>)", name, name)
+	case !debianVersion.MatchString(version):
+		return fmt.Sprintf("package %s: %q is not a Debian version", name, version)
+	}
+	return ""
+}
+
+// AptInstalls returns the packages of every `apt-get install` in a
+// Dockerfile stage (continuation lines joined; options left out).
+func AptInstalls(stage string) []string {
+	joined := strings.ReplaceAll(stage, "\\\n", " ")
+	var pkgs []string
+	for _, m := range regexp.MustCompile(`apt-get\s+install\s+([^&;|]*)`).FindAllStringSubmatch(joined, -1) {
+		for _, f := range strings.Fields(m[1]) {
+			if !strings.HasPrefix(f, "-") {
+				pkgs = append(pkgs, f)
+			}
+		}
+	}
+	return pkgs
 }

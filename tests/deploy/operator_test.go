@@ -4,20 +4,47 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 )
 
 // simbridgeCommands groups the constructors of simbridge's commands: the
-// one-time CA setup runs with the deployer's permissions (deploy.sh), every
-// other command with the operator policy's.
+// one-time CA setup runs with the deployer's permissions (deploy.sh), the
+// adoption of 1NCE's reference system with the stack's AdopterRole (once,
+// during a migration), every other command with the operator policy's.
 func simbridgeCommands(fn string) string {
 	switch {
 	case fn == "newCACommand":
 		return "deployer"
+	case fn == "newAdoptCommand":
+		return "adopter"
 	case strings.HasPrefix(fn, "new") && strings.HasSuffix(fn, "Command"):
 		return "operator"
 	}
 	return ""
+}
+
+var (
+	simbridgeOnce   sync.Once
+	simbridgeGroups map[string][]Operation
+	simbridgeAll    []Operation
+	simbridgeErr    error
+)
+
+// simbridgeAnalysis derives, once per test binary, the AWS operations of
+// each group of simbridge's commands (AnalyzeCommands with
+// simbridgeCommands) and all main reaches.
+func simbridgeAnalysis(t *testing.T) (map[string][]Operation, []Operation) {
+	t.Helper()
+	skipAnalysisShort(t)
+	simbridgeOnce.Do(func() {
+		simbridgeGroups, simbridgeAll, simbridgeErr = AnalyzeCommands(root(t), OperatorPolicies["OperatorPolicy"],
+			"github.com/simbridge/simbridge/tools/opscli", simbridgeCommands)
+	})
+	if simbridgeErr != nil {
+		t.Fatal(simbridgeErr)
+	}
+	return simbridgeGroups, simbridgeAll
 }
 
 // operatorNeverCalled are operations simbridge's operator commands reach in
@@ -71,10 +98,7 @@ func operatorActions(ops []Operation) ([]Action, map[Operation]bool) {
 func TestOperatorPolicyGrantsExactlyWhatSimbridgeCalls(t *testing.T) {
 	t.Parallel()
 	skipAnalysisShort(t)
-	byGroup, all, err := AnalyzeCommands(root(t), OperatorPolicies["OperatorPolicy"], "github.com/simbridge/simbridge/tools/opscli", simbridgeCommands)
-	if err != nil {
-		t.Fatal(err)
-	}
+	byGroup, all := simbridgeAnalysis(t)
 	grouped := map[Operation]bool{}
 	for _, ops := range byGroup {
 		for _, op := range ops {
@@ -101,6 +125,18 @@ func TestOperatorPolicyGrantsExactlyWhatSimbridgeCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareGrants(t, grants, want, "simbridge calls, operator policy does not allow", "operator policy allows, simbridge never calls")
+	// The 1NCE API password can change SIMs: operators never read it (nor
+	// any secret); simbridge asks sim-poller what 1NCE says.
+	for _, g := range grants {
+		if strings.HasPrefix(string(g.Action), "secretsmanager:") {
+			t.Errorf("operator policy grants %s on %s: operators must hold no 1NCE credential", g.Action, g.Resource)
+		}
+	}
+	for _, a := range want {
+		if strings.HasPrefix(string(a), "secretsmanager:") {
+			t.Errorf("simbridge's operator commands call %s: they must hold no 1NCE credential", a)
+		}
+	}
 	operator := map[Action]bool{}
 	for _, a := range want {
 		operator[a] = true

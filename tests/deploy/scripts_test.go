@@ -55,6 +55,9 @@ func TestEnvironmentFilesMatchTemplate(t *testing.T) {
 		prefixes[env["Prefix"]] = name
 		kinds[env["Environment"]] = true
 		for k, v := range env {
+			if k == "AWS_REGION" {
+				continue // where the environment lives: deploy.sh and simbridge --env read it
+			}
 			p, ok := tpl.Parameters[k].(map[string]any)
 			if !ok {
 				t.Errorf("%s: %s is not a template parameter", name, k)
@@ -95,6 +98,8 @@ case "$1 $2" in
 "sts get-caller-identity") echo 123456789012 ;;
 "ecr get-login-password") echo fake-registry-token ;;
 "ecr describe-images"|"secretsmanager describe-secret") exit 254 ;;
+"cloudformation describe-stacks") case "$*" in *CASetupRoleArn*) echo arn:aws:iam::123456789012:role/simbridge-staging-CASetupRole-1A2B ;; esac ;;
+"sts assume-role") printf 'ASIAROLEKEY\tROLE-SECRET-NOT-LOGGED\tROLE-TOKEN-NOT-LOGGED\n' ;;
 esac
 exit 0
 `
@@ -106,11 +111,29 @@ echo "docker $*" >>"$CALLS"
 
 // fakeGo records the one-time CA setup the deploy runs with the go tool.
 const fakeGo = `#!/usr/bin/env bash
-echo "go $*" >>"$CALLS"
+echo "go $* (as ${AWS_ACCESS_KEY_ID:-the deployer})" >>"$CALLS"
 `
 
 // runScript runs a tools/scripts script with fake aws, docker and go commands.
 func runScript(t *testing.T, script string, env []string, args ...string) (calls, output string, err error) {
+	t.Helper()
+	return runScriptAt(t, filepath.Join(root(t), "tools", "scripts", script), env, args...)
+}
+
+// writeFileIn writes content to dir/rel, creating its directories.
+func writeFileIn(t *testing.T, dir, rel, content string) {
+	t.Helper()
+	p := filepath.Join(dir, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runScriptAt runs the script at path with fake aws, docker and go commands.
+func runScriptAt(t *testing.T, path string, env []string, args ...string) (calls, output string, err error) {
 	t.Helper()
 	dir := t.TempDir()
 	for name, body := range map[string]string{"aws": fakeAWS, "docker": fakeDocker, "go": fakeGo} {
@@ -119,7 +142,7 @@ func runScript(t *testing.T, script string, env []string, args ...string) (calls
 		}
 	}
 	log := filepath.Join(dir, "calls")
-	cmd := exec.Command("bash", append([]string{filepath.Join(root(t), "tools", "scripts", script)}, args...)...)
+	cmd := exec.Command("bash", append([]string{path}, args...)...)
 	cmd.Env = append(os.Environ(), append(env, "CALLS="+log, "PATH="+dir+":"+os.Getenv("PATH"), "AWS_REGION=eu-central-1")...)
 	out, err := cmd.CombinedOutput()
 	b, _ := os.ReadFile(log)
@@ -151,7 +174,8 @@ func TestDeployScript(t *testing.T) {
 			"secretsmanager create-secret --region eu-central-1 --name simbridge-staging/once-password --secret-string file://",
 			"cloudformation deploy --region eu-central-1 --stack-name simbridge-staging",
 			"Environment=non-production", "ImageRepository=123456789012.dkr.ecr.eu-central-1.amazonaws.com/simbridge ImageTag=abc123",
-			"go run ./tools/cmd/bootstrap -prefix simbridge-staging -ca-only",
+			"sts assume-role --region eu-central-1 --role-arn arn:aws:iam::123456789012:role/simbridge-staging-CASetupRole-1A2B",
+			"go run ./tools/cmd/bootstrap -prefix simbridge-staging -ca-only (as ASIAROLEKEY)",
 		}},
 	}
 	for _, c := range cases {
@@ -169,8 +193,10 @@ func TestDeployScript(t *testing.T) {
 				}
 				rest = rest[i+len(w):]
 			}
-			if strings.Contains(calls+out, secret) {
-				t.Fatal("a secret value reached a command line or the output")
+			for _, s := range []string{secret, "ROLE-SECRET-NOT-LOGGED", "ROLE-TOKEN-NOT-LOGGED"} {
+				if strings.Contains(calls+out, s) {
+					t.Fatalf("a secret value (%s) reached a command line or the output", s)
+				}
 			}
 		})
 	}

@@ -239,8 +239,8 @@ func (s *Stack) bootstrap(ctx context.Context) error {
 }
 
 // OncePasswordSecret is the secret holding the simulated account's
-// password, where the operators' command line reads it as in AWS
-// (<prefix>/once-password), so `simbridge status` needs no password flag.
+// password, named as in AWS (<prefix>/once-password), where sim-poller's
+// deployment reads it (the operators' command line never does).
 func (s *Stack) OncePasswordSecret() string { return s.Opts.Prefix + "/once-password" }
 
 func (s *Stack) storeOncePassword(ctx context.Context, cfg aws.Config) error {
@@ -254,10 +254,10 @@ func (s *Stack) storeOncePassword(ctx context.Context, cfg aws.Config) error {
 }
 
 // OperatorEnv is the environment that points the operators' command line
-// (simbridge) at this stack: the emulator, the prefix, the simulator.
+// (simbridge) at this stack: the emulator and the prefix (1NCE it asks
+// through sim-poller).
 func (s *Stack) OperatorEnv() []string {
-	return append(testkit.Env(s.Moto.Endpoint), "SIMBRIDGE_PREFIX="+s.Opts.Prefix,
-		"SIMBRIDGE_ONCE_URL="+s.OnceAPIURL, "SIMBRIDGE_ONCE_USERNAME="+OnceUser)
+	return append(testkit.Env(s.Moto.Endpoint), "SIMBRIDGE_PREFIX="+s.Opts.Prefix)
 }
 
 func (s *Stack) startSimulator() error {

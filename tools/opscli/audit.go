@@ -12,13 +12,14 @@ import (
 
 // AuditReport is `audit`'s answer (-o json).
 type AuditReport struct {
-	Prefix   string         `json:"prefix"`
-	Findings []Finding      `json:"findings"`
-	Counts   map[string]int `json:"counts"`
-	Totals   AuditTotals    `json:"totals"`
-	Notes    []string       `json:"notes,omitempty"`
-	Fixes    []FixResult    `json:"fixes,omitempty"`
-	Seconds  float64        `json:"seconds"`
+	Prefix      string         `json:"prefix"`
+	Environment string         `json:"environment"`
+	Findings    []Finding      `json:"findings"`
+	Counts      map[string]int `json:"counts"`
+	Totals      AuditTotals    `json:"totals"`
+	Notes       []string       `json:"notes"`
+	Fixes       []FixResult    `json:"fixes"`
+	Seconds     float64        `json:"seconds"`
 }
 
 // AuditTotals are the sizes of the three inventories compared.
@@ -45,75 +46,109 @@ counts:
                                          that no record names
   unattributed-certificate               INACTIVE certificate, no policy, no Thing (lost
                                          CreateKeysAndCertificate answer?); reported only
-  ip-conflict                            two active records, or two enabled 1NCE SIMs, share an IP
+  ip-conflict                            two active records share an IP, or 1NCE gives
+                                         several SIMs one IP
   enabled-in-1nce-not-active             Enabled with an IP in 1NCE, not active here
   active-not-enabled-in-1nce             active here, disabled in or gone from 1NCE
   ip-differs-from-1nce                   the record's IP is not 1NCE's
+  invalid-ip-in-1nce                     1NCE gives the SIM an invalid IP (or an active
+                                         one none): sim-poller skips it
+  invalid-in-1nce                        another 1NCE entry the rules skip (status, ICCID)
   interrupted-attempt                    a certificate left to finish or retire, no command at work
+
+The 1NCE side is sim-poller's: a dry run of its full sync (its listing, its rules,
+nothing published), asked through its request queue, so the audit holds no 1NCE
+credential, shares sim-poller's 1NCE rate limit and never lists at the same time
+as a full sync.
 
 --fix repairs only through commands, never by writing: reissue (active SIMs with a
 certificate problem), revoke (an ACTIVE certificate behind a disabled record),
 enable (finish an interrupted attempt), and one sync request for the SIMs whose
-1NCE state decides. Orphans and Things not in 1NCE are reported for a human: nothing
-proves they are safe to remove.
+1NCE state decides. Orphans, Things not in 1NCE and what 1NCE must correct are
+reported for a human: nothing proves they are safe to change. --kind and --iccid
+narrow what is listed and fixed. Like sim-poller's mass-disable guard, --fix refuses
+to change more SIMs than --max-changes (default: 10, or a tenth of the records if
+more) unless --force. On a terminal the repairs are shown and confirmed; --yes for
+scripts, --dry-run to see them.
 
 Timing: the listings are bulk (250 per page) and take about a minute for 15,000 SIMs;
 the per-SIM attachment check is bound by IoT Core's ListThingPrincipals and
 ListPrincipalThings quotas (10 requests/s each by default, used alternately), about
 13 minutes for 15,000 active SIMs. --iot-rate-limits raises them with your quotas.
 
-Exit code 3 when disagreements remain (after --fix: any it could not repair).`
+Exit code 3 when disagreements remain (after --fix: any it could not repair), 1 when
+--fix refused (over the cap) or a repair failed.`
+
+// auditFlags are audit's options.
+type auditFlags struct {
+	fix, skipOnce, force bool
+	kinds, iccids        []string
+	maxChanges           int
+	change               *changeFlags
+}
 
 func newAuditCommand(o *Options) *cobra.Command {
-	var (
-		fix      bool
-		skipOnce bool
-		timeout  time.Duration
-	)
+	var f auditFlags
 	cmd := &cobra.Command{
 		Use:   "audit [--fix]",
 		Short: "Compare 1NCE, the SIM table and IoT Core; list every disagreement; --fix repairs through commands",
 		Long:  auditLong,
 		Example: `  simbridge audit
   simbridge audit -o json | jq '.counts'
-  simbridge audit --fix`,
+  simbridge audit --fix --dry-run
+  simbridge audit --fix --kind certificate-not-active --iccid 8988280666000000002`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, k := range f.kinds {
+				if !contains(driftKinds, k) {
+					return usageError("--kind %q: want one of %s", k, strings.Join(driftKinds, ", "))
+				}
+			}
+			if err := requireICCIDs(f.iccids); err != nil {
+				return err
+			}
+			if !f.fix && (f.change.dryRun || f.change.yes || f.force) {
+				return usageError("--dry-run, --yes and --force go with --fix")
+			}
 			s, err := connect(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			return s.audit(cmd.Context(), fix, skipOnce, timeout)
+			return s.audit(cmd.Context(), f)
 		},
 	}
-	cmd.Flags().BoolVar(&fix, "fix", false, "send the commands that repair what can be repaired, and wait for them")
-	cmd.Flags().BoolVar(&skipOnce, "skip-1nce", false, "do not compare with the 1NCE listing")
-	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "with --fix: longest wait for each command's outcome")
-	return cmd
+	cmd.Flags().BoolVar(&f.fix, "fix", false, "send the commands that repair what can be repaired, and wait for them")
+	cmd.Flags().BoolVar(&f.skipOnce, "skip-1nce", false, "do not compare with 1NCE (no request to sim-poller)")
+	cmd.Flags().StringSliceVar(&f.kinds, "kind", nil, "only disagreements of this kind (repeatable)")
+	cmd.Flags().StringSliceVar(&f.iccids, "iccid", nil, "only disagreements of this SIM (repeatable)")
+	cmd.Flags().IntVar(&f.maxChanges, "max-changes", 0, "with --fix: most SIMs changed without --force (default: 10, or a tenth of the records)")
+	cmd.Flags().BoolVar(&f.force, "force", false, "with --fix: change more SIMs than --max-changes")
+	f.change = addChangeFlags(cmd)
+	return withTimeout(cmd, 30*time.Minute)
 }
 
-func (s *session) audit(ctx context.Context, fix, skipOnce bool, timeout time.Duration) error {
+func (s *session) audit(ctx context.Context, f auditFlags) error {
 	start := s.now()
-	d, notes, err := s.collect(ctx, skipOnce)
+	d, notes, err := s.collect(ctx, f.skipOnce)
 	if err != nil {
 		return err
 	}
-	findings := check(d)
-	rep := AuditReport{Prefix: s.names.Prefix, Findings: findings, Counts: map[string]int{}, Notes: notes,
-		Totals: AuditTotals{OnceSIMs: len(d.Once), Records: len(d.Records), ManagedThings: len(d.Things), Certificates: len(d.Certs)}}
-	if rep.Findings == nil {
-		rep.Findings = []Finding{}
-	}
-	for _, f := range findings {
-		rep.Counts[f.Kind]++
+	findings := filterFindings(check(d), f.kinds, f.iccids)
+	rep := AuditReport{Prefix: s.names.Prefix, Environment: s.where(ctx), Findings: findings, Counts: map[string]int{}, Notes: notes,
+		Totals: AuditTotals{OnceSIMs: d.OnceTotal, Records: len(d.Records), ManagedThings: len(d.Things), Certificates: len(d.Certs)}}
+	for _, fd := range findings {
+		rep.Counts[fd.Kind]++
 	}
 	unfixable := 0
-	if fix {
-		if rep.Fixes, err = s.repair(ctx, findings, timeout); err != nil {
+	if f.fix {
+		if rep.Fixes, err = s.repair(ctx, findings, f, len(d.Records)); err != nil {
 			return err
 		}
-		for _, f := range findings {
-			if f.Fix == FixNone {
+		if f.change.dryRun {
+			return nil
+		}
+		for _, fd := range findings {
+			if fd.Fix == FixNone {
 				unfixable++
 			}
 		}
@@ -124,25 +159,43 @@ func (s *session) audit(ctx context.Context, fix, skipOnce bool, timeout time.Du
 		}
 	}
 	rep.Seconds = s.now().Sub(start).Seconds()
-	if err := s.printAudit(rep, fix); err != nil {
+	if err := s.printAudit(rep, f.fix); err != nil {
 		return err
 	}
 	switch {
 	case len(findings) == 0:
 		return nil
-	case fix && unfixable == 0:
+	case f.fix && unfixable == 0:
 		return nil
 	default:
 		return attention("")
 	}
 }
 
+// filterFindings keeps the findings of kinds and iccids (all when none).
+func filterFindings(in []Finding, kinds, iccids []string) []Finding {
+	out := []Finding{}
+	for _, f := range in {
+		if len(kinds) > 0 && !contains(kinds, f.Kind) {
+			continue
+		}
+		if len(iccids) > 0 && !contains(iccids, f.ICCID) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// auditCSVColumns are `audit -o csv`'s, one row per finding.
+var auditCSVColumns = []column{{"kind", 0}, {"iccid", 0}, {"certificate", 0}, {"thing", 0}, {"fix", 0}, {"detail", 0}}
+
 func (s *session) printAudit(rep AuditReport, fix bool) error {
 	switch s.opts.Output {
 	case FormatJSON:
 		return writeJSON(s.out, rep)
 	case FormatCSV:
-		w, err := newRowWriter(s.out, FormatCSV, []column{{"kind", 0}, {"iccid", 0}, {"certificate", 0}, {"thing", 0}, {"fix", 0}, {"detail", 0}})
+		w, err := newRowWriter(s.out, FormatCSV, auditCSVColumns)
 		if err != nil {
 			return err
 		}
@@ -155,7 +208,7 @@ func (s *session) printAudit(rep AuditReport, fix bool) error {
 	}
 	t := rep.Totals
 	fmt.Fprintf(s.out, "audit of %s: %d SIMs in 1NCE, %d records, %d managed Things, %d certificates (%.0fs)\n",
-		rep.Prefix, t.OnceSIMs, t.Records, t.ManagedThings, t.Certificates, rep.Seconds)
+		rep.Environment, t.OnceSIMs, t.Records, t.ManagedThings, t.Certificates, rep.Seconds)
 	for _, n := range rep.Notes {
 		fmt.Fprintf(s.out, "note: %s\n", n)
 	}

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/iotcore"
-	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/simrec"
 )
 
@@ -26,7 +26,17 @@ const (
 	DriftActiveNotEnabled     = "active-not-enabled-in-1nce"
 	DriftIPDiffers            = "ip-differs-from-1nce"
 	DriftInterruptedAttempt   = "interrupted-attempt"
+	DriftInvalidIPInOnce      = "invalid-ip-in-1nce"
+	DriftInvalidInOnce        = "invalid-in-1nce"
 )
+
+// driftKinds are every kind the audit reports (--kind completes them).
+var driftKinds = []string{DriftActiveCertOfInactive, DriftActiveNotEnabled, DriftCertNotActive, DriftCertNotAttached,
+	DriftCertWithoutPolicy, DriftEnabledNotActive, DriftInterruptedAttempt, DriftInvalidInOnce, DriftInvalidIPInOnce, DriftIPConflict,
+	DriftIPDiffers, DriftOrphanCertificate, DriftRecordWithoutThing, DriftThingWithoutRecord, DriftUnattributedCert}
+
+// fixKinds are the values of audit --kind.
+var fixKinds = driftKinds
 
 // Fixes: each is a command (or a sync request) the services carry out.
 const (
@@ -49,12 +59,6 @@ type Finding struct {
 	Fix string `json:"fix,omitempty"`
 }
 
-// onceSIM is a SIM of the 1NCE listing, as the audit keeps it.
-type onceSIM struct {
-	Status string
-	IP     string
-}
-
 // certInfo is a certificate IoT Core knows.
 type certInfo struct {
 	ARN     string
@@ -69,9 +73,13 @@ type certInfo struct {
 
 // auditData is everything the audit read.
 type auditData struct {
-	Now        time.Time
+	Now time.Time
+	// OnceListed: sim-poller's dry run listed 1NCE completely; OnceTotal
+	// is how many SIMs it listed; Plan is what its rules would change, or
+	// skip, SIM by SIM (the rest 1NCE and the table agree on).
 	OnceListed bool
-	Once       map[string]onceSIM
+	OnceTotal  int
+	Plan       map[string]events.SIMOutcome
 	Records    map[string]simrec.Record
 	// Things are the managed Things (managed-by=simbridge) by name, true
 	// when in the environment's thing group; Unmanaged are other Things
@@ -134,7 +142,6 @@ func checkRecord(d auditData, r simrec.Record) []Finding {
 	add := func(kind, fix, cert, format string, args ...any) {
 		out = append(out, Finding{Kind: kind, ICCID: r.ICCID, Certificate: cert, Thing: thingOf(r), Fix: fix, Detail: fmt.Sprintf(format, args...)})
 	}
-	once, listed := d.Once[r.ICCID]
 	thingExists := d.Things[thingOf(r)] || d.Unmanaged[thingOf(r)]
 	if _, managed := d.Things[thingOf(r)]; managed {
 		thingExists = true
@@ -148,16 +155,6 @@ func checkRecord(d auditData, r simrec.Record) []Finding {
 			add(DriftRecordWithoutThing, FixReissue, r.CertificateID(), "active record; Thing %s does not exist", thingOf(r))
 		}
 		checkActiveCert(d, r, add)
-		if d.OnceListed {
-			switch {
-			case !listed:
-				add(DriftActiveNotEnabled, FixSync, "", "active here; the 1NCE listing does not hold the SIM")
-			case once.Status != onceapi.StatusEnabled:
-				add(DriftActiveNotEnabled, FixSync, "", "active here; 1NCE says %s", once.Status)
-			case once.IP != "" && once.IP != r.IP:
-				add(DriftIPDiffers, FixSync, "", "record IP %s, 1NCE IP %s", r.IP, once.IP)
-			}
-		}
 	case simrec.StateDisabled, simrec.StateRevoked:
 		for _, c := range []*simrec.Credentials{r.Cert, r.Next} {
 			if c == nil {
@@ -171,13 +168,52 @@ func checkRecord(d auditData, r simrec.Record) []Finding {
 				add(DriftActiveCertOfInactive, fix, c.ID, "record %s; certificate %s is ACTIVE", r.CurrentState(), short(c.ID))
 			}
 		}
-		if d.OnceListed && listed && r.CurrentState() == simrec.StateDisabled && once.Status == onceapi.StatusEnabled && once.IP != "" {
-			add(DriftEnabledNotActive, FixSync, "", "1NCE says Enabled (IP %s); the record is disabled", once.IP)
+	}
+	if p, ok := d.Plan[r.ICCID]; ok {
+		out = append(out, planFindings(p, &r)...)
+	}
+	return out
+}
+
+// planFindings are the disagreements with 1NCE sim-poller's rules found
+// for one SIM (rec nil: it has no record): what a sync would change, and
+// what the rules skip.
+func planFindings(p events.SIMOutcome, rec *simrec.Record) []Finding {
+	f := Finding{ICCID: p.ICCID, Thing: p.ICCID, Fix: FixSync}
+	state := "no record"
+	if rec != nil {
+		f.Thing, state = thingOf(*rec), "the record is "+string(rec.CurrentState())
+	}
+	var out []Finding
+	switch {
+	case p.Outcome == string(events.KindCreate):
+		f.Kind, f.Detail = DriftEnabledNotActive, fmt.Sprintf("1NCE says Enabled (IP %s); %s", p.IP, state)
+		out = append(out, f)
+	case p.Outcome == string(events.KindUpdate) && rec != nil:
+		f.Kind, f.Detail = DriftIPDiffers, fmt.Sprintf("record IP %s, 1NCE IP %s", rec.IP, p.IP)
+		out = append(out, f)
+	case p.Outcome == string(events.KindDisable) && p.Problem == simrec.ProblemIPConflict:
+		f.Kind, f.Detail = DriftIPConflict, fmt.Sprintf("1NCE lists IP %s also for %s: neither gets credentials; sync takes this one's access away (and correct it in 1NCE)",
+			p.IP, strings.Join(p.Claimants, ", "))
+		out = append(out, f)
+	case p.Outcome == string(events.KindDisable) && p.Found:
+		f.Kind, f.Detail = DriftActiveNotEnabled, "active here; 1NCE says "+dash(p.Status)
+		out = append(out, f)
+	case p.Outcome == string(events.KindDisable):
+		f.Kind, f.Detail = DriftActiveNotEnabled, "active here; the 1NCE account does not hold the SIM"
+		out = append(out, f)
+	case p.Outcome == events.OutcomeSkipped:
+		f.Fix = FixNone
+		switch p.Problem {
+		case simrec.ProblemIPConflict:
+			f.Kind, f.Detail = DriftIPConflict, fmt.Sprintf("1NCE lists IP %s also for %s: correct it in 1NCE (neither gets credentials meanwhile)",
+				p.IP, strings.Join(p.Claimants, ", "))
+		case simrec.ProblemInvalidIP, simrec.ProblemNoIP:
+			f.Kind, f.Detail = DriftInvalidIPInOnce, p.Reason+"; sim-poller skips the SIM ("+state+", kept as it is): correct it in 1NCE"
+		default:
+			f.Kind, f.Detail = DriftInvalidInOnce, dash(p.Reason)+" ("+p.Problem+"): correct it in 1NCE"
 		}
-	case simrec.StatePending:
-		if d.OnceListed && listed && once.Status == onceapi.StatusEnabled && once.IP != "" {
-			add(DriftEnabledNotActive, FixSync, "", "1NCE says Enabled (IP %s); the record is pending and no command is at work", once.IP)
-		}
+		out = append(out, f)
 	}
 	return out
 }
@@ -216,22 +252,6 @@ func checkIPs(d auditData, activeByIP map[string][]string) []Finding {
 				Detail: fmt.Sprintf("active records share IP %s: %s", ip, strings.Join(ids, ", "))})
 		}
 	}
-	onceByIP := map[string][]string{}
-	for id, s := range d.Once {
-		if s.Status == onceapi.StatusEnabled && s.IP != "" {
-			onceByIP[s.IP] = append(onceByIP[s.IP], id)
-		}
-	}
-	for ip, ids := range onceByIP {
-		if len(ids) < 2 {
-			continue
-		}
-		sort.Strings(ids)
-		for _, id := range ids {
-			out = append(out, Finding{Kind: DriftIPConflict, ICCID: id, Fix: FixNone,
-				Detail: fmt.Sprintf("1NCE lists IP %s for %s: correct it in 1NCE (neither gets credentials meanwhile)", ip, strings.Join(ids, ", "))})
-		}
-	}
 	return out
 }
 
@@ -246,7 +266,7 @@ func checkThings(d auditData) []Finding {
 			continue // a Thing outside the environment's group is not provably this environment's
 		}
 		f := Finding{Kind: DriftThingWithoutRecord, ICCID: name, Thing: name}
-		if s, ok := d.Once[name]; ok && s.Status == onceapi.StatusEnabled && s.IP != "" {
+		if p, ok := d.Plan[name]; ok && p.Outcome == string(events.KindCreate) {
 			f.Fix, f.Detail = FixSync, "managed Thing in the environment's group without a record; 1NCE has the SIM Enabled"
 		} else {
 			f.Detail = "managed Thing in the environment's group without a record; the SIM is not enabled in 1NCE: remove it (make teardown-like) or enable the SIM"
@@ -279,13 +299,14 @@ func checkCerts(d auditData, named map[string]bool) []Finding {
 	return out
 }
 
+// checkOnce lists what sim-poller's rules say about SIMs without a record.
 func checkOnce(d auditData) []Finding {
 	var out []Finding
-	for id, s := range d.Once {
-		if _, ok := d.Records[id]; ok || s.Status != onceapi.StatusEnabled || s.IP == "" {
+	for id, p := range d.Plan {
+		if _, ok := d.Records[id]; ok {
 			continue
 		}
-		out = append(out, Finding{Kind: DriftEnabledNotActive, ICCID: id, Fix: FixSync, Detail: fmt.Sprintf("1NCE says Enabled (IP %s); no record", s.IP)})
+		out = append(out, planFindings(p, nil)...)
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package opscli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -14,10 +15,9 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/iotca"
 	"github.com/simbridge/simbridge/libs/iotcore"
-	"github.com/simbridge/simbridge/libs/onceapi"
-	"github.com/simbridge/simbridge/libs/simip"
 	"github.com/simbridge/simbridge/libs/simrec"
 )
 
@@ -29,7 +29,7 @@ const auditWorkers = 16
 // (the 1NCE listing, the table scan, Things, the policy's targets, the CA's
 // and the account's certificates), then the per-SIM attachment lookups.
 func (s *session) collect(ctx context.Context, skipOnce bool) (auditData, []string, error) {
-	d := auditData{Now: s.now(), Once: map[string]onceSIM{}, Records: map[string]simrec.Record{}, Things: map[string]bool{},
+	d := auditData{Now: s.now(), Plan: map[string]events.SIMOutcome{}, Records: map[string]simrec.Record{}, Things: map[string]bool{},
 		Unmanaged: map[string]bool{}, Certs: map[string]*certInfo{}, Attached: map[string]bool{}}
 	var notes []string
 	var mu sync.Mutex
@@ -46,14 +46,17 @@ func (s *session) collect(ctx context.Context, skipOnce bool) (auditData, []stri
 	g, gctx := errgroup.WithContext(ctx)
 	if !skipOnce {
 		g.Go(func() error {
-			ok, err := s.listOnce(gctx, d.Once, count)
-			if err != nil && !errors.Is(err, errNoOnceCredentials) {
+			plan, err := s.planOnce(gctx)
+			if err != nil {
 				return err
 			}
-			if err != nil {
-				note("1NCE not compared: %v", err)
+			d.OnceListed, d.OnceTotal = plan.Complete, plan.Listed
+			for _, o := range plan.PlannedSIMs {
+				d.Plan[o.ICCID] = o
 			}
-			d.OnceListed = ok
+			for _, n := range plan.notes() {
+				note("%s", n)
+			}
 			return nil
 		})
 	}
@@ -93,29 +96,61 @@ func (s *session) collect(ctx context.Context, skipOnce bool) (auditData, []stri
 	return d, notes, nil
 }
 
-// listOnce reads the whole 1NCE listing; false when it could not be read
-// completely (then no 1NCE-based finding is made: a partial listing must
-// never make SIMs look gone).
-func (s *session) listOnce(ctx context.Context, out map[string]onceSIM, count func(int)) (bool, error) {
-	c, err := s.onceClient(ctx)
-	if err != nil {
-		return false, err
+// fullPlan is the part of a full dry run's summary (sim-poller's Plan) the
+// audit reads.
+type fullPlan struct {
+	Complete       bool                `json:"listing_complete"`
+	Listed         int                 `json:"listed"`
+	PlannedSIMs    []events.SIMOutcome `json:"planned_sims"`
+	PlannedOmitted int                 `json:"planned_omitted"`
+	Drift          int                 `json:"drift"`
+	DriftExamples  []string            `json:"drift_examples"`
+	Unconfirmed    int                 `json:"unconfirmed"`
+	Problems       map[string]int      `json:"problems"`
+	Error          string              `json:"error"`
+}
+
+func (p fullPlan) notes() []string {
+	var out []string
+	if !p.Complete {
+		out = append(out, "the 1NCE listing was incomplete ("+dash(p.Error)+"): SIMs missing from it are not judged")
 	}
-	_, err = c.ListSIMs(ctx, func(page []onceapi.SIM) error {
-		for _, sim := range page {
-			ip, nerr := simip.Normalize(sim.IPAddress)
-			if nerr != nil {
-				ip = ""
-			}
-			out[sim.ICCID] = onceSIM{Status: sim.Status, IP: ip}
-		}
-		count(len(page))
-		return nil
-	})
-	if err != nil {
-		return false, fmt.Errorf("1NCE listing: %w", err)
+	if p.PlannedOmitted > 0 {
+		out = append(out, fmt.Sprintf("%d more 1NCE disagreements than listed here (the answer lists %d)", p.PlannedOmitted, events.MaxLookupICCIDs))
 	}
-	return true, nil
+	if p.Drift > 0 {
+		out = append(out, fmt.Sprintf("%d active SIMs were missing from the listing but 1NCE still has them Enabled (listing drift; kept), e.g. %v", p.Drift, p.DriftExamples))
+	}
+	if p.Unconfirmed > 0 {
+		out = append(out, fmt.Sprintf("%d active SIMs missing from the listing could not be confirmed gone (kept)", p.Unconfirmed))
+	}
+	if n := p.Problems["no_ip"]; n > 0 {
+		out = append(out, fmt.Sprintf("%d SIMs are enabled in 1NCE without an IP (not attached yet): not managed until they have one", n))
+	}
+	return out
+}
+
+// planOnce asks sim-poller for a full sync's dry run: its listing of the
+// account, judged by its rules against the table, with nothing published.
+// This is how the audit compares with 1NCE without a 1NCE credential, in
+// sim-poller's rate limit and never at the same time as a full sync.
+func (s *session) planOnce(ctx context.Context) (fullPlan, error) {
+	id, err := s.requestSync(ctx, nil, false, true)
+	if err != nil {
+		return fullPlan{}, err
+	}
+	res, err := s.awaitSync(ctx, id, 0)
+	if err != nil {
+		return fullPlan{}, fmt.Errorf("1NCE comparison (--skip-1nce leaves it out): %w", err)
+	}
+	var p fullPlan
+	if err := json.Unmarshal(res.Summary, &p); err != nil {
+		return p, fmt.Errorf("sim-poller's plan %s: %w", id, err)
+	}
+	if res.Status != "done" && p.Listed == 0 {
+		return p, fmt.Errorf("sim-poller could not list 1NCE for the audit (request %s): %s", id, dash(p.Error))
+	}
+	return p, nil
 }
 
 func (s *session) listManagedThings(ctx context.Context, out map[string]bool, count func(int)) error {

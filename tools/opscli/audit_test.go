@@ -119,8 +119,23 @@ func TestAuditFindsAndFixesDrift(t *testing.T) {
 	table := e.run("audit").want(t, opscli.ExitAttention).stdout
 	containsAll(t, table, "KIND", "record-without-thing", "human", "disagreement(s):", "audit --fix would repair")
 
+	// the repair is capped like sim-poller's mass-disable guard, and can be
+	// previewed; neither changes anything
+	capped := e.run("audit", "--fix", "--max-changes", "3", "--yes").want(t, opscli.ExitError)
+	containsAll(t, capped.stderr, "would change 10 SIMs, more than the cap of 3", "--force")
+	var plan opscli.Plan
+	e.run("-o", "json", "audit", "--fix", "--dry-run").want(t, opscli.ExitOK).json(t, &plan)
+	if !plan.DryRun || len(plan.Steps) != 10 {
+		t.Fatalf("dry run of the repair: %+v", plan)
+	}
+	var unchanged opscli.AuditReport
+	e.run("-o", "json", "audit").want(t, opscli.ExitAttention).json(t, &unchanged)
+	if len(unchanged.Findings) != len(rep.Findings) {
+		t.Fatalf("a refused or previewed repair changed something: %d findings, were %d", len(unchanged.Findings), len(rep.Findings))
+	}
+
 	var fixed opscli.AuditReport
-	e.run("-o", "json", "audit", "--fix", "--timeout", "90s").want(t, opscli.ExitAttention).json(t, &fixed)
+	e.run("-o", "json", "audit", "--fix", "--yes", "--timeout", "3m").want(t, opscli.ExitAttention).json(t, &fixed)
 	fixes := map[string]string{}
 	for _, f := range fixed.Fixes {
 		for _, id := range f.ICCIDs {
@@ -134,7 +149,19 @@ func TestAuditFindsAndFixesDrift(t *testing.T) {
 			t.Errorf("fix of %s: %q, want %q (all: %+v)", id, fixes[id], want, fixed.Fixes)
 		}
 	}
-	// sim-poller's commands (disable 7, move 8, create 9 and 10) finish
+	// SIM 2, now revoked, last saw 1NCE disable it and 1NCE enables it: by
+	// the full sync's rules it is to be enabled again (a fresh
+	// certificate). A second repair, narrowed to it, sends that sync.
+	testkit.Eventually(t, 60*time.Second, "SIM 2 revoked, to be enabled again by the rules", func() error {
+		var after opscli.AuditReport
+		e.run("-o", "json", "audit", "--iccid", e.iccid(2)).json(t, &after)
+		if len(after.Findings) != 1 || after.Findings[0].Kind != opscli.DriftEnabledNotActive {
+			return errorf("findings of SIM 2: %+v", after.Findings)
+		}
+		return nil
+	})
+	e.run("audit", "--fix", "--yes", "--iccid", e.iccid(2), "--kind", opscli.DriftEnabledNotActive).want(t, opscli.ExitOK)
+	// sim-poller's commands (disable 7, move 8, create 2, 9 and 10) finish
 	// after the sync request's result: audit until only the orphan is left
 	testkit.Eventually(t, 60*time.Second, "only the orphan left", func() error {
 		var after opscli.AuditReport

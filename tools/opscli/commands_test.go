@@ -3,8 +3,10 @@ package opscli_test
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
@@ -22,11 +24,12 @@ func TestSIMLifecycleThroughTheServices(t *testing.T) {
 	e := newEnv(t, bootstrap.Options{}, 3)
 	e.start("provisioner")
 	e.start("deactivator")
+	e.startPoller()
 	a, b := e.iccid(1), e.iccid(2)
 
 	// enable a SIM without record: a create with the IP from 1NCE
 	var out opscli.CommandOutcome
-	e.run("-o", "json", "enable", a).want(t, opscli.ExitOK).json(t, &out)
+	e.run("-o", "json", "enable", "--yes", a).want(t, opscli.ExitOK).json(t, &out)
 	if out.Outcome != "done" || out.State != "active" || out.CertificateID == "" || out.CommandID == "" || !strings.Contains(out.RequestedBy, "arn:") {
 		t.Fatalf("enable: %+v", out)
 	}
@@ -35,6 +38,19 @@ func TestSIMLifecycleThroughTheServices(t *testing.T) {
 	}
 	e.run("enable", a).want(t, opscli.ExitOK) // active already: nothing sent
 	e.provision(b)
+
+	t.Run("JSON a script can trust", func(t *testing.T) {
+		for _, args := range [][]string{{"status", a}, {"list"}, {"export"}, {"failures"}, {"audit", "--skip-1nce"}, {"context"},
+			{"revoke", a, "--dry-run"}, {"ca", "show"}} {
+			r := e.run(append([]string{"-o", "json"}, args...)...)
+			if !json.Valid([]byte(r.stdout)) {
+				t.Errorf("%v: not JSON: %s", args, r)
+			}
+			if strings.Contains(r.stdout, "null") || strings.Contains(r.stdout, " ago") {
+				t.Errorf("%v: null or a relative time in JSON:\n%s", args, r.stdout)
+			}
+		}
+	})
 
 	t.Run("status", func(t *testing.T) {
 		r := e.run("status", a).want(t, opscli.ExitOK)
@@ -83,15 +99,33 @@ func TestSIMLifecycleThroughTheServices(t *testing.T) {
 			t.Fatalf("export (%v):\n%s", err, exp)
 		}
 		e.run("-o", "json", "export").want(t, opscli.ExitOK).json(t, &rows)
-		if len(rows) != 2 || rows[0].CertificateID == "" {
+		if len(rows) != 2 || rows[0].CertificateID == "" || rows[0].IssuedAt == nil || rows[0].IssuedAt.IsZero() {
 			t.Fatalf("export json: %+v", rows)
+		}
+		// CSV for scripts: full ids and RFC 3339 times, in list and export
+		for _, out := range []string{exp, csvOut} {
+			recs, _ := csv.NewReader(strings.NewReader(out)).ReadAll()
+			col := map[string]int{}
+			for i, name := range recs[0] {
+				col[name] = i
+			}
+			for _, row := range recs[1:] {
+				if len(row[col["certificate_id"]]) != 64 {
+					t.Errorf("certificate id %q cut short:\n%s", row[col["certificate_id"]], out)
+				}
+				for _, c := range []string{"issued_at", "created_at", "updated_at"} {
+					if _, err := time.Parse(time.RFC3339, row[col[c]]); err != nil {
+						t.Errorf("%s %q is not RFC 3339: %v", c, row[col[c]], err)
+					}
+				}
+			}
 		}
 	})
 
 	old := e.record(a).CertificateID()
 	t.Run("reissue", func(t *testing.T) {
 		var out opscli.CommandOutcome
-		e.run("-o", "json", "reissue", a, "--reason", "test").want(t, opscli.ExitOK).json(t, &out)
+		e.run("-o", "json", "reissue", a, "--reason", "test", "--yes").want(t, opscli.ExitOK).json(t, &out)
 		if out.Outcome != "done" || out.CertificateID == old || out.State != "active" {
 			t.Fatalf("reissue: %+v", out)
 		}
@@ -105,7 +139,7 @@ func TestSIMLifecycleThroughTheServices(t *testing.T) {
 
 	t.Run("revoke", func(t *testing.T) {
 		cur := e.record(a).CertificateID()
-		r := e.run("revoke", a).want(t, opscli.ExitOK)
+		r := e.run("revoke", a, "--yes").want(t, opscli.ExitOK)
 		containsAll(t, r.stdout, "revoke "+a+": done", "state revoked")
 		if st := certStatus(t, e, cur); st != "REVOKED" {
 			t.Errorf("revoked SIM's certificate is %s", st)
@@ -124,7 +158,7 @@ func TestSIMLifecycleThroughTheServices(t *testing.T) {
 	t.Run("enable a revoked SIM", func(t *testing.T) {
 		revoked := e.record(a).CertificateID()
 		var out opscli.CommandOutcome
-		e.run("-o", "json", "enable", a).want(t, opscli.ExitOK).json(t, &out)
+		e.run("-o", "json", "enable", a, "--yes").want(t, opscli.ExitOK).json(t, &out)
 		if out.Outcome != "done" || out.State != "active" || out.CertificateID == revoked {
 			t.Fatalf("enable after revoke: %+v", out)
 		}

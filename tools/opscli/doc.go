@@ -8,6 +8,10 @@
 // command on the provisioner's or deactivator's queue (or a sync request to
 // sim-poller), computed against the record's current version like any other
 // command, so the services stay the only writers and their invariants hold.
+// adopt (adopt*.go), the way in from 1NCE's reference system, is the one
+// exception: it creates records, conditionally, for certificates that
+// already exist in IoT Core, and leaves every later change of state to the
+// services through a sync request.
 // Reads go straight to the table, IoT Core, SQS and the 1NCE API.
 //
 // Exit codes (ExitOK … ExitTimeout) mean the same in every command:

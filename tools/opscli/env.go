@@ -3,7 +3,6 @@ package opscli
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,19 +12,16 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/simbridge/simbridge/libs/awsx"
-	"github.com/simbridge/simbridge/libs/config"
-	"github.com/simbridge/simbridge/libs/onceapi"
-	"github.com/simbridge/simbridge/libs/secrets"
+	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/simstore"
 	"github.com/simbridge/simbridge/libs/testkit/bootstrap"
 )
@@ -35,19 +31,26 @@ type Options struct {
 	Prefix      string
 	Env         string
 	EnvDir      string
+	Region      string
 	EndpointURL string
 	Output      string
 	Progress    string
-	// OnceURL and OnceUser reach the 1NCE Management API; the password
-	// comes from OncePasswordFile, SIMBRIDGE_ONCE_PASSWORD, or the
-	// environment's secret <prefix>/once-password.
-	OnceURL          string
-	OnceUser         string
-	OncePasswordFile string
-	oncePassword     config.Secret
+	// Timeout is --timeout: the whole command's deadline (0: the command's
+	// default).
+	Timeout time.Duration
 	// IoTRateLimits are client-side requests per second per IoT read
 	// operation (the account's default quotas; the audit stays within them).
 	IoTRateLimits map[string]float64
+
+	// envFile is the environment file --env read; regionFrom says where
+	// the region came from (for `context`).
+	envFile    string
+	regionFrom string
+	in         io.Reader
+	inTerminal bool
+	getenv     func(string) string
+	deadline   time.Duration
+	cancel     context.CancelFunc
 }
 
 // DefaultIoTRateLimits are AWS IoT Core's default per-account quotas
@@ -70,7 +73,7 @@ var DefaultIoTRateLimits = map[string]float64{
 }
 
 // session is one command's connection to an environment: its names, the
-// AWS clients and, on demand, the 1NCE client and the caller's identity.
+// AWS clients and the caller's identity.
 type session struct {
 	opts   *Options
 	names  bootstrap.Names
@@ -89,24 +92,30 @@ type session struct {
 	whoOnce sync.Once
 	who     string
 	whoErr  error
+	// queues caches queue URLs by name.
+	queues sync.Map
+	// onceAnswers are sim-poller's answers about SIMs asked about at once
+	// (a bulk enable), read-only once set.
+	onceAnswers map[string]events.SIMOutcome
 }
 
-// resolvePrefix applies --env: the prefix (and 1NCE user and URL, unless
-// given) from deployments/environments/<env>.env.
+// resolvePrefix applies --env: the prefix and the region from the
+// environment's file.
 func (o *Options) resolvePrefix() error {
 	if o.Env != "" {
-		params, err := readEnvFile(o.EnvDir, o.Env)
+		params, path, err := readEnvFile(o.EnvDir, o.Env)
 		if err != nil {
 			return err
 		}
+		o.envFile = path
 		if o.Prefix == "" {
 			o.Prefix = params["Prefix"]
 		}
-		if o.OnceUser == "" {
-			o.OnceUser = params["OnceUsername"]
+		if o.Prefix == "" {
+			return usageError("--env %s: %s sets no Prefix", o.Env, path)
 		}
-		if o.OnceURL == "" {
-			o.OnceURL = params["OnceApiUrl"]
+		if r := params["AWS_REGION"]; r != "" && o.Region == "" {
+			o.Region, o.regionFrom = r, path
 		}
 	}
 	if o.Prefix == "" {
@@ -115,35 +124,71 @@ func (o *Options) resolvePrefix() error {
 	return nil
 }
 
-// readEnvFile reads Key=Value lines of an environment's parameter file.
-func readEnvFile(dir, env string) (map[string]string, error) {
+// readEnvFile reads the Key=Value lines of an environment's file and
+// returns them with the file's path.
+func readEnvFile(dir, env string) (map[string]string, string, error) {
+	if strings.ContainsAny(env, `/\`) || env == "." || env == ".." {
+		return nil, "", usageError("--env %q: an environment name, not a path (use --env-dir for the folder)", env)
+	}
+	dirs := []string{dir}
 	if dir == "" {
-		dir = findEnvDir()
+		dirs = envDirs()
 	}
-	path := filepath.Join(dir, env+".env")
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, usageError("--env %s: %v (pass --prefix, or --env-dir with the environments' files)", env, err)
-	}
-	defer f.Close()
-	params := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
+	var tried []string
+	for _, d := range dirs {
+		path := filepath.Join(d, env+".env")
+		f, err := os.Open(path)
+		if os.IsNotExist(err) {
+			tried = append(tried, path)
 			continue
 		}
-		if k, v, ok := strings.Cut(line, "="); ok {
-			params[k] = v
+		if err != nil {
+			return nil, "", usageError("--env %s: %v", env, err)
 		}
+		defer f.Close()
+		params := map[string]string{}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if k, v, ok := strings.Cut(line, "="); ok {
+				params[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+		}
+		return params, path, sc.Err()
 	}
-	return params, sc.Err()
+	return nil, "", usageError("--env %s: no environment file; looked for %s (pass --prefix, or --env-dir / SIMBRIDGE_ENV_DIR with the environments' files)",
+		env, strings.Join(tried, ", "))
 }
 
-// findEnvDir is deployments/environments of the repository around the
-// working directory, if any.
-func findEnvDir() string {
-	dir, _ := os.Getwd()
+// envDirs are the folders --env looks in, in order: deployments/environments
+// of the repository around the working directory, then of the repository
+// around the simbridge binary (bin/simbridge of a checkout), then the
+// user's configuration folder (~/.config/simbridge/environments).
+func envDirs() []string {
+	var out []string
+	if wd, err := os.Getwd(); err == nil {
+		if d := repoEnvDir(wd); d != "" {
+			out = append(out, d)
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		if exe, err = filepath.EvalSymlinks(exe); err == nil {
+			if d := repoEnvDir(filepath.Dir(exe)); d != "" && (len(out) == 0 || out[0] != d) {
+				out = append(out, d)
+			}
+		}
+	}
+	if cfg, err := os.UserConfigDir(); err == nil {
+		out = append(out, filepath.Join(cfg, "simbridge", "environments"))
+	}
+	return out
+}
+
+// repoEnvDir is deployments/environments of the repository holding dir.
+func repoEnvDir(dir string) string {
 	for dir != "" {
 		cand := filepath.Join(dir, "deployments", "environments")
 		if st, err := os.Stat(cand); err == nil && st.IsDir() {
@@ -155,12 +200,27 @@ func findEnvDir() string {
 		}
 		dir = parent
 	}
-	return filepath.Join("deployments", "environments")
+	return ""
 }
 
-// connect loads the AWS configuration (the standard credential chain,
-// AWS_REGION, AWS_ENDPOINT_URL or --endpoint-url) and builds the clients.
+// connect loads the AWS configuration and builds the clients, then checks
+// that the environment exists where they point (environment.go).
 func connect(ctx context.Context, o *Options, out, errOut io.Writer) (*session, error) {
+	s, err := dial(ctx, o, out, errOut)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkEnvironment(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// dial loads the AWS configuration (the standard credential chain,
+// --region, the environment file's AWS_REGION, AWS_ENDPOINT_URL or
+// --endpoint-url, the fail-fast transport of netfail.go) and builds the
+// clients, without checking the environment.
+func dial(ctx context.Context, o *Options, out, errOut io.Writer) (*session, error) {
 	if err := o.resolvePrefix(); err != nil {
 		return nil, err
 	}
@@ -168,13 +228,25 @@ func connect(ctx context.Context, o *Options, out, errOut io.Writer) (*session, 
 	if limits == nil {
 		limits = DefaultIoTRateLimits
 	}
-	loadOpts := []func(*awsconfig.LoadOptions) error{awsx.WithRetry(aws.RetryModeStandard, 10), awsx.WithRateLimits(limits)}
+	loadOpts := clientOptions(limits)
+	if o.Region != "" {
+		loadOpts = append(loadOpts, awsconfig.WithRegion(o.Region))
+		if o.regionFrom == "" {
+			o.regionFrom = "--region"
+		}
+		if env := o.getenv("AWS_REGION"); o.regionFrom != "--region" && env != "" && env != o.Region {
+			fmt.Fprintf(errOut, "note: region %s from %s, not AWS_REGION=%s (--region overrides)\n", o.Region, o.regionFrom, env)
+		}
+	}
 	if o.EndpointURL != "" {
 		loadOpts = append(loadOpts, awsconfig.WithBaseEndpoint(o.EndpointURL))
 	}
-	cfg, err := awsx.Load(ctx, loadOpts...)
+	cfg, err := loadConfig(ctx, loadOpts...)
 	if err != nil {
 		return nil, err
+	}
+	if o.regionFrom == "" {
+		o.regionFrom = "AWS_REGION or the profile"
 	}
 	s := &session{opts: o, names: bootstrap.Names{Prefix: o.Prefix}, out: out, errOut: errOut, now: time.Now, cfg: cfg,
 		ddb: dynamodb.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg), iot: iot.NewFromConfig(cfg),
@@ -197,30 +269,40 @@ func (s *session) identity(ctx context.Context) (string, error) {
 	return s.who, s.whoErr
 }
 
-// errNoOnceCredentials means the 1NCE API cannot be asked; commands that
-// only consult it say so and go on.
-var errNoOnceCredentials = errors.New("no 1NCE credentials")
-
-// onceClient returns a 1NCE API client with the environment's credentials.
-func (s *session) onceClient(ctx context.Context) (*onceapi.Client, error) {
-	o := s.opts
-	if o.OnceUser == "" {
-		return nil, fmt.Errorf("%w: no user (--once-user or SIMBRIDGE_ONCE_USERNAME)", errNoOnceCredentials)
-	}
-	src := secrets.Source{File: o.OncePasswordFile, Value: o.oncePassword}
-	if src.File == "" && !src.Value.IsSet() {
-		src.SecretID = s.names.Prefix + "/once-password"
-	}
-	if src.File != "" && src.Value.IsSet() {
-		src.Value = ""
-	}
-	password, err := src.Resolve(ctx, secretsmanager.NewFromConfig(s.cfg))
+// account is the caller's account and partition.
+func (s *session) account(ctx context.Context) (arn.ARN, error) {
+	who, err := s.identity(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errNoOnceCredentials, err)
+		return arn.ARN{}, err
 	}
-	url := o.OnceURL
-	if url == "" {
-		url = onceapi.DefaultBaseURL
+	id, err := arn.Parse(who)
+	if err != nil {
+		return arn.ARN{}, fmt.Errorf("caller ARN %q: %w", who, err)
 	}
-	return onceapi.New(onceapi.Config{BaseURL: url, Username: o.OnceUser, Password: password, MaxElapsed: 30 * time.Second})
+	return id, nil
+}
+
+// topicARN is the ARN of the environment's topic name.
+func (s *session) topicARN(ctx context.Context, name string) (string, error) {
+	id, err := s.account(ctx)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("arn:%s:sns:%s:%s:%s", id.Partition, s.cfg.Region, id.AccountID, name), nil
+}
+
+// where names the targeted environment for headers and errors.
+func (s *session) where(ctx context.Context) string {
+	acct := "?"
+	if id, err := s.account(ctx); err == nil {
+		acct = id.AccountID
+	}
+	return fmt.Sprintf("environment %s (account %s, region %s)", s.names.Prefix, acct, s.cfg.Region)
+}
+
+// header prints the targeted environment above a table.
+func (s *session) header(ctx context.Context) {
+	if s.opts.Output == FormatTable {
+		fmt.Fprintln(s.out, s.where(ctx))
+	}
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/simbridge/simbridge/libs/onceapi"
@@ -78,7 +77,13 @@ func (e *env) sim(i int) onceapi.SIM {
 // newEnv makes an environment whose 1NCE account holds SIMs 1 to n.
 func newEnv(t *testing.T, opts bootstrap.Options, n int) *env {
 	t.Helper()
-	endpoint := testkit.MotoEndpoint(t)
+	return newEnvOn(t, testkit.MotoEndpoint(t), opts, n)
+}
+
+// newEnvOn is newEnv in the emulator at endpoint (testkit.OwnMoto: an
+// account of the test's own).
+func newEnvOn(t *testing.T, endpoint string, opts bootstrap.Options, n int) *env {
+	t.Helper()
 	cfg := testkit.AWSConfigFor(t, endpoint)
 	ctx := context.Background()
 	res, err := bootstrap.Ensure(ctx, cfg, bootstrap.Names{Prefix: testkit.Name(t)}, opts)
@@ -87,10 +92,6 @@ func newEnv(t *testing.T, opts bootstrap.Options, n int) *env {
 	}
 	e := &env{t: t, n: envs.Add(1), endpoint: endpoint, cfg: cfg, res: res, store: simstore.NewDynamo(dynamodb.NewFromConfig(cfg), res.Table()),
 		iot: iot.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg), logs: t.TempDir()}
-	if _, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name: aws.String(res.Prefix + "/once-password"), SecretString: aws.String(oncePassword)}); err != nil {
-		t.Fatal(err)
-	}
 	o := oncesim.DefaultOptions(onceUser, oncePassword)
 	o.RateLimit = 0
 	for i := 1; i <= n; i++ {
@@ -116,11 +117,58 @@ func (r result) String() string {
 	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 }
 
-// run runs simbridge against the environment.
+// run runs the simbridge binary against the environment, with no stdin
+// (not a terminal: a change needs --yes or --dry-run).
 func (e *env) run(args ...string) result {
 	e.t.Helper()
-	base := []string{"--prefix", e.res.Prefix, "--endpoint-url", e.endpoint, "--once-url", e.simURL, "--once-user", onceUser, "--progress", "never"}
-	return runCLI(e.t, append(base, args...)...)
+	return e.runWith(runOpts{}, args...)
+}
+
+// runOpts are how a run differs from the default.
+type runOpts struct {
+	stdin string
+	// env adds variables to the binary's environment.
+	env []string
+	// noBase leaves out --prefix and --endpoint-url.
+	noBase bool
+}
+
+func (e *env) runWith(o runOpts, args ...string) result {
+	e.t.Helper()
+	base := []string{"--prefix", e.res.Prefix, "--endpoint-url", e.endpoint, "--progress", "never"}
+	if o.noBase {
+		base = []string{"--progress", "never"}
+	}
+	return runBinary(e.t, o, append(base, args...)...)
+}
+
+// binaryEnv is the environment of every simbridge the tests run: the
+// emulator's fake credentials and region, nothing of the test's own.
+func binaryEnv(extra ...string) []string {
+	return append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "AWS_REGION=" + testkit.Region,
+		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_EC2_METADATA_DISABLED=true"}, extra...)
+}
+
+// runBinary runs the built simbridge (tools/cmd/simbridge) with args.
+func runBinary(t *testing.T, o runOpts, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testkit.Binary(t, "tools/cmd/simbridge"), args...)
+	cmd.Env = binaryEnv(o.env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if o.stdin != "" {
+		cmd.Stdin = strings.NewReader(o.stdin)
+	}
+	start := time.Now()
+	err := cmd.Run()
+	code := cmd.ProcessState.ExitCode()
+	if err != nil && code < 0 {
+		t.Fatalf("simbridge %s: %v", strings.Join(args, " "), err)
+	}
+	t.Logf("simbridge %s: exit %d in %.1fs", strings.Join(args, " "), code, time.Since(start).Seconds())
+	return result{stdout: out.String(), stderr: errOut.String(), code: code}
 }
 
 func runCLI(t *testing.T, args ...string) result {
@@ -227,12 +275,11 @@ func (e *env) record(id string) simrec.Record {
 	return r
 }
 
-// provision enables the SIMs through the command line and the provisioner.
+// provision enables the SIMs through the command line and the provisioner
+// (sim-poller answers the lookups).
 func (e *env) provision(ids ...string) {
 	e.t.Helper()
-	for _, id := range ids {
-		e.run("enable", id).want(e.t, 0)
-	}
+	e.run(append([]string{"enable", "--yes"}, ids...)...).want(e.t, 0)
 }
 
 func containsAll(t *testing.T, text string, parts ...string) {
@@ -247,3 +294,13 @@ func containsAll(t *testing.T, text string, parts ...string) {
 func itoa(n int) string { return fmt.Sprint(n) }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// activeRecord is a SIM's record as the provisioner leaves it (a made-up
+// certificate), for tests that need a record and no provisioner.
+func activeRecord(iccid, ip string) simrec.Record {
+	r := simrec.Record{ICCID: iccid, IP: ip, Status: onceapi.StatusEnabled, ThingName: iccid, LastCommand: "seed",
+		Cert: &simrec.Credentials{ID: strings.Repeat("ab", 32), ARN: "arn:aws:iot:us-east-1:123456789012:cert/" + strings.Repeat("ab", 32),
+			PEM: "-----BEGIN CERTIFICATE-----", KeyCiphertext: []byte{1}, Authority: simrec.AuthorityOwn, IssuedAt: time.Now().UTC()}}
+	r.SetState(simrec.StateActive)
+	return r
+}

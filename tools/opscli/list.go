@@ -139,7 +139,13 @@ printing.`,
 				return err
 			}
 			f.now = s.now()
-			return s.list(cmd.Context(), f, sortBy, desc, o.Output, listColumns, listCells)
+			cols, cells := listColumns, listCells
+			if o.Output == FormatCSV {
+				cols, cells = exportColumns, exportCells // full ids, RFC 3339 times
+			} else if o.Output == FormatTable {
+				s.header(cmd.Context())
+			}
+			return s.list(cmd.Context(), f, sortBy, desc, o.Output, cols, cells)
 		},
 	}
 	cmd.Flags().StringVar(&f.state, "state", "", "only SIMs in this state: active, disabled, pending, revoked, failed (a failure is recorded)")
@@ -147,31 +153,30 @@ printing.`,
 	cmd.Flags().BoolVar(&f.neverFetched, "never-fetched", false, "only active SIMs whose device never fetched its credentials")
 	cmd.Flags().StringVar(&sortBy, "sort", "", "sort by iccid, ip, state, updated, created, fetched or version (default: table order, streamed)")
 	cmd.Flags().BoolVar(&desc, "desc", false, "sort descending")
-	return cmd
+	return withTimeout(cmd, fleetTimeout)
 }
+
+// fleetTimeout is the default deadline of the commands that read the whole
+// table (a million records take minutes).
+const fleetTimeout = time.Hour
 
 var exportColumns = []column{{"iccid", 0}, {"ip", 0}, {"state", 0}, {"once_status", 0}, {"version", 0},
 	{"certificate_id", 0}, {"authority", 0}, {"issued_at", 0}, {"created_at", 0}, {"updated_at", 0},
 	{"last_fetch_at", 0}, {"last_command", 0}, {"failed_step", 0}, {"failure_reason", 0}, {"failed_at", 0}, {"attempts", 0}}
 
 func exportCells(r ListRow) []string {
-	opt := func(t *time.Time) string {
-		if t == nil {
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339)
-	}
+	opt := func(t *time.Time) string { return rfc3339(tOf(t)) }
 	attempts := ""
 	if r.Attempts > 0 {
 		attempts = strconv.Itoa(r.Attempts)
 	}
 	return []string{r.ICCID, r.IP, r.State, r.OnceStatus, strconv.FormatInt(r.Version, 10), r.CertificateID, r.Authority,
-		opt(r.IssuedAt), r.CreatedAt.UTC().Format(time.RFC3339), r.UpdatedAt.UTC().Format(time.RFC3339), opt(r.LastFetchAt),
+		opt(r.IssuedAt), rfc3339(r.CreatedAt), rfc3339(r.UpdatedAt), opt(r.LastFetchAt),
 		r.LastCommand, r.FailedStep, r.FailureReason, opt(r.FailedAt), attempts}
 }
 
 func newExportCommand(o *Options) *cobra.Command {
-	return &cobra.Command{
+	return withTimeout(&cobra.Command{
 		Use:   "export",
 		Short: "The whole fleet as CSV (default) or JSON, for spreadsheets and audits",
 		Long: `export writes every SIM record (without keys or certificates) as CSV with a header
@@ -190,7 +195,7 @@ row, or as a JSON array with -o json, streamed from the table page by page.`,
 			}
 			return s.list(cmd.Context(), listFilter{}, "", false, format, exportColumns, exportCells)
 		},
-	}
+	}, fleetTimeout)
 }
 
 // list streams the matching records to the output, or sorts them first.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -101,7 +102,7 @@ type jsonArrayWriter struct {
 }
 
 func (j *jsonArrayWriter) Row(_ []string, obj any) error {
-	b, err := json.MarshalIndent(obj, "  ", "  ")
+	b, err := json.MarshalIndent(withEmptyLists(obj), "  ", "  ")
 	if err != nil {
 		return err
 	}
@@ -132,11 +133,54 @@ func (c *csvWriter) Close() error {
 	return c.w.Error()
 }
 
-// writeJSON prints one object as indented JSON (-o json of single answers).
+// writeJSON prints one object as indented JSON (-o json of single answers),
+// its empty lists as [] (never null).
 func writeJSON(w io.Writer, obj any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(obj)
+	return enc.Encode(withEmptyLists(obj))
+}
+
+// withEmptyLists returns a copy of v whose nil slices (in its structs,
+// pointers and slices, at any depth) are empty: a script reading -o json
+// gets [] for an empty list, as the schema in docs/operating.md says, and
+// never has to tell null from [].
+func withEmptyLists(v any) any {
+	if v == nil {
+		return v
+	}
+	cp := reflect.New(reflect.TypeOf(v))
+	cp.Elem().Set(reflect.ValueOf(v))
+	fillSlices(cp.Elem())
+	return cp.Elem().Interface()
+}
+
+var rawMessage = reflect.TypeOf(json.RawMessage(nil))
+
+func fillSlices(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			fillSlices(v.Elem())
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if f := v.Field(i); f.CanSet() && v.Type().Field(i).IsExported() {
+				fillSlices(f)
+			}
+		}
+	case reflect.Slice:
+		if v.Type() == rawMessage || v.Type().Elem().Kind() == reflect.Uint8 {
+			return
+		}
+		if v.IsNil() {
+			v.Set(reflect.MakeSlice(v.Type(), 0, 0))
+			return
+		}
+		for i := range v.Len() {
+			fillSlices(v.Index(i))
+		}
+	}
 }
 
 // stamp formats a time for tables: UTC, seconds, "-" when unset.
@@ -147,7 +191,24 @@ func stamp(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05Z")
 }
 
-// ago says how long before now t was, for people ("3m ago"; "never").
+// rfc3339 formats a time for CSV and scripts: UTC, RFC 3339, "" when unset.
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// when is an absolute time in words: its RFC 3339 form, or "never".
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// ago says how long before now t was, for people ("3m ago"; "never"):
+// tables only, never JSON or CSV.
 func ago(t, now time.Time) string {
 	if t.IsZero() {
 		return "never"

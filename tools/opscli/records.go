@@ -4,42 +4,15 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/simrec"
+	"github.com/simbridge/simbridge/libs/simstore"
 )
-
-// row is a SIM record as the table holds it, read without the private key
-// and certificate PEMs. Its fields are simrec.Record's, in order, so a
-// record field added there stops this conversion from compiling until it
-// is added here too (simstore keeps its own item type unexported).
-type row struct {
-	ICCID        string              `dynamodbav:"iccid"`
-	IP           string              `dynamodbav:"ip,omitempty"`
-	Active       bool                `dynamodbav:"active"`
-	State        simrec.State        `dynamodbav:"state,omitempty"`
-	Status       string              `dynamodbav:"status,omitempty"`
-	ThingName    string              `dynamodbav:"thing_name,omitempty"`
-	Cert         *simrec.Credentials `dynamodbav:"cert,omitempty"`
-	Next         *simrec.Credentials `dynamodbav:"next,omitempty"`
-	Retiring     []string            `dynamodbav:"retiring,omitempty"`
-	LastCommand  string              `dynamodbav:"last_command,omitempty"`
-	ClaimedBy    string              `dynamodbav:"claimed_by,omitempty"`
-	ClaimedUntil time.Time           `dynamodbav:"claimed_until,omitempty"`
-	LastFailure  *simrec.Failure     `dynamodbav:"last_failure,omitempty"`
-	LastFetchAt  time.Time           `dynamodbav:"last_fetch_at,omitempty"`
-	CreatedAt    time.Time           `dynamodbav:"created_at"`
-	UpdatedAt    time.Time           `dynamodbav:"updated_at"`
-	Version      int64               `dynamodbav:"version"`
-}
-
-func (r row) record() simrec.Record { return simrec.Record(r) }
 
 // scanAttributes are what listings and the audit read: everything but the
 // PEMs and the sealed keys (a few KB per SIM that no listing shows).
@@ -87,11 +60,11 @@ func scanRecords(ctx context.Context, db dynamodb.ScanAPIClient, table string, o
 			onPage(len(page.Items))
 		}
 		for _, av := range page.Items {
-			var r row
-			if err := attributevalue.UnmarshalMap(av, &r); err != nil {
+			r, err := simstore.DecodeItem(av)
+			if err != nil {
 				return fmt.Errorf("decode record %v: %w", iccidOf(av), err)
 			}
-			if err := fn(r.record()); err != nil {
+			if err := fn(r); err != nil {
 				return err
 			}
 		}

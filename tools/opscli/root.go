@@ -10,10 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/simbridge/simbridge/libs/config"
+	"golang.org/x/term"
 )
 
 // Main runs simbridge with the process's arguments, streams and environment
@@ -21,21 +21,40 @@ import (
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	return Run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	return RunIO(ctx, os.Args[1:], IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv,
+		InTerminal: term.IsTerminal(int(os.Stdin.Fd()))})
 }
 
-// Run runs simbridge with args and returns the exit code; getenv supplies
-// the SIMBRIDGE_* defaults of the global flags.
+// IO is what simbridge reads and writes: its streams, whether stdin is a
+// terminal (where a change asks for confirmation) and its environment (the
+// SIMBRIDGE_* defaults of the global flags).
+type IO struct {
+	In         io.Reader
+	Out, Err   io.Writer
+	Getenv     func(string) string
+	InTerminal bool
+}
+
+// Run runs simbridge with args, no stdin, and returns the exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	root := NewCommand(stdout, stderr, getenv)
+	return RunIO(ctx, args, IO{Out: stdout, Err: stderr, Getenv: getenv})
+}
+
+// RunIO runs simbridge with args and returns the exit code.
+func RunIO(ctx context.Context, args []string, io IO) int {
+	root, o := newRoot(io)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if o.cancel != nil {
+		o.cancel()
+	}
+	err = o.explain(ctx, err)
 	code := exitCode(ctx, err)
 	if err != nil && err.Error() != "" {
-		fmt.Fprintf(stderr, "simbridge: %v\n", err)
+		fmt.Fprintf(io.Err, "simbridge: %v\n", err)
 	}
 	if code == ExitUsage && err != nil {
-		fmt.Fprintln(stderr, "Run 'simbridge --help' for usage.")
+		fmt.Fprintln(io.Err, "Run 'simbridge --help' for usage.")
 	}
 	return code
 }
@@ -46,29 +65,60 @@ the dead-letter queues, syncs, certificate reissue and revocation, and an audit 
 
 It changes nothing itself: every change is a command on the provisioner's or the
 deactivator's queue, or a sync request to sim-poller, computed against the SIM
-record's current version; it then waits for and prints the outcome.
+record's current version; it then waits for and prints the outcome. A change shows
+what it will do and asks on a terminal; --yes confirms for scripts, --dry-run prints
+the planned commands and changes nothing. The one exception is adopt, which takes
+over 1NCE's reference system: it creates the records of certificates that already
+exist, never changing a record that does (a dry run unless --apply).
 
-The environment is named by --prefix (or --env, which reads the prefix from
-deployments/environments/<env>.env). AWS credentials, region and endpoint come from
-the usual chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL for the local emulator).
-The 1NCE password is read from the secret <prefix>/once-password unless
---once-password-file or SIMBRIDGE_ONCE_PASSWORD gives it.
+The environment is named by --prefix, or by --env, which reads its prefix (and
+AWS_REGION, when the file sets it) from <env>.env in the environments folder:
+--env-dir or $SIMBRIDGE_ENV_DIR, else deployments/environments of the repository
+around the working directory or around the simbridge binary, else
+~/.config/simbridge/environments. AWS credentials, region and endpoint come from the
+usual chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL for the local emulator);
+--region overrides. Every command first checks that the environment exists there
+(table, queues, topics) and names the account, region and prefix it found missing.
+'simbridge context' shows what is targeted.
+
+simbridge holds no 1NCE credential: what 1NCE says about a SIM comes from
+sim-poller, asked through its request queue (a dry-run sync request), within
+sim-poller's own 1NCE rate limit.
+
+--timeout is a deadline for the whole command. An unreachable AWS endpoint fails
+within seconds, naming the endpoint.
 
 Exit codes:
   0    done; the answer is the healthy one
-  1    error: a call failed, a command was refused or failed
-  2    usage: unknown command or flag, bad argument
+  1    error: a call failed, a command was refused or failed, a SIM was skipped
+  2    usage: unknown command or flag, bad argument, a change not confirmed
   3    attention: not found, drift found, messages in a dead-letter queue
-  4    timed out waiting for an outcome (the request was sent and may still finish)
+  4    timed out (--timeout; a change that was sent may still finish)
   130  interrupted`
+
+// Default deadlines (--timeout) of the commands that set none of their own.
+const defaultTimeout = 10 * time.Minute
+
+// timeoutAnnotation holds a command's own default deadline.
+const timeoutAnnotation = "simbridge/timeout"
 
 // NewCommand builds the command tree.
 func NewCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
-	o := &Options{}
+	root, _ := newRoot(IO{Out: stdout, Err: stderr, Getenv: getenv})
+	return root
+}
+
+func newRoot(io IO) (*cobra.Command, *Options) {
+	getenv := io.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	o := &Options{in: io.In, inTerminal: io.InTerminal, getenv: getenv}
 	root := &cobra.Command{
 		Use:           "simbridge",
 		Short:         "Operate a simbridge environment: SIM status, fleet, failures, sync, certificates, audit",
 		Long:          rootLong,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          noArgs,
@@ -76,33 +126,38 @@ func NewCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra.Com
 			return cmd.Help()
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return o.validate(cmd, getenv)
+			if err := o.validate(cmd); err != nil {
+				return err
+			}
+			o.startDeadline(cmd)
+			return nil
 		},
 	}
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetVersionTemplate("simbridge {{.Version}}\n")
+	root.SetOut(io.Out)
+	root.SetErr(io.Err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%v", err) })
 	f := root.PersistentFlags()
 	f.StringVar(&o.Prefix, "prefix", getenv("SIMBRIDGE_PREFIX"), "prefix of the environment's resource names ($SIMBRIDGE_PREFIX)")
-	f.StringVar(&o.Env, "env", getenv("SIMBRIDGE_ENV"), "environment name: reads Prefix and OnceUsername from deployments/environments/<env>.env ($SIMBRIDGE_ENV)")
-	f.StringVar(&o.EnvDir, "env-dir", getenv("SIMBRIDGE_ENV_DIR"), "folder of the environments' .env files (default: the repository's)")
+	f.StringVar(&o.Env, "env", getenv("SIMBRIDGE_ENV"), "environment name: reads Prefix (and AWS_REGION) from <env>.env in the environments folder ($SIMBRIDGE_ENV)")
+	f.StringVar(&o.EnvDir, "env-dir", getenv("SIMBRIDGE_ENV_DIR"), "folder of the environments' .env files ($SIMBRIDGE_ENV_DIR; default: see --help)")
+	f.StringVar(&o.Region, "region", "", "AWS region (default: the environment file's AWS_REGION, else AWS_REGION or the profile's)")
 	f.StringVar(&o.EndpointURL, "endpoint-url", "", "AWS endpoint for every service (the local emulator); AWS_ENDPOINT_URL works too")
 	f.StringVarP(&o.Output, "output", "o", envOr(getenv, "SIMBRIDGE_OUTPUT", FormatTable), "output format: table, json or csv (csv for listings)")
 	f.StringVar(&o.Progress, "progress", ProgressAuto, "progress bars on stderr: auto (on a terminal), always, never")
-	f.StringVar(&o.OnceURL, "once-url", getenv("SIMBRIDGE_ONCE_URL"), "1NCE Management API base URL ($SIMBRIDGE_ONCE_URL; default api.1nce.com)")
-	f.StringVar(&o.OnceUser, "once-user", getenv("SIMBRIDGE_ONCE_USERNAME"), "1NCE API user ($SIMBRIDGE_ONCE_USERNAME)")
-	f.StringVar(&o.OncePasswordFile, "once-password-file", getenv("SIMBRIDGE_ONCE_PASSWORD_FILE"), "file holding the 1NCE API password (default: secret <prefix>/once-password)")
+	f.DurationVar(&o.Timeout, "timeout", 0, "deadline for the whole command (default: 2m for reissue, revoke and enable, 35m for sync, 30m for audit, 1h for list and export, 10m otherwise)")
 	f.String("iot-rate-limits", "", "client-side requests/s per IoT read operation, e.g. ListThingPrincipals=20 (default: AWS's default quotas)")
 	root.AddCommand(
-		newStatusCommand(o), newListCommand(o), newExportCommand(o), newFailuresCommand(o), newSyncCommand(o),
+		newContextCommand(o), newStatusCommand(o), newListCommand(o), newExportCommand(o), newFailuresCommand(o), newSyncCommand(o),
 		newCommandCommand(o, kindReissue), newCommandCommand(o, kindRevoke), newCommandCommand(o, kindEnable),
-		newAuditCommand(o), newCACommand(o),
+		newAuditCommand(o), newCACommand(o), newAdoptCommand(o),
 	)
-	return root
+	registerCompletions(root)
+	return root, o
 }
 
 // validate checks the global flags before any command runs.
-func (o *Options) validate(cmd *cobra.Command, getenv func(string) string) error {
+func (o *Options) validate(cmd *cobra.Command) error {
 	switch o.Output {
 	case FormatTable, FormatJSON, FormatCSV:
 	default:
@@ -113,8 +168,8 @@ func (o *Options) validate(cmd *cobra.Command, getenv func(string) string) error
 	default:
 		return usageError("--progress %q: want auto, always or never", o.Progress)
 	}
-	if v := getenv("SIMBRIDGE_ONCE_PASSWORD"); v != "" {
-		o.oncePassword = config.Secret(v)
+	if o.Timeout < 0 {
+		return usageError("--timeout %v: want a positive duration", o.Timeout)
 	}
 	limits, err := cmd.Flags().GetString("iot-rate-limits")
 	if err != nil {
@@ -128,10 +183,63 @@ func (o *Options) validate(cmd *cobra.Command, getenv func(string) string) error
 	return nil
 }
 
+// startDeadline gives the command its deadline: --timeout, else the
+// command's own default.
+func (o *Options) startDeadline(cmd *cobra.Command) {
+	d := o.Timeout
+	if d == 0 {
+		d = defaultTimeout
+		for c := cmd; c != nil; c = c.Parent() {
+			if v, ok := c.Annotations[timeoutAnnotation]; ok {
+				d, _ = time.ParseDuration(v)
+				break
+			}
+		}
+	}
+	o.deadline = d
+	ctx, cancel := context.WithTimeoutCause(cmd.Context(), d, errDeadline)
+	o.cancel = cancel
+	cmd.SetContext(ctx)
+}
+
+// withTimeout sets a command's own default deadline.
+func withTimeout(cmd *cobra.Command, d time.Duration) *cobra.Command {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[timeoutAnnotation] = d.String()
+	return cmd
+}
+
+// errDeadline is the cause of a command's context ending at --timeout.
+var errDeadline = errors.New("deadline reached")
+
+// explain turns what ended a command into what the operator should read:
+// an unreachable endpoint named as the aws command line names it, a
+// deadline with the --timeout it came from.
+func (o *Options) explain(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if msg, ok := connectFailure(err); ok {
+		return errors.New(msg)
+	}
+	var ee *exitError
+	if errors.Is(err, errDeadline) || (errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && !errors.As(err, &ee)) {
+		return timedOut("the command's deadline (--timeout %v) passed: %v", o.deadline, err)
+	}
+	return err
+}
+
 // parseRateLimits reads "Op=N,Op=N" over the defaults.
 func parseRateLimits(s string) (map[string]float64, error) {
+	return overlayRates(DefaultIoTRateLimits, s)
+}
+
+// overlayRates reads "Op=N,Op=N" (requests per second) over base.
+func overlayRates(base map[string]float64, s string) (map[string]float64, error) {
 	out := map[string]float64{}
-	for k, v := range DefaultIoTRateLimits {
+	for k, v := range base {
 		out[k] = v
 	}
 	for _, kv := range strings.Split(s, ",") {

@@ -16,8 +16,8 @@ import (
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/spf13/cobra"
 
+	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/iotcore"
-	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/simip"
 	"github.com/simbridge/simbridge/libs/simrec"
 )
@@ -49,7 +49,7 @@ type RecordView struct {
 	LastFetchAt  *time.Time      `json:"last_fetch_at,omitempty"`
 	Certificate  *CertRef        `json:"certificate,omitempty"`
 	Next         *CertRef        `json:"next,omitempty"`
-	Retiring     []string        `json:"retiring,omitempty"`
+	Retiring     []string        `json:"retiring"`
 }
 
 // CertRef names a certificate the record holds.
@@ -58,73 +58,129 @@ type CertRef struct {
 	ARN       string    `json:"arn,omitempty"`
 	Authority string    `json:"authority,omitempty"`
 	IssuedAt  time.Time `json:"issued_at"`
+	// AdoptedFrom names the reference system's table the certificate was
+	// taken over from (simbridge adopt).
+	AdoptedFrom string `json:"adopted_from,omitempty"`
 }
 
 func newStatusCommand(o *Options) *cobra.Command {
 	var skipOnce bool
+	var bulk *bulkFlag
 	cmd := &cobra.Command{
-		Use:   "status ICCID|IP",
+		Use:   "status ICCID|IP... [-f FILE]",
 		Short: "One SIM end to end: 1NCE, the record, IoT Core, and a verdict with what to do",
 		Long: `status shows one SIM as 1NCE, the SIM table and AWS IoT Core see it, and concludes:
-onboardable, pending, failed at a step, disabled, revoked, or drift (with each
-disagreement and the simbridge command that fixes it).
+onboardable, pending, failed at a step, disabled, revoked, skipped by the rules (no
+or invalid IP in 1NCE, IP conflict), or drift (with each disagreement and the
+simbridge command that fixes it).
 
-The argument is an ICCID or the SIM's IP address. Exit code 3 when the SIM is
-unknown, failed or drifted.`,
+What 1NCE holds comes from sim-poller (a lookup through its request queue), judged
+by the full sync's rules, with every SIM that holds the same IP. The argument is an
+ICCID or the SIM's IP address; several, or -f FILE (one a line, - for stdin), give
+one answer each. Exit code 3 when a SIM is unknown, failed, skipped or drifted.`,
 		Example: `  simbridge status 8988280666000000001
   simbridge status 10.64.12.7 -o json
+  simbridge status -f sims.txt
   simbridge status 8988280666000000001 --skip-1nce`,
-		Args: exactArgs(1, "one ICCID or IP"),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && bulk.file == "" {
+				return usageError("%s takes ICCIDs or IPs, or -f FILE", cmd.CommandPath())
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			targets, err := bulk.targets(args, o.in)
+			if err != nil {
+				return err
+			}
+			if o.Output == FormatCSV {
+				return usageError("status prints table or json")
+			}
 			s, err := connect(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			return s.status(cmd.Context(), args[0], skipOnce)
+			return s.status(cmd.Context(), targets, skipOnce, len(args) == 1 && bulk.file == "")
 		},
 	}
-	cmd.Flags().BoolVar(&skipOnce, "skip-1nce", false, "do not ask the 1NCE API")
+	bulk = addBulkFlag(cmd)
+	cmd.Flags().BoolVar(&skipOnce, "skip-1nce", false, "do not ask sim-poller what 1NCE holds")
 	return cmd
 }
 
-func (s *session) status(ctx context.Context, arg string, skipOnce bool) error {
-	recs, err := s.findRecords(ctx, arg)
-	if err != nil {
-		return err
+func (s *session) status(ctx context.Context, targets []string, skipOnce, single bool) error {
+	var all []found
+	var ids []string
+	var errs []error
+	for _, t := range targets {
+		f, err := s.findRecords(ctx, t)
+		if err != nil {
+			if len(targets) == 1 {
+				return err
+			}
+			errs = append(errs, err)
+			continue
+		}
+		all = append(all, f)
+		ids = append(ids, f.iccids...)
+	}
+	var once map[string]events.SIMOutcome
+	onceErr := "--skip-1nce"
+	if !skipOnce && len(ids) > 0 {
+		var err error
+		if once, err = s.lookup(ctx, unique(ids), lookupWait); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			onceErr = err.Error()
+		}
 	}
 	var answers []SIMStatus
-	for _, iccid := range recs.iccids {
-		st, err := s.simStatus(ctx, iccid, recs.byICCID[iccid], recs.conflicts(iccid), skipOnce)
-		if err != nil {
-			return err
+	for _, f := range all {
+		for _, iccid := range f.iccids {
+			st, err := s.simStatus(ctx, iccid, f.byICCID[iccid], f.conflicts(iccid), once, onceErr)
+			if err != nil {
+				return err
+			}
+			answers = append(answers, st)
 		}
-		answers = append(answers, st)
 	}
 	if s.opts.Output == FormatJSON {
 		var obj any = answers
-		if len(answers) == 1 {
+		if single && len(answers) == 1 {
 			obj = answers[0]
+		} else if answers == nil {
+			obj = []SIMStatus{}
 		}
 		if err := writeJSON(s.out, obj); err != nil {
 			return err
 		}
 	} else {
-		if s.opts.Output == FormatCSV {
-			return usageError("status prints table or json")
-		}
-		for i, st := range answers {
-			if i > 0 {
-				fmt.Fprintln(s.out)
-			}
+		s.header(ctx)
+		for _, st := range answers {
+			fmt.Fprintln(s.out)
 			printStatus(s.out, st, s.names.Policy(), s.now())
 		}
 	}
 	for _, st := range answers {
 		if st.Verdict.NeedsAttention() {
-			return attention("")
+			errs = append(errs, attention(""))
+			break
 		}
 	}
-	return nil
+	return worst(errs)
+}
+
+func unique(ids []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // found are the SIMs an argument names: an ICCID, or every record of an IP
@@ -195,10 +251,15 @@ func (s *session) findRecords(ctx context.Context, arg string) (found, error) {
 }
 
 // simStatus gathers the three views of one SIM and judges them.
-func (s *session) simStatus(ctx context.Context, iccid string, rec *simrec.Record, conflicts []string, skipOnce bool) (SIMStatus, error) {
+func (s *session) simStatus(ctx context.Context, iccid string, rec *simrec.Record, conflicts []string, once map[string]events.SIMOutcome, onceErr string) (SIMStatus, error) {
 	st := SIMStatus{ICCID: iccid, rec: rec}
-	if !skipOnce {
-		st.Once, st.OnceErr = s.onceView(ctx, iccid)
+	switch o, ok := once[iccid]; {
+	case ok && o.Outcome == events.OutcomeFailed:
+		st.OnceErr = "sim-poller could not ask 1NCE: " + o.Reason
+	case ok:
+		st.Once = onceView(o)
+	default:
+		st.OnceErr = onceErr
 	}
 	if rec != nil {
 		st.Record = recordView(*rec)
@@ -217,24 +278,18 @@ func (s *session) simStatus(ctx context.Context, iccid string, rec *simrec.Recor
 	return st, nil
 }
 
-func (s *session) onceView(ctx context.Context, iccid string) (*OnceView, string) {
-	c, err := s.onceClient(ctx)
-	if err != nil {
-		return nil, err.Error()
-	}
-	sim, err := c.GetSIM(ctx, iccid)
-	if errors.Is(err, onceapi.ErrSIMNotFound) {
-		return &OnceView{Found: false}, ""
-	}
-	if err != nil {
-		return nil, err.Error()
-	}
-	ip := sim.IPAddress
+// onceView is sim-poller's answer about a SIM as status shows it.
+func onceView(o events.SIMOutcome) *OnceView {
+	ip := o.IP
 	if n, err := simip.Normalize(ip); err == nil {
 		ip = n
 	}
-	return &OnceView{Found: true, Status: sim.Status, IP: ip, IMSI: sim.IMSI, MSISDN: sim.MSISDN, Label: sim.Label,
-		ActivationDate: sim.ActivationDate}, ""
+	claimants := o.Claimants
+	if claimants == nil {
+		claimants = []string{}
+	}
+	return &OnceView{Found: o.Found, Status: o.Status, IP: ip, IMSI: o.IMSI, MSISDN: o.MSISDN, Label: o.Label,
+		Problem: o.Problem, Claimants: claimants, Decision: o.Outcome, Reason: o.Reason}
 }
 
 func recordView(r simrec.Record) *RecordView {
@@ -256,7 +311,7 @@ func certRef(c *simrec.Credentials) *CertRef {
 	if c == nil {
 		return nil
 	}
-	return &CertRef{ID: c.ID, ARN: c.ARN, Authority: c.Authority, IssuedAt: c.IssuedAt}
+	return &CertRef{ID: c.ID, ARN: c.ARN, Authority: c.Authority, IssuedAt: c.IssuedAt, AdoptedFrom: c.AdoptedFrom}
 }
 
 // iotView reads the Thing, its groups and principals, and every certificate
@@ -375,6 +430,9 @@ func printStatus(w io.Writer, st SIMStatus, policy string, now time.Time) {
 		line("1NCE", "not in the account")
 	default:
 		line("1NCE", "%s, IP %s, IMSI %s, MSISDN %s, label %s", o.Status, dash(o.IP), dash(o.IMSI), dash(o.MSISDN), dash(o.Label))
+		if o.Problem != "" {
+			line("", "skipped by the rules (%s): %s", o.Problem, o.Reason)
+		}
 	}
 	if r := st.Record; r == nil {
 		line("Record", "none")
@@ -396,7 +454,11 @@ func printStatus(w io.Writer, st SIMStatus, policy string, now time.Time) {
 		}
 		line("", "credentials fetched %s", fetch)
 		if c := r.Certificate; c != nil {
-			line("", "certificate %s (%s CA, issued %s)", c.ID, dash(c.Authority), stamp(c.IssuedAt))
+			adopted := ""
+			if c.AdoptedFrom != "" {
+				adopted = ", adopted from " + c.AdoptedFrom
+			}
+			line("", "certificate %s (%s CA, issued %s%s)", c.ID, dash(c.Authority), stamp(c.IssuedAt), adopted)
 		}
 		if c := r.Next; c != nil {
 			line("", "being issued %s (%s CA)", c.ID, dash(c.Authority))

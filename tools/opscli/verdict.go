@@ -19,30 +19,47 @@ const (
 	VerdictDrift       = "drift"
 	VerdictNotFound    = "not-found"
 	VerdictNotManaged  = "not-managed"
+	// VerdictSkipped: 1NCE enables the SIM but the rules give it no
+	// credentials (an invalid IP, an IP another SIM holds).
+	VerdictSkipped = "skipped"
 )
 
 // Verdict is the conclusion of `status`: a state, why, and what to do.
 type Verdict struct {
 	State    string   `json:"state"`
 	Summary  string   `json:"summary"`
-	Problems []string `json:"problems,omitempty"`
-	Actions  []string `json:"actions,omitempty"`
+	Problems []string `json:"problems"`
+	Actions  []string `json:"actions"`
 }
 
 // NeedsAttention is true for verdicts that end `status` with exit code 3.
 func (v Verdict) NeedsAttention() bool {
-	return v.State == VerdictNotFound || v.State == VerdictFailed || v.State == VerdictDrift
+	return v.State == VerdictNotFound || v.State == VerdictFailed || v.State == VerdictDrift || v.State == VerdictSkipped
 }
 
-// OnceView is the SIM as 1NCE's API shows it.
+// OnceView is the SIM as 1NCE holds it, and what the full sync's rules
+// make of it (sim-poller's answer to a lookup, events.SIMOutcome).
 type OnceView struct {
-	Found          bool   `json:"found"`
-	Status         string `json:"status,omitempty"`
-	IP             string `json:"ip,omitempty"`
-	IMSI           string `json:"imsi,omitempty"`
-	MSISDN         string `json:"msisdn,omitempty"`
-	Label          string `json:"label,omitempty"`
-	ActivationDate string `json:"activation_date,omitempty"`
+	Found  bool   `json:"found"`
+	Status string `json:"status,omitempty"`
+	// IP is 1NCE's, normalised when valid, as given when not.
+	IP     string `json:"ip,omitempty"`
+	IMSI   string `json:"imsi,omitempty"`
+	MSISDN string `json:"msisdn,omitempty"`
+	Label  string `json:"label,omitempty"`
+	// Problem is why the rules give the SIM no credentials (no_ip,
+	// invalid_ip, ip_conflict); Claimants the other SIMs 1NCE gives its IP.
+	Problem   string   `json:"problem,omitempty"`
+	Claimants []string `json:"claimants"`
+	// Decision is what a sync of the SIM would do (create, update,
+	// disable, unchanged, skipped, not_found), Reason why.
+	Decision string `json:"decision,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// skipped reports whether the rules skip the SIM although 1NCE enables it.
+func (o *OnceView) skipped() bool {
+	return o != nil && o.Found && o.Status == onceapi.StatusEnabled && o.Problem != ""
 }
 
 // IoTView is the SIM's Thing and certificates in IoT Core.
@@ -57,8 +74,8 @@ type ThingView struct {
 	Exists     bool              `json:"exists"`
 	Managed    bool              `json:"managed"`
 	Attributes map[string]string `json:"attributes,omitempty"`
-	Groups     []string          `json:"groups,omitempty"`
-	Principals []string          `json:"principals,omitempty"`
+	Groups     []string          `json:"groups"`
+	Principals []string          `json:"principals"`
 }
 
 // Roles of a certificate for its SIM.
@@ -76,7 +93,7 @@ type CertView struct {
 	Role string `json:"role"`
 	// Status is IoT Core's (ACTIVE, INACTIVE, REVOKED…) or "not registered".
 	Status   string   `json:"status"`
-	Policies []string `json:"policies,omitempty"`
+	Policies []string `json:"policies"`
 	OnThing  bool     `json:"on_thing"`
 }
 
@@ -101,7 +118,7 @@ type judgeInput struct {
 // it, each a simbridge command (the services do the work).
 func judge(in judgeInput) Verdict {
 	if in.Rec == nil {
-		return judgeUnrecorded(in)
+		return filled(judgeUnrecorded(in))
 	}
 	r := *in.Rec
 	if r.Claimed("", in.Now) {
@@ -109,20 +126,23 @@ func judge(in judgeInput) Verdict {
 		if f := r.LastFailure; f != nil {
 			v.Summary += fmt.Sprintf("; its last attempt failed at %q: %s", f.Step, f.Reason)
 		}
-		return v
+		return filled(v)
 	}
 	if f := r.LastFailure; f != nil {
-		return Verdict{State: VerdictFailed,
+		return filled(Verdict{State: VerdictFailed,
 			Summary: fmt.Sprintf("failed at step %q after %d attempts (%s): %s", f.Step, f.Attempts, stamp(f.At), f.Reason),
 			Actions: []string{"simbridge failures   (is the command in a dead-letter queue?)",
-				"fix the cause, then: simbridge failures redrive " + r.ICCID + "   or   simbridge sync " + r.ICCID}}
+				"fix the cause, then: simbridge failures redrive " + r.ICCID + "   or   simbridge sync " + r.ICCID}})
 	}
 	var v Verdict
 	switch r.CurrentState() {
 	case simrec.StatePending:
 		v = Verdict{State: VerdictPending, Summary: "the first certificate is not issued yet and no command is at work"}
 		v.Actions = []string{"simbridge sync " + r.ICCID + "   (sim-poller sends the create again)"}
-		return v
+		if in.Once.skipped() {
+			v = skippedVerdict(in)
+		}
+		return filled(v)
 	case simrec.StateActive:
 		v = judgeActive(in, r)
 	case simrec.StateDisabled:
@@ -138,6 +158,17 @@ func judge(in judgeInput) Verdict {
 		v.State = VerdictDrift
 		v.Summary = strings.Join(v.Problems, "; ")
 	}
+	return filled(v)
+}
+
+// filled gives a verdict empty lists, not nil (JSON: [], never null).
+func filled(v Verdict) Verdict {
+	if v.Problems == nil {
+		v.Problems = []string{}
+	}
+	if v.Actions == nil {
+		v.Actions = []string{}
+	}
 	return v
 }
 
@@ -147,6 +178,8 @@ func judgeUnrecorded(in judgeInput) Verdict {
 	case thing:
 		return Verdict{State: VerdictDrift, Summary: "a Thing managed by simbridge exists but no record names it",
 			Problems: []string{"Thing without record"}, Actions: []string{"simbridge sync " + in.ICCID, "simbridge audit"}}
+	case in.Once.skipped():
+		return skippedVerdict(in)
 	case in.Once != nil && in.Once.Found && in.Once.Status == onceapi.StatusEnabled && in.Once.IP != "":
 		return Verdict{State: VerdictPending, Summary: fmt.Sprintf("enabled in 1NCE (IP %s) but not provisioned yet", in.Once.IP),
 			Actions: []string{"simbridge sync " + in.ICCID + "   (sim-poller creates it)"}}
@@ -158,6 +191,12 @@ func judgeUnrecorded(in judgeInput) Verdict {
 		return Verdict{State: VerdictNotManaged, Summary: "1NCE lists the SIM but it " + why + ": simbridge keeps no record of it"}
 	}
 	return Verdict{State: VerdictNotFound, Summary: "no record, no Thing" + onceNote(in), Actions: []string{"check the ICCID or IP"}}
+}
+
+// skippedVerdict is a SIM 1NCE enables that the rules give no credentials.
+func skippedVerdict(in judgeInput) Verdict {
+	return Verdict{State: VerdictSkipped, Summary: "sim-poller gives the SIM no credentials: " + in.Once.Reason,
+		Problems: []string{in.Once.Reason}, Actions: []string{"correct the SIM in 1NCE; then: simbridge sync " + in.ICCID}}
 }
 
 func onceNote(in judgeInput) string {
@@ -214,6 +253,12 @@ func judgeActive(in judgeInput, r simrec.Record) Verdict {
 		case o.Status != onceapi.StatusEnabled:
 			v.Problems = append(v.Problems, "1NCE says "+o.Status)
 			v.Actions = appendOnce(v.Actions, sync+"   (sim-poller disables it)")
+		case o.Problem == simrec.ProblemIPConflict:
+			v.Problems = append(v.Problems, o.Reason)
+			v.Actions = appendOnce(v.Actions, "correct the IP in 1NCE; meanwhile "+sync+" takes the SIM's access away, as the next full sync will")
+		case o.Problem != "":
+			v.Problems = append(v.Problems, o.Reason+" (sim-poller keeps the record as it is)")
+			v.Actions = appendOnce(v.Actions, "correct the SIM in 1NCE")
 		case o.IP != "" && o.IP != r.IP:
 			v.Problems = append(v.Problems, fmt.Sprintf("1NCE says IP %s, the record %s", o.IP, r.IP))
 			v.Actions = appendOnce(v.Actions, sync+"   (sim-poller moves the record)")
@@ -224,7 +269,7 @@ func judgeActive(in judgeInput, r simrec.Record) Verdict {
 		v.Actions = appendOnce(v.Actions, sync+" "+strings.Join(in.Conflicts, " "))
 	}
 	v.Summary = fmt.Sprintf("the device at %s can fetch its credentials (certificate %s); last fetch %s",
-		r.IP, short(r.CertificateID()), ago(r.LastFetchAt, in.Now))
+		r.IP, short(r.CertificateID()), when(r.LastFetchAt))
 	return v
 }
 
@@ -238,7 +283,11 @@ func judgeDisabled(in judgeInput, r simrec.Record) Verdict {
 			}
 		}
 	}
-	if o := in.Once; o != nil && o.Found && o.Status == onceapi.StatusEnabled && o.IP != "" {
+	switch o := in.Once; {
+	case o.skipped():
+		v.State, v.Summary = VerdictSkipped, "disabled: 1NCE enables the SIM, but "+o.Reason
+		v.Actions = appendOnce(v.Actions, "correct the SIM in 1NCE; then: simbridge sync "+r.ICCID)
+	case o != nil && o.Found && o.Status == onceapi.StatusEnabled && o.IP != "":
 		v.Problems = append(v.Problems, "1NCE says Enabled")
 		v.Actions = appendOnce(v.Actions, "simbridge sync "+r.ICCID+"   (sim-poller enables it again)")
 	}

@@ -11,7 +11,9 @@
 #   4. the environment's stack with deployments/environments/<ENV>.env as parameters;
 #   5. the one-time IoT CA setup (idempotent): the CA certificate is self-signed
 #      through the stack's KMS key, registered with IoT Core and stored in SSM;
-#      the provisioner waits for it (live, not ready) on the first deploy.
+#      the provisioner waits for it (live, not ready) on the first deploy. It
+#      runs as the stack's CASetupRole, the only signer besides the provisioner
+#      the CA key's policy names (the deployer needs sts:AssumeRole on it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 env=${1:-}
@@ -25,16 +27,29 @@ DOCKER=${DOCKER:-docker}
 command -v "$AWS" >/dev/null || { echo "the AWS CLI is required (aws)" >&2; exit 1; }
 
 params=()
+file_region=
 while IFS= read -r line || [ -n "$line" ]; do
-	case "$line" in ''|'#'*) continue ;; esac
+	case "$line" in
+	''|'#'*) continue ;;
+	AWS_REGION=*) file_region=${line#AWS_REGION=}; continue ;; # where the environment lives (simbridge --env reads it too)
+	esac
 	params+=("$line")
 done <"$file"
 param() { local p; for p in "${params[@]}"; do [ "${p%%=*}" = "$1" ] && echo "${p#*=}"; done; return 0; }
 prefix=$(param Prefix)
 [ -n "$prefix" ] || { echo "$file sets no Prefix" >&2; exit 1; }
+# The stack's rule refuses the same; saying it now saves building the images.
+if [ "$(param Environment)" = production ] && [ -z "$(param AlarmEmail)" ] && [ -z "$(param AlarmSubscriberTopicArn)" ]; then
+	echo "a production stack must reach a person when it alarms: set AlarmEmail (an address someone reads) or" \
+		"AlarmSubscriberTopicArn (the SNS topic of your chat or pager integration) in $file" >&2
+	exit 1
+fi
 
 account=$("$AWS" sts get-caller-identity --query Account --output text)
-region=${AWS_REGION:-${AWS_DEFAULT_REGION:-$("$AWS" configure get region || true)}}
+region=${file_region:-${AWS_REGION:-${AWS_DEFAULT_REGION:-$("$AWS" configure get region || true)}}}
+if [ -n "$file_region" ] && [ -n "${AWS_REGION:-}" ] && [ "$AWS_REGION" != "$file_region" ]; then
+	echo "note: $file sets AWS_REGION=$file_region; deploying there, not to AWS_REGION=$AWS_REGION" >&2
+fi
 [ -n "$region" ] || { echo "no region: set AWS_REGION" >&2; exit 1; }
 registry="$account.dkr.ecr.$region.amazonaws.com"
 tag=${IMAGE_TAG:-$(git -C "$root" rev-parse --short=12 HEAD)}
@@ -92,8 +107,16 @@ put_secret gateway-tls "${GATEWAY_TLS_FILE:-}" GATEWAY_TLS_FILE
 	--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
 	--parameter-overrides "${params[@]}" "ImageRepository=$registry/simbridge" "ImageTag=$tag"
 
-# 5. the IoT CA (the key is the stack's; this registers its certificate once)
+# 5. the IoT CA (the key is the stack's; this registers its certificate once),
+#    as CASetupRole: its credentials reach the setup in its environment only.
 if [ "$(param CertAuthority)" != aws ]; then
-	(cd "$root" && AWS_REGION="$region" ${GO:-go} run ./tools/cmd/bootstrap -prefix "$prefix" -ca-only)
+	role=$("$AWS" cloudformation describe-stacks --region "$region" --stack-name "$prefix" \
+		--query "Stacks[0].Outputs[?OutputKey=='CASetupRoleArn'].OutputValue" --output text)
+	case "$role" in arn:*) ;; *) echo "stack $prefix has no CASetupRoleArn output" >&2; exit 1 ;; esac
+	creds=$("$AWS" sts assume-role --region "$region" --role-arn "$role" --role-session-name "simbridge-ca-setup" \
+		--query "Credentials.[AccessKeyId,SecretAccessKey,SessionToken]" --output text)
+	read -r key secret token <<<"$creds"
+	(cd "$root" && env -u AWS_PROFILE AWS_REGION="$region" AWS_ACCESS_KEY_ID="$key" AWS_SECRET_ACCESS_KEY="$secret" \
+		AWS_SESSION_TOKEN="$token" ${GO:-go} run ./tools/cmd/bootstrap -prefix "$prefix" -ca-only)
 fi
 "$AWS" cloudformation describe-stacks --region "$region" --stack-name "$prefix" --query "Stacks[0].Outputs" --output table

@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		"scan stops on callback error": scanStops,
 		"one spelling per ip":          oneSpelling,
 		"side notes keep the version":  sideNotes,
+		"adopted credentials verbatim": adoptedVerbatim,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -92,6 +93,27 @@ func createThenGet(t *testing.T, s Store) {
 	if len(got.Retiring) != 1 || got.LastCommand != "cmd-1" || got.ClaimedBy != "cmd-1" || !got.ClaimedUntil.Equal(issued) ||
 		got.LastFailure == nil || got.LastFailure.Attempts != 2 {
 		t.Fatalf("round trip lost the work in progress: %+v", got)
+	}
+}
+
+// adoptedVerbatim: a certificate taken over from the reference keeps its
+// PEM byte for byte (line endings and trailing newline included) and its
+// adoption marks, since the device must get exactly what it got before.
+func adoptedVerbatim(t *testing.T, s Store) {
+	r := rec("8988280666000000009", "10.0.0.9")
+	pem := "-----BEGIN CERTIFICATE-----\nMIIB\r\nAAAA==\n-----END CERTIFICATE-----\n"
+	r.Cert.PEM, r.Cert.Authority, r.Cert.AdoptedFrom, r.Cert.KeySHA256 = pem, simrec.AuthorityAWS, "sim-metastore", "ab12"
+	mustCreate(t, s, r)
+	got, err := s.Get(context.Background(), r.ICCID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Cert.PEM != pem || !got.Cert.Adopted() || got.Cert.AdoptedFrom != "sim-metastore" || got.Cert.KeySHA256 != "ab12" ||
+		got.Cert.Authority != simrec.AuthorityAWS {
+		t.Fatalf("adopted credentials changed on the way: %+v", got.Cert)
+	}
+	if plain := rec("8988280666000000010", "10.0.0.10"); plain.Cert.Adopted() {
+		t.Fatal("credentials simbridge issued count as adopted")
 	}
 }
 

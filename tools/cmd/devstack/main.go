@@ -71,9 +71,10 @@ Real time (the simulator's Data Streamer posts to %[6]s; the next poll is %[7]v 
   %[1]s/device -url %[2]s -source-ip 127.0.0.99 -wait 30s   # onboardable in seconds
   curl -s %[4]s/admin/streamer                            # what the streamer sent and 1NCE-style retries
 
-simbridge, the operators' command line, against this stack (the 1NCE password is in the
-emulator's secret %[9]s, as in AWS):
+simbridge, the operators' command line, against this stack (it holds no 1NCE password:
+sim-poller answers what 1NCE says, as in AWS):
   export %[8]s
+  %[1]s/simbridge context                 # what it targets: account, region, prefix
   %[1]s/simbridge status 127.0.0.2        # one SIM: 1NCE, record, IoT Core, verdict
   %[1]s/simbridge list                    # the fleet; -o json or -o csv for scripts
   %[1]s/simbridge sync                    # a sync through sim-poller's request queue
@@ -81,6 +82,6 @@ emulator's secret %[9]s, as in AWS):
   %[1]s/simbridge failures                # the dead-letter queues, decoded
   %[1]s/simbridge --help
 `, bin, s.GatewayURL(), s.SyncURL(), s.OnceAdminURL, s.AWSEndpoint(), s.StreamURL(), s.Opts.SyncInterval,
-		strings.Join(s.OperatorEnv(), " "), s.OncePasswordSecret())
+		strings.Join(s.OperatorEnv(), " "))
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
@@ -20,6 +21,19 @@ import (
 // not interrupted (including invalid SIMs 1NCE listed) is told to operators
 // in one failure notification.
 func (s *Syncer) Sync(ctx context.Context, force bool) (Summary, error) {
+	return s.sync(ctx, force, false)
+}
+
+// Plan is a full sync as a dry run (`simbridge audit`): the listing, the
+// confirmation of absent SIMs and the decisions, run like Sync (one run at
+// a time, under the lease, sharing 1NCE's rate), but nothing is published
+// and nobody is notified. The summary's PlannedSIMs list the changes the
+// run would send and the SIMs the rules skip.
+func (s *Syncer) Plan(ctx context.Context) (Summary, error) {
+	return s.sync(ctx, false, true)
+}
+
+func (s *Syncer) sync(ctx context.Context, force, dry bool) (Summary, error) {
 	if t := s.RunTimeout(); t > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t)
@@ -29,8 +43,8 @@ func (s *Syncer) Sync(ctx context.Context, force bool) (Summary, error) {
 		return Summary{}, ErrRunInProgress
 	}
 	defer s.mu.Unlock()
-	sum := Summary{StartedAt: s.Clock.Now().UTC(), Published: map[string]int{}}
-	err := s.Lease.Do(ctx, func(ctx context.Context) error { return s.run(ctx, force, &sum) })
+	sum := Summary{StartedAt: s.Clock.Now().UTC(), Published: map[string]int{}, DryRun: dry}
+	err := s.Lease.Do(ctx, func(ctx context.Context) error { return s.run(ctx, force, dry, &sum) })
 	if errors.Is(err, ErrRunInProgress) {
 		return Summary{}, err
 	}
@@ -46,10 +60,11 @@ func (s *Syncer) Sync(ctx context.Context, force bool) (Summary, error) {
 	if err != nil {
 		sum.Error = err.Error()
 	}
-	if interrupted {
+	if interrupted || dry {
 		// Shutdown, the run's deadline or a caller that went away: an
 		// interrupted run is no news for operators (it disabled nothing it
-		// had not proven); the next one starts afresh.
+		// had not proven); the next one starts afresh. A dry run's answer
+		// goes to its requester only.
 		return sum, err
 	}
 	s.notify(ctx, sum)
@@ -62,18 +77,26 @@ func (s *Syncer) Sync(ctx context.Context, force bool) (Summary, error) {
 // (domain.Reconciler.Release), then confirms the absence of active SIMs it
 // did not list, decides the rest and publishes it. A listing that failed or
 // did not add up, or a run whose context ended (shutdown, lost lease),
-// disables nothing.
-func (s *Syncer) run(ctx context.Context, force bool, sum *Summary) error {
+// disables nothing. A dry run publishes nothing and answers with the plan.
+func (s *Syncer) run(ctx context.Context, force, dry bool, sum *Summary) error {
 	rec := domain.NewReconciler(nil)
+	if dry {
+		rec.KeepSkipped = events.MaxLookupICCIDs
+	}
 	if err := s.scanStore(ctx, rec, sum); err != nil {
 		return err
 	}
-	out := s.publishing(ctx, sum)
+	var out *pipeline
+	if !dry {
+		out = s.publishing(ctx, sum)
+	}
 	pages, listErr := s.Inventory.ListSIMs(ctx, func(page []domain.RemoteSIM) error {
 		for _, sim := range page {
 			rec.Observe(sim)
 		}
-		out.send(ctx, rec.Release())
+		if out != nil {
+			out.send(ctx, rec.Release())
+		}
 		return nil
 	})
 	sum.Pages = pages
@@ -88,6 +111,11 @@ func (s *Syncer) run(ctx context.Context, force bool, sum *Summary) error {
 	if sum.Complete {
 		s.lastListed.Store(int64(sum.Listed))
 	}
+	s.rememberConflicts(ctx, rec, sum.Complete)
+	if dry {
+		sum.plan(changes, rec.Skipped())
+		return errors.Join(listErr, confirmErr)
+	}
 	out.send(ctx, changes)
 	if late := rec.LateConflicts(); len(late) > 0 && s.Records != nil {
 		out.send(ctx, s.disableLate(ctx, late))
@@ -97,6 +125,24 @@ func (s *Syncer) run(ctx context.Context, force bool, sum *Summary) error {
 		listErr = fmt.Errorf("list 1NCE SIMs (no SIM disabled this run): %w", listErr)
 	}
 	return errors.Join(listErr, confirmErr, guardErr(report), pubErr)
+}
+
+// rememberConflicts hands the listing's IP conflicts to Conflicts: all of
+// them after a complete listing, as additions after an incomplete one.
+func (s *Syncer) rememberConflicts(ctx context.Context, rec *domain.Reconciler, complete bool) {
+	if s.Conflicts == nil || ctx.Err() != nil {
+		return
+	}
+	found := rec.Conflicts()
+	var err error
+	if complete {
+		err = s.Conflicts.Replace(ctx, found)
+	} else if len(found) > 0 {
+		err = s.Conflicts.Note(ctx, sortedKeys(found), found)
+	}
+	if err != nil {
+		s.Logger.Warn("IP conflicts not remembered; targeted syncs see only those of records", "error", err)
+	}
 }
 
 // guardErr says why the guard refused, with what the operator needs to

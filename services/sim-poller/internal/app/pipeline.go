@@ -154,7 +154,7 @@ func (s *Syncer) disableLate(ctx context.Context, late []domain.LateConflict) []
 			if err != nil {
 				return nil
 			}
-			if cmd, ok := domain.Redecide(events.SimCommand{Kind: events.KindDisable, ICCID: lc.ICCID, Status: domain.StatusEnabled,
+			if cmd, ok := domain.Redecide(events.SimCommand{Kind: events.KindDisable, ICCID: lc.ICCID, IP: lc.IP, Status: domain.StatusEnabled,
 				Reason: domain.ReasonIPConflict}, l); ok {
 				mu.Lock()
 				out = append(out, cmd)

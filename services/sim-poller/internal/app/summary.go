@@ -3,6 +3,7 @@ package app
 import (
 	"time"
 
+	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/domain"
 )
 
@@ -47,13 +48,22 @@ type Summary struct {
 	DriftExamples []string `json:"drift_examples,omitempty"`
 	Unconfirmed   int      `json:"unconfirmed,omitempty"`
 	// Revoked counts SIMs held without access after an operator's revoke.
-	Revoked          int    `json:"revoked,omitempty"`
-	GuardRefused     bool   `json:"guard_refused,omitempty"`
-	DisableLimit     int    `json:"disable_limit,omitempty"`
-	DisablesWithheld int    `json:"disables_withheld,omitempty"`
-	StoreActive      int    `json:"store_active"`
-	StoreInactive    int    `json:"store_inactive"`
-	Error            string `json:"error,omitempty"`
+	Revoked          int  `json:"revoked,omitempty"`
+	GuardRefused     bool `json:"guard_refused,omitempty"`
+	DisableLimit     int  `json:"disable_limit,omitempty"`
+	DisablesWithheld int  `json:"disables_withheld,omitempty"`
+	// DryRun is set on a Plan: nothing was published. Planned counts the
+	// commands it would have sent, by kind; PlannedSIMs lists them and the
+	// SIMs the rules skip (all but SIMs without IP that have no record),
+	// the first events.MaxLookupICCIDs of them; PlannedOmitted counts the
+	// rest.
+	DryRun         bool                `json:"dry_run,omitempty"`
+	Planned        map[string]int      `json:"planned,omitempty"`
+	PlannedSIMs    []events.SIMOutcome `json:"planned_sims,omitempty"`
+	PlannedOmitted int                 `json:"planned_omitted,omitempty"`
+	StoreActive    int                 `json:"store_active"`
+	StoreInactive  int                 `json:"store_inactive"`
+	Error          string              `json:"error,omitempty"`
 	// invalid is Problems without the expected kinds (no IP): what to report.
 	invalid map[string]int
 }
@@ -65,4 +75,40 @@ func (s *Summary) record(r domain.Report) {
 	s.Revoked = r.Revoked
 	s.GuardRefused, s.DisableLimit, s.DisablesWithheld = r.GuardRefused, r.DisableLimit, r.DisablesWithheld
 	s.invalid = r.Invalid()
+}
+
+// plan fills the dry run's Planned and PlannedSIMs: one line per SIM, the
+// change it would get and, for a skipped one, why.
+func (s *Summary) plan(changes []events.SimCommand, skips []domain.Skip) {
+	s.Planned = map[string]int{}
+	at := map[string]int{}
+	add := func(o events.SIMOutcome) {
+		if i, ok := at[o.ICCID]; ok {
+			s.PlannedSIMs[i].Problem, s.PlannedSIMs[i].Claimants = o.Problem, o.Claimants
+			return
+		}
+		if len(s.PlannedSIMs) >= events.MaxLookupICCIDs {
+			s.PlannedOmitted++
+			return
+		}
+		at[o.ICCID] = len(s.PlannedSIMs)
+		s.PlannedSIMs = append(s.PlannedSIMs, o)
+	}
+	for _, c := range changes {
+		s.Planned[string(c.Kind)]++
+		add(events.SIMOutcome{ICCID: c.ICCID, Found: c.Reason != domain.ReasonAbsent, Status: c.Status, IP: c.IP,
+			Outcome: string(c.Kind), Reason: c.Reason, IMSI: c.IMSI, MSISDN: c.MSISDN, Label: c.Label})
+	}
+	for _, sk := range skips {
+		if sk.Problem == domain.ProblemNoIP && !sk.Recorded {
+			continue // not attached yet: counted in Problems
+		}
+		o := events.SIMOutcome{ICCID: sk.ICCID, Found: true, IP: sk.IP, Outcome: events.OutcomeSkipped,
+			Problem: sk.Problem, Claimants: sk.Claimants, Reason: skipReason(sk)}
+		switch sk.Problem {
+		case domain.ProblemNoIP, domain.ProblemInvalidIP, domain.ProblemIPConflict:
+			o.Status = domain.StatusEnabled
+		}
+		add(o)
+	}
 }

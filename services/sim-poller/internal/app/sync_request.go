@@ -43,14 +43,18 @@ type Results interface {
 	Put(ctx context.Context, id string, r Result) error
 }
 
-// FullSyncer runs one full sync (Syncer.Sync, measured and bounded).
+// FullSyncer runs one full sync (Syncer.Sync, measured and bounded), or
+// its dry run (Syncer.Plan).
 type FullSyncer interface {
 	Sync(ctx context.Context, force bool) (Summary, error)
+	Plan(ctx context.Context) (Summary, error)
 }
 
-// TargetSyncer runs one targeted sync (Syncer.SyncSIMs).
+// TargetSyncer runs one targeted sync (Syncer.SyncSIMs), or its dry run
+// (Syncer.PlanSIMs).
 type TargetSyncer interface {
 	SyncSIMs(ctx context.Context, iccids []string, notBefore time.Time) (TargetSummary, error)
+	PlanSIMs(ctx context.Context, iccids []string, notBefore time.Time) (TargetSummary, error)
 }
 
 // defaultWait is how long a full-sync request waits for a run in progress
@@ -90,6 +94,15 @@ func NewRequests(full FullSyncer, targets TargetSyncer, results Results, wait ti
 // ended. An error wrapping ErrRetry means it did not end (the Result then
 // says how far it got); otherwise the caller records the Result.
 func (r *Requests) Run(ctx context.Context, req events.SyncRequest, notBefore time.Time) (Result, error) {
+	if req.DryRun && len(req.ICCIDs) > 0 {
+		// An operator's lookup: answered as it is, failed lookups included
+		// (each SIM's outcome says), since its requester is waiting.
+		sum, err := r.Targets.PlanSIMs(ctx, req.ICCIDs, notBefore)
+		if ctx.Err() != nil {
+			return r.result(sum, err), fmt.Errorf("%w: %w", ErrRetry, context.Cause(ctx))
+		}
+		return r.result(sum, err), nil
+	}
 	if len(req.ICCIDs) > 0 {
 		sum, err := r.targeted(ctx, req, notBefore)
 		res := r.result(sum, err)
@@ -98,7 +111,7 @@ func (r *Requests) Run(ctx context.Context, req events.SyncRequest, notBefore ti
 		}
 		return res, nil
 	}
-	sum, err := r.fullAfterRunInProgress(ctx, req.Force)
+	sum, err := r.fullAfterRunInProgress(ctx, req.Force, req.DryRun)
 	res := r.result(sum, err)
 	switch {
 	case errors.Is(err, ErrRunInProgress) && ctx.Err() == nil:
@@ -153,7 +166,7 @@ func GiveUp(last Result, cause error) Result {
 
 // fullAfterRunInProgress runs a full sync, first waiting (with backoff, up
 // to Wait) while another run is in progress.
-func (r *Requests) fullAfterRunInProgress(ctx context.Context, force bool) (Summary, error) {
+func (r *Requests) fullAfterRunInProgress(ctx context.Context, force, dry bool) (Summary, error) {
 	type outcome struct {
 		sum Summary
 		err error
@@ -161,7 +174,11 @@ func (r *Requests) fullAfterRunInProgress(ctx context.Context, force bool) (Summ
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval = 500*time.Millisecond, 10*time.Second
 	o, err := retry(ctx, r.Clock, b, r.Wait, func() (outcome, error) {
-		sum, err := r.Full.Sync(ctx, force)
+		run := r.Full.Sync
+		if dry {
+			run = func(ctx context.Context, _ bool) (Summary, error) { return r.Full.Plan(ctx) }
+		}
+		sum, err := run(ctx, force)
 		if errors.Is(err, ErrRunInProgress) {
 			return outcome{}, err
 		}

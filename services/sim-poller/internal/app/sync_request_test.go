@@ -19,6 +19,18 @@ type fakeFull struct {
 	mu    sync.Mutex
 	errs  []error
 	calls int
+	plans int
+}
+
+// Plan answers a dry run like Sync, counting it apart.
+func (f *fakeFull) Plan(ctx context.Context) (app.Summary, error) {
+	sum, err := f.Sync(ctx, false)
+	f.mu.Lock()
+	f.calls--
+	f.plans++
+	f.mu.Unlock()
+	sum.DryRun = true
+	return sum, err
 }
 
 func (f *fakeFull) Sync(context.Context, bool) (app.Summary, error) {
@@ -33,6 +45,10 @@ type fakeTargets struct{ err error }
 
 func (f fakeTargets) SyncSIMs(_ context.Context, ids []string, _ time.Time) (app.TargetSummary, error) {
 	return app.TargetSummary{Requested: len(ids)}, f.err
+}
+
+func (f fakeTargets) PlanSIMs(_ context.Context, ids []string, _ time.Time) (app.TargetSummary, error) {
+	return app.TargetSummary{Requested: len(ids), DryRun: true}, f.err
 }
 
 // fakeResults keeps the stored results, or fails with err.
@@ -92,6 +108,19 @@ func TestSyncRequests(t *testing.T) {
 				}
 				if sum, ok := res.Summary.(app.Summary); !ok || sum.Error == "" {
 					t.Errorf("summary %+v: want the reason in it", res.Summary)
+				}
+			}},
+		{name: "a lookup (targeted dry run) 1NCE could not fully answer is answered, not retried",
+			req: events.SyncRequest{ID: "r8", ICCIDs: []string{iccid(1)}, DryRun: true}, full: []error{nil}, targets: app.ErrLookupFailed,
+			wantStatus: app.ResultFailed, check: func(t *testing.T, res app.Result, _ time.Duration) {
+				if sum, ok := res.Summary.(app.TargetSummary); !ok || !sum.DryRun {
+					t.Errorf("summary %+v: want the dry run's", res.Summary)
+				}
+			}},
+		{name: "a full dry run plans, it does not sync", req: events.SyncRequest{ID: "r9", DryRun: true}, full: []error{nil},
+			wantStatus: app.ResultDone, check: func(t *testing.T, res app.Result, _ time.Duration) {
+				if sum, ok := res.Summary.(app.Summary); !ok || !sum.DryRun {
+					t.Errorf("summary %+v: want the plan's", res.Summary)
 				}
 			}},
 		{name: "full request stopped by shutdown comes back", req: events.SyncRequest{ID: "r7"}, full: []error{app.ErrInterrupted},

@@ -98,6 +98,9 @@ type Deps struct {
 	Listings Listings
 	// Summaries, when set, gets one summary per run that changed anything.
 	Summaries Summaries
+	// Conflicts, when set, remembers IP conflicts between runs, so targeted
+	// syncs know every SIM 1NCE gives an IP (conflicts.go).
+	Conflicts Conflicts
 }
 
 // Syncer runs reconciliations, one at a time across every replica.

@@ -2,6 +2,8 @@ package app
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/simbridge/simbridge/libs/events"
@@ -29,6 +31,10 @@ type TargetSummary struct {
 	Unchanged int `json:"unchanged"`
 	// Published counts the commands sent, by kind (create, update, disable).
 	Published map[string]int `json:"published"`
+	// DryRun is set when nothing was to be published (PlanSIMs); Planned
+	// then counts the commands the sync would have sent, by kind.
+	DryRun  bool           `json:"dry_run,omitempty"`
+	Planned map[string]int `json:"planned,omitempty"`
 	// Failed counts SIMs whose lookup failed (kept as they are).
 	Failed         int      `json:"failed,omitempty"`
 	FailedExamples []string `json:"failed_examples,omitempty"`
@@ -47,25 +53,16 @@ type TargetSummary struct {
 	notFound []string
 }
 
-// SIMOutcome is what a targeted sync did about one requested SIM.
-type SIMOutcome struct {
-	ICCID string `json:"iccid"`
-	// Status is 1NCE's status ("" when the lookup failed or it answered 404).
-	Status string `json:"status,omitempty"`
-	IP     string `json:"ip,omitempty"`
-	// Outcome is the command published (create, update, disable), or
-	// "unchanged", "not_found" (1NCE does not hold it and no record does
-	// either), "failed" (the lookup failed), "skipped" (see Problems).
-	Outcome string `json:"outcome"`
-	Reason  string `json:"reason,omitempty"`
-}
+// SIMOutcome is what a targeted sync did, or would do, about one requested
+// SIM (the contract operators' lookups read).
+type SIMOutcome = events.SIMOutcome
 
 // Outcomes of a SIM that got no command.
 const (
-	OutcomeUnchanged = "unchanged"
-	OutcomeNotFound  = "not_found"
-	OutcomeFailed    = "failed"
-	OutcomeSkipped   = "skipped"
+	OutcomeUnchanged = events.OutcomeUnchanged
+	OutcomeNotFound  = events.OutcomeNotFound
+	OutcomeFailed    = events.OutcomeFailed
+	OutcomeSkipped   = events.OutcomeSkipped
 )
 
 // add counts one wave's report.
@@ -86,41 +83,73 @@ func (s *TargetSummary) add(r domain.Report, neighbours int) {
 }
 
 // outcomes fills NotFound and the per-SIM lines of the requested SIMs.
-func (s *TargetSummary) outcomes(ids []string, remote map[string]lookup, local map[string]simrec.Summary, changes []events.SimCommand) {
+func (s *TargetSummary) outcomes(ids []string, remote map[string]lookup, local map[string]simrec.Summary, changes []events.SimCommand, skips []domain.Skip) {
 	byICCID := map[string]events.SimCommand{}
 	for _, c := range changes {
 		byICCID[c.ICCID] = c
 	}
-	skipped := map[string]bool{}
-	for _, ex := range s.ProblemExamples { // examples only: a skipped SIM beyond them reads "unchanged"
-		for _, id := range ex {
-			skipped[id] = true
-		}
+	skipped := map[string]domain.Skip{}
+	for _, sk := range skips {
+		skipped[sk.ICCID] = sk
 	}
 	for _, id := range ids {
 		r := remote[id]
-		o := SIMOutcome{ICCID: id, Status: r.sim.Status, IP: r.sim.IP}
+		o := SIMOutcome{ICCID: id}
+		if r.err == nil {
+			o.Found, o.Status, o.IP, o.IMSI, o.MSISDN, o.Label = true, r.sim.Status, r.sim.IP, r.sim.IMSI, r.sim.MSISDN, r.sim.Label
+		}
 		c, changed := byICCID[id]
+		sk, isSkipped := skipped[id]
+		if isSkipped {
+			o.Problem, o.Claimants = sk.Problem, sk.Claimants
+		}
+		l, recorded := local[id]
 		switch {
 		case changed:
 			o.Outcome, o.Reason = string(c.Kind), c.Reason
 		case errors.Is(r.err, ErrSIMNotFound):
 			s.NotFound++
 			o.Outcome, o.Reason = OutcomeNotFound, "1NCE does not hold the SIM"
-			if _, ok := local[id]; ok {
+			if recorded {
 				o.Outcome, o.Reason = OutcomeUnchanged, "1NCE does not hold the SIM; its record has no access"
 			} else {
 				s.notFound = append(s.notFound, id)
 			}
 		case r.err != nil:
 			o.Outcome, o.Reason = OutcomeFailed, r.err.Error()
-		case skipped[id]:
-			o.Outcome = OutcomeSkipped
+		case isSkipped:
+			o.Outcome, o.Reason = OutcomeSkipped, skipReason(sk)
+		case recorded && r.sim.Status == domain.StatusEnabled && simrec.HeldRevoked(l):
+			o.Outcome, o.Held, o.Reason = OutcomeUnchanged, true, "revoked by an operator; held without access while 1NCE enables it (simbridge enable gives it a fresh certificate)"
 		default:
 			o.Outcome = OutcomeUnchanged
 		}
-		if len(s.SIMs) < maxOutcomes {
+		if len(s.SIMs) < s.maxOutcomes() {
 			s.SIMs = append(s.SIMs, o)
 		}
 	}
+}
+
+// maxOutcomes bounds the per-SIM lines: a dry run (an operator's lookup)
+// answers for every SIM it was asked about.
+func (s *TargetSummary) maxOutcomes() int {
+	if s.DryRun {
+		return events.MaxLookupICCIDs
+	}
+	return maxOutcomes
+}
+
+// skipReason says in words why the rules skipped a SIM.
+func skipReason(sk domain.Skip) string {
+	switch sk.Problem {
+	case domain.ProblemNoIP:
+		return "1NCE gives the SIM no IP address"
+	case domain.ProblemInvalidIP:
+		return fmt.Sprintf("1NCE gives the SIM an invalid IP address %q", sk.IP)
+	case domain.ProblemIPConflict:
+		return fmt.Sprintf("1NCE gives IP %s also to %s: neither gets credentials until 1NCE is corrected", sk.IP, strings.Join(sk.Claimants, ", "))
+	case domain.ProblemInvalidStatus:
+		return "1NCE gives the SIM a status simbridge does not know"
+	}
+	return sk.Problem
 }

@@ -33,9 +33,13 @@ import (
 //     ignore it if the record moved on meanwhile (simrec.Record.Admits);
 //     a command this process published that the record does not show yet is
 //     built upon (inflight.go).
-//  3. A SIM that 1NCE gives an IP another active record holds brings that
-//     other SIM into the decision (one level): both are looked up, so the
-//     full sync's IP-conflict rule decides, not whichever command lands first.
+//  3. A SIM that 1NCE gives an IP brings every other SIM holding that IP
+//     into the decision (one level): each record holding it, whatever its
+//     state, and each SIM remembered in a conflict at it (Conflicts). All
+//     are looked up, so the full sync's IP-conflict rule (simrec.Decide)
+//     decides, not whichever SIMs were named; a SIM whose IP's other holders
+//     could not all be looked up is not decided (it fails the run). What
+//     the lookups show of those IPs is noted in Conflicts.
 //  4. The domain reconciler decides, as for a full sync. Every disable is
 //     individually proven (the SIM answered Disabled, or 404: gone), so the
 //     mass-disable guard, which protects against a listing cut short, does
@@ -94,11 +98,25 @@ var ErrLookupFailed = errors.New("1NCE lookup failed")
 // state is kept; the others' commands are published), or one naming
 // failed publishes.
 func (s *Syncer) SyncSIMs(ctx context.Context, iccids []string, notBefore time.Time) (TargetSummary, error) {
-	sum := TargetSummary{StartedAt: s.Clock.Now().UTC(), Published: map[string]int{}}
+	return s.syncSIMs(ctx, iccids, notBefore, false)
+}
+
+// PlanSIMs is SyncSIMs as a dry run: the same lookups and decisions,
+// nothing published; the summary's SIMs say what 1NCE holds and what the
+// rules decide for each (operators' status, enable and lookups).
+func (s *Syncer) PlanSIMs(ctx context.Context, iccids []string, notBefore time.Time) (TargetSummary, error) {
+	return s.syncSIMs(ctx, iccids, notBefore, true)
+}
+
+func (s *Syncer) syncSIMs(ctx context.Context, iccids []string, notBefore time.Time, dry bool) (TargetSummary, error) {
+	sum := TargetSummary{StartedAt: s.Clock.Now().UTC(), Published: map[string]int{}, DryRun: dry}
+	if dry {
+		sum.Planned = map[string]int{}
+	}
 	if s.Records == nil || s.Lookups == nil {
 		return sum, errors.New("targeted sync: no record store or 1NCE lookups configured")
 	}
-	t := &targeted{s: s, notBefore: notBefore, asked: map[string]bool{}, remote: map[string]lookup{},
+	t := &targeted{s: s, notBefore: notBefore, dry: dry, asked: map[string]bool{}, remote: map[string]lookup{},
 		local: map[string]simrec.Summary{}, awaiting: map[string]events.SimCommand{}}
 	ids := unique(iccids)
 	sum.Requested = len(ids)
@@ -125,7 +143,9 @@ func (s *Syncer) SyncSIMs(ctx context.Context, iccids []string, notBefore time.T
 			ErrLookupFailed, len(failed), len(ids), failed[0], t.answer(failed[0]).err))
 	}
 	err := errors.Join(errs...)
-	s.realtime.add(sum.Published)
+	if !dry {
+		s.realtime.add(sum.Published)
+	}
 	sum.DurationSeconds = s.Clock.Now().Sub(sum.StartedAt).Seconds()
 	if err != nil {
 		sum.Error = err.Error()
@@ -186,10 +206,12 @@ type lookup struct {
 type targeted struct {
 	s         *Syncer
 	notBefore time.Time
-	mu        sync.Mutex
-	asked     map[string]bool
-	remote    map[string]lookup
-	local     map[string]simrec.Summary
+	// dry: decide and report, publish nothing (PlanSIMs).
+	dry    bool
+	mu     sync.Mutex
+	asked  map[string]bool
+	remote map[string]lookup
+	local  map[string]simrec.Summary
 	// awaiting are SIMs without a record whose create this process
 	// published and the store does not show yet (see inflight.go).
 	awaiting map[string]events.SimCommand
@@ -283,10 +305,10 @@ func (t *targeted) answer(id string) lookup {
 	return t.remote[id]
 }
 
-// wave decides the SIMs of one wave, with the SIMs whose records hold an IP
+// wave decides the SIMs of one wave, with every other SIM holding an IP
 // 1NCE now gives one of them, and returns those whose lookup failed.
 func (t *targeted) wave(ctx context.Context, wave []string, sum *TargetSummary) ([]string, error) {
-	neighbours, err := t.neighbours(ctx, wave)
+	holders, err := t.neighbours(ctx, wave)
 	if err != nil { // conflicts cannot be checked: decide nothing now, the request comes back
 		t.mu.Lock()
 		for _, id := range wave {
@@ -295,12 +317,83 @@ func (t *targeted) wave(ctx context.Context, wave []string, sum *TargetSummary) 
 		t.mu.Unlock()
 		return wave, nil
 	}
+	var neighbours []string
+	for _, ids := range holders {
+		for _, id := range ids {
+			t.mu.Lock()
+			asked := t.asked[id]
+			t.mu.Unlock()
+			if !asked && !slices.Contains(neighbours, id) {
+				neighbours = append(neighbours, id)
+			}
+		}
+	}
+	slices.Sort(neighbours)
 	t.fetch(ctx, neighbours, nil)
+	t.unsure(wave, holders)
 	all := append(slices.Clone(wave), neighbours...)
 	if err := t.settle(ctx, all); err != nil {
 		return nil, err
 	}
-	return t.decide(ctx, wave, all, sum)
+	failed, conflicts, err := t.decide(ctx, wave, all, sum)
+	t.note(ctx, wave, holders, conflicts)
+	return failed, err
+}
+
+// unsure fails the SIMs of wave whose IP is held by a SIM that could not be
+// looked up: whether they conflict is unknown, so they keep their state.
+func (t *targeted) unsure(wave []string, holders map[string][]string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, id := range wave {
+		r := t.remote[id]
+		ip := enabledIP(r)
+		if ip == "" {
+			continue
+		}
+		for _, other := range holders[ip] {
+			if o, ok := t.remote[other]; ok && o.err != nil && !errors.Is(o.err, ErrSIMNotFound) {
+				t.remote[id] = lookup{sim: r.sim, err: fmt.Errorf("SIM %s, which holds its IP %s, could not be looked up: %w", other, ip, o.err)}
+				break
+			}
+		}
+	}
+}
+
+// note tells Conflicts what this wave saw of the IPs its SIMs hold: those
+// whose holders were all looked up are noted with the conflicts found.
+func (t *targeted) note(ctx context.Context, wave []string, holders map[string][]string, conflicts map[string][]string) {
+	if t.s.Conflicts == nil {
+		return
+	}
+	var checked []string
+	t.mu.Lock()
+	for _, id := range wave {
+		if r := t.remote[id]; r.err == nil {
+			if ip := enabledIP(r); ip != "" && !slices.Contains(checked, ip) {
+				checked = append(checked, ip)
+			}
+		}
+	}
+	t.mu.Unlock()
+	if len(checked) == 0 {
+		return
+	}
+	if err := t.s.Conflicts.Note(ctx, checked, conflicts); err != nil {
+		t.s.Logger.Warn("IP conflicts not noted; the next full sync notes them", "error", err)
+	}
+}
+
+// enabledIP is the normalised IP 1NCE gives a SIM it lists as Enabled ("" otherwise).
+func enabledIP(r lookup) string {
+	if r.err != nil || r.sim.Status != domain.StatusEnabled {
+		return ""
+	}
+	addr, err := simip.Parse(r.sim.IP)
+	if err != nil {
+		return ""
+	}
+	return addr.String()
 }
 
 // settle waits for the records of awaiting SIMs whose create no longer
@@ -352,39 +445,43 @@ func sameIP(a, b string) bool {
 	return err == nil && err2 == nil && x == y
 }
 
-// neighbours lists the SIMs, other than those asked about, whose records
-// may give access at an IP 1NCE now gives one of ids.
-func (t *targeted) neighbours(ctx context.Context, ids []string) ([]string, error) {
+// neighbours returns, for each IP 1NCE now gives one of ids as Enabled,
+// the other SIMs holding it: every record with the IP, whatever its state,
+// and every SIM remembered in a conflict at it (Conflicts).
+func (t *targeted) neighbours(ctx context.Context, ids []string) (map[string][]string, error) {
 	var ips []string
 	for _, id := range ids {
-		r := t.answer(id)
-		if r.err != nil || r.sim.Status != domain.StatusEnabled {
-			continue
+		if ip := enabledIP(t.answer(id)); ip != "" {
+			ips = append(ips, ip)
 		}
-		if addr, err := simip.Parse(r.sim.IP); err == nil {
-			ips = append(ips, addr.String())
+	}
+	ips = unique(ips)
+	holders := map[string][]string{}
+	if len(ips) == 0 {
+		return holders, nil
+	}
+	if t.s.Conflicts != nil {
+		known, err := t.s.Conflicts.Claimants(ctx, ips)
+		if err != nil {
+			return nil, fmt.Errorf("remembered IP conflicts: %w", err)
+		}
+		for ip, claimants := range known {
+			holders[ip] = append(holders[ip], claimants...)
 		}
 	}
 	var mu sync.Mutex
-	found := map[string]bool{}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(lookupWorkers)
-	for _, ip := range unique(ips) {
+	for _, ip := range ips {
 		g.Go(func() error {
 			recs, err := t.s.Records.FindByIP(gctx, ip)
 			if err != nil {
 				return fmt.Errorf("find records of IP %s: %w", ip, err)
 			}
+			mu.Lock()
+			defer mu.Unlock()
 			for _, rec := range recs {
-				l := rec.Summary()
-				t.mu.Lock()
-				asked := t.asked[rec.ICCID]
-				t.mu.Unlock()
-				if !asked && (l.Active || l.State == simrec.StatePending) {
-					mu.Lock()
-					found[rec.ICCID] = true
-					mu.Unlock()
-				}
+				holders[ip] = append(holders[ip], rec.ICCID)
 			}
 			return nil
 		})
@@ -392,13 +489,16 @@ func (t *targeted) neighbours(ctx context.Context, ids []string) ([]string, erro
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	return sortedKeys(found), nil
+	for ip, ids := range holders {
+		holders[ip] = unique(ids)
+	}
+	return holders, nil
 }
 
 // decide runs the reconciler over the SIMs of all (a wave and its
-// neighbours), publishes, and returns the SIMs of the wave whose lookup
-// failed.
-func (t *targeted) decide(ctx context.Context, wave, all []string, sum *TargetSummary) ([]string, error) {
+// neighbours), publishes (unless a dry run), and returns the SIMs of the
+// wave whose lookup failed and the IP conflicts it saw.
+func (t *targeted) decide(ctx context.Context, wave, all []string, sum *TargetSummary) ([]string, map[string][]string, error) {
 	t.mu.Lock()
 	var locals []simrec.Summary
 	remote := map[string]lookup{}
@@ -412,6 +512,7 @@ func (t *targeted) decide(ctx context.Context, wave, all []string, sum *TargetSu
 	}
 	t.mu.Unlock()
 	rec := domain.NewReconciler(locals)
+	rec.KeepSkipped = len(all)
 	var failed []string
 	for _, id := range sortedKeys(remote) {
 		r := remote[id]
@@ -430,10 +531,16 @@ func (t *targeted) decide(ctx context.Context, wave, all []string, sum *TargetSu
 	}
 	changes, report := rec.Finish(domain.Policy{ListingComplete: true, Force: true})
 	sum.add(report, len(all)-len(wave))
-	sum.outcomes(wave, remote, local, changes)
+	sum.outcomes(wave, remote, local, changes, rec.Skipped())
+	if t.dry {
+		for _, c := range changes {
+			sum.Planned[string(c.Kind)]++
+		}
+		return failed, rec.Conflicts(), nil
+	}
 	var tmp Summary
 	tmp.Published = sum.Published
-	return failed, t.s.publishAll(ctx, changes, &tmp)
+	return failed, rec.Conflicts(), t.s.publishAll(ctx, changes, &tmp)
 }
 
 func unique(ids []string) []string {

@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // A SIM missing from a listing is not proof that it left the account: offset
@@ -80,7 +81,7 @@ func (r *Reconciler) PlanConfirmations(p Policy) ConfirmPlan {
 // Confirm records the single-SIM endpoint's verdict on an absent SIM; a SIM
 // that is not absent (listed, inactive, unknown to the store) is ignored.
 func (r *Reconciler) Confirm(iccid string, v Verdict) {
-	if l, ok := r.summary(iccid); ok && mayGainAccess(l) && !r.seen(iccid) {
+	if l, ok := r.summary(iccid); ok && simrec.MayGainAccess(l) && !r.seen(iccid) {
 		r.verdicts[iccid] = v
 	}
 }
@@ -101,7 +102,7 @@ func (r *Reconciler) absent() []string {
 		}
 	}
 	for id, l := range r.odd {
-		if mayGainAccess(l) {
+		if simrec.MayGainAccess(l) {
 			out = append(out, id)
 		}
 	}

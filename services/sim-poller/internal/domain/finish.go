@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/simbridge/simbridge/libs/events"
+	"github.com/simbridge/simbridge/libs/simrec"
 )
 
 // Policy bounds what Finish may publish.
@@ -25,11 +26,11 @@ type Policy struct {
 // are named by LateConflicts afterwards, unless disables were withheld.
 func (r *Reconciler) Finish(p Policy) ([]events.SimCommand, Report) {
 	conflicted := r.conflictedICCIDs()
-	for _, id := range sortedKeys(conflicted) {
-		r.report.problem(ProblemIPConflict, id)
+	for _, c := range r.conflictSkips() {
+		r.skip(c)
 	}
 	ups, downs := r.pendingChanges(conflicted)
-	downs = append(downs, r.conflictDisables(conflicted)...)
+	downs = append(downs, r.conflictDisables()...)
 	downs = append(downs, r.confirmedDisables()...)
 	late := r.lateConflicts(conflicted)
 	r.report.DisableLimit = r.disableLimit(p)
@@ -49,21 +50,26 @@ func (r *Reconciler) Finish(p Policy) ([]events.SimCommand, Report) {
 type LateConflict struct {
 	ICCID   string
 	Version int64
+	// IP is the address the listing gave it and others.
+	IP string
 }
 
 // LateConflicts names, after Finish, the late conflicts to disable; none when
 // the run's disables were withheld (an incomplete listing, the guard).
 func (r *Reconciler) LateConflicts() []LateConflict { return r.late }
 
-// lateConflicts lists the released SIMs among conflicted, sorted.
-func (r *Reconciler) lateConflicts(conflicted map[string]bool) []LateConflict {
+// lateConflicts lists the released SIMs caught in a conflict, sorted.
+func (r *Reconciler) lateConflicts(map[string]bool) []LateConflict {
 	var out []LateConflict
-	for _, id := range sortedKeys(conflicted) {
-		if r.released(id) {
-			l, _ := r.summary(id)
-			out = append(out, LateConflict{ICCID: id, Version: l.Version})
+	for ip, ids := range r.conflicts {
+		for _, id := range ids {
+			if r.released(id) {
+				l, _ := r.summary(id)
+				out = append(out, LateConflict{ICCID: id, Version: l.Version, IP: ipString(ip)})
+			}
 		}
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ICCID < out[j].ICCID })
 	return out
 }
 
@@ -95,14 +101,47 @@ func (r *Reconciler) conflictedICCIDs() map[string]bool {
 	return out
 }
 
-// conflictDisables takes access away from active SIMs caught in an IP
-// conflict, since the device at that IP could be either SIM (released ones
-// are LateConflicts).
-func (r *Reconciler) conflictDisables(conflicted map[string]bool) []events.SimCommand {
+// conflictDisables decides the SIMs caught in an IP conflict with their
+// claimants known (simrec.Decide): one with access loses it, since the
+// device at that IP could be either SIM (released ones are LateConflicts).
+func (r *Reconciler) conflictDisables() []events.SimCommand {
 	var out []events.SimCommand
-	for id := range conflicted {
-		if l, ok := r.summary(id); ok && l.Active && !r.released(id) {
-			out = append(out, disable(l, StatusEnabled, ReasonIPConflict))
+	for ip, ids := range r.conflicts {
+		for _, id := range ids {
+			if r.released(id) {
+				continue
+			}
+			var rec *simrec.Summary
+			if l, ok := r.summary(id); ok {
+				rec = &l
+			}
+			sim := RemoteSIM{ICCID: id, Status: StatusEnabled, IP: ipString(ip)}
+			if d := simrec.Decide(sim.listed(), rec, others(ids, id)); d.Change != "" {
+				out = append(out, command(sim, rec, d))
+			}
+		}
+	}
+	return out
+}
+
+// conflictSkips are the conflicted SIMs, sorted, each with its claimants.
+func (r *Reconciler) conflictSkips() []Skip {
+	var out []Skip
+	for ip, ids := range r.conflicts {
+		for _, id := range ids {
+			out = append(out, Skip{ICCID: id, Problem: ProblemIPConflict, IP: ipString(ip), Claimants: others(ids, id)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ICCID < out[j].ICCID })
+	return out
+}
+
+// others is ids without id.
+func others(ids []string, id string) []string {
+	var out []string
+	for _, o := range ids {
+		if o != id {
+			out = append(out, o)
 		}
 	}
 	return out
@@ -113,7 +152,7 @@ func (r *Reconciler) conflictDisables(conflicted map[string]bool) []events.SimCo
 func (r *Reconciler) decidedDisables() int {
 	conflicted := r.conflictedICCIDs()
 	_, downs := r.pendingChanges(conflicted)
-	return len(downs) + len(r.conflictDisables(conflicted)) + len(r.lateConflicts(conflicted))
+	return len(downs) + len(r.conflictDisables()) + len(r.lateConflicts(conflicted))
 }
 
 // guard withholds every disable when the listing is not trustworthy, or the

@@ -1,10 +1,10 @@
 package domain
 
 import (
+	"net/netip"
 	"sort"
 
 	"github.com/simbridge/simbridge/libs/events"
-	"github.com/simbridge/simbridge/libs/simip"
 	"github.com/simbridge/simbridge/libs/simrec"
 )
 
@@ -41,6 +41,34 @@ type Reconciler struct {
 	verdicts  map[string]Verdict           // absent SIMs confirmed by the single-SIM endpoint
 	late      []LateConflict
 	report    Report
+	// KeepSkipped bounds the skipped SIMs Skipped returns (0: none are
+	// kept, only counted): a dry run or a targeted sync says SIM by SIM
+	// why one got nothing.
+	KeepSkipped int
+	skipped     []Skip
+}
+
+// Skip is one listed SIM the rules skipped, and why.
+type Skip struct {
+	ICCID   string
+	Problem string
+	// IP is the address as 1NCE gave it.
+	IP string
+	// Claimants are the other SIMs listed at the IP (ProblemIPConflict).
+	Claimants []string
+	// Recorded says the store holds a record of the SIM.
+	Recorded bool
+}
+
+// Skipped returns the skipped SIMs kept (KeepSkipped), in the order met.
+func (r *Reconciler) Skipped() []Skip { return r.skipped }
+
+func (r *Reconciler) skip(s Skip) {
+	_, s.Recorded = r.summary(s.ICCID)
+	r.report.problem(s.Problem, s.ICCID)
+	if len(r.skipped) < r.KeepSkipped {
+		r.skipped = append(r.skipped, s)
+	}
 }
 
 // NewReconciler starts a reconciliation against the store's current state.
@@ -84,11 +112,12 @@ func (r *Reconciler) summary(iccid string) (simrec.Summary, bool) {
 	return simrec.Summary{}, false
 }
 
-// Observe takes one SIM of the 1NCE listing.
+// Observe takes one SIM of the 1NCE listing and decides it by the rules
+// (simrec.Decide); its IP conflicts are known, and decided, at Finish.
 func (r *Reconciler) Observe(s RemoteSIM) {
 	r.report.Seen++
 	if !events.ValidICCID(s.ICCID) {
-		r.report.problem(ProblemInvalidICCID, s.ICCID)
+		r.skip(Skip{ICCID: s.ICCID, Problem: ProblemInvalidICCID, IP: s.IP})
 		return
 	}
 	if r.markSeen(s.ICCID) {
@@ -97,12 +126,27 @@ func (r *Reconciler) Observe(s RemoteSIM) {
 	switch s.Status {
 	case StatusEnabled:
 		r.report.Enabled++
-		r.observeEnabled(s)
 	case StatusDisabled:
 		r.report.Disabled++
-		r.observeDisabled(s)
+	}
+	local, known := r.summary(s.ICCID)
+	var rec *simrec.Summary
+	if known {
+		rec = &local
+	}
+	d := simrec.Decide(s.listed(), rec, nil)
+	if ip, ok := ipv4(d.IP); ok {
+		r.claim(ip, s.ICCID)
+	}
+	switch {
+	case d.Problem != "":
+		r.skip(Skip{ICCID: s.ICCID, Problem: d.Problem, IP: s.IP})
+	case d.Held:
+		r.report.Revoked++
+	case d.Change == "":
+		r.report.Unchanged++
 	default:
-		r.report.problem(ProblemInvalidStatus, s.ICCID)
+		r.pending[s.ICCID] = command(s, rec, d)
 	}
 }
 
@@ -117,41 +161,9 @@ func (r *Reconciler) markSeen(iccid string) bool {
 		r.t.mark(ref, flagSeen)
 		return false
 	}
-	r.report.problem(ProblemDuplicateICCID, iccid)
+	r.skip(Skip{ICCID: iccid, Problem: ProblemDuplicateICCID})
 	delete(r.pending, iccid)
 	return true
-}
-
-func (r *Reconciler) observeEnabled(s RemoteSIM) {
-	if s.IP == "" {
-		r.report.problem(ProblemNoIP, s.ICCID)
-		return
-	}
-	addr, err := simip.Parse(s.IP) // ::ffff:10.1.2.3 is 10.1.2.3; IPv6 is invalid
-	n, ok := ipv4(s.IP)
-	if err != nil || !ok {
-		r.report.problem(ProblemInvalidIP, s.ICCID)
-		return
-	}
-	r.claim(n, s.ICCID)
-	ip := addr.String()
-	l, known := r.summary(s.ICCID)
-	cmd := events.SimCommand{ICCID: s.ICCID, IP: ip, Status: s.Status, IMSI: s.IMSI, MSISDN: s.MSISDN, Label: s.Label}
-	switch {
-	case !known:
-		cmd.Kind, cmd.Reason = events.KindCreate, ReasonNew
-	case heldRevoked(l):
-		r.report.Revoked++
-		return
-	case !l.Active:
-		cmd.Kind, cmd.Reason, cmd.BaseVersion, cmd.BaseCommand = events.KindCreate, ReasonReEnabled, l.Version, l.LastCommand
-	case l.IP != ip:
-		cmd.Kind, cmd.Reason, cmd.BaseVersion, cmd.BaseCommand = events.KindUpdate, ReasonIPChanged, l.Version, l.LastCommand
-	default:
-		r.report.Unchanged++
-		return
-	}
-	r.pending[s.ICCID] = cmd
 }
 
 // claim records that iccid says it has addr; a second claimant makes every
@@ -178,24 +190,13 @@ func (r *Reconciler) claim(ip uint32, iccid string) {
 		r.conflicts[ip] = []string{first.String(), iccid}
 		return
 	}
-	if ref.pos >= 0 && r.t.store[ref.pos].e.ip == ip {
+	if ref.pos >= 0 && r.t.store[ref.pos].e.ip == ip && r.t.mayGainAccess(ref.pos) {
+		// The table's IP index finds this claim (it indexes the records
+		// that may have access), so the claims map need not hold it.
 		r.t.mark(ref, flagClaimsOwn)
 		return
 	}
 	r.owner[ip] = k
-}
-
-// observeDisabled disables a SIM 1NCE lists as Disabled that has access or
-// may get it (a pending record: a create still at work must not finish it),
-// and records the status on a revoked SIM, so enabling it in 1NCE later
-// issues a fresh certificate.
-func (r *Reconciler) observeDisabled(s RemoteSIM) {
-	l, known := r.summary(s.ICCID)
-	if !known || !(mayGainAccess(l) || heldRevoked(l)) {
-		r.report.Unchanged++
-		return
-	}
-	r.pending[s.ICCID] = disable(l, s.Status, ReasonDisabled)
 }
 
 // Release returns the creates and updates decided so far that no later page
@@ -237,4 +238,25 @@ func (r *Reconciler) releasable(c events.SimCommand) bool {
 func (r *Reconciler) released(iccid string) bool {
 	k, ok := events.KeyOf(iccid)
 	return ok && r.t.flags(r.t.find(k))&flagReleased != 0
+}
+
+// Conflicts returns the IPs the listing gave several Enabled SIMs, with
+// those SIMs (sorted): what targeted syncs must remember until 1NCE is
+// corrected (their lookups see one SIM at a time).
+func (r *Reconciler) Conflicts() map[string][]string {
+	out := make(map[string][]string, len(r.conflicts))
+	for ip, ids := range r.conflicts {
+		out[ipString(ip)] = sortedKeys(setOf(ids))
+	}
+	return out
+}
+
+func ipString(ip uint32) string { return netip.AddrFrom4(ip4bytes(ip)).String() }
+
+func setOf(ids []string) map[string]bool {
+	m := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
 }

@@ -1,13 +1,15 @@
 package domain
 
+import "github.com/simbridge/simbridge/libs/simrec"
+
 // Problem kinds counted in a Report: why a listed SIM was skipped.
 const (
-	ProblemNoIP           = "no_ip"
-	ProblemInvalidIP      = "invalid_ip"
-	ProblemInvalidICCID   = "invalid_iccid"
-	ProblemInvalidStatus  = "invalid_status"
-	ProblemDuplicateICCID = "duplicate_iccid"
-	ProblemIPConflict     = "ip_conflict"
+	ProblemNoIP           = simrec.ProblemNoIP
+	ProblemInvalidIP      = simrec.ProblemInvalidIP
+	ProblemInvalidICCID   = simrec.ProblemInvalidICCID
+	ProblemInvalidStatus  = simrec.ProblemInvalidStatus
+	ProblemDuplicateICCID = simrec.ProblemDuplicateICCID
+	ProblemIPConflict     = simrec.ProblemIPConflict
 )
 
 // Report summarises one reconciliation for operators.

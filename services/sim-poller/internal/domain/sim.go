@@ -11,10 +11,10 @@ import (
 	"github.com/simbridge/simbridge/libs/simrec"
 )
 
-// 1NCE SIM status values.
+// 1NCE SIM status values (simrec's, where the rules live).
 const (
-	StatusEnabled  = "Enabled"
-	StatusDisabled = "Disabled"
+	StatusEnabled  = simrec.OnceEnabled
+	StatusDisabled = simrec.OnceDisabled
 )
 
 // RemoteSIM is a SIM as 1NCE holds it: the fields the rules read and the
@@ -28,27 +28,34 @@ type RemoteSIM struct {
 	IMSI, MSISDN, Label string
 }
 
-// mayGainAccess reports whether the SIM has access or may get it from a
-// command still at work (a pending record): taking access away from such a
-// SIM needs a disable.
-func mayGainAccess(l simrec.Summary) bool { return l.Active || l.State == simrec.StatePending }
-
-// heldRevoked reports whether the SIM was revoked by an operator and 1NCE
-// has not disabled it since: it stays without access until 1NCE disables
-// and enables it again (a later enable issues a fresh certificate).
-func heldRevoked(l simrec.Summary) bool {
-	return l.State == simrec.StateRevoked && l.Status != StatusDisabled
+// listed is the SIM as the rules (simrec.Decide) read it.
+func (s RemoteSIM) listed() *simrec.Listed {
+	return &simrec.Listed{ICCID: s.ICCID, Status: s.Status, IP: s.IP}
 }
 
-// Reasons recorded on commands.
+// Reasons recorded on commands (simrec.Decide's).
 const (
-	ReasonNew        = "new SIM"
-	ReasonReEnabled  = "SIM enabled again"
-	ReasonIPChanged  = "IP address changed"
-	ReasonDisabled   = "SIM disabled in 1NCE"
-	ReasonAbsent     = "SIM no longer in the 1NCE account"
-	ReasonIPConflict = "IP address claimed by several SIMs"
+	ReasonNew        = simrec.ReasonNew
+	ReasonReEnabled  = simrec.ReasonReEnabled
+	ReasonIPChanged  = simrec.ReasonIPChanged
+	ReasonDisabled   = simrec.ReasonDisabled
+	ReasonAbsent     = simrec.ReasonAbsent
+	ReasonIPConflict = simrec.ReasonIPConflict
 )
+
+// command turns the rules' decision about a SIM into its command, computed
+// against its record l (BaseVersion, BaseCommand: simrec.Record.Admits).
+func command(s RemoteSIM, l *simrec.Summary, d simrec.Decision) events.SimCommand {
+	if d.Change == events.KindDisable {
+		return disable(*l, d.Status, d.Reason)
+	}
+	cmd := events.SimCommand{Kind: d.Change, ICCID: s.ICCID, IP: d.IP, Status: d.Status, Reason: d.Reason,
+		IMSI: s.IMSI, MSISDN: s.MSISDN, Label: s.Label}
+	if l != nil {
+		cmd.BaseVersion, cmd.BaseCommand = l.Version, l.LastCommand
+	}
+	return cmd
+}
 
 // disable is the command taking access away from the SIM of record l,
 // computed against it (BaseVersion, BaseCommand: simrec.Record.Admits).
@@ -60,30 +67,26 @@ func disable(l simrec.Summary, status, reason string) events.SimCommand {
 // Redecide computes cmd again against fresh, the SIM's record as it is now,
 // for a change that was decided from an older summary of it (a full sync
 // compares the listing with the store's summary index, read before the
-// listing began): the same rule applied to the newer state, with that state
-// as its base. ok is false when the record no longer needs the change.
+// listing began): the same rules (simrec.Decide) applied to what 1NCE said
+// and the newer record, with that record as its base. ok is false when the
+// record no longer needs a change.
 func Redecide(cmd events.SimCommand, fresh simrec.Summary) (events.SimCommand, bool) {
-	switch cmd.Kind {
-	case events.KindDisable:
-		if !mayGainAccess(fresh) && !(cmd.Status == StatusDisabled && heldRevoked(fresh)) {
-			return events.SimCommand{}, false
-		}
-		return disable(fresh, cmd.Status, cmd.Reason), true
-	case events.KindCreate, events.KindUpdate:
-		out := cmd
-		out.BaseVersion, out.BaseCommand = fresh.Version, fresh.LastCommand
-		switch {
-		case heldRevoked(fresh):
-			return events.SimCommand{}, false
-		case !fresh.Active:
-			out.Kind, out.Reason = events.KindCreate, ReasonReEnabled
-		case fresh.IP != cmd.IP:
-			out.Kind, out.Reason = events.KindUpdate, ReasonIPChanged
-		default:
-			return events.SimCommand{}, false
-		}
-		return out, true
+	sim := RemoteSIM{ICCID: cmd.ICCID, IP: cmd.IP, Status: cmd.Status, IMSI: cmd.IMSI, MSISDN: cmd.MSISDN, Label: cmd.Label}
+	var d simrec.Decision
+	switch {
+	case cmd.Kind == events.KindDisable && cmd.Reason == ReasonAbsent:
+		d = simrec.Decide(nil, &fresh, nil) // 1NCE confirmed it does not hold the SIM
+	case cmd.Kind == events.KindDisable && cmd.Reason == ReasonIPConflict:
+		// The listing gave its IP to other SIMs too; they are not named here,
+		// but the rule is the same for any number of them.
+		d = simrec.Decide(sim.listed(), &fresh, []string{"another SIM listed at " + cmd.IP})
+	case cmd.Kind == events.KindCreate, cmd.Kind == events.KindUpdate, cmd.Kind == events.KindDisable:
+		d = simrec.Decide(sim.listed(), &fresh, nil)
 	default:
 		return cmd, true
 	}
+	if d.Change == "" {
+		return events.SimCommand{}, false
+	}
+	return command(sim, &fresh, d), true
 }

@@ -91,6 +91,10 @@ func (h SyncRequests) log(req events.SyncRequest, res app.Result) {
 	h.Observer.SyncRequest(req.Source, kind, res.Status)
 	attrs := []any{"trigger", "request", "request", req.ID, "source", req.Source, "summary", res.Summary}
 	switch {
+	case req.DryRun:
+		// a lookup or an audit's plan: no run, so never "sync done" (the
+		// stale-sync alarm counts those lines)
+		h.Logger.Info("dry run answered", append(attrs, "kind", kind, "status", res.Status)...)
 	case kind == "full" && res.Err == nil:
 		h.Logger.Info("sync done", append(attrs, "force", req.Force)...)
 	case kind == "full":
@@ -103,7 +107,12 @@ func (h SyncRequests) log(req events.SyncRequest, res app.Result) {
 }
 
 func kindOf(req events.SyncRequest) string {
-	if len(req.ICCIDs) == 0 {
+	switch {
+	case req.DryRun && len(req.ICCIDs) == 0:
+		return "full-dry-run"
+	case req.DryRun:
+		return "lookup"
+	case len(req.ICCIDs) == 0:
 		return "full"
 	}
 	return "targeted"

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/simbridge/simbridge/libs/onceapi"
@@ -50,7 +51,8 @@ type StreamLimits struct {
 	MaxConcurrent int
 }
 
-// Receiver is the Data Streamer endpoint: POST Path with HTTP Basic
+// Receiver is the Data Streamer endpoint: POST Path (or Path with a
+// trailing slash, as 1NCE's guide writes endpoint URLs) with HTTP Basic
 // authentication and a JSON array of records.
 //
 //	200 the relevant SIMs are durably enqueued (or none was relevant)
@@ -63,7 +65,11 @@ type StreamLimits struct {
 //
 // Authentication comes first and is compared in constant time (digests of
 // "user:password", every accepted one compared); the body is read only
-// after it, within MaxBytes.
+// after it, within MaxBytes. An answer given before the body is read (401,
+// 503 busy, 404, 405) closes the connection without reading further: the
+// server would otherwise read what is left of the body to reuse the
+// connection, so an unauthenticated client sending a slow body could hold
+// it for the whole read timeout.
 type Receiver struct {
 	Path     string
 	Hints    HintAcceptor
@@ -86,8 +92,18 @@ type streamAnswer struct {
 }
 
 func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
+	body := &readTracker{ReadCloser: r.Body}
+	r.Body = body
 	code, ans := rc.handle(w, r)
+	r.Body = body.ReadCloser
 	rc.Observer.StreamRequest(code)
+	if !body.read && r.ContentLength != 0 {
+		// The body is not wanted: answer, stop reading (the server would
+		// otherwise drain up to 256 KiB of it at the client's pace before
+		// closing) and close.
+		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	}
 	switch code {
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Basic realm="simbridge", charset="UTF-8"`)
@@ -103,7 +119,7 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 
 func (rc *Receiver) handle(w http.ResponseWriter, r *http.Request) (int, streamAnswer) {
 	switch {
-	case r.URL.Path != rc.Path:
+	case !rc.onPath(r.URL.Path):
 		return http.StatusNotFound, streamAnswer{Message: "not found"}
 	case r.Method != http.MethodPost:
 		return http.StatusMethodNotAllowed, streamAnswer{Message: "POST a JSON array of Data Streamer records"}
@@ -134,6 +150,27 @@ func (rc *Receiver) handle(w http.ResponseWriter, r *http.Request) (int, streamA
 	}
 	rc.Logger.Info("data streamer batch", "records", batch.Records, "sims", batch.SIMs, "request", batch.RequestID)
 	return http.StatusOK, streamAnswer{HintBatch: batch}
+}
+
+// onPath reports whether path is the receiver's, with or without a
+// trailing slash.
+func (rc *Receiver) onPath(path string) bool {
+	if path == rc.Path {
+		return true
+	}
+	trimmed := strings.TrimSuffix(rc.Path, "/")
+	return trimmed != "" && (path == trimmed || path == trimmed+"/")
+}
+
+// readTracker notes whether the handler started reading the body.
+type readTracker struct {
+	io.ReadCloser
+	read bool
+}
+
+func (b *readTracker) Read(p []byte) (int, error) {
+	b.read = true
+	return b.ReadCloser.Read(p)
 }
 
 // authenticated compares the presented credentials with every accepted

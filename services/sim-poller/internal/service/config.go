@@ -53,7 +53,7 @@ type Config struct {
 	StreamPath        string         `env:"STREAM_PATH, default=/datastreamer" desc:"path the Data Streamer posts to"`
 	StreamAuth        secrets.Source `env:", prefix=STREAM_AUTH_" desc:"Data Streamer Basic credentials, JSON {\"username\",\"password\"} or user:password (required with STREAM_ADDR)"`
 	StreamAuthRefresh time.Duration  `env:"STREAM_AUTH_REFRESH, default=5m" desc:"how often the Data Streamer credentials are re-read (rotation)"`
-	StreamMaxBytes    int64          `env:"STREAM_MAX_BYTES, default=16777216" desc:"largest Data Streamer request body (413 beyond)"`
+	StreamMaxBytes    int64          `env:"STREAM_MAX_BYTES, default=8388608" desc:"largest Data Streamer request body (413 beyond); at most 10000000, what the AWS edge (API Gateway) passes"`
 	StreamMaxRecords  int            `env:"STREAM_MAX_RECORDS, default=3000" desc:"most records in one Data Streamer request (413 beyond; 1NCE sends up to 3,000)"`
 	StreamMaxDepth    int            `env:"STREAM_MAX_DEPTH, default=16" desc:"deepest JSON nesting of a Data Streamer request (400 beyond)"`
 	// StreamEventTypes are the event types (descriptions, any case) whose
@@ -140,6 +140,12 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// EdgeMaxBody is the largest request body the receiver's public edge in AWS
+// passes: API Gateway's payload quota of 10 MB (docs/architecture.md, "Real
+// time"). STREAM_MAX_BYTES stays within it, so a body the receiver promises
+// to take is never refused by the edge with an answer of its own.
+const EdgeMaxBody = 10_000_000
+
 // validateStream checks the receiver's settings when it is on.
 func (c *Config) validateStream() []error {
 	if c.StreamAddr == "" {
@@ -152,8 +158,9 @@ func (c *Config) validateStream() []error {
 	if !strings.HasPrefix(c.StreamPath, "/") {
 		errs = append(errs, fmt.Errorf("STREAM_PATH %q: want an absolute path", c.StreamPath))
 	}
-	if c.StreamMaxBytes < 1<<10 {
-		errs = append(errs, fmt.Errorf("STREAM_MAX_BYTES %d: at least 1024", c.StreamMaxBytes))
+	if c.StreamMaxBytes < 1<<10 || c.StreamMaxBytes > EdgeMaxBody {
+		errs = append(errs, fmt.Errorf("STREAM_MAX_BYTES %d: want 1024-%d (the edge in front of the receiver refuses larger bodies itself)",
+			c.StreamMaxBytes, EdgeMaxBody))
 	}
 	if c.StreamMaxRecords < 1 || c.StreamMaxRecords > events.MaxSyncICCIDs {
 		errs = append(errs, fmt.Errorf("STREAM_MAX_RECORDS %d: want 1-%d", c.StreamMaxRecords, events.MaxSyncICCIDs))

@@ -30,5 +30,14 @@ func TestConfigIsValidatedAtStart(t *testing.T) {
 		{Name: "lease TTL too short to renew", Set: map[string]string{"LEASE_TTL": "1s"}, WantErr: []string{"LEASE_TTL"}},
 		{Name: "share above one", Set: map[string]string{"MAX_DISABLE_SHARE": "1.5"}, WantErr: []string{"MAX_DISABLE_SHARE"}},
 		{Name: "no password source", Set: map[string]string{"ONCE_PASSWORD_VALUE": ""}, WantErr: []string{"ONCE_PASSWORD_"}},
+		{Name: "receiver's default body limit fits the edge", Set: map[string]string{"STREAM_ADDR": ":8081", "STREAM_AUTH_VALUE": "u:p"},
+			Check: func(t *testing.T, c service.Config) {
+				if c.StreamMaxBytes > service.EdgeMaxBody || c.StreamMaxBytes < 1<<20 {
+					t.Errorf("STREAM_MAX_BYTES default %d: want 1 MiB up to what the edge passes (%d)", c.StreamMaxBytes, service.EdgeMaxBody)
+				}
+			}},
+		{Name: "receiver takes bodies the edge refuses", Set: map[string]string{"STREAM_ADDR": ":8081", "STREAM_AUTH_VALUE": "u:p", "STREAM_MAX_BYTES": "16777216"},
+			WantErr: []string{"STREAM_MAX_BYTES 16777216", "10000000"}},
+		{Name: "receiver at the edge's limit", Set: map[string]string{"STREAM_ADDR": ":8081", "STREAM_AUTH_VALUE": "u:p", "STREAM_MAX_BYTES": "10000000"}},
 	})
 }

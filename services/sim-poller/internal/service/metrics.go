@@ -77,7 +77,7 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 		drift: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "listing_drift_total",
 			Help: "Active SIMs a complete listing missed although the single-SIM endpoint says they are Enabled (kept, re-checked next run)."}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "sync_requests_total",
-			Help: "Sync requests from the queue that ended, by source (operator, datastreamer), kind (full, targeted) and status (done, failed)."},
+			Help: "Sync requests from the queue that ended, by source (operator, datastreamer), kind (full, targeted, and the dry runs lookup and full-dry-run) and status (done, failed)."},
 			[]string{"source", "kind", "status"}),
 		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "hint_lookups_total",
 			Help: "Single-SIM lookups of targeted syncs by outcome: asked (a GET /v1/sims/{iccid}), shared (served by another caller's question)."},
@@ -211,6 +211,9 @@ type measuredSyncer struct {
 	next    *app.Syncer
 	metrics *Metrics
 }
+
+// Plan runs a full dry run: no run to measure, nothing changed.
+func (s measuredSyncer) Plan(ctx context.Context) (app.Summary, error) { return s.next.Plan(ctx) }
 
 // Sync runs the full sync and records the outcome.
 func (s measuredSyncer) Sync(ctx context.Context, force bool) (app.Summary, error) {

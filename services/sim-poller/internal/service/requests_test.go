@@ -20,6 +20,7 @@ import (
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/messaging"
 	"github.com/simbridge/simbridge/libs/onceapi"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/testkit"
 	"github.com/simbridge/simbridge/libs/testkit/oncesim"
 	"github.com/simbridge/simbridge/services/sim-poller/internal/app"
@@ -305,5 +306,68 @@ func TestTargetedSyncRetriesWhen1NCEFails(t *testing.T) {
 	}
 	if got := describe(e.commandList(t)); len(got) != 1 || !strings.HasPrefix(got[0], "create "+sims[0].ICCID) {
 		t.Fatalf("commands %v", got)
+	}
+}
+
+// TestConflictsRememberedBetweenRuns: after a full sync found two SIMs on
+// one IP and took access from the one that had it, a targeted sync (or a
+// lookup) of that SIM alone does not give it back: the conflict is
+// remembered in the lease table, so naming one SIM or both decides alike,
+// until 1NCE is corrected.
+func TestConflictsRememberedBetweenRuns(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 2)
+	sims := e.sim.Inventory().List()
+	holder, newcomer := sims[0], sims[1]
+	ctx := context.Background()
+	if err := e.admin.SetIP(ctx, newcomer.ICCID, holder.IPAddress); err != nil {
+		t.Fatal(err)
+	}
+	rec := simrec.Record{ICCID: holder.ICCID, IP: holder.IPAddress, Status: onceapi.StatusEnabled, LastCommand: "seed"}
+	rec.SetState(simrec.StateDisabled) // the full sync's conflict disable, carried out
+	if _, err := e.store.Create(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	serve(t, e.poller(t, func(c *service.Config) { c.SyncOnStart = false }))
+
+	e.request(t, events.SyncRequest{ID: "full-1"})
+	e.awaitResult(t, "full-1", 30*time.Second)
+	e.request(t, events.SyncRequest{ID: "lookup-1", ICCIDs: []string{holder.ICCID}, DryRun: true})
+	var plan app.TargetSummary
+	if err := json.Unmarshal(e.awaitResult(t, "lookup-1", 30*time.Second).Summary, &plan); err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.SIMs) != 1 || plan.SIMs[0].Problem != simrec.ProblemIPConflict || !slices.Equal(plan.SIMs[0].Claimants, []string{newcomer.ICCID}) ||
+		!plan.SIMs[0].Found || plan.SIMs[0].IMSI == "" {
+		t.Fatalf("lookup of the conflicted SIM: %+v", plan.SIMs)
+	}
+	// an audit's plan (a full dry run) is no sync: it publishes nothing and
+	// logs no "sync done" (the stale-sync alarm counts those)
+	done := strings.Count(e.logs.String(), `"msg":"sync done"`)
+	e.request(t, events.SyncRequest{ID: "plan-1", DryRun: true})
+	var full app.Summary
+	if err := json.Unmarshal(e.awaitResult(t, "plan-1", 30*time.Second).Summary, &full); err != nil || !full.DryRun || len(full.PlannedSIMs) != 2 {
+		t.Fatalf("full dry run: %+v (%v)", full, err)
+	}
+	if n := strings.Count(e.logs.String(), `"msg":"sync done"`); n != done || len(e.commandList(t)) != 0 {
+		t.Fatalf("the dry run logged %d more \"sync done\" lines or published", n-done)
+	}
+	e.request(t, events.SyncRequest{ID: "one-1", ICCIDs: []string{holder.ICCID}})
+	e.awaitResult(t, "one-1", 30*time.Second)
+	if got := e.commandList(t); len(got) != 0 {
+		t.Fatalf("a sync of one conflicted SIM published %v", describe(got))
+	}
+
+	// 1NCE corrected: the newcomer moves away; the holder gets access back,
+	// and the newcomer, looked up as the other holder of the IP, is created
+	if err := e.admin.SetIP(ctx, newcomer.ICCID, "10.7.0.9"); err != nil {
+		t.Fatal(err)
+	}
+	e.request(t, events.SyncRequest{ID: "one-2", ICCIDs: []string{holder.ICCID}})
+	e.awaitResult(t, "one-2", 30*time.Second)
+	want := []string{"create " + holder.ICCID + " " + holder.IPAddress + " v1", "create " + newcomer.ICCID + " 10.7.0.9 v0"}
+	slices.Sort(want)
+	if got := describe(e.commandList(t)); !slices.Equal(got, want) {
+		t.Fatalf("after 1NCE was corrected: %v, want %v", got, want)
 	}
 }

@@ -187,6 +187,7 @@ func newDeps(cfg Config, awsCfg aws.Config, inventory app.Inventory, m *Metrics,
 		Publisher: adapters.NewCommandPublisher(sqsPub, cfg.CreateQueue, cfg.DisableQueue),
 		Notifier:  messaging.NewNotifier(snsPub, "", cfg.FailureTopicARN),
 		Lease:     adapters.Lease{Lease: l},
+		Conflicts: adapters.Conflicts{DB: db, Table: cfg.LeaseTable},
 		Logger:    logger,
 	}, nil
 }

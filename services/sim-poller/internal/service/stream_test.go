@@ -1,14 +1,18 @@
 package service_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -52,7 +56,7 @@ func (e *env) receiver(t *testing.T, edit func(*service.Config)) (*service.Polle
 		c.SyncOnStart = false
 		c.StreamAddr, c.StreamPath = "127.0.0.1:0", "/datastreamer"
 		c.StreamAuth = secrets.Source{Value: streamUser + ":" + streamPassword}
-		c.StreamAuthRefresh, c.StreamMaxBytes, c.StreamMaxRecords, c.StreamMaxDepth = time.Minute, 16<<20, 3000, 16
+		c.StreamAuthRefresh, c.StreamMaxBytes, c.StreamMaxRecords, c.StreamMaxDepth = time.Minute, 8<<20, 3000, 16
 		c.StreamEventTypes = []string{onceapi.EventCreatePDPContext, onceapi.EventSIMActivation, onceapi.EventSIMSuspension, onceapi.EventSIMAdded}
 		c.StreamQuietEventTypes = []string{onceapi.EventCreatePDPContext}
 		c.StreamEnqueueTimeout, c.StreamMaxConcurrent = 5*time.Second, 4
@@ -338,5 +342,109 @@ func TestAnEventNeverGivesAccess(t *testing.T) {
 	want := []string{"disable " + sims[2].ICCID + " " + sims[2].IPAddress + " v1"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("commands %v, want only %v: no create for a SIM the API does not list as Enabled", got, want)
+	}
+}
+
+// TestReceiverAcceptsItsPathWithATrailingSlash: 1NCE's guide writes
+// endpoint URLs with a trailing slash; the receiver takes its path either
+// way, whichever way it was configured, and nothing else.
+func TestReceiverAcceptsItsPathWithATrailingSlash(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1)
+	body := records(t, usage(e.sim.Inventory().List()[0].ICCID))
+	_, plain := e.receiver(t, nil)
+	_, slashed := e.receiver(t, func(c *service.Config) { c.StreamPath = "/hooks/1nce/" })
+	base := strings.TrimSuffix(slashed, "/datastreamer")
+	tests := []struct {
+		name, url string
+		want      int
+	}{
+		{"configured path", plain, http.StatusOK},
+		{"with a trailing slash", plain + "/", http.StatusOK},
+		{"two trailing slashes", plain + "//", http.StatusNotFound},
+		{"a longer path", plain + "x", http.StatusNotFound},
+		{"a sub-path", plain + "/x", http.StatusNotFound},
+		{"configured with a slash, sent without", base + "/hooks/1nce", http.StatusOK},
+		{"configured with a slash, sent with", base + "/hooks/1nce/", http.StatusOK},
+	}
+	for _, tc := range tests {
+		if a := post(t, tc.url, streamUser, streamPassword, body); a.code != tc.want {
+			t.Errorf("%s (%s): %d %s, want %d", tc.name, tc.url, a.code, a.body, tc.want)
+		}
+	}
+}
+
+// TestReceiverClosesTheConnectionWhenItRefusesBeforeTheBody: a refusal
+// given before the body is read (bad credentials, wrong path or method)
+// closes the connection, so a client that sends headers and then a body
+// byte by byte cannot hold the connection; an accepted request keeps it.
+func TestReceiverClosesTheConnectionWhenItRefusesBeforeTheBody(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1)
+	_, url := e.receiver(t, nil)
+	host := strings.TrimPrefix(strings.TrimSuffix(url, "/datastreamer"), "http://")
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(streamUser+":"+streamPassword))
+	wrong := "Basic " + base64.StdEncoding.EncodeToString([]byte(streamUser+":wrong"))
+	tests := []struct {
+		name, head string
+		want       int
+	}{
+		{"no credentials, declared length", "POST /datastreamer HTTP/1.1\r\nContent-Length: 65536\r\n", http.StatusUnauthorized},
+		{"wrong password, chunked", "POST /datastreamer HTTP/1.1\r\nAuthorization: " + wrong + "\r\nTransfer-Encoding: chunked\r\n", http.StatusUnauthorized},
+		{"wrong path", "POST /elsewhere HTTP/1.1\r\nAuthorization: " + auth + "\r\nContent-Length: 65536\r\n", http.StatusNotFound},
+		{"wrong method", "PUT /datastreamer HTTP/1.1\r\nAuthorization: " + auth + "\r\nContent-Length: 65536\r\n", http.StatusMethodNotAllowed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			conn, err := net.Dial("tcp", host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			// Headers and the first bytes of a body that never comes whole.
+			if _, err := io.WriteString(conn, tc.head+"Host: "+host+"\r\n\r\n"+"[{"); err != nil {
+				t.Fatal(err)
+			}
+			// A bound on a failure, not a wait: the answer and the close come at once.
+			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			r := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(r, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			if resp.StatusCode != tc.want || !resp.Close {
+				t.Fatalf("%d, Connection: %q; want %d and the connection closed", resp.StatusCode, resp.Header.Get("Connection"), tc.want)
+			}
+			if _, err := r.ReadByte(); err != io.EOF {
+				t.Fatalf("the connection stays open after the refusal (%v): a slow body holds it", err)
+			}
+		})
+	}
+
+	// An accepted request leaves the connection open for the next one.
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := string(records(t, usage(e.sim.Inventory().List()[0].ICCID)))
+	r := bufio.NewReader(conn)
+	for i := range 2 {
+		req := "POST /datastreamer HTTP/1.1\r\nHost: " + host + "\r\nAuthorization: " + auth + "\r\nContent-Type: application/json\r\n" +
+			"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+		if _, err := io.WriteString(conn, req); err != nil {
+			t.Fatalf("request %d on the same connection: %v", i+1, err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatalf("request %d on the same connection: %v", i+1, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != http.StatusOK || resp.Close {
+			t.Fatalf("request %d: %d, close=%v; want 200 on a kept connection", i+1, resp.StatusCode, resp.Close)
+		}
 	}
 }
