@@ -31,12 +31,12 @@ type entry struct {
 }
 
 const (
-	flagStore    uint16 = 1 << iota // a record exists
-	flagActive                      // the record is active
-	flagSeen                        // the listing contained the SIM
-	flagReleased                    // a create or update was released this run
-	flagExtra                       // part of the record is in table.extra
-	flagClaimsOwn                   // listed Enabled at the record's own IP (an implicit claim)
+	flagStore     uint16 = 1 << iota // a record exists
+	flagActive                       // the record is active
+	flagSeen                         // the listing contained the SIM
+	flagReleased                     // a create or update was released this run
+	flagExtra                        // part of the record is in table.extra
+	flagClaimsOwn                    // listed Enabled at the record's own IP (an implicit claim)
 )
 
 // Codes of the states and statuses the entry encodes; codeOther means the

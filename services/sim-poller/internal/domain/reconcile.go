@@ -36,7 +36,7 @@ type Reconciler struct {
 	// own record's IP (flagClaimsOwn: the table has it already, so an
 	// unchanged fleet adds nothing here).
 	owner     map[uint32]events.ICCIDKey
-	conflicts map[uint32][]string // ip -> every claimant, only for shared IPs
+	conflicts map[uint32][]string          // ip -> every claimant, only for shared IPs
 	pending   map[string]events.SimCommand // candidate commands by ICCID
 	verdicts  map[string]Verdict           // absent SIMs confirmed by the single-SIM endpoint
 	late      []LateConflict
