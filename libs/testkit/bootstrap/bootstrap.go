@@ -66,6 +66,8 @@ type Resources struct {
 	Names
 	CreateQueueURL  string
 	CreateDLQURL    string
+	UpdateQueueURL  string
+	UpdateDLQURL    string
 	DisableQueueURL string
 	DisableDLQURL   string
 	// SyncQueueURL and SyncDLQURL are sim-poller's sync requests.
@@ -88,6 +90,7 @@ func (r Resources) Env() []string {
 		"SIM_TABLE=" + r.Table(),
 		"LEASE_TABLE=" + r.Leases(),
 		"CREATE_QUEUE=" + r.CreateQueue(),
+		"UPDATE_QUEUE=" + r.UpdateQueue(),
 		"DISABLE_QUEUE=" + r.DisableQueue(),
 		"SYNC_QUEUE=" + r.SyncQueue(),
 		"SUCCESS_TOPIC_ARN=" + r.SuccessTopicARN,
@@ -119,6 +122,9 @@ func Ensure(ctx context.Context, cfg aws.Config, names Names, opts Options) (Res
 	})
 	var err error
 	if res.CreateQueueURL, res.CreateDLQURL, err = ensureQueuePair(ctx, q, names.CreateQueue(), names.CreateDLQ(), opts); err != nil {
+		return res, err
+	}
+	if res.UpdateQueueURL, res.UpdateDLQURL, err = ensureQueuePair(ctx, q, names.UpdateQueue(), names.UpdateDLQ(), opts); err != nil {
 		return res, err
 	}
 	if res.DisableQueueURL, res.DisableDLQURL, err = ensureQueuePair(ctx, q, names.DisableQueue(), names.DisableDLQ(), opts); err != nil {

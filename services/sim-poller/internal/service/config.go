@@ -73,7 +73,8 @@ type Config struct {
 
 	SimTable     string `env:"SIM_TABLE, required" desc:"DynamoDB table of SIM records"`
 	LeaseTable   string `env:"LEASE_TABLE, required" desc:"DynamoDB table of the sync lease (one sync at a time)"`
-	CreateQueue  string `env:"CREATE_QUEUE, required" desc:"SQS FIFO queue receiving create/update commands"`
+	CreateQueue  string `env:"CREATE_QUEUE, required" desc:"SQS FIFO queue receiving create commands (certificate work)"`
+	UpdateQueue  string `env:"UPDATE_QUEUE, required" desc:"SQS FIFO queue receiving IP moves (the provisioner's cheap lane)"`
 	DisableQueue string `env:"DISABLE_QUEUE, required" desc:"SQS FIFO queue receiving disable commands"`
 	// SyncQueue carries sync requests: operators' (simbridge sync) and the
 	// Data Streamer's hints.
