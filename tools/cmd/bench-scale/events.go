@@ -11,8 +11,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
 	"github.com/simbridge/simbridge/libs/onceapi"
 	"github.com/simbridge/simbridge/libs/simrec"
+	"github.com/simbridge/simbridge/libs/testkit"
 	"github.com/simbridge/simbridge/libs/testkit/oncesim"
 	"github.com/simbridge/simbridge/tools/device"
 )
@@ -60,10 +65,15 @@ func (b *bench) events(ctx context.Context, out io.Writer) (eventResult, error) 
 	for _, n := range stats.Requests[oncesim.EndpointSIM] {
 		lookups += int(n)
 	}
+	backlog, err := b.syncBacklog(ctx)
+	if err != nil {
+		return eventResult{}, err
+	}
+	refused := after[`simbridge_sim_poller_stream_requests_total{code="503"}`] - before[`simbridge_sim_poller_stream_requests_total{code="503"}`]
 	delivered := after["simbridge_sim_poller_stream_records_total"] - before["simbridge_sim_poller_stream_records_total"]
 	r := eventResult{lookupsPerSecond: float64(lookups) / took.Seconds(), eventsPerSecond: delivered / took.Seconds(), changes: len(g.changes)}
-	fmt.Fprintf(out, "events: %d posted in %.0f s (%d real changes, %d change errors), %.0f delivered to sim-poller, %d single-SIM lookups in 1NCE\n",
-		g.posted, took.Seconds(), len(g.changes), g.errors, delivered, lookups)
+	fmt.Fprintf(out, "events: %d posted in %.0f s (%d real changes, %d change errors), %.0f delivered to sim-poller (%.0f answered 503), %d single-SIM lookups in 1NCE, %d sync requests waiting at the end\n",
+		g.posted, took.Seconds(), len(g.changes), g.errors, delivered, refused, lookups, backlog)
 	r.missed = b.check(ctx, g.changes, out)
 	return r, nil
 }
@@ -115,11 +125,15 @@ func (g *generator) run(ctx context.Context) {
 			}
 		}
 		if len(recs) > 0 {
-			if err := g.b.admin.StreamEvents(ctx, recs...); err != nil {
-				g.count(func() { g.errors++ })
-				continue
-			}
-			g.count(func() { g.posted += len(recs) })
+			// Posted beside the ticker, so a slow answer does not slow the
+			// rate down.
+			g.wg.Go(func() {
+				if err := g.b.admin.StreamEvents(ctx, recs...); err != nil {
+					g.count(func() { g.errors++ })
+					return
+				}
+				g.count(func() { g.posted += len(recs) })
+			})
 		}
 	}
 }
@@ -257,4 +271,30 @@ func contains(cs []change, c change) bool {
 		}
 	}
 	return false
+}
+
+// syncBacklog is how many sync requests wait in sim-poller's queue (visible
+// or in flight): a backlog that grows means hints arrive faster than they
+// are handled.
+func (b *bench) syncBacklog(ctx context.Context) (int, error) {
+	cfg, err := testkit.LoadAWSConfig(ctx, b.stack.SQSEndpoint())
+	if err != nil {
+		return 0, err
+	}
+	q := sqs.NewFromConfig(cfg)
+	url, err := q.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(b.stack.Resources.SyncQueue())})
+	if err != nil {
+		return 0, err
+	}
+	attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: url.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{
+		sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, v := range attrs.Attributes {
+		k, _ := strconv.Atoi(v)
+		n += k
+	}
+	return n, nil
 }
