@@ -92,7 +92,8 @@ func TestKeyModes(t *testing.T) {
 		}
 	}
 	own := simrec.Record{KeyMode: simrec.KeyModeDevice}
-	if own.KeyModeIn(simrec.KeyModeServer) != simrec.KeyModeDevice || (simrec.Record{}).KeyModeIn(simrec.KeyModeBoth) != simrec.KeyModeBoth {
+	if own.KeyModeIn(simrec.KeyModeServer) != simrec.KeyModeDevice || (simrec.Record{}).KeyModeIn(simrec.KeyModeBoth) != simrec.KeyModeBoth ||
+		(simrec.Record{}).KeyModeIn("") != simrec.KeyModeServer {
 		t.Fatal("a SIM's own mode must win over the environment's, which applies otherwise")
 	}
 	for m, want := range map[simrec.KeyMode][2]bool{simrec.KeyModeServer: {true, false}, simrec.KeyModeDevice: {false, true}, simrec.KeyModeBoth: {true, true}} {

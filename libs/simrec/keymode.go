@@ -50,12 +50,17 @@ func (s KeyModeSetting) Validate() error {
 }
 
 // KeyModeIn is the SIM's effective key mode: its own when set (an operator
-// set it, or its device enrolled), else the environment's.
+// set it, or its device enrolled), else the environment's (server when
+// none is given).
 func (r Record) KeyModeIn(env KeyMode) KeyMode {
-	if r.KeyMode != "" {
+	switch {
+	case r.KeyMode != "":
 		return r.KeyMode
+	case env != "":
+		return env
+	default:
+		return KeyModeServer
 	}
-	return env
 }
 
 // ServesKeys reports whether mode makes and serves server keys.

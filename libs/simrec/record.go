@@ -62,6 +62,10 @@ type Credentials struct {
 	// Command is the command that minted it, so its redelivery knows how far
 	// it got.
 	Command string
+	// DeviceKey says the key was born on the device: the certificate was
+	// certified from its request (enrolment) and no key of it ever existed
+	// here.
+	DeviceKey bool
 }
 
 // Usable reports whether the credentials hold a certificate a device can

@@ -62,6 +62,7 @@ type credentials struct {
 	Authority     string    `dynamodbav:"authority"`
 	IssuedAt      time.Time `dynamodbav:"issued_at"`
 	Command       string    `dynamodbav:"command,omitempty"`
+	DeviceKey     bool      `dynamodbav:"device_key,omitempty"`
 }
 
 // enrolment is the DynamoDB shape of simrec.Enrolment.

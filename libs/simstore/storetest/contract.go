@@ -283,6 +283,7 @@ func deviceKeys(t *testing.T, s Store) {
 	r := mustCreate(t, s, rec("8988280666000000011", "10.0.0.11"))
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	r.DropKeys()
+	r.Cert.DeviceKey = true
 	r.KeyMode = simrec.KeyModeDevice
 	r.Enrolled(simrec.Enrolment{At: at, CertificateID: "cid-enrolled", Command: "enrol-1"})
 	if _, err := s.Update(ctx, r); err != nil {
@@ -292,7 +293,7 @@ func deviceKeys(t *testing.T, s Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.HoldsKey() || !got.HasCredentials() || got.Cert.KeyCiphertext != nil {
+	if got.HoldsKey() || !got.HasCredentials() || got.Cert.KeyCiphertext != nil || !got.Cert.DeviceKey {
 		t.Fatalf("the dropped key is still stored (%v) or the certificate went with it: %+v", got.Cert.KeyCiphertext, got.Cert)
 	}
 	if got.KeyMode != simrec.KeyModeDevice || got.EnrolCount != 1 || len(got.Enrolments) != 1 ||
