@@ -59,8 +59,8 @@ func (c Contract) Validate() error {
 		}
 		seen[p] = true
 	}
-	if c.CSRMaxBytes < 1024 || c.CSRMaxBytes > events.MaxCSRBytes*2 {
-		errs = append(errs, fmt.Errorf("CSR_MAX_BYTES %d: 1024 to %d (a PEM of the largest CSR an enrol command carries)", c.CSRMaxBytes, events.MaxCSRBytes*2))
+	if c.CSRMaxBytes < 1024 || c.CSRMaxBytes > events.MaxCSRBytes {
+		errs = append(errs, fmt.Errorf("CSR_MAX_BYTES %d: 1024 to %d (the largest CSR an enrol command carries)", c.CSRMaxBytes, events.MaxCSRBytes))
 	}
 	if c.EnrolWait < time.Second || c.EnrolWait > time.Minute {
 		errs = append(errs, fmt.Errorf("ENROL_WAIT %v: 1s to 1m", c.EnrolWait))

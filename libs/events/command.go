@@ -95,16 +95,17 @@ type SimCommand struct {
 	IMSI   string `json:"imsi,omitempty"`
 	MSISDN string `json:"msisdn,omitempty"`
 	Label  string `json:"label,omitempty"`
-	// CSR is the DER of an enrol command's certificate signing request,
-	// checked by onboarding-api and again by the provisioner.
-	CSR []byte `json:"csr,omitempty"`
+	// CSR is an enrol command's certificate signing request in PEM,
+	// checked by onboarding-api and again by the provisioner. (Text, not
+	// bytes: a command stays comparable.)
+	CSR string `json:"csr,omitempty"`
 	// KeyMode is the mode a key-mode command sets (server, device, both).
 	KeyMode string `json:"key_mode,omitempty"`
 }
 
-// MaxCSRBytes bounds the CSR an enrol command carries: an RSA-4096
-// request is about 1.2 KB of DER.
-const MaxCSRBytes = 8 << 10
+// MaxCSRBytes bounds the CSR (PEM) an enrol command carries: an RSA-4096
+// request is about 1.7 KB of PEM.
+const MaxCSRBytes = 16 << 10
 
 // EnrolID is the command id of an enrolment of the SIM iccid with the
 // public key spki (its DER SubjectPublicKeyInfo): a device retrying with

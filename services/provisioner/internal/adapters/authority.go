@@ -48,8 +48,12 @@ func (o OwnCA) Mint(ctx context.Context, iccid string) (app.Minted, error) {
 // Certify checks a device's request again (proof of possession, an
 // accepted key) and signs a certificate for its key through KMS; a request
 // that fails the checks is app.ErrCannotCertify.
-func (o OwnCA) Certify(ctx context.Context, iccid string, csrDER []byte) (app.Minted, error) {
-	csr, err := iotca.CheckCSR(csrDER)
+func (o OwnCA) Certify(ctx context.Context, iccid string, request []byte) (app.Minted, error) {
+	der, err := iotca.DecodeCSR(request)
+	if err != nil {
+		return app.Minted{}, fmt.Errorf("%w: %w", app.ErrCannotCertify, err)
+	}
+	csr, err := iotca.CheckCSR(der)
 	if err != nil {
 		return app.Minted{}, fmt.Errorf("%w: %w", app.ErrCannotCertify, err)
 	}

@@ -54,7 +54,7 @@ type Authority interface {
 	// without IoT Core; Amazon's CA creates it there, INACTIVE.
 	Mint(ctx context.Context, iccid string) (Minted, error)
 	// Certify makes a certificate for the public key of a device's
-	// certificate signing request (DER), checked again here: proof of
+	// certificate signing request (PEM or DER), checked again here: proof of
 	// possession, an accepted key; the subject and extensions are the CA's.
 	// Nothing reaches IoT Core. ErrCannotCertify when it never will (a bad
 	// request, or an authority that cannot: Amazon's CA).

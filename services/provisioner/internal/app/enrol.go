@@ -56,7 +56,7 @@ func (p *Provisioner) enrol(ctx context.Context, w *work) error {
 // certify has the authority certify the request and records the
 // certificate in Next, without a key, before IoT Core hears of it.
 func (p *Provisioner) certify(ctx context.Context, w *work) error {
-	m, err := p.Authority.Certify(ctx, w.rec.ICCID, w.cmd.CSR)
+	m, err := p.Authority.Certify(ctx, w.rec.ICCID, []byte(w.cmd.CSR))
 	if err != nil {
 		return step(StepCertify, err)
 	}

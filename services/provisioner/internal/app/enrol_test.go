@@ -39,7 +39,20 @@ func (w *world) enrolWith(der []byte) events.SimCommand {
 	}
 	rec := w.record()
 	return events.SimCommand{Kind: events.KindEnrol, ICCID: sim, BaseVersion: rec.Version, BaseCommand: rec.LastCommand,
-		ID: events.EnrolID(sim, csr.RawSubjectPublicKeyInfo), CSR: der}
+		ID: events.EnrolID(sim, csr.RawSubjectPublicKeyInfo), CSR: string(testkit.CSRPEM(der))}
+}
+
+// lastDER is the request of the command the case kept.
+func (w *world) lastDER() []byte { return derOf(w.t, w.last) }
+
+// derOf is the DER of an enrol command's request.
+func derOf(t *testing.T, cmd events.SimCommand) []byte {
+	t.Helper()
+	der, err := iotca.DecodeCSR([]byte(cmd.CSR))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
 
 // enrolled is the SIM after its device enrolled with a fresh P-256 key.
@@ -134,7 +147,7 @@ func TestEnrolAndKeyModes(t *testing.T) {
 		{name: "the same request again: the same certificate, nothing written", mode: simrec.KeyModeDevice,
 			given: func(w *world) { w.active(); w.last = w.enrolled() },
 			command: func(w *world) events.SimCommand {
-				again := w.enrolWith(w.last.CSR)
+				again := w.enrolWith(w.lastDER())
 				if again.ID != w.last.ID {
 					w.t.Fatal("the same request made another command id")
 				}
@@ -143,7 +156,7 @@ func TestEnrolAndKeyModes(t *testing.T) {
 			want: outcome{servedAt: "10.0.0.1", cert: sameCert, unchanged: true}},
 		{name: "a key whose certificate was replaced is refused", mode: simrec.KeyModeDevice,
 			given:   func(w *world) { w.active(); w.last = w.enrolled(); w.enrolled() },
-			command: func(w *world) events.SimCommand { return w.enrolWith(w.last.CSR) },
+			command: func(w *world) events.SimCommand { return w.enrolWith(w.lastDER()) },
 			want:    outcome{servedAt: "10.0.0.1", cert: sameCert, unchanged: true, refusals: 1}},
 		{name: "key mode server: enrolment refused",
 			given:   (*world).active,
@@ -291,7 +304,7 @@ func TestInterruptedEnrolmentsAreFinishedFromTheRecord(t *testing.T) {
 			w.retired(old)
 			// The device asking again gets the certificate, nothing more.
 			minted := w.minted()
-			w.must(w.enrolWith(cmd.CSR))
+			w.must(w.enrolWith(derOf(t, cmd)))
 			if w.minted() != minted || w.record().CertificateID() != rec.CertificateID() {
 				t.Fatal("asking again made another certificate")
 			}

@@ -259,7 +259,11 @@ func (o *ownCA) Certify(_ context.Context, iccid string, csr []byte) (app.Minted
 		o.failNext = nil
 		return app.Minted{}, err
 	}
-	req, err := iotca.CheckCSR(csr)
+	der, err := iotca.DecodeCSR(csr)
+	if err != nil {
+		return app.Minted{}, fmt.Errorf("%w: %w", app.ErrCannotCertify, err)
+	}
+	req, err := iotca.CheckCSR(der)
 	if err != nil {
 		return app.Minted{}, fmt.Errorf("%w: %w", app.ErrCannotCertify, err)
 	}

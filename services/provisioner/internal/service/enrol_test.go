@@ -109,7 +109,7 @@ func enrol(t *testing.T, store *simstore.Dynamo, id string, kind testkit.CSRKind
 		t.Fatal(err)
 	}
 	return events.SimCommand{Kind: events.KindEnrol, ICCID: id, BaseVersion: rec.Version, BaseCommand: rec.LastCommand,
-		ID: events.EnrolID(id, csr.RawSubjectPublicKeyInfo), CSR: der, ObservedAt: time.Now()}
+		ID: events.EnrolID(id, csr.RawSubjectPublicKeyInfo), CSR: string(testkit.CSRPEM(der)), ObservedAt: time.Now()}
 }
 
 // In key mode device a new SIM gets its Thing and an active record but no
