@@ -1,6 +1,8 @@
 // Package device is a device's side of onboarding: one HTTP GET through the
 // gateway from the SIM's own IP, then a check that the certificate and
-// private key belong together. The device client command and the end-to-end
+// private key belong together; or enrolment (enrol.go): a key made here,
+// its certificate signing request POSTed the same way, and a TLS handshake
+// with the certificate. The device client command and the end-to-end
 // tests use it.
 package device
 
@@ -33,6 +35,8 @@ type Credentials struct {
 type StatusError struct {
 	Code int
 	Body string
+	// RetryAfter is the answer's Retry-After (a 429's), 0 without one.
+	RetryAfter time.Duration
 }
 
 func (e *StatusError) Error() string {

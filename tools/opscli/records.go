@@ -33,10 +33,14 @@ type row struct {
 	ClaimedBy    string              `dynamodbav:"claimed_by,omitempty"`
 	ClaimedUntil time.Time           `dynamodbav:"claimed_until,omitempty"`
 	LastFailure  *simrec.Failure     `dynamodbav:"last_failure,omitempty"`
-	LastFetchAt  time.Time           `dynamodbav:"last_fetch_at,omitempty"`
-	CreatedAt    time.Time           `dynamodbav:"created_at"`
-	UpdatedAt    time.Time           `dynamodbav:"updated_at"`
-	Version      int64               `dynamodbav:"version"`
+	KeyMode      simrec.KeyMode      `dynamodbav:"key_mode,omitempty"`
+	// Enrolments are not read by scans (status reads the whole record).
+	Enrolments  []simrec.Enrolment `dynamodbav:"-"`
+	EnrolCount  int                `dynamodbav:"enrol_count,omitempty"`
+	LastFetchAt time.Time          `dynamodbav:"last_fetch_at,omitempty"`
+	CreatedAt   time.Time          `dynamodbav:"created_at"`
+	UpdatedAt   time.Time          `dynamodbav:"updated_at"`
+	Version     int64              `dynamodbav:"version"`
 }
 
 func (r row) record() simrec.Record { return simrec.Record(r) }
@@ -45,7 +49,7 @@ func (r row) record() simrec.Record { return simrec.Record(r) }
 // PEMs and the sealed keys (a few KB per SIM that no listing shows).
 var scanAttributes = []string{
 	"iccid", "ip", "active", "state", "status", "thing_name", "retiring", "last_command", "claimed_by",
-	"claimed_until", "last_failure", "last_fetch_at", "created_at", "updated_at", "version",
+	"claimed_until", "last_failure", "last_fetch_at", "created_at", "updated_at", "version", "key_mode", "enrol_count",
 	"cert.id", "cert.arn", "cert.authority", "cert.issued_at", "cert.command",
 	"next.id", "next.arn", "next.authority", "next.issued_at", "next.command",
 }
