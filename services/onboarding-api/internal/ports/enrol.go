@@ -27,8 +27,8 @@ type Enroller interface {
 
 // EnrolmentObserver hears the result of every enrolment request (issued,
 // existing, pending, bad_request, rate_limited, key_retired, key_mode,
-// not_found, error), so the service can count them for the alarm on
-// unusual rates.
+// not_found, device_gone, error), so the service can count them for the
+// alarm on unusual rates.
 type EnrolmentObserver interface {
 	ObserveEnrolment(result string)
 }
@@ -45,6 +45,10 @@ const (
 	msgRateLimited  = "This SIM enrolled too often: try again later"
 	msgTooLarge     = "Request Entity Too Large"
 )
+
+// statusClientClosed is the status logged and counted for a request whose
+// client went away before the answer (nginx's 499): not a 5xx of ours.
+const statusClientClosed = 499
 
 type enrolHandler struct {
 	app      Enroller
@@ -89,6 +93,13 @@ func (h *enrolHandler) serve(c echo.Context) error {
 	case errors.As(err, &later):
 		retryAfter(c, later)
 		return h.refuse(c, "rate_limited", http.StatusTooManyRequests, msgRateLimited)
+	case err != nil && c.Request().Context().Err() != nil:
+		// The device went away while it waited (its timeout is shorter
+		// than ENROL_WAIT): nobody to answer, nothing went wrong here. The
+		// enrolment goes on; the same request gets its certificate.
+		c.Set(outcomeKey, "device_gone")
+		h.observer.ObserveEnrolment("device_gone")
+		return c.NoContent(statusClientClosed)
 	case err != nil:
 		h.observer.ObserveEnrolment("error")
 		return err

@@ -18,6 +18,7 @@ import (
 	"github.com/simbridge/simbridge/libs/iotca"
 	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/libs/simstore"
+	"github.com/simbridge/simbridge/libs/testkit"
 	"github.com/simbridge/simbridge/services/onboarding-api/internal/app"
 	"github.com/simbridge/simbridge/services/onboarding-api/internal/ports"
 )
@@ -25,16 +26,22 @@ import (
 // enroller answers every request with err or the certificate, and keeps
 // what it was asked.
 type enroller struct {
-	err  error
+	err error
+	// hold makes Enrol wait until the request ends (a device that gives up).
+	hold bool
 	mu   sync.Mutex
 	ip   netip.Addr
 	body string
 }
 
-func (e *enroller) Enrol(_ context.Context, ip netip.Addr, body []byte) (app.Certificate, error) {
+func (e *enroller) Enrol(ctx context.Context, ip netip.Addr, body []byte) (app.Certificate, error) {
 	e.mu.Lock()
 	e.ip, e.body = ip, string(body)
 	e.mu.Unlock()
+	if e.hold {
+		<-ctx.Done()
+		return app.Certificate{}, ctx.Err()
+	}
 	if e.err != nil {
 		return app.Certificate{}, e.err
 	}
@@ -203,4 +210,28 @@ func TestOnboardingOfADeviceKeySIM(t *testing.T) {
 		!strings.Contains(msg.Message, "made on the device") || !strings.Contains(msg.Message, "POST a certificate signing request to /v2/certificate") {
 		t.Fatalf("%d %q (%v)", resp.StatusCode, msg.Message, err)
 	}
+}
+
+// A device that gives up while its enrolment is made is not a server
+// error: counted as device_gone, no 500, no error logged.
+func TestDeviceGoneIsNoServerError(t *testing.T) {
+	t.Parallel()
+	seen := &results{}
+	url := enrolServer(t, &enroller{hold: true}, seen)
+	c := &http.Client{Timeout: 200 * time.Millisecond}
+	req, _ := http.NewRequest(http.MethodPost, url+"/device-api/certificate", strings.NewReader("csr"))
+	req.Header.Set("onboarding-ip", ipActive)
+	req.Header.Set("x-api-key", currentKey)
+	if resp, err := c.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("answered %d while the enrolment was held", resp.StatusCode)
+	}
+	testkit.Eventually(t, 5*time.Second, "the result counted", func() error {
+		seen.mu.Lock()
+		defer seen.mu.Unlock()
+		if len(seen.got) != 1 || seen.got[0] != "device_gone" {
+			return fmt.Errorf("results %v", seen.got)
+		}
+		return nil
+	})
 }

@@ -39,7 +39,7 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "cache_lookups_total", Help: "Credential lookups by cache result (hit, miss, shared)."}, []string{"result"}),
 	}
 	m.enrolments = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "onboarding_api",
-		Name: "enrolments_total", Help: "Enrolment requests by result (issued, existing, pending, bad_request, rate_limited, key_retired, key_mode, not_found, error); the EnrolmentsUnusual alarm watches them."},
+		Name: "enrolments_total", Help: "Enrolment requests by result (issued, existing, pending, bad_request, rate_limited, key_retired, key_mode, not_found, device_gone, error); the EnrolmentsUnusual alarm watches them."},
 		[]string{"result"})
 	reg.MustRegister(m.requests, m.latency, m.cache, m.enrolments)
 	return m

@@ -116,8 +116,19 @@ func transport(timeout time.Duration) *http.Transport {
 	}
 }
 
+// statusClientClosed is the status logged and counted for a request whose
+// device went away before the answer came (nginx's 499): not a 5xx.
+const statusClientClosed = 499
+
 func upstreamError(logger *slog.Logger) func(http.ResponseWriter, *http.Request, error) {
 	return func(w http.ResponseWriter, r *http.Request, err error) {
+		if r.Context().Err() != nil {
+			// The device closed its connection (or gave up waiting for an
+			// enrolment): nobody to answer, onboarding-api is fine.
+			logger.Info("device went away", "request_id", requestID(r), "path", r.URL.Path)
+			w.WriteHeader(statusClientClosed)
+			return
+		}
 		logger.Error("upstream failed", "request_id", requestID(r), "path", r.URL.Path, "error", err)
 		writeJSON(w, http.StatusBadGateway, "Onboarding service unavailable")
 	}
