@@ -96,7 +96,7 @@ func NewCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra.Com
 	root.AddCommand(
 		newStatusCommand(o), newListCommand(o), newExportCommand(o), newFailuresCommand(o), newSyncCommand(o),
 		newCommandCommand(o, kindReissue), newCommandCommand(o, kindRevoke), newCommandCommand(o, kindEnable),
-		newAuditCommand(o), newCACommand(o),
+		newAuditCommand(o), newCACommand(o), newKeyModeCommand(o),
 	)
 	return root
 }

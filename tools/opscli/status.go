@@ -50,6 +50,35 @@ type RecordView struct {
 	Certificate  *CertRef        `json:"certificate,omitempty"`
 	Next         *CertRef        `json:"next,omitempty"`
 	Retiring     []string        `json:"retiring,omitempty"`
+	// KeyMode is the SIM's own key mode ("": the environment's KEY_MODE);
+	// Key says where its private key is: "sealed" (made here, sealed with
+	// KMS, served by GET), "device" (made on the device, never here) or
+	// "none" (no certificate yet).
+	KeyMode string `json:"key_mode,omitempty"`
+	Key     string `json:"key"`
+	// EnrolCount is how often the SIM's device enrolled; Enrolments the
+	// latest of them, newest last.
+	EnrolCount int                `json:"enrol_count"`
+	Enrolments []simrec.Enrolment `json:"enrolments,omitempty"`
+}
+
+// Where a SIM's private key is (RecordView.Key).
+const (
+	KeySealed = "sealed"
+	KeyDevice = "device"
+	KeyNone   = "none"
+)
+
+// keyOf says where the record's private key is.
+func keyOf(r simrec.Record) string {
+	switch {
+	case r.HoldsKey():
+		return KeySealed
+	case r.Cert != nil:
+		return KeyDevice
+	default:
+		return KeyNone
+	}
 }
 
 // CertRef names a certificate the record holds.
@@ -240,7 +269,8 @@ func (s *session) onceView(ctx context.Context, iccid string) (*OnceView, string
 func recordView(r simrec.Record) *RecordView {
 	v := &RecordView{State: string(r.CurrentState()), IP: r.IP, OnceStatus: r.Status, ThingName: r.ThingName, Version: r.Version,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, LastCommand: r.LastCommand, ClaimedBy: r.ClaimedBy,
-		LastFailure: r.LastFailure, Certificate: certRef(r.Cert), Next: certRef(r.Next), Retiring: r.Retiring}
+		LastFailure: r.LastFailure, Certificate: certRef(r.Cert), Next: certRef(r.Next), Retiring: r.Retiring,
+		KeyMode: string(r.KeyMode), Key: keyOf(r), EnrolCount: r.EnrolCount, Enrolments: r.Enrolments}
 	if !r.ClaimedUntil.IsZero() {
 		t := r.ClaimedUntil
 		v.ClaimedUntil = &t
@@ -395,6 +425,7 @@ func printStatus(w io.Writer, st SIMStatus, policy string, now time.Time) {
 			fetch = stamp(*r.LastFetchAt) + " (" + ago(*r.LastFetchAt, now) + ")"
 		}
 		line("", "credentials fetched %s", fetch)
+		printKeys(line, r, now)
 		if c := r.Certificate; c != nil {
 			line("", "certificate %s (%s CA, issued %s)", c.ID, dash(c.Authority), stamp(c.IssuedAt))
 		}
@@ -428,6 +459,27 @@ func printStatus(w io.Writer, st SIMStatus, policy string, now time.Time) {
 		line("", "→ %s", a)
 	}
 	_ = tw.Flush()
+}
+
+// printKeys writes the SIM's key mode, where its key is and its
+// enrolments.
+func printKeys(line func(k, format string, args ...any), r *RecordView, now time.Time) {
+	mode := "the environment's (KEY_MODE)"
+	if r.KeyMode != "" {
+		mode = r.KeyMode + " (the SIM's own)"
+	}
+	where := map[string]string{KeySealed: "sealed with KMS, served by GET", KeyDevice: "on the device, none kept here", KeyNone: "none yet"}[r.Key]
+	line("", "key mode %s, key %s", mode, where)
+	if r.EnrolCount == 0 {
+		line("", "enrolled never")
+		return
+	}
+	last := r.Enrolments[len(r.Enrolments)-1]
+	line("", "enrolled %d time(s), last %s (%s), certificate %s", r.EnrolCount, stamp(last.At), ago(last.At, now), short(last.CertificateID))
+	for i := len(r.Enrolments) - 2; i >= 0 && i >= len(r.Enrolments)-5; i-- {
+		e := r.Enrolments[i]
+		line("", "  before: %s, certificate %s", stamp(e.At), short(e.CertificateID))
+	}
 }
 
 func attrs(m map[string]string) string {
