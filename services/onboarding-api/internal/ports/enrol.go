@@ -110,6 +110,7 @@ func (h *enrolHandler) serve(c echo.Context) error {
 	}
 	h.observer.ObserveEnrolment(result)
 	h.fetches.Note(cert.ICCID)
+	c.Set(outcomeKey, result)
 	return h.write(c, cert)
 }
 
@@ -149,7 +150,6 @@ func (h *enrolHandler) write(c echo.Context, cert app.Certificate) error {
 		body = bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 	}
 	c.Set(formatKey, format)
-	c.Set(outcomeKey, "enrolled")
 	hdr := c.Response().Header()
 	hdr.Set(echo.HeaderContentType, ctype)
 	hdr.Set("Cache-Control", "no-store")
