@@ -65,6 +65,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if o.logDir, err = os.MkdirTemp("", "bench-onboarding-*"); err != nil {
 			return err
 		}
+	} else if err := os.MkdirAll(o.logDir, 0o755); err != nil {
+		return err
 	}
 	fmt.Fprintf(out, "preparing %d devices with their certificates and keys; logs in %s\n", o.devices, o.logDir)
 	st, err := startStack(ctx, o)

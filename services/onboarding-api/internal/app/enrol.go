@@ -76,7 +76,7 @@ type EnrolOptions struct {
 	// Wait is how long a request waits for its certificate before Pending.
 	Wait time.Duration
 	// Poll is the first interval between two reads of the record (it
-	// doubles up to a second).
+	// doubles up to maxPoll).
 	Poll time.Duration
 	// Endpoint and RootCA are what the answer tells the device.
 	Endpoint, RootCA string
@@ -115,6 +115,11 @@ func NewEnrolment(store RecordStore, commands Commands, opts EnrolOptions) (*Enr
 	return &Enrolment{store: store, commands: commands, opts: opts}, nil
 }
 
+// maxPoll bounds the interval between two reads of the record: a
+// certificate made is answered within it, for at most ENROL_WAIT/maxPoll
+// strongly consistent reads of one item per enrolment.
+const maxPoll = 250 * time.Millisecond
+
 // retryPending is what a device is told to wait before asking again for a
 // certificate being made.
 const retryPending = 5 * time.Second
@@ -142,7 +147,7 @@ func (e *Enrolment) Enrol(ctx context.Context, ip netip.Addr, body []byte) (Cert
 	}
 	deadline := e.opts.Clock.Now().Add(e.opts.Wait)
 	var sent *events.SimCommand
-	for poll := e.opts.Poll; ; poll = min(2*poll, time.Second) {
+	for poll := e.opts.Poll; ; poll = min(2*poll, maxPoll) {
 		if err := e.admissible(rec, id); err != nil {
 			return Certificate{}, err
 		}

@@ -109,8 +109,8 @@ func newOnboarding(cfg Config, awsCfg aws.Config, store app.Store, endpoint, roo
 }
 
 // enrolPoll is the first interval between two reads of a SIM's record
-// while its enrolment is made (it doubles up to a second).
-const enrolPoll = 100 * time.Millisecond
+// while its enrolment is made (it doubles up to a quarter second).
+const enrolPoll = 50 * time.Millisecond
 
 // newEnrolment builds enrolment: enrol commands to the provisioner's queue
 // (none without CREATE_QUEUE: every enrolment is then refused), the SIM's
