@@ -74,21 +74,16 @@ func (c *Client) Enrol(ctx context.Context, url string, csr []byte) (Enrolled, e
 		return Enrolled{}, err
 	}
 	req.Header.Set("Content-Type", "application/pkcs10")
-	resp, err := c.http.Do(req)
+	resp, body, err := c.do(req)
 	if err != nil {
 		return Enrolled{}, fmt.Errorf("enrol: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return Enrolled{}, fmt.Errorf("read answer: %w", err)
 	}
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusAccepted:
 		return Enrolled{}, &PendingError{RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
 	default:
-		return Enrolled{}, &StatusError{Code: resp.StatusCode, Body: string(body), RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+		return Enrolled{}, statusError(resp, body)
 	}
 	var e Enrolled
 	if err := json.Unmarshal(body, &e); err != nil {

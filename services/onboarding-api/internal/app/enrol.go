@@ -137,7 +137,7 @@ func (e *Enrolment) Enrol(ctx context.Context, ip netip.Addr, body []byte) (Cert
 	if err != nil {
 		return Certificate{}, err
 	}
-	rec, err := e.sim(ctx, ip)
+	rec, err := activeSIM(ctx, e.store, ip)
 	if err != nil {
 		return Certificate{}, err
 	}
@@ -179,28 +179,6 @@ func (e *Enrolment) Enrol(ctx context.Context, ip netip.Addr, body []byte) (Cert
 			c.Issued = true
 			return c, nil
 		}
-	}
-}
-
-// sim is the one active SIM holding ip.
-func (e *Enrolment) sim(ctx context.Context, ip netip.Addr) (simrec.Record, error) {
-	recs, err := e.store.FindByIP(ctx, ip.String())
-	if err != nil {
-		return simrec.Record{}, err
-	}
-	var found []simrec.Record
-	for _, r := range recs {
-		if r.Active {
-			found = append(found, r)
-		}
-	}
-	switch len(found) {
-	case 0:
-		return simrec.Record{}, ErrNoCredentials
-	case 1:
-		return found[0], nil
-	default:
-		return simrec.Record{}, ErrAmbiguousIP
 	}
 }
 

@@ -59,6 +59,30 @@ func New(store Store, opener Opener, endpoint, rootCA string) *Onboarding {
 	return &Onboarding{store: store, opener: opener, endpoint: endpoint, rootCA: rootCA}
 }
 
+// activeSIM is the one active SIM holding ip: ErrNoCredentials when there
+// is none, ErrAmbiguousIP when several claim it (the device could be any of
+// them, so none is served). The lookup is one query.
+func activeSIM(ctx context.Context, store Store, ip netip.Addr) (simrec.Record, error) {
+	recs, err := store.FindByIP(ctx, ip.String())
+	if err != nil {
+		return simrec.Record{}, err
+	}
+	var found []simrec.Record
+	for _, r := range recs {
+		if r.Active {
+			found = append(found, r)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return simrec.Record{}, ErrNoCredentials
+	case 1:
+		return found[0], nil
+	default:
+		return simrec.Record{}, ErrAmbiguousIP
+	}
+}
+
 // InKeyMode sets the environment's key mode (KEY_MODE): a SIM without a
 // certificate in a mode that enrols is told to enrol, not just 404.
 func (o *Onboarding) InKeyMode(m simrec.KeyMode) *Onboarding {
@@ -72,24 +96,10 @@ func (o *Onboarding) InKeyMode(m simrec.KeyMode) *Onboarding {
 // to answer. A SIM whose key is its device's has none to serve
 // (ErrKeyOnDevice).
 func (o *Onboarding) ForIP(ctx context.Context, ip netip.Addr) (Credentials, error) {
-	recs, err := o.store.FindByIP(ctx, ip.String())
+	r, err := activeSIM(ctx, o.store, ip)
 	if err != nil {
 		return Credentials{}, err
 	}
-	var found []simrec.Record
-	for _, r := range recs {
-		if r.Active {
-			found = append(found, r)
-		}
-	}
-	switch len(found) {
-	case 0:
-		return Credentials{}, ErrNoCredentials
-	case 1:
-	default:
-		return Credentials{}, ErrAmbiguousIP
-	}
-	r := found[0]
 	switch {
 	case r.Cert.HasKey():
 	case r.HasCredentials() || r.KeyModeIn(o.keyMode).Enrols():
