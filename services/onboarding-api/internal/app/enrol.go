@@ -88,7 +88,9 @@ type EnrolOptions struct {
 // (only the provisioner's role may use the CA key in KMS), so it checks
 // the request and the SIM, sends the provisioner an enrol command and
 // waits, bounded, for the record to name the certificate: the provisioner
-// makes it by the same idempotent steps as every certificate. A request
+// makes it by the same idempotent steps as every certificate. A command is
+// computed only against a record no other command is at work on, so two
+// enrolments racing cannot both pass the SIM's limits. A request
 // that outlives the wait is answered Pending and asked again; the command
 // id derives from the SIM and the request's key (events.EnrolID), so the
 // same request is the same command and gets the same certificate.
@@ -156,6 +158,10 @@ func (e *Enrolment) Enrol(ctx context.Context, ip netip.Addr, body []byte) (Cert
 			return Certificate{}, fmt.Errorf("%w (SIM %s)", ErrRefused, rec.ICCID)
 		case rec.LastCommand == id:
 			// The provisioner is at work on it.
+		case rec.Claimed(id, e.opts.Clock.Now()):
+			// Another command is at work on the SIM (another enrolment,
+			// say): its outcome decides — the limits are checked again
+			// against the record it leaves.
 		case sent == nil || !rec.Admits(sent.ID, sent.BaseVersion, sent.BaseCommand):
 			// Not sent yet, or the record moved on without it (the
 			// provisioner ignores it as stale): computed and sent again.

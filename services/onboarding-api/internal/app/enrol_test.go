@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,6 +110,8 @@ func TestEnrol(t *testing.T) {
 		sends  int
 		issued bool
 		check  func(t *testing.T, w *enrolWorld, got app.Certificate, err error)
+		// during changes the record on the use case's first wait.
+		during func(t *testing.T, w *enrolWorld)
 	}{
 		{name: "a certificate for the request, computed against the record", mode: simrec.KeyModeBoth, act: certify, sends: 1, issued: true,
 			check: func(t *testing.T, w *enrolWorld, got app.Certificate, _ error) {
@@ -188,6 +191,25 @@ func TestEnrol(t *testing.T) {
 				r.SetState(simrec.StateDisabled)
 				return r
 			}},
+		{name: "another enrolment at work: nothing sent until it ends, then the limits refuse", mode: simrec.KeyModeDevice,
+			rec: func(_ []byte, _ *testing.T) simrec.Record {
+				r := activeSIM()
+				r.LastCommand, r.ClaimedBy, r.ClaimedUntil = "enrol-other", "enrol-other", time.Unix(1_800_000_000, 0).Add(time.Minute)
+				return r
+			},
+			want: &app.RetryLater{},
+			check: func(t *testing.T, w *enrolWorld, _ app.Certificate, err error) {
+				var later *app.RetryLater
+				if !errors.As(err, &later) || later.Pending || len(w.prov.sent) != 0 {
+					t.Fatalf("%v after %d commands: want rate limited and none sent", err, len(w.prov.sent))
+				}
+			},
+			during: func(t *testing.T, w *enrolWorld) {
+				w.store.Change(t, enrolSIM, func(r *simrec.Record) {
+					r.ClaimedBy, r.ClaimedUntil = "", time.Time{}
+					r.Enrolled(simrec.Enrolment{At: w.clock.Now(), CertificateID: "other", Command: "enrol-other"})
+				})
+			}},
 		{name: "refused by the provisioner after its claim", mode: simrec.KeyModeDevice, sends: 1, want: app.ErrRefused,
 			act: func(p *provisioner, cmd events.SimCommand) {
 				p.store.Change(p.t, cmd.ICCID, func(r *simrec.Record) { r.LastCommand = cmd.ID })
@@ -210,6 +232,10 @@ func TestEnrol(t *testing.T) {
 				rec = tc.rec(der, t)
 			}
 			w := newEnrolWorld(t, tc.mode, rec, tc.act)
+			if tc.during != nil {
+				var once sync.Once
+				w.clock.OnSleep = func() { once.Do(func() { tc.during(t, w) }) }
+			}
 			body := testkit.CSRPEM(der)
 			if tc.noPEM {
 				body = der
