@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/simbridge/simbridge/libs/cli"
@@ -36,6 +37,7 @@ type options struct {
 	// enrolDevices and enrolWorkers shape the enrolment phase (0 devices:
 	// skipped).
 	enrolDevices, enrolWorkers int
+	enrolOnly                  bool
 }
 
 func parse(args []string) (options, error) {
@@ -53,6 +55,7 @@ func parse(args []string) (options, error) {
 	fs.StringVar(&o.gwBurst, "gateway-rate-burst", "1000", "the gateway's RATE_BURST")
 	fs.IntVar(&o.enrolDevices, "enrol-devices", 200, "devices of the enrolment phase, each its own SIM on 127.3.x.x (0: no enrolment phase)")
 	fs.IntVar(&o.enrolWorkers, "enrol-workers", 16, "enrolments in flight in the enrolment phase")
+	fs.BoolVar(&o.enrolOnly, "enrol-only", false, "run the enrolment phase only")
 	return o, fs.Parse(args)
 }
 
@@ -68,15 +71,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	} else if err := os.MkdirAll(o.logDir, 0o755); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "preparing %d devices with their certificates and keys; logs in %s\n", o.devices, o.logDir)
-	st, err := startStack(ctx, o)
-	if err != nil {
-		return err
-	}
-	summary, err := measure(ctx, o, st, out)
-	st.stop()
-	if err != nil {
-		return err
+	var summary string
+	if !o.enrolOnly {
+		fmt.Fprintf(out, "preparing %d devices with their certificates and keys; logs in %s\n", o.devices, o.logDir)
+		st, err := startStack(ctx, o)
+		if err != nil {
+			return err
+		}
+		summary, err = measure(ctx, o, st, out)
+		st.stop()
+		if err != nil {
+			return err
+		}
 	}
 	if o.enrolDevices > 0 {
 		e, err := enrolPhase(ctx, o, out)
@@ -85,6 +91,6 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		summary += fmt.Sprintf(" enrolments_per_s=%.1f enrol_p99_ms=%.0f enrol_errors=%d", e.perSecond(), ms(e.p99), e.errors)
 	}
-	fmt.Fprintln(out, summary)
+	fmt.Fprintln(out, strings.TrimSpace(summary))
 	return nil
 }
