@@ -25,6 +25,11 @@ func TestContract(t *testing.T) {
 		{"two key sources", map[string]string{"API_KEY_VALUE": "k", "API_KEY_FILE": "/k"}, "exactly one"},
 		{"relative path", map[string]string{"API_KEY_VALUE": "k", "ONBOARDING_PATHS": "device-api"}, "must start with /"},
 		{"refresh too often", map[string]string{"API_KEY_VALUE": "k", "API_KEY_REFRESH": "10ms"}, "API_KEY_REFRESH"},
+		{"relative enrolment path", map[string]string{"API_KEY_VALUE": "k", "CERTIFICATE_PATHS": "certificate"}, "must start with /"},
+		{"one path for both", map[string]string{"API_KEY_VALUE": "k", "CERTIFICATE_PATHS": "/device-api/onboarding"}, "given twice"},
+		{"no enrolment path", map[string]string{"API_KEY_VALUE": "k", "CERTIFICATE_PATHS": ""}, "CERTIFICATE_PATHS"},
+		{"CSR limit too small", map[string]string{"API_KEY_VALUE": "k", "CSR_MAX_BYTES": "100"}, "CSR_MAX_BYTES"},
+		{"enrolment wait too long", map[string]string{"API_KEY_VALUE": "k", "ENROL_WAIT": "5m"}, "ENROL_WAIT"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -34,7 +39,8 @@ func TestContract(t *testing.T) {
 			if (tc.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("got %v, want error %q", err, tc.wantErr)
 			}
-			if err == nil && (c.Paths[0] != "/device-api/onboarding" || c.APIKeyHeader != "x-api-key" || c.DeviceIPHeader != "onboarding-ip") {
+			if err == nil && (c.Paths[0] != "/device-api/onboarding" || c.CertificatePaths[0] != "/device-api/certificate" ||
+				c.APIKeyHeader != "x-api-key" || c.DeviceIPHeader != "onboarding-ip") {
 				t.Fatalf("defaults lost: %+v", c.Contract)
 			}
 		})

@@ -35,6 +35,14 @@ const (
 	// KindRevoke takes a SIM's access away for good: its certificate is
 	// REVOKED (never reactivated); a later enable issues a fresh one.
 	KindRevoke Kind = "revoke"
+	// KindEnrol gives an active SIM a certificate for the public key of its
+	// device's certificate signing request (CSR): the previous certificate
+	// is REVOKED once the new one is active and no private key is kept.
+	// onboarding-api sends it; its ID is EnrolID, so a device retrying with
+	// the same request is the same command.
+	KindEnrol Kind = "enrol"
+	// KindKeyMode sets a SIM's own key mode (KeyMode; an operator's).
+	KindKeyMode Kind = "key-mode"
 )
 
 // Queue says which consumer handles a kind.
@@ -92,6 +100,26 @@ type SimCommand struct {
 	IMSI   string `json:"imsi,omitempty"`
 	MSISDN string `json:"msisdn,omitempty"`
 	Label  string `json:"label,omitempty"`
+	// CSR is an enrol command's certificate signing request in PEM,
+	// checked by onboarding-api and again by the provisioner. (Text, not
+	// bytes: a command stays comparable.)
+	CSR string `json:"csr,omitempty"`
+	// KeyMode is the mode a key-mode command sets (server, device, both).
+	KeyMode string `json:"key_mode,omitempty"`
+}
+
+// MaxCSRBytes bounds the CSR (PEM) an enrol command carries: an RSA-4096
+// request is about 1.7 KB of PEM.
+const MaxCSRBytes = 16 << 10
+
+// EnrolID is the command id of an enrolment of the SIM iccid with the
+// public key spki (its DER SubjectPublicKeyInfo): a device retrying with
+// the same request sends the same command and gets the same certificate.
+func EnrolID(iccid string, spki []byte) string {
+	h := sha256.New()
+	h.Write([]byte(iccid + "|"))
+	h.Write(spki)
+	return "enrol-" + hex.EncodeToString(h.Sum(nil))[:40]
 }
 
 // CommandID is ID, or the deduplication id for commands without one.
@@ -111,6 +139,14 @@ func (c SimCommand) Validate() error {
 	var errs []error
 	switch c.Kind {
 	case KindCreate, KindUpdate, KindDisable, KindReissue, KindRevoke:
+	case KindEnrol:
+		if len(c.CSR) == 0 || len(c.CSR) > MaxCSRBytes {
+			errs = append(errs, fmt.Errorf("csr of %d bytes: want 1 to %d", len(c.CSR), MaxCSRBytes))
+		}
+	case KindKeyMode:
+		if _, err := ParseKeyMode(c.KeyMode); err != nil {
+			errs = append(errs, err)
+		}
 	default:
 		errs = append(errs, fmt.Errorf("unknown kind %q", c.Kind))
 	}

@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,6 +33,12 @@ func TestDecodeSimCommand(t *testing.T) {
 		{"create with a plain IPv6 ip", `{"kind":"create","iccid":"8988280666000000001","ip":"2001:db8::1"}`, true},
 		{"update with a padded ip", `{"kind":"update","iccid":"8988280666000000001","ip":" 10.0.0.1"}`, true},
 		{"disable keeps the stored spelling", `{"kind":"disable","iccid":"8988280666000000001","ip":"::ffff:10.0.0.1"}`, false},
+		{"enrol with a CSR", `{"kind":"enrol","iccid":"8988280666000000001","csr":"-----BEGIN CERTIFICATE REQUEST-----"}`, false},
+		{"enrol without a CSR", `{"kind":"enrol","iccid":"8988280666000000001"}`, true},
+		{"enrol with an oversized CSR", `{"kind":"enrol","iccid":"8988280666000000001","csr":"` + strings.Repeat("A", events.MaxCSRBytes+1) + `"}`, true},
+		{"key mode device", `{"kind":"key-mode","iccid":"8988280666000000001","key_mode":"device"}`, false},
+		{"key mode unknown", `{"kind":"key-mode","iccid":"8988280666000000001","key_mode":"hsm"}`, true},
+		{"key mode missing", `{"kind":"key-mode","iccid":"8988280666000000001"}`, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,5 +120,22 @@ func TestICCIDKeyRoundTrips(t *testing.T) {
 	b, _ := events.KeyOf("89882806660010995380")
 	if a == b {
 		t.Fatal("an ICCID and the same digits with one more must have different keys")
+	}
+}
+
+// The same SIM and key make the same enrolment command, so a device that
+// retries gets the certificate of its first request; another key or SIM
+// is another enrolment.
+func TestEnrolID(t *testing.T) {
+	t.Parallel()
+	a := events.EnrolID("8988280666000000001", []byte("key-a"))
+	if a != events.EnrolID("8988280666000000001", []byte("key-a")) || len(a) > 128 || !strings.HasPrefix(a, "enrol-") {
+		t.Fatalf("id %q not stable or too long", a)
+	}
+	if a == events.EnrolID("8988280666000000001", []byte("key-b")) || a == events.EnrolID("8988280666000000002", []byte("key-a")) {
+		t.Fatal("another key or SIM must be another command")
+	}
+	if events.KindEnrol.Queue() != events.CreateQueue || events.KindKeyMode.Queue() != events.CreateQueue {
+		t.Fatal("enrol and key-mode go to the provisioner")
 	}
 }

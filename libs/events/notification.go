@@ -14,6 +14,9 @@ const (
 	// lifecycle the reference system did not have.
 	MessageReissued = "SIM certificate reissued"
 	MessageRevoked  = "SIM revoked"
+	// MessageEnrolled announces a certificate a device obtained with its
+	// own key (enrolment).
+	MessageEnrolled = "SIM enrolled"
 )
 
 // Notification is the JSON body published to the success and failure SNS

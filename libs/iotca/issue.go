@@ -84,14 +84,44 @@ type Issued struct {
 // signed by the CA through KMS. Nothing reaches IoT Core: the caller records
 // the result first, then registers it.
 func (ca *CA) Issue(ctx context.Context, iccid string, keys Keys, validity time.Duration) (Issued, error) {
-	keyType := keys.KeyType()
 	key, err := keys.Key()
 	if err != nil {
 		return Issued{}, fmt.Errorf("device key: %w", err)
 	}
-	serial, err := randomSerial()
+	certPEM, id, err := ca.sign(ctx, iccid, key.Public(), validity)
 	if err != nil {
 		return Issued{}, err
+	}
+	keyPEM, err := encodeKey(key)
+	if err != nil {
+		return Issued{}, err
+	}
+	return Issued{ID: id, CertPEM: certPEM, KeyPEM: keyPEM}, nil
+}
+
+// Certify makes a certificate for a public key the device holds the
+// private key of (its certificate signing request, checked by CheckCSR),
+// signed by the CA through KMS, with the same subject, extensions and
+// validity as Issue's whatever the request asked for. There is no key to
+// return: Issued.KeyPEM is empty.
+func (ca *CA) Certify(ctx context.Context, iccid string, pub crypto.PublicKey, validity time.Duration) (Issued, error) {
+	if err := AcceptKey(pub); err != nil {
+		return Issued{}, err
+	}
+	certPEM, id, err := ca.sign(ctx, iccid, pub, validity)
+	if err != nil {
+		return Issued{}, err
+	}
+	return Issued{ID: id, CertPEM: certPEM}, nil
+}
+
+// sign makes the device certificate of pub: subject CN = the ICCID and
+// nothing else, a random serial, TLS client authentication only, not a
+// CA, valid from a little before now for validity (never past the CA).
+func (ca *CA) sign(ctx context.Context, iccid string, pub crypto.PublicKey, validity time.Duration) (certPEM, id string, err error) {
+	serial, err := randomSerial()
+	if err != nil {
+		return "", "", err
 	}
 	now := time.Now().UTC().Add(-clockSkew)
 	notAfter := now.Add(validity)
@@ -99,7 +129,7 @@ func (ca *CA) Issue(ctx context.Context, iccid string, keys Keys, validity time.
 		notAfter = ca.Cert.NotAfter // a device certificate never outlives its CA
 	}
 	usage := x509.KeyUsageDigitalSignature
-	if keyType == KeyRSA2048 {
+	if _, ok := pub.(*rsa.PublicKey); ok {
 		usage |= x509.KeyUsageKeyEncipherment
 	}
 	tmpl := &x509.Certificate{
@@ -111,15 +141,11 @@ func (ca *CA) Issue(ctx context.Context, iccid string, keys Keys, validity time.
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.signer.WithContext(ctx))
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.signer.WithContext(ctx))
 	if err != nil {
-		return Issued{}, fmt.Errorf("sign certificate of %s: %w", iccid, err)
+		return "", "", fmt.Errorf("sign certificate of %s: %w", iccid, err)
 	}
-	keyPEM, err := encodeKey(key)
-	if err != nil {
-		return Issued{}, err
-	}
-	return Issued{ID: CertificateID(der), CertPEM: encodeCert(der), KeyPEM: keyPEM}, nil
+	return encodeCert(der), CertificateID(der), nil
 }
 
 // CertificateID is the IoT certificate id of a DER certificate.

@@ -52,7 +52,9 @@ type Credentials struct {
 	ID  string
 	ARN string
 	PEM string
-	// KeyCiphertext is the private key sealed with KMS.
+	// KeyCiphertext is the private key sealed with KMS; empty when the key
+	// was born on the device (enrolment) or deleted since (key mode device):
+	// simbridge then holds no key of the certificate.
 	KeyCiphertext []byte
 	// Authority says who signed the certificate (AuthorityOwn, AuthorityAWS).
 	Authority string
@@ -70,15 +72,26 @@ type Credentials struct {
 	// reference's plaintext copy can be proven sealed here, and then
 	// removed, without decrypting anything.
 	KeySHA256 string
+	// DeviceKey says the key was born on the device: the certificate was
+	// certified from its request (enrolment) and no key of it ever existed
+	// here.
+	DeviceKey bool
 }
 
 // Adopted reports whether the credentials were taken over from the
 // reference system rather than issued by simbridge.
 func (c *Credentials) Adopted() bool { return c != nil && c.AdoptedFrom != "" }
 
-// Usable reports whether the credentials hold what a device needs.
+// Usable reports whether the credentials hold a certificate a device can
+// use: with its sealed key (made here) or without (the device holds it).
 func (c *Credentials) Usable() bool {
-	return c != nil && c.PEM != "" && len(c.KeyCiphertext) > 0
+	return c != nil && c.PEM != ""
+}
+
+// HasKey reports whether the credentials hold the sealed private key, the
+// one onboarding serves.
+func (c *Credentials) HasKey() bool {
+	return c != nil && len(c.KeyCiphertext) > 0
 }
 
 // Failure is the last failed attempt at a SIM, cleared on success.
@@ -122,6 +135,14 @@ type Record struct {
 	ClaimedUntil time.Time
 	// LastFailure is the last failed attempt, cleared on success.
 	LastFailure *Failure
+	// KeyMode is the SIM's own key mode ("": the environment's), set by an
+	// operator or by its device's enrolment (in key mode both).
+	KeyMode KeyMode
+	// Enrolments are the SIM's latest enrolments (at most MaxEnrolments),
+	// newest last, and EnrolCount how many there were in all: the history
+	// operators see and the per-SIM rate limit reads.
+	Enrolments []Enrolment
+	EnrolCount int
 	// LastFetchAt is when the device last fetched its credentials (written
 	// by onboarding-api off the request path, at most once a minute per SIM;
 	// zero: never).
@@ -132,7 +153,8 @@ type Record struct {
 	Version int64
 }
 
-// HasCredentials reports whether the record holds what a device needs.
+// HasCredentials reports whether the record holds a certificate for the
+// device (with a sealed key or, in key mode device, without).
 func (r Record) HasCredentials() bool { return r.Cert.Usable() }
 
 // CurrentState is State, derived for records written before states existed.

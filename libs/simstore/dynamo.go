@@ -31,23 +31,26 @@ const IPIndex = "ip-index"
 // item is the DynamoDB shape of a Record; the ip attribute is omitted when
 // empty so the index stays sparse.
 type item struct {
-	ICCID        string       `dynamodbav:"iccid"`
-	IP           string       `dynamodbav:"ip,omitempty"`
-	Active       bool         `dynamodbav:"active"`
-	State        simrec.State `dynamodbav:"state,omitempty"`
-	Status       string       `dynamodbav:"status,omitempty"`
-	ThingName    string       `dynamodbav:"thing_name,omitempty"`
-	Cert         *credentials `dynamodbav:"cert,omitempty"`
-	Next         *credentials `dynamodbav:"next,omitempty"`
-	Retiring     []string     `dynamodbav:"retiring,omitempty"`
-	LastCommand  string       `dynamodbav:"last_command,omitempty"`
-	ClaimedBy    string       `dynamodbav:"claimed_by,omitempty"`
-	ClaimedUntil time.Time    `dynamodbav:"claimed_until,omitempty"`
-	LastFailure  *failure     `dynamodbav:"last_failure,omitempty"`
-	LastFetchAt  time.Time    `dynamodbav:"last_fetch_at,omitempty"`
-	CreatedAt    time.Time    `dynamodbav:"created_at"`
-	UpdatedAt    time.Time    `dynamodbav:"updated_at"`
-	Version      int64        `dynamodbav:"version"`
+	ICCID        string         `dynamodbav:"iccid"`
+	IP           string         `dynamodbav:"ip,omitempty"`
+	Active       bool           `dynamodbav:"active"`
+	State        simrec.State   `dynamodbav:"state,omitempty"`
+	Status       string         `dynamodbav:"status,omitempty"`
+	ThingName    string         `dynamodbav:"thing_name,omitempty"`
+	Cert         *credentials   `dynamodbav:"cert,omitempty"`
+	Next         *credentials   `dynamodbav:"next,omitempty"`
+	Retiring     []string       `dynamodbav:"retiring,omitempty"`
+	LastCommand  string         `dynamodbav:"last_command,omitempty"`
+	ClaimedBy    string         `dynamodbav:"claimed_by,omitempty"`
+	ClaimedUntil time.Time      `dynamodbav:"claimed_until,omitempty"`
+	LastFailure  *failure       `dynamodbav:"last_failure,omitempty"`
+	KeyMode      simrec.KeyMode `dynamodbav:"key_mode,omitempty"`
+	Enrolments   []enrolment    `dynamodbav:"enrolments,omitempty"`
+	EnrolCount   int            `dynamodbav:"enrol_count,omitempty"`
+	LastFetchAt  time.Time      `dynamodbav:"last_fetch_at,omitempty"`
+	CreatedAt    time.Time      `dynamodbav:"created_at"`
+	UpdatedAt    time.Time      `dynamodbav:"updated_at"`
+	Version      int64          `dynamodbav:"version"`
 }
 
 // credentials is the DynamoDB shape of simrec.Credentials.
@@ -55,12 +58,20 @@ type credentials struct {
 	ID            string    `dynamodbav:"id"`
 	ARN           string    `dynamodbav:"arn,omitempty"`
 	PEM           string    `dynamodbav:"pem"`
-	KeyCiphertext []byte    `dynamodbav:"key_ciphertext"`
+	KeyCiphertext []byte    `dynamodbav:"key_ciphertext,omitempty"`
 	Authority     string    `dynamodbav:"authority"`
 	IssuedAt      time.Time `dynamodbav:"issued_at"`
 	Command       string    `dynamodbav:"command,omitempty"`
 	AdoptedFrom   string    `dynamodbav:"adopted_from,omitempty"`
 	KeySHA256     string    `dynamodbav:"key_sha256,omitempty"`
+	DeviceKey     bool      `dynamodbav:"device_key,omitempty"`
+}
+
+// enrolment is the DynamoDB shape of simrec.Enrolment.
+type enrolment struct {
+	At            time.Time `dynamodbav:"at"`
+	CertificateID string    `dynamodbav:"certificate_id"`
+	Command       string    `dynamodbav:"command"`
 }
 
 // failure is the DynamoDB shape of simrec.Failure.
@@ -76,6 +87,7 @@ func toItem(r simrec.Record) item {
 	return item{ICCID: r.ICCID, IP: r.IP, Active: r.Active, State: r.State, Status: r.Status, ThingName: r.ThingName,
 		Cert: (*credentials)(r.Cert), Next: (*credentials)(r.Next), Retiring: r.Retiring, LastCommand: r.LastCommand,
 		ClaimedBy: r.ClaimedBy, ClaimedUntil: r.ClaimedUntil, LastFailure: (*failure)(r.LastFailure),
+		KeyMode: r.KeyMode, Enrolments: toEnrolments(r.Enrolments), EnrolCount: r.EnrolCount,
 		LastFetchAt: r.LastFetchAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Version: r.Version}
 }
 
@@ -83,6 +95,7 @@ func fromItem(i item) simrec.Record {
 	return simrec.Record{ICCID: i.ICCID, IP: i.IP, Active: i.Active, State: i.State, Status: i.Status, ThingName: i.ThingName,
 		Cert: (*simrec.Credentials)(i.Cert), Next: (*simrec.Credentials)(i.Next), Retiring: i.Retiring, LastCommand: i.LastCommand,
 		ClaimedBy: i.ClaimedBy, ClaimedUntil: i.ClaimedUntil, LastFailure: (*simrec.Failure)(i.LastFailure),
+		KeyMode: i.KeyMode, Enrolments: fromEnrolments(i.Enrolments), EnrolCount: i.EnrolCount,
 		LastFetchAt: i.LastFetchAt, CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt, Version: i.Version}
 }
 
@@ -95,6 +108,30 @@ func DecodeItem(av map[string]types.AttributeValue) (simrec.Record, error) {
 		return simrec.Record{}, err
 	}
 	return fromItem(it), nil
+}
+
+// toEnrolments and fromEnrolments convert a record's enrolments to their
+// DynamoDB shape and back; nil stays nil so the attribute stays absent.
+func toEnrolments(in []simrec.Enrolment) []enrolment {
+	if in == nil {
+		return nil
+	}
+	out := make([]enrolment, len(in))
+	for i, e := range in {
+		out[i] = enrolment(e)
+	}
+	return out
+}
+
+func fromEnrolments(in []enrolment) []simrec.Enrolment {
+	if in == nil {
+		return nil
+	}
+	out := make([]simrec.Enrolment, len(in))
+	for i, e := range in {
+		out[i] = simrec.Enrolment(e)
+	}
+	return out
 }
 
 // DynamoDB is the API subset the store uses.
@@ -254,7 +291,7 @@ const (
 
 // optionalAttrs are the attributes Update removes when the record has none.
 var optionalAttrs = []string{"ip", "state", "status", "thing_name", "cert", "next", "retiring", "last_command",
-	"claimed_by", "claimed_until", attrFailure}
+	"claimed_by", "claimed_until", attrFailure, "key_mode", "enrolments", "enrol_count"}
 
 func (s *Dynamo) key(iccid string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrICCID: &types.AttributeValueMemberS{Value: iccid}}

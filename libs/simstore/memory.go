@@ -150,6 +150,9 @@ func (m *Memory) Scan(_ context.Context, fn func(simrec.Summary) error) error {
 // clone deep-copies what a caller could otherwise change in the store.
 func clone(r simrec.Record) simrec.Record {
 	r.Retiring = append([]string(nil), r.Retiring...)
+	if r.Enrolments != nil {
+		r.Enrolments = append([]simrec.Enrolment(nil), r.Enrolments...)
+	}
 	r.Cert, r.Next = cloneCredentials(r.Cert), cloneCredentials(r.Next)
 	if r.LastFailure != nil {
 		f := *r.LastFailure

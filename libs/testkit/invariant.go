@@ -1,15 +1,18 @@
 package testkit
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -24,9 +27,13 @@ import (
 // active record names a certificate that is ACTIVE, attached to its Thing
 // (the Thing's only principal once the record is settled) with the policy,
 // whose sealed key matches it and, for the own CA, that chains to the CA; no
-// certificate a record does not name is ACTIVE or attached to a Thing.
+// certificate a record does not name is ACTIVE or attached to a Thing. A
+// SIM in key mode device holds no sealed key at all, and has exactly one
+// ACTIVE certificate once its device enrolled (none before): every
+// certificate of its enrolment history but the current one is REVOKED.
 type Provisioning struct {
 	cfg    aws.Config
+	table  string
 	store  *simstore.Dynamo
 	iot    *iot.Client
 	opener *keyseal.Opener
@@ -37,7 +44,7 @@ type Provisioning struct {
 
 // NewProvisioning checks resources of table and policy.
 func NewProvisioning(cfg aws.Config, table, policy string) *Provisioning {
-	return &Provisioning{cfg: cfg, store: simstore.NewDynamo(dynamodb.NewFromConfig(cfg), table),
+	return &Provisioning{cfg: cfg, table: table, store: simstore.NewDynamo(dynamodb.NewFromConfig(cfg), table),
 		iot: iot.NewFromConfig(cfg), opener: keyseal.NewOpener(kms.NewFromConfig(cfg), ""), policy: policy}
 }
 
@@ -69,7 +76,67 @@ func (p *Provisioning) Active(ctx context.Context, iccid string) error {
 	if len(principals.Principals) != 1 || principals.Principals[0] != rec.CertificateARN() {
 		return fmt.Errorf("%s: thing principals %v, want only %s", iccid, principals.Principals, rec.CertificateARN())
 	}
+	if rec.KeyMode == simrec.KeyModeDevice || rec.Cert.DeviceKey {
+		return p.deviceHeld(ctx, rec)
+	}
 	return p.keyMatches(ctx, rec)
+}
+
+// AwaitingEnrolment returns nil when the SIM is in key mode device, active
+// and settled, and has no certificate and no key yet: its Thing exists
+// without any principal and no certificate of its history is ACTIVE.
+func (p *Provisioning) AwaitingEnrolment(ctx context.Context, iccid string) error {
+	rec, err := p.store.Get(ctx, iccid)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !rec.Active || rec.CurrentState() != simrec.StateActive:
+		return fmt.Errorf("%s: record state=%s active=%v", iccid, rec.CurrentState(), rec.Active)
+	case !rec.Settled():
+		return fmt.Errorf("%s: not settled (next=%v retiring=%v claimed by %q)", iccid, rec.Next != nil, rec.Retiring, rec.ClaimedBy)
+	case rec.KeyMode != simrec.KeyModeDevice || rec.Cert != nil || rec.HoldsKey():
+		return fmt.Errorf("%s: key mode %q, certificate %q, holds a key %v: want device, none, no", iccid, rec.KeyMode, rec.CertificateID(), rec.HoldsKey())
+	}
+	principals, err := p.iot.ListThingPrincipals(ctx, &iot.ListThingPrincipalsInput{ThingName: aws.String(rec.ThingName)})
+	if err != nil {
+		return fmt.Errorf("%s: thing %s: %w", iccid, rec.ThingName, err)
+	}
+	if len(principals.Principals) != 0 {
+		return fmt.Errorf("%s: thing principals %v while the SIM waits for its device", iccid, principals.Principals)
+	}
+	return p.historyRevoked(ctx, rec)
+}
+
+// deviceHeld checks a SIM whose device holds its key: no sealed key, and
+// every certificate its enrolments got but the current one REVOKED.
+func (p *Provisioning) deviceHeld(ctx context.Context, rec simrec.Record) error {
+	if rec.HoldsKey() {
+		return fmt.Errorf("%s: key mode device but the record holds a sealed key", rec.ICCID)
+	}
+	return p.historyRevoked(ctx, rec)
+}
+
+// historyRevoked checks that no certificate of the SIM's enrolment history
+// but its current one is ACTIVE (IoT Core may have forgotten one: fine).
+func (p *Provisioning) historyRevoked(ctx context.Context, rec simrec.Record) error {
+	for _, e := range rec.Enrolments {
+		if e.CertificateID == rec.CertificateID() {
+			continue
+		}
+		st, err := p.Status(ctx, e.CertificateID)
+		var nf *iottypes.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if st != iottypes.CertificateStatusRevoked {
+			return fmt.Errorf("%s: enrolled certificate %s of %s is %s, want REVOKED", rec.ICCID, e.CertificateID, e.At.Format("15:04:05"), st)
+		}
+	}
+	return nil
 }
 
 // serving checks what an active record promises: its certificate ACTIVE,
@@ -190,6 +257,10 @@ type Report struct {
 	// Orphans are certificates no record names, INACTIVE and attached to
 	// nothing: harmless leftovers of a lost CreateKeysAndCertificate answer.
 	Orphans []string
+	// Retired counts REVOKED certificates no record names any more and
+	// attached to nothing: replaced ones (reissue, enrolment), history as
+	// the audit sees it.
+	Retired int
 	// Records counts the records checked, Active those active.
 	Records, Active int
 }
@@ -214,8 +285,19 @@ func (p *Provisioning) Check(ctx context.Context, ignore map[string]bool) (Repor
 		for _, arn := range rec.Retiring {
 			named[certID(arn)] = true
 		}
+		for _, e := range rec.Enrolments {
+			named[e.CertificateID] = true // REVOKED once replaced (deviceHeld)
+		}
+		if rec.KeyMode == simrec.KeyModeDevice {
+			if err := p.deviceHeld(ctx, rec); err != nil {
+				rep.Violations = append(rep.Violations, err)
+			}
+		}
 		if rec.Active {
 			rep.Active++
+			if rec.Cert == nil && rec.KeyMode == simrec.KeyModeDevice {
+				return nil // waits for its device to enrol
+			}
 			if err := p.serving(ctx, rec); err != nil {
 				rep.Violations = append(rep.Violations, err)
 			}
@@ -246,6 +328,10 @@ func (p *Provisioning) Check(ctx context.Context, ignore map[string]bool) (Repor
 			rep.Violations = append(rep.Violations, fmt.Errorf("certificate %s no record names is attached to %v", id, things.Things))
 			continue
 		}
+		if c.Status == iottypes.CertificateStatusRevoked {
+			rep.Retired++
+			continue
+		}
 		rep.Orphans = append(rep.Orphans, id)
 	}
 	return rep, nil
@@ -258,4 +344,46 @@ func certID(arn string) string {
 		}
 	}
 	return arn
+}
+
+// StoredKeys reads the SIM's item as DynamoDB stores it and returns the
+// path of every attribute that holds private key material: a sealed key
+// (key_ciphertext) anywhere in the item, or any value with a PEM private
+// key in it. A SIM whose device holds its key must have none.
+func (p *Provisioning) StoredKeys(ctx context.Context, iccid string) ([]string, error) {
+	out, err := dynamodb.NewFromConfig(p.cfg).GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(p.table),
+		Key: map[string]ddbtypes.AttributeValue{"iccid": &ddbtypes.AttributeValueMemberS{Value: iccid}}, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, err
+	}
+	if out.Item == nil {
+		return nil, fmt.Errorf("%s: no item", iccid)
+	}
+	var found []string
+	var walk func(path string, v ddbtypes.AttributeValue)
+	walk = func(path string, v ddbtypes.AttributeValue) {
+		switch v := v.(type) {
+		case *ddbtypes.AttributeValueMemberM:
+			for k, e := range v.Value {
+				if k == "key_ciphertext" {
+					found = append(found, path+"."+k)
+				}
+				walk(path+"."+k, e)
+			}
+		case *ddbtypes.AttributeValueMemberL:
+			for i, e := range v.Value {
+				walk(fmt.Sprintf("%s[%d]", path, i), e)
+			}
+		case *ddbtypes.AttributeValueMemberS:
+			if strings.Contains(v.Value, "PRIVATE KEY") {
+				found = append(found, path)
+			}
+		case *ddbtypes.AttributeValueMemberB:
+			if bytes.Contains(v.Value, []byte("PRIVATE KEY")) {
+				found = append(found, path)
+			}
+		}
+	}
+	walk("", &ddbtypes.AttributeValueMemberM{Value: out.Item})
+	return found, nil
 }

@@ -1,6 +1,8 @@
 // Package device is a device's side of onboarding: one HTTP GET through the
 // gateway from the SIM's own IP, then a check that the certificate and
-// private key belong together. The device client command and the end-to-end
+// private key belong together; or enrolment (enrol.go): a key made here,
+// its certificate signing request POSTed the same way, and a TLS handshake
+// with the certificate. The device client command and the end-to-end
 // tests use it.
 package device
 
@@ -33,6 +35,8 @@ type Credentials struct {
 type StatusError struct {
 	Code int
 	Body string
+	// RetryAfter is the answer's Retry-After (a 429's), 0 without one.
+	RetryAfter time.Duration
 }
 
 func (e *StatusError) Error() string {
@@ -72,23 +76,37 @@ func (c *Client) Fetch(ctx context.Context, header http.Header) (Credentials, er
 			req.Header.Add(k, v)
 		}
 	}
-	resp, err := c.http.Do(req)
+	resp, body, err := c.do(req)
 	if err != nil {
 		return Credentials{}, fmt.Errorf("fetch credentials: %w", err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return Credentials{}, fmt.Errorf("read answer: %w", err)
-	}
 	if resp.StatusCode != http.StatusOK {
-		return Credentials{}, &StatusError{Code: resp.StatusCode, Body: string(body)}
+		return Credentials{}, statusError(resp, body)
 	}
 	var creds Credentials
 	if err := json.Unmarshal(body, &creds); err != nil {
 		return Credentials{}, fmt.Errorf("decode answer: %w", err)
 	}
 	return creds, nil
+}
+
+// do sends req and reads the answer (up to 1 MiB).
+func (c *Client) do(req *http.Request) (*http.Response, []byte, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read answer: %w", err)
+	}
+	return resp, body, nil
+}
+
+// statusError is a non-200 answer as an error, with its Retry-After.
+func statusError(resp *http.Response, body []byte) *StatusError {
+	return &StatusError{Code: resp.StatusCode, Body: string(body), RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
 }
 
 // Verify checks that the certificate's public key is the private key's and

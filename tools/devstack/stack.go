@@ -63,6 +63,9 @@ type Options struct {
 	// OnceRate is the simulator's rate limit in requests per second (100
 	// when zero; 1NCE allows 10).
 	OnceRate float64
+	// KeyMode is the environment's KEY_MODE for the provisioner and
+	// onboarding-api (empty: their default, server).
+	KeyMode string
 	// Progress receives one line per step (may be nil).
 	Progress io.Writer
 	// BeforeServices runs after the emulator, the bootstrap and the
@@ -132,6 +135,9 @@ type Stack struct {
 	sqsURL  string
 	// streamAddr is sim-poller's Data Streamer receiver ("" without one).
 	streamAddr string
+	// IoTEndpoint stands in for IoT Core's device endpoint (moto has none):
+	// enrolled devices prove their certificate there with a TLS handshake.
+	IoTEndpoint *testkit.IoTEndpoint
 }
 
 // StreamURL is sim-poller's Data Streamer receiver ("" when off).
@@ -148,6 +154,11 @@ func (s *Stack) AWSEndpoint() string { return s.Moto.Endpoint }
 // GatewayURL is the device-facing onboarding URL.
 func (s *Stack) GatewayURL() string {
 	return "http://" + s.Procs["vpn-gateway"].HTTPAddr + "/device-api/onboarding"
+}
+
+// CertificateURL is the device-facing enrolment URL (POST a CSR).
+func (s *Stack) CertificateURL() string {
+	return "http://" + s.Procs["vpn-gateway"].HTTPAddr + "/device-api/certificate"
 }
 
 // APIURL is onboarding-api's own onboarding URL (behind the API key).
@@ -178,6 +189,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	if err := s.bootstrap(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startIoTEndpoint(ctx); err != nil {
 		return nil, err
 	}
 	if !opts.NoDataStreamer {
@@ -218,6 +232,20 @@ func (s *Stack) startMoto(ctx context.Context) error {
 		return err
 	}
 	s.progress("AWS emulator (moto)   %s", s.Moto.Endpoint)
+	return nil
+}
+
+// startIoTEndpoint serves the IoT endpoint stand-in: the account's CA,
+// statuses from the emulator's registry.
+func (s *Stack) startIoTEndpoint(ctx context.Context) error {
+	cfg, err := testkit.LoadAWSConfig(ctx, s.Moto.Endpoint)
+	if err != nil {
+		return err
+	}
+	if s.IoTEndpoint, err = testkit.StartIoTEndpoint(s.Resources.CACertificatePEM, testkit.RegistryStatus(cfg)); err != nil {
+		return fmt.Errorf("IoT endpoint stand-in: %w", err)
+	}
+	s.progress("IoT endpoint stand-in %s (TLS, client certificates of the account's CA, ACTIVE in the registry)", s.IoTEndpoint.Addr)
 	return nil
 }
 
@@ -340,11 +368,17 @@ func (s *Stack) serviceEnv(name, httpAddr, opsAddr string) []string {
 		}
 	case "onboarding-api":
 		env = append(env, "HTTP_ADDR="+httpAddr, "IOT_ENDPOINT="+IoTEndpoint)
+		if s.Opts.KeyMode != "" {
+			env = append(env, "KEY_MODE="+s.Opts.KeyMode)
+		}
 	case "vpn-gateway":
 		env = append(env, "LISTEN_ADDR="+httpAddr, "UPSTREAM_URL=http://"+s.Procs["onboarding-api"].HTTPAddr,
 			"TUNNEL_MODE=none", "ENDPOINT_PARAMETER="+s.Resources.EndpointParameter())
 	case "provisioner", "deactivator":
 		env = append(env, "WORKERS=4")
+		if name == "provisioner" && s.Opts.KeyMode != "" {
+			env = append(env, "KEY_MODE="+s.Opts.KeyMode)
+		}
 	}
 	return env
 }
@@ -391,6 +425,9 @@ func (s *Stack) Stop() error {
 		if _, err := s.SQSStub.Terminate(10 * time.Second); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if s.IoTEndpoint != nil {
+		_ = s.IoTEndpoint.Close()
 	}
 	_ = s.Moto.Stop()
 	return errors.Join(errs...)

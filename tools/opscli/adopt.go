@@ -142,5 +142,8 @@ func (f adoptFlags) validate() error {
 	case f.timeout <= 0:
 		return usageError("--timeout must be positive")
 	}
+	if _, err := overlayRates(nil, f.iotQuotas); err != nil {
+		return usageError("--iot-quotas: %v", err)
+	}
 	return nil
 }

@@ -110,7 +110,7 @@ func TestPlanItems(t *testing.T) {
 // TestAdoptFlags: the combinations adopt refuses before any call.
 func TestAdoptFlags(t *testing.T) {
 	t.Parallel()
-	ok := adoptFlags{table: "sim-metastore", workers: 16, timeout: time.Minute}
+	ok := adoptFlags{table: "sim-metastore", workers: 16, timeout: time.Minute, iotQuotas: defaultAdoptQuotas}
 	cases := map[string]struct {
 		change func(*adoptFlags)
 		ok     bool
@@ -125,6 +125,7 @@ func TestAdoptFlags(t *testing.T) {
 		"no table":           {func(f *adoptFlags) { f.table = "" }, false},
 		"too many workers":   {func(f *adoptFlags) { f.workers = 1000 }, false},
 		"no time to wait in": {func(f *adoptFlags) { f.timeout = 0 }, false},
+		"bad quotas":         {func(f *adoptFlags) { f.iotQuotas = "DescribeThing" }, false},
 	}
 	for name, c := range cases {
 		f := ok

@@ -341,7 +341,7 @@ func (a *adoption) adoptedLifecycle() {
 	}
 
 	var out opscli.CommandOutcome
-	a.run("-o", "json", "reissue", a.iccid(1)).want(t, opscli.ExitOK).json(t, &out)
+	a.run("-o", "json", "reissue", "--yes", a.iccid(1)).want(t, opscli.ExitOK).json(t, &out)
 	old, rec := a.item(1), a.record(a.iccid(1))
 	if rec.Cert.Adopted() || rec.Cert.Authority != simrec.AuthorityOwn || rec.CertificateID() == old.CertificateID {
 		t.Fatalf("reissued: %+v", rec.Cert)

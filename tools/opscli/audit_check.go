@@ -28,6 +28,12 @@ const (
 	DriftInterruptedAttempt   = "interrupted-attempt"
 	DriftInvalidIPInOnce      = "invalid-ip-in-1nce"
 	DriftInvalidInOnce        = "invalid-in-1nce"
+	// DriftDeviceKeyKept: a SIM in key mode device whose record still holds
+	// a sealed private key; DriftDeviceCertificates: one whose device
+	// enrolled but which has not exactly one ACTIVE certificate (or, still
+	// waiting for its device, has one).
+	DriftDeviceKeyKept      = "device-mode-key-kept"
+	DriftDeviceCertificates = "device-mode-certificates"
 )
 
 // driftKinds are every kind the audit reports (--kind completes them).
@@ -93,6 +99,12 @@ type auditData struct {
 	// AWSIssued: some record's certificate is Amazon-issued, so lost
 	// CreateKeysAndCertificate answers can have left orphans.
 	AWSIssued bool
+	// KeysKept are the SIMs in key mode device whose record holds a sealed
+	// key (read only when some SIM is in key mode device).
+	KeysKept map[string]bool
+	// activeOnThing counts, per Thing, the ACTIVE certificates attached to
+	// it that no record names (derived by check).
+	activeOnThing map[string]int
 }
 
 // check lists every disagreement, sorted by kind and ICCID.
@@ -116,6 +128,19 @@ func check(d auditData) []Finding {
 			continue // a command is at work on it: judged on the next audit
 		}
 		out = append(out, checkRecord(d, r)...)
+	}
+	d.activeOnThing = map[string]int{}
+	for id, c := range d.Certs {
+		if !named[id] && c.Status == "ACTIVE" {
+			for _, th := range c.Things {
+				d.activeOnThing[th]++
+			}
+		}
+	}
+	for id, r := range d.Records {
+		if r.KeyMode == simrec.KeyModeDevice && !r.Claimed("", d.Now) {
+			out = append(out, checkDeviceMode(d, d.Records[id])...)
+		}
 	}
 	out = append(out, checkIPs(d, activeByIP)...)
 	out = append(out, checkThings(d)...)
@@ -219,6 +244,9 @@ func planFindings(p events.SIMOutcome, rec *simrec.Record) []Finding {
 }
 
 func checkActiveCert(d auditData, r simrec.Record, add func(kind, fix, cert, format string, args ...any)) {
+	if r.Cert == nil && r.KeyMode == simrec.KeyModeDevice {
+		return // waits for its device to enrol (checkDeviceMode)
+	}
 	if r.Cert == nil {
 		add(DriftCertNotActive, FixReissue, "", "active record without a certificate")
 		return
@@ -307,6 +335,46 @@ func checkOnce(d auditData) []Finding {
 			continue
 		}
 		out = append(out, planFindings(p, nil)...)
+	}
+	return out
+}
+
+// checkDeviceMode checks a SIM whose key is its device's: no sealed key in
+// its record, and — active — exactly one ACTIVE certificate once its device
+// enrolled, none before (the certificates its record names, and any other
+// ACTIVE one attached to its Thing).
+func checkDeviceMode(d auditData, r simrec.Record) []Finding {
+	var out []Finding
+	if d.KeysKept[r.ICCID] {
+		out = append(out, Finding{Kind: DriftDeviceKeyKept, ICCID: r.ICCID, Thing: thingOf(r), Certificate: r.CertificateID(),
+			Detail: "key mode device, but the record holds a sealed private key: simbridge key-mode " + r.ICCID + " device deletes it"})
+	}
+	if r.CurrentState() != simrec.StateActive {
+		return out
+	}
+	active := d.activeOnThing[thingOf(r)]
+	ids := []string{}
+	if r.Cert != nil {
+		ids = append(ids, r.Cert.ID)
+	}
+	if r.Next != nil {
+		ids = append(ids, r.Next.ID)
+	}
+	for _, a := range r.Retiring {
+		ids = append(ids, iotcore.CertificateID(a))
+	}
+	for _, id := range ids {
+		if c := d.Certs[id]; c != nil && c.Status == "ACTIVE" {
+			active++
+		}
+	}
+	want := 1
+	if r.Cert == nil {
+		want = 0
+	}
+	if active != want {
+		out = append(out, Finding{Kind: DriftDeviceCertificates, ICCID: r.ICCID, Thing: thingOf(r), Certificate: r.CertificateID(),
+			Detail: fmt.Sprintf("key mode device, %d enrolment(s): %d ACTIVE certificate(s), want %d", r.EnrolCount, active, want)})
 	}
 	return out
 }

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -85,9 +87,17 @@ func (s *session) collect(ctx context.Context, skipOnce bool) (auditData, []stri
 		d.Certs[id] = &certInfo{ARN: aws.ToString(c.CertificateArn), Status: string(c.Status), Created: aws.ToTime(c.CreationDate),
 			ByCA: caCerts[id], Policy: policyTargets[aws.ToString(c.CertificateArn)]}
 	}
+	devices := false
 	for _, r := range d.Records {
 		if r.Cert != nil && r.Cert.Authority == simrec.AuthorityAWS {
 			d.AWSIssued = true
+		}
+		devices = devices || r.KeyMode == simrec.KeyModeDevice
+	}
+	if devices {
+		var err error
+		if d.KeysKept, err = s.keysKept(ctx); err != nil {
+			return d, notes, err
 		}
 	}
 	if err := s.lookups(ctx, &d); err != nil {
@@ -372,6 +382,30 @@ func (s *session) principalThings(ctx context.Context, certARN string) ([]string
 			return nil, fmt.Errorf("things of %s: %w", iotcore.CertificateID(certARN), err)
 		}
 		out = append(out, page.Things...)
+	}
+	return out, nil
+}
+
+// keysKept lists the SIMs in key mode device whose record holds a sealed
+// key. The listing scan leaves the sealed keys out (a few KB per SIM); this
+// scan reads only the ICCIDs of the records that hold one.
+func (s *session) keysKept(ctx context.Context) (map[string]bool, error) {
+	out := map[string]bool{}
+	p := dynamodb.NewScanPaginator(s.ddb, &dynamodb.ScanInput{
+		TableName:                 aws.String(s.names.Table()),
+		ProjectionExpression:      aws.String("iccid"),
+		FilterExpression:          aws.String("#m = :device AND (attribute_exists(#c.#k) OR attribute_exists(#n.#k))"),
+		ExpressionAttributeNames:  map[string]string{"#m": "key_mode", "#c": "cert", "#n": "next", "#k": "key_ciphertext"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":device": &ddbtypes.AttributeValueMemberS{Value: string(simrec.KeyModeDevice)}},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("scan %s for kept keys: %w", s.names.Table(), err)
+		}
+		for _, av := range page.Items {
+			out[iccidOf(av)] = true
+		}
 	}
 	return out, nil
 }

@@ -33,7 +33,9 @@ var opHelp = map[opKind]struct{ short, long, example string }{
 		long: `reissue sends a reissue command to the provisioner: a fresh key and certificate are
 issued and made ACTIVE, the record switches to them in one write, then the old
 certificate is REVOKED and detached. The device fetches the new credentials on its
-next onboarding call. Only an active SIM is reissued.`,
+next onboarding call. Only an active SIM is reissued. A SIM in key mode device has
+no key made here: its certificate is REVOKED and detached, and the device must
+enrol again (POST /device-api/certificate with a new key) to get a new one.`,
 		example: `  simbridge reissue 8988280666000000001 --reason "key found in a support ticket" --dry-run
   simbridge reissue 8988280666000000001 --reason "key found in a support ticket"`,
 	},
@@ -347,6 +349,9 @@ func (s *session) plan(ctx context.Context, kind opKind, iccid, reason string) (
 			return cmd, "", attention("SIM %s has no record: nothing to reissue", iccid)
 		case rec.CurrentState() != simrec.StateActive:
 			return cmd, "", fmt.Errorf("SIM %s is %s: only an active SIM's certificate is reissued (simbridge enable %s first)", iccid, rec.CurrentState(), iccid)
+		case rec.KeyMode == simrec.KeyModeDevice:
+			fmt.Fprintf(s.errOut, "SIM %s is in key mode device: no key is made here. Its certificate will be REVOKED and its device\n"+
+				"must enrol again (POST /device-api/certificate with a new key) before it can connect.\n", iccid)
 		}
 	case kindRevoke:
 		cmd.Kind = events.KindRevoke

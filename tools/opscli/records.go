@@ -18,7 +18,7 @@ import (
 // PEMs and the sealed keys (a few KB per SIM that no listing shows).
 var scanAttributes = []string{
 	"iccid", "ip", "active", "state", "status", "thing_name", "retiring", "last_command", "claimed_by",
-	"claimed_until", "last_failure", "last_fetch_at", "created_at", "updated_at", "version",
+	"claimed_until", "last_failure", "last_fetch_at", "created_at", "updated_at", "version", "key_mode", "enrol_count",
 	"cert.id", "cert.arn", "cert.authority", "cert.issued_at", "cert.command",
 	"next.id", "next.arn", "next.authority", "next.issued_at", "next.command",
 }

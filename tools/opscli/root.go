@@ -150,7 +150,7 @@ func newRoot(io IO) (*cobra.Command, *Options) {
 	root.AddCommand(
 		newContextCommand(o), newStatusCommand(o), newListCommand(o), newExportCommand(o), newFailuresCommand(o), newSyncCommand(o),
 		newCommandCommand(o, kindReissue), newCommandCommand(o, kindRevoke), newCommandCommand(o, kindEnable),
-		newAuditCommand(o), newCACommand(o), newAdoptCommand(o),
+		newAuditCommand(o), newCACommand(o), newAdoptCommand(o), newKeyModeCommand(o),
 	)
 	registerCompletions(root)
 	return root, o

@@ -10,7 +10,7 @@ import (
 
 // schemaTypes are the shapes simbridge prints with -o json.
 var schemaTypes = []any{
-	ListRow{}, SIMStatus{}, OnceView{}, RecordView{}, CertRef{}, IoTView{}, ThingView{}, CertView{}, Verdict{},
+	ListRow{}, SIMStatus{}, OnceView{}, RecordView{}, EnrolmentView{}, CertRef{}, IoTView{}, ThingView{}, CertView{}, Verdict{},
 	FailuresReport{}, QueueCount{}, FailureGroup{}, DeadLetter{}, RedriveReport{}, RedriveResult{},
 	AuditReport{}, AuditTotals{}, Finding{}, FixResult{}, CommandOutcome{}, SyncResult{}, Context{}, Resource{},
 	Plan{}, PlannedStep{}, CAInfo{},

@@ -50,6 +50,51 @@ type RecordView struct {
 	Certificate  *CertRef        `json:"certificate,omitempty"`
 	Next         *CertRef        `json:"next,omitempty"`
 	Retiring     []string        `json:"retiring"`
+	// KeyMode is the SIM's own key mode ("": the environment's KEY_MODE);
+	// Key says where its private key is: "sealed" (made here, sealed with
+	// KMS, served by GET), "device" (made on the device, never here) or
+	// "none" (no certificate yet).
+	KeyMode string `json:"key_mode,omitempty"`
+	Key     string `json:"key"`
+	// EnrolCount is how often the SIM's device enrolled; Enrolments the
+	// latest of them, newest last.
+	EnrolCount int             `json:"enrol_count"`
+	Enrolments []EnrolmentView `json:"enrolments"`
+}
+
+// EnrolmentView is one enrolment of a SIM's device.
+type EnrolmentView struct {
+	At            time.Time `json:"at"`
+	CertificateID string    `json:"certificate_id"`
+	Command       string    `json:"command"`
+}
+
+// enrolmentViews are a record's enrolments as JSON shows them ([] for none).
+func enrolmentViews(in []simrec.Enrolment) []EnrolmentView {
+	out := make([]EnrolmentView, 0, len(in))
+	for _, e := range in {
+		out = append(out, EnrolmentView{At: e.At.UTC(), CertificateID: e.CertificateID, Command: e.Command})
+	}
+	return out
+}
+
+// Where a SIM's private key is (RecordView.Key).
+const (
+	KeySealed = "sealed"
+	KeyDevice = "device"
+	KeyNone   = "none"
+)
+
+// keyLocation says where the record's private key is.
+func keyLocation(r simrec.Record) string {
+	switch {
+	case r.HoldsKey():
+		return KeySealed
+	case r.Cert != nil:
+		return KeyDevice
+	default:
+		return KeyNone
+	}
 }
 
 // CertRef names a certificate the record holds.
@@ -295,7 +340,8 @@ func onceView(o events.SIMOutcome) *OnceView {
 func recordView(r simrec.Record) *RecordView {
 	v := &RecordView{State: string(r.CurrentState()), IP: r.IP, OnceStatus: r.Status, ThingName: r.ThingName, Version: r.Version,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, LastCommand: r.LastCommand, ClaimedBy: r.ClaimedBy,
-		LastFailure: r.LastFailure, Certificate: certRef(r.Cert), Next: certRef(r.Next), Retiring: r.Retiring}
+		LastFailure: r.LastFailure, Certificate: certRef(r.Cert), Next: certRef(r.Next), Retiring: r.Retiring,
+		KeyMode: string(r.KeyMode), Key: keyLocation(r), EnrolCount: r.EnrolCount, Enrolments: enrolmentViews(r.Enrolments)}
 	if !r.ClaimedUntil.IsZero() {
 		t := r.ClaimedUntil
 		v.ClaimedUntil = &t
@@ -453,6 +499,7 @@ func printStatus(w io.Writer, st SIMStatus, policy string, now time.Time) {
 			fetch = stamp(*r.LastFetchAt) + " (" + ago(*r.LastFetchAt, now) + ")"
 		}
 		line("", "credentials fetched %s", fetch)
+		printKeys(line, r, now)
 		if c := r.Certificate; c != nil {
 			adopted := ""
 			if c.AdoptedFrom != "" {
@@ -490,6 +537,27 @@ func printStatus(w io.Writer, st SIMStatus, policy string, now time.Time) {
 		line("", "→ %s", a)
 	}
 	_ = tw.Flush()
+}
+
+// printKeys writes the SIM's key mode, where its key is and its
+// enrolments.
+func printKeys(line func(k, format string, args ...any), r *RecordView, now time.Time) {
+	mode := "the environment's (KEY_MODE)"
+	if r.KeyMode != "" {
+		mode = r.KeyMode + " (the SIM's own)"
+	}
+	where := map[string]string{KeySealed: "sealed with KMS, served by GET", KeyDevice: "on the device, none kept here", KeyNone: "none yet"}[r.Key]
+	line("", "key mode %s, key %s", mode, where)
+	if r.EnrolCount == 0 {
+		line("", "enrolled never")
+		return
+	}
+	last := r.Enrolments[len(r.Enrolments)-1]
+	line("", "enrolled %d time(s), last %s (%s), certificate %s", r.EnrolCount, stamp(last.At), ago(last.At, now), short(last.CertificateID))
+	for i := len(r.Enrolments) - 2; i >= 0 && i >= len(r.Enrolments)-5; i-- {
+		e := r.Enrolments[i]
+		line("", "  before: %s, certificate %s", stamp(e.At), short(e.CertificateID))
+	}
 }
 
 func attrs(m map[string]string) string {

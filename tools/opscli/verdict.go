@@ -22,6 +22,9 @@ const (
 	// VerdictSkipped: 1NCE enables the SIM but the rules give it no
 	// credentials (an invalid IP, an IP another SIM holds).
 	VerdictSkipped = "skipped"
+	// VerdictAwaitingEnrolment: active in key mode device, its device has
+	// not enrolled yet (no certificate, no key: as it should be).
+	VerdictAwaitingEnrolment = "awaiting-enrolment"
 )
 
 // Verdict is the conclusion of `status`: a state, why, and what to do.
@@ -213,9 +216,19 @@ func judgeActive(in judgeInput, r simrec.Record) Verdict {
 	v := Verdict{State: VerdictOnboardable}
 	reissue := "simbridge reissue " + r.ICCID + "   (a fresh certificate, attached with the policy)"
 	sync := "simbridge sync " + r.ICCID
-	if !r.HasCredentials() {
+	device := r.KeyMode == simrec.KeyModeDevice
+	if device {
+		reissue = "simbridge reissue " + r.ICCID + "   (key mode device: the certificate is REVOKED, the device must enrol again)"
+	}
+	switch {
+	case !r.HasCredentials() && device:
+		v.State = VerdictAwaitingEnrolment
+	case !r.HasCredentials():
 		v.Problems = append(v.Problems, "the record holds no usable certificate")
 		v.Actions = appendOnce(v.Actions, reissue)
+	case device && r.HoldsKey():
+		v.Problems = append(v.Problems, "a sealed private key is kept though the SIM's key mode is device")
+		v.Actions = appendOnce(v.Actions, "simbridge key-mode "+r.ICCID+" device   (deletes it; the certificate keeps working)")
 	}
 	if in.IoT != nil {
 		cur := findCert(in.IoT, RoleCurrent)
@@ -268,8 +281,16 @@ func judgeActive(in judgeInput, r simrec.Record) Verdict {
 		v.Problems = append(v.Problems, "IP "+r.IP+" is also held by "+strings.Join(in.Conflicts, ", "))
 		v.Actions = appendOnce(v.Actions, sync+" "+strings.Join(in.Conflicts, " "))
 	}
-	v.Summary = fmt.Sprintf("the device at %s can fetch its credentials (certificate %s); last fetch %s",
-		r.IP, short(r.CertificateID()), when(r.LastFetchAt))
+	switch {
+	case v.State == VerdictAwaitingEnrolment:
+		v.Summary = fmt.Sprintf("key mode device: the device at %s has not enrolled yet (POST /device-api/certificate); no key is made here", r.IP)
+	case !r.Cert.HasKey():
+		v.Summary = fmt.Sprintf("the device at %s holds its key and certificate %s (none kept here); last certificate fetch %s",
+			r.IP, short(r.CertificateID()), when(r.LastFetchAt))
+	default:
+		v.Summary = fmt.Sprintf("the device at %s can fetch its credentials (certificate %s); last fetch %s",
+			r.IP, short(r.CertificateID()), when(r.LastFetchAt))
+	}
 	return v
 }
 

@@ -6,6 +6,7 @@ package iotfake
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -361,11 +362,21 @@ func (f *IoT) ThingPrincipals(_ context.Context, thingName string) ([]string, er
 
 var errNotFound = errors.New("resource not found")
 
-// NewCertificate returns a fresh self-signed certificate for commonName and
+// NewCertificate returns a fresh certificate of a new key for commonName and
 // its IoT id (the SHA-256 of the DER): what the account's own CA mints, for
 // tests that Register certificates with the fake.
 func NewCertificate(commonName string) (certPEM, id string, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", "", err
+	}
+	return CertificateFor(commonName, key.Public())
+}
+
+// CertificateFor is a certificate for pub (a device's key, from its
+// certificate signing request), signed by a throwaway issuer key.
+func CertificateFor(commonName string, pub crypto.PublicKey) (certPEM, id string, err error) {
+	issuer, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return "", "", err
 	}
@@ -374,7 +385,7 @@ func NewCertificate(commonName string) (certPEM, id string, err error) {
 		return "", "", err
 	}
 	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: commonName}, NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, issuer)
 	if err != nil {
 		return "", "", err
 	}

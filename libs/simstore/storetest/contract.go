@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		"one spelling per ip":          oneSpelling,
 		"side notes keep the version":  sideNotes,
 		"adopted credentials verbatim": adoptedVerbatim,
+		"device keys are never stored": deviceKeys,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -308,5 +309,39 @@ func peekSummary(t *testing.T, s Store) {
 	}
 	if _, err := s.Peek(context.Background(), "8988280666000000032"); !errors.Is(err, simrec.ErrNotFound) {
 		t.Fatalf("peek of a missing record: %v, want ErrNotFound", err)
+	}
+}
+
+// deviceKeys: a SIM whose device holds its key keeps its mode and
+// enrolment history, and a certificate without a sealed key stays without
+// one; dropping a key removes it from the stored record.
+func deviceKeys(t *testing.T, s Store) {
+	ctx := context.Background()
+	r := mustCreate(t, s, rec("8988280666000000011", "10.0.0.11"))
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	r.DropKeys()
+	r.Cert.DeviceKey = true
+	r.KeyMode = simrec.KeyModeDevice
+	r.Enrolled(simrec.Enrolment{At: at, CertificateID: "cid-enrolled", Command: "enrol-1"})
+	if _, err := s.Update(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, r.ICCID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.HoldsKey() || !got.HasCredentials() || got.Cert.KeyCiphertext != nil || !got.Cert.DeviceKey {
+		t.Fatalf("the dropped key is still stored (%v) or the certificate went with it: %+v", got.Cert.KeyCiphertext, got.Cert)
+	}
+	if got.KeyMode != simrec.KeyModeDevice || got.EnrolCount != 1 || len(got.Enrolments) != 1 ||
+		!got.Enrolments[0].At.Equal(at) || got.Enrolments[0].CertificateID != "cid-enrolled" || got.Enrolments[0].Command != "enrol-1" {
+		t.Fatalf("round trip lost the key mode or enrolments: %+v", got)
+	}
+	got.KeyMode, got.Enrolments, got.EnrolCount = "", nil, 0
+	if _, err := s.Update(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.Get(ctx, r.ICCID); again.KeyMode != "" || again.Enrolments != nil || again.EnrolCount != 0 {
+		t.Fatalf("cleared key mode or history came back: %+v", again)
 	}
 }

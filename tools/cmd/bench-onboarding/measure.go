@@ -9,11 +9,12 @@ import (
 	"github.com/simbridge/simbridge/tools/loadgen"
 )
 
-// measure runs the phases and prints one line per phase, then the summary.
-func measure(ctx context.Context, o options, st *stack, out io.Writer) error {
+// measure runs the phases and prints one line per phase; it returns the
+// summary.
+func measure(ctx context.Context, o options, st *stack, out io.Writer) (string, error) {
 	fleet, err := loadgen.NewFleet(st.ips)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer fleet.Close()
 	phase := func(name, url string, rate int, d time.Duration) loadgen.Result {
@@ -31,12 +32,11 @@ func measure(ctx context.Context, o options, st *stack, out io.Writer) error {
 	ngFixed := phase("nginx fixed rate", st.nginxURL, o.rate, o.fixedFor)
 	ngMax := phase("nginx max rate", st.nginxURL, 0, o.maxFor)
 	if err := ctx.Err(); err != nil {
-		return err
+		return "", err
 	}
 	fmt.Fprintf(out, "nginx (reference) p99_ms_at_%drps=%.2f errors=%d\n", o.rate, ms(ngFixed.P99), ngFixed.Errors+ngMax.Errors)
-	fmt.Fprintf(out, "p99_ms_at_1000rps=%.2f max_rps=%.0f nginx_max_rps=%.0f ratio=%.2f errors=%d\n",
-		ms(gwFixed.P99), gwMax.Throughput, ngMax.Throughput, gwMax.Throughput/max(ngMax.Throughput, 1), gwFixed.Errors+gwMax.Errors)
-	return nil
+	return fmt.Sprintf("p99_ms_at_1000rps=%.2f max_rps=%.0f nginx_max_rps=%.0f ratio=%.2f errors=%d",
+		ms(gwFixed.P99), gwMax.Throughput, ngMax.Throughput, gwMax.Throughput/max(ngMax.Throughput, 1), gwFixed.Errors+gwMax.Errors), nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

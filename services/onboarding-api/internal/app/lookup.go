@@ -19,6 +19,11 @@ var ErrNoCredentials = errors.New("no onboarding data for this device")
 // ErrNoCredentials (the device gets a 404) that operators need to see.
 var ErrAmbiguousIP = fmt.Errorf("%w: several active SIMs claim the IP", ErrNoCredentials)
 
+// ErrKeyOnDevice means the SIM's key is born on its device (key mode
+// device, or its device enrolled): no private key is kept to serve, and
+// the device gets a 404 saying to enrol instead.
+var ErrKeyOnDevice = fmt.Errorf("%w: the key is made on the device (enrolment)", ErrNoCredentials)
+
 // Store finds records by IP.
 type Store interface {
 	FindByIP(ctx context.Context, ip string) ([]simrec.Record, error)
@@ -45,6 +50,7 @@ type Onboarding struct {
 	opener   Opener
 	endpoint string
 	rootCA   string
+	keyMode  simrec.KeyMode
 }
 
 // New returns the use case; endpoint is the IoT Core data endpoint host and
@@ -53,29 +59,54 @@ func New(store Store, opener Opener, endpoint, rootCA string) *Onboarding {
 	return &Onboarding{store: store, opener: opener, endpoint: endpoint, rootCA: rootCA}
 }
 
-// ForIP returns the credentials of the one active SIM holding ip. When
-// several active SIMs claim the IP nobody gets credentials: the device could
-// be either of them. The lookup is one query; the key is decrypted only now,
-// to answer.
-func (o *Onboarding) ForIP(ctx context.Context, ip netip.Addr) (Credentials, error) {
-	recs, err := o.store.FindByIP(ctx, ip.String())
+// activeSIM is the one active SIM holding ip: ErrNoCredentials when there
+// is none, ErrAmbiguousIP when several claim it (the device could be any of
+// them, so none is served). The lookup is one query.
+func activeSIM(ctx context.Context, store Store, ip netip.Addr) (simrec.Record, error) {
+	recs, err := store.FindByIP(ctx, ip.String())
 	if err != nil {
-		return Credentials{}, err
+		return simrec.Record{}, err
 	}
 	var found []simrec.Record
 	for _, r := range recs {
-		if r.Active && r.HasCredentials() {
+		if r.Active {
 			found = append(found, r)
 		}
 	}
 	switch len(found) {
 	case 0:
-		return Credentials{}, ErrNoCredentials
+		return simrec.Record{}, ErrNoCredentials
 	case 1:
+		return found[0], nil
 	default:
-		return Credentials{}, ErrAmbiguousIP
+		return simrec.Record{}, ErrAmbiguousIP
 	}
-	r := found[0]
+}
+
+// InKeyMode sets the environment's key mode (KEY_MODE): a SIM without a
+// certificate in a mode that enrols is told to enrol, not just 404.
+func (o *Onboarding) InKeyMode(m simrec.KeyMode) *Onboarding {
+	o.keyMode = m
+	return o
+}
+
+// ForIP returns the credentials of the one active SIM holding ip. When
+// several active SIMs claim the IP nobody gets credentials: the device could
+// be either of them. The lookup is one query; the key is decrypted only now,
+// to answer. A SIM whose key is its device's has none to serve
+// (ErrKeyOnDevice).
+func (o *Onboarding) ForIP(ctx context.Context, ip netip.Addr) (Credentials, error) {
+	r, err := activeSIM(ctx, o.store, ip)
+	if err != nil {
+		return Credentials{}, err
+	}
+	switch {
+	case r.Cert.HasKey():
+	case r.HasCredentials() || r.KeyModeIn(o.keyMode).Enrols():
+		return Credentials{}, ErrKeyOnDevice
+	default:
+		return Credentials{}, ErrNoCredentials
+	}
 	key, err := o.opener.Open(ctx, r.ICCID, r.Cert.KeyCiphertext)
 	if err != nil {
 		return Credentials{}, fmt.Errorf("open key of %s: %w", r.ICCID, err)

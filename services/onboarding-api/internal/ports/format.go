@@ -37,15 +37,5 @@ var newlines = strings.NewReplacer("\r\n", `\n`, "\r", `\n`, "\n", `\n`)
 
 // encodeCSV renders the one-line, six-field, quoted CSV answer.
 func encodeCSV(c app.Credentials) []byte {
-	fields := []string{c.ICCID, c.IoTEndpoint, c.RootCAURL, c.RootCAPEM, c.CertificatePEM, c.PrivateKeyPEM}
-	var b strings.Builder
-	for i, f := range fields {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('"')
-		b.WriteString(newlines.Replace(f))
-		b.WriteByte('"')
-	}
-	return []byte(b.String())
+	return csvLine(c.ICCID, c.IoTEndpoint, c.RootCAURL, c.RootCAPEM, c.CertificatePEM, c.PrivateKeyPEM)
 }

@@ -39,11 +39,19 @@ type Options struct {
 	Logger   *slog.Logger
 	// Fetches learns of every answer served (nil: nobody).
 	Fetches FetchNoter
+	// CertificatePaths take enrolments (POST a CSR), answered by Enroller
+	// (nil: no enrolment route); CSRMaxBytes bounds their body.
+	CertificatePaths []string
+	Enroller         Enroller
+	CSRMaxBytes      int64
+	// Enrolments hears every enrolment's result (nil: nobody).
+	Enrolments EnrolmentObserver
 }
 
 // Messages of error answers.
 const (
 	msgNotFound     = "No onboarding data found for this device"
+	msgKeyOnDevice  = "No private key is kept for this SIM: its key is made on the device. Enrol: POST a certificate signing request to "
 	msgUnexpected   = "Unexpected error occurred"
 	msgUnauthorized = "Unauthorized"
 	msgBadDeviceIP  = "Missing or invalid device IP"
@@ -62,12 +70,25 @@ func NewHTTP(o Onboarder, opts Options) *echo.Echo {
 	}
 	e.Use(observe(observer, opts.Logger))
 	e.Use(requireAPIKey(opts.APIKeyHeader, opts.APIKeys, opts.Logger))
-	h := &onboardingHandler{app: o, ipHeader: opts.DeviceIPHeader, fetches: opts.Fetches}
+	h := &onboardingHandler{app: o, ipHeader: opts.DeviceIPHeader, fetches: opts.Fetches, keyOnDevice: msgKeyOnDevice + "/device-api/certificate"}
+	if len(opts.CertificatePaths) > 0 {
+		h.keyOnDevice = msgKeyOnDevice + opts.CertificatePaths[0]
+	}
 	if h.fetches == nil {
 		h.fetches = noFetches{}
 	}
 	for _, p := range opts.Paths {
 		e.GET(p, h.serve)
+	}
+	if opts.Enroller != nil {
+		eh := &enrolHandler{app: opts.Enroller, ipHeader: opts.DeviceIPHeader, maxBytes: opts.CSRMaxBytes,
+			observer: opts.Enrolments, fetches: h.fetches}
+		if eh.observer == nil {
+			eh.observer = noEnrolments{}
+		}
+		for _, p := range opts.CertificatePaths {
+			e.POST(p, eh.serve)
+		}
 	}
 	return e
 }
@@ -76,6 +97,8 @@ type onboardingHandler struct {
 	app      Onboarder
 	ipHeader string
 	fetches  FetchNoter
+	// keyOnDevice is the 404 message of a SIM whose device holds its key.
+	keyOnDevice string
 }
 
 // FetchNoter learns that a device fetched its credentials (never blocking).
@@ -99,6 +122,9 @@ func (h *onboardingHandler) serve(c echo.Context) error {
 	c.Set(deviceIPKey, ip.String())
 	creds, err := h.app.ForIP(c.Request().Context(), ip)
 	switch {
+	case errors.Is(err, app.ErrKeyOnDevice):
+		c.Set(outcomeKey, "key_on_device")
+		return c.JSON(http.StatusNotFound, message{h.keyOnDevice})
 	case errors.Is(err, app.ErrAmbiguousIP):
 		c.Set(outcomeKey, "ambiguous_ip")
 		return c.JSON(http.StatusNotFound, message{msgNotFound})

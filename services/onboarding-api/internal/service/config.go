@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/simbridge/simbridge/libs/deviceapi"
+	"github.com/simbridge/simbridge/libs/simrec"
 	"github.com/simbridge/simbridge/services/onboarding-api/internal/app"
 )
 
@@ -39,11 +40,24 @@ type Config struct {
 	CacheTTL time.Duration `env:"CACHE_TTL, default=500ms" desc:"reuse of an IP's answer, at most 1s (0: off)"`
 	// CacheSize bounds the answers kept in memory.
 	CacheSize int `env:"CACHE_SIZE, default=10000" desc:"answers kept in the cache"`
+
+	// KeyModeSetting is the environment's key mode (KEY_MODE), as the
+	// provisioner reads it: which SIMs may enrol.
+	simrec.KeyModeSetting
+	// CreateQueue is the provisioner's queue enrol commands go to (empty:
+	// enrolment is off).
+	CreateQueue string `env:"CREATE_QUEUE" desc:"SQS FIFO queue of the provisioner, for enrol commands (required with KEY_MODE device or both; empty: enrolment off)"`
+	// EnrolInterval and EnrolDailyCap limit how often one SIM enrols.
+	EnrolInterval time.Duration `env:"ENROL_INTERVAL, default=10m" desc:"least time between two enrolments of one SIM (429 before)"`
+	EnrolDailyCap int           `env:"ENROL_DAILY_CAP, default=5" desc:"most enrolments of one SIM in 24 hours (429 beyond; at most 20)"`
 }
 
 // Validate rejects settings that cannot work.
 func (c *Config) Validate() error {
-	errs := []error{c.Contract.Validate()}
+	errs := []error{c.Contract.Validate(), c.KeyModeSetting.Validate(), c.enrolLimits().Validate()}
+	if c.KeyMode != simrec.KeyModeServer && c.CreateQueue == "" {
+		errs = append(errs, fmt.Errorf("KEY_MODE=%s needs CREATE_QUEUE (enrol commands go to the provisioner)", c.KeyMode))
+	}
 	if c.CacheTTL < 0 || c.CacheTTL > app.MaxCacheTTL {
 		errs = append(errs, fmt.Errorf("CACHE_TTL %v: want 0 (off) up to %v", c.CacheTTL, app.MaxCacheTTL))
 	}
@@ -57,4 +71,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// enrolLimits are ENROL_INTERVAL and ENROL_DAILY_CAP.
+func (c *Config) enrolLimits() simrec.EnrolLimits {
+	return simrec.EnrolLimits{Interval: c.EnrolInterval, DailyCap: c.EnrolDailyCap}
 }

@@ -11,7 +11,8 @@ import (
 
 // Metrics is every series onboarding-api exports: requests and their
 // latency by code and format (the OnboardingErrors and OnboardingSlow alarms
-// watch them), cache hits and misses, and AWS calls. tests/deploy checks the
+// watch them), cache hits and misses, enrolments by result (the
+// EnrolmentsUnusual alarm), and AWS calls. tests/deploy checks the
 // alarms against what the code defines. The HTTP port and the cache report
 // through the observers they declare and never import Prometheus.
 type Metrics struct {
@@ -19,9 +20,10 @@ type Metrics struct {
 	// other call), labelled as in the other services.
 	AWS *metrics.AWSCalls
 
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
-	cache    *prometheus.CounterVec
+	requests   *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	cache      *prometheus.CounterVec
+	enrolments *prometheus.CounterVec
 }
 
 // newMetrics registers every series on reg.
@@ -36,7 +38,10 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "onboarding_api",
 			Name: "cache_lookups_total", Help: "Credential lookups by cache result (hit, miss, shared)."}, []string{"result"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.cache)
+	m.enrolments = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "onboarding_api",
+		Name: "enrolments_total", Help: "Enrolment requests by result (issued, existing, pending, bad_request, rate_limited, key_retired, key_mode, not_found, device_gone, error); the EnrolmentsUnusual alarm watches them."},
+		[]string{"result"})
+	reg.MustRegister(m.requests, m.latency, m.cache, m.enrolments)
 	return m
 }
 
@@ -46,6 +51,10 @@ func (m *Metrics) ObserveRequest(code int, format string, took time.Duration) {
 	m.requests.WithLabelValues(c, format).Inc()
 	m.latency.WithLabelValues(c, format).Observe(took.Seconds())
 }
+
+// ObserveEnrolment counts one enrolment request by result
+// (ports.EnrolmentObserver).
+func (m *Metrics) ObserveEnrolment(result string) { m.enrolments.WithLabelValues(result).Inc() }
 
 // CacheResult counts one cache lookup; it is the cache's observer.
 func (m *Metrics) CacheResult(result string) { m.cache.WithLabelValues(result).Inc() }

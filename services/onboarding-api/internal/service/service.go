@@ -66,10 +66,15 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	enrolment, err := newEnrolment(cfg, awsCfg, store, endpoint, rootCA, logger)
+	if err != nil {
+		return err
+	}
 	fetches := adapters.NewFetchLog(store, cfg.FetchRecordInterval, logger)
 	handler := ports.NewHTTP(onboarding, ports.Options{
 		Paths: cfg.Paths, DeviceIPHeader: cfg.DeviceIPHeader, APIKeyHeader: cfg.APIKeyHeader,
 		APIKeys: keys, Observer: m, Logger: logger, Fetches: fetches,
+		CertificatePaths: cfg.CertificatePaths, Enroller: enrolment, CSRMaxBytes: cfg.CSRMaxBytes, Enrolments: m,
 	})
 
 	// Servers and background work.
@@ -96,11 +101,31 @@ func newOnboarding(cfg Config, awsCfg aws.Config, store app.Store, endpoint, roo
 		store,
 		keyseal.NewOpener(kms.NewFromConfig(awsCfg), cfg.KMSKeyID),
 		endpoint, rootCA,
-	)
+	).InKeyMode(cfg.KeyMode)
 	if cfg.CacheTTL == 0 {
 		return o, nil
 	}
 	return app.NewCached(o, cfg.CacheSize, cfg.CacheTTL, m.CacheResult)
+}
+
+// enrolPoll is the first interval between two reads of a SIM's record
+// while its enrolment is made (it doubles up to a quarter second).
+const enrolPoll = 50 * time.Millisecond
+
+// newEnrolment builds enrolment: enrol commands to the provisioner's queue
+// (none without CREATE_QUEUE: every enrolment is then refused), the SIM's
+// record followed until it names the certificate.
+func newEnrolment(cfg Config, awsCfg aws.Config, store app.RecordStore, endpoint, rootCA string, logger *slog.Logger) (*app.Enrolment, error) {
+	var commands app.Commands
+	if cfg.CreateQueue != "" {
+		q, err := adapters.NewCommandQueue(awsCfg, cfg.CreateQueue, logger)
+		if err != nil {
+			return nil, err
+		}
+		commands = q
+	}
+	return app.NewEnrolment(store, commands, app.EnrolOptions{KeyMode: cfg.KeyMode, Limits: cfg.enrolLimits(),
+		Wait: cfg.EnrolWait, Poll: enrolPoll, Endpoint: endpoint, RootCA: rootCA})
 }
 
 // rootCA is the root CA served in CSV answers: the built-in copy unless

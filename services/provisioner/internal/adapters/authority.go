@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/simbridge/simbridge/libs/iotca"
@@ -44,6 +45,25 @@ func (o OwnCA) Mint(ctx context.Context, iccid string) (app.Minted, error) {
 	return app.Minted{ID: is.ID, CertPEM: is.CertPEM, KeyPEM: is.KeyPEM}, nil
 }
 
+// Certify checks a device's request again (proof of possession, an
+// accepted key) and signs a certificate for its key through KMS; a request
+// that fails the checks is app.ErrCannotCertify.
+func (o OwnCA) Certify(ctx context.Context, iccid string, request []byte) (app.Minted, error) {
+	der, err := iotca.DecodeCSR(request)
+	if err != nil {
+		return app.Minted{}, fmt.Errorf("%w: %w", app.ErrCannotCertify, err)
+	}
+	csr, err := iotca.CheckCSR(der)
+	if err != nil {
+		return app.Minted{}, fmt.Errorf("%w: %w", app.ErrCannotCertify, err)
+	}
+	is, err := o.CA.Certify(ctx, iccid, csr.PublicKey, o.Validity)
+	if err != nil {
+		return app.Minted{}, err
+	}
+	return app.Minted{ID: is.ID, CertPEM: is.CertPEM}, nil
+}
+
 // Register registers the certificate with the CA, ACTIVE on first
 // registration; registering it again is success.
 func (o OwnCA) Register(ctx context.Context, c simrec.Credentials) (string, bool, error) {
@@ -68,6 +88,13 @@ func (a AmazonCA) Mint(ctx context.Context, _ string) (app.Minted, error) {
 		return app.Minted{}, err
 	}
 	return app.Minted{ID: c.ID, ARN: c.ARN, CertPEM: c.PEM, KeyPEM: c.PrivateKey}, nil
+}
+
+// Certify is refused: enrolment needs the account's own CA. (IoT Core's
+// CreateCertificateFromCsr creates the certificate before any record could
+// name it, so an answer lost after it took effect would orphan it.)
+func (AmazonCA) Certify(context.Context, string, []byte) (app.Minted, error) {
+	return app.Minted{}, fmt.Errorf("%w: enrolment needs CERT_AUTHORITY=own", app.ErrCannotCertify)
 }
 
 // Register has nothing to do: the certificate exists since Mint, INACTIVE.

@@ -32,7 +32,7 @@ func (p *Provisioner) begin(ctx context.Context, cmd events.SimCommand) (*work, 
 		p.forget(ctx, rec, id)
 		return nil, nil
 	}
-	if reason := refusal(w); reason != "" {
+	if reason := p.refusal(w); reason != "" {
 		p.refuse(ctx, w, reason)
 		return nil, nil
 	}
@@ -44,7 +44,8 @@ func (p *Provisioner) begin(ctx context.Context, cmd events.SimCommand) (*work, 
 
 // claimNew creates the record of a SIM seen for the first time, claimed.
 func (p *Provisioner) claimNew(ctx context.Context, cmd events.SimCommand, id string) (*work, error) {
-	if cmd.Kind == events.KindReissue {
+	switch cmd.Kind {
+	case events.KindReissue, events.KindEnrol, events.KindKeyMode:
 		p.refuse(ctx, &work{cmd: cmd, id: id, rec: simrec.Record{ICCID: cmd.ICCID}}, "the SIM has no record")
 		return nil, nil
 	}
@@ -62,18 +63,38 @@ func (p *Provisioner) claimNew(ctx context.Context, cmd events.SimCommand, id st
 // nothing left over from an interrupted attempt.
 func done(w *work) bool {
 	r := w.rec
-	if w.cmd.Kind == events.KindReissue {
+	switch w.cmd.Kind {
+	case events.KindReissue, events.KindKeyMode:
 		return r.Settled() && r.LastCommand == w.id
+	case events.KindEnrol:
+		return r.Settled() && r.Cert != nil && r.Cert.Command == w.id
 	}
 	return r.Settled() && r.CurrentState() == simrec.StateActive && r.IP == w.cmd.IP
 }
 
 // refusal says why a command cannot be carried out ("" if it can). A
-// reissue is refused unless the SIM is active: a claimed reissue keeps it
-// so, since every other change of state claims the record first.
-func refusal(w *work) string {
-	if w.cmd.Kind == events.KindReissue && w.rec.CurrentState() != simrec.StateActive {
-		return fmt.Sprintf("the SIM is %s; only an active SIM's certificate is reissued (enable it first)", w.rec.CurrentState())
+// reissue or an enrolment is refused unless the SIM is active: a claimed
+// one keeps it so, since every other change of state claims the record
+// first. An enrolment is refused where the SIM's key mode does not enrol,
+// and for a key whose certificate was taken out of service
+// (simrec.Record.CheckKey); onboarding-api checks the same before it sends
+// one, so these refusals answer races only.
+func (p *Provisioner) refusal(w *work) string {
+	switch w.cmd.Kind {
+	case events.KindReissue:
+		if st := w.rec.CurrentState(); st != simrec.StateActive {
+			return fmt.Sprintf("the SIM is %s; only an active SIM's certificate is reissued (enable it first)", st)
+		}
+	case events.KindEnrol:
+		if st := w.rec.CurrentState(); st != simrec.StateActive {
+			return fmt.Sprintf("the SIM is %s; only an active SIM enrols", st)
+		}
+		if m := p.keyMode(w); !m.Enrols() {
+			return fmt.Sprintf("the SIM's key mode is %s: it does not enrol", m)
+		}
+		if err := w.rec.CheckKey(w.id); err != nil {
+			return err.Error()
+		}
 	}
 	return ""
 }

@@ -53,14 +53,24 @@ type Authority interface {
 	// Mint creates a key and certificate for the SIM. The own CA does it
 	// without IoT Core; Amazon's CA creates it there, INACTIVE.
 	Mint(ctx context.Context, iccid string) (Minted, error)
+	// Certify makes a certificate for the public key of a device's
+	// certificate signing request (PEM or DER), checked again here: proof of
+	// possession, an accepted key; the subject and extensions are the CA's.
+	// Nothing reaches IoT Core. ErrCannotCertify when it never will (a bad
+	// request, or an authority that cannot: Amazon's CA).
+	Certify(ctx context.Context, iccid string, csr []byte) (Minted, error)
 	// Register makes IoT Core know a minted certificate and returns its ARN;
 	// active says it is ACTIVE already (a fresh own-CA registration), so no
 	// activation call is needed.
 	Register(ctx context.Context, c simrec.Credentials) (arn string, active bool, err error)
 }
 
+// ErrCannotCertify means an enrolment's request will never be certified:
+// the command is refused, not retried.
+var ErrCannotCertify = errors.New("the certificate signing request cannot be certified")
+
 // Minted is a fresh certificate; KeyPEM is the plaintext key, sealed before
-// it is stored.
+// it is stored (empty for a certified request: the device holds the key).
 type Minted struct {
 	ID, ARN, CertPEM, KeyPEM string
 }
@@ -93,4 +103,7 @@ type Deps struct {
 	// Clock times claims, certificates and announcements (nil: the wall
 	// clock).
 	Clock simrec.Clock
+	// KeyMode is the environment's key mode (KEY_MODE; "" is server); a
+	// SIM's own mode wins.
+	KeyMode simrec.KeyMode
 }

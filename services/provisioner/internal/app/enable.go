@@ -11,7 +11,8 @@ import (
 // enable makes the SIM onboardable at the command's IP: it finishes a
 // certificate being issued, reactivates a disabled SIM's certificate (the
 // device may still hold it), issues a first or fresh one (a new or revoked
-// SIM), or only moves the record to a new IP.
+// SIM; in key mode device none, until the device enrols), or only moves
+// the record to a new IP.
 func (p *Provisioner) enable(ctx context.Context, w *work) error {
 	oldIP := w.rec.IP
 	var err error
@@ -23,7 +24,7 @@ func (p *Provisioner) enable(ctx context.Context, w *work) error {
 	case rec.HasCredentials() && rec.CurrentState() != simrec.StateRevoked:
 		err = p.reactivate(ctx, w)
 	default:
-		err = p.issueFresh(ctx, w)
+		err = p.fresh(ctx, w)
 	}
 	if err != nil {
 		return err
@@ -50,7 +51,7 @@ func (p *Provisioner) reactivate(ctx context.Context, w *work) error {
 	err := p.IoT.Activate(ctx, cert.ID)
 	if errors.Is(err, ErrCannotActivate) {
 		p.Logger.Warn("certificate cannot be reactivated; issuing a fresh one", "iccid", w.rec.ICCID, "certificate_id", cert.ID, "error", err)
-		return p.issueFresh(ctx, w)
+		return p.fresh(ctx, w)
 	}
 	if err != nil {
 		return step(StepActivate, err)

@@ -50,6 +50,9 @@ func (p *Provisioner) issueNext(ctx context.Context, w *work) error {
 		}
 	}
 	w.rec.Switch(next)
+	if next.DeviceKey {
+		p.enrolled(w)
+	}
 	p.Logger.Info("certificate issued", "iccid", w.rec.ICCID, "certificate_id", next.ID, "authority", next.Authority)
 	return nil
 }

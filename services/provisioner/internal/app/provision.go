@@ -1,5 +1,6 @@
 // Package app holds the provisioner's use cases: make a SIM onboardable
-// (create, update), and replace its certificate (reissue).
+// (create, update), replace its certificate (reissue), certify the key of
+// its device (enrol) and set its key mode.
 //
 // The invariant: every active SIM has exactly one ACTIVE certificate,
 // attached to its Thing with the policy, and its record points to it; no
@@ -19,7 +20,9 @@
 //     (the default) the key and certificate are made here and signed through
 //     KMS: nothing exists in IoT Core yet. With Amazon's CA,
 //     CreateKeysAndCertificate is called (INACTIVE) and its answer recorded
-//     at once.
+//     at once. An enrolment (enrol.go) certifies the public key of the
+//     device's request instead — signed through KMS, recorded in Next
+//     without a key — and continues with the same steps.
 //  3. The certificate in Next is registered (own CA; RegisterCertificate is
 //     idempotent because the id is the SHA-256 of the DER, known in advance),
 //     attached to the Thing, given the policy and made ACTIVE.
@@ -27,6 +30,12 @@
 //     the replaced one (if any) goes to Retiring, the SIM is active.
 //  5. Certificates in Retiring are REVOKED and detached from the Thing; the
 //     last write clears Retiring and the claim.
+//
+// In key mode device no key is made here: a SIM without a certificate
+// gets its Thing and an active record (awaitEnrolment) and its first
+// certificate when its device enrols, through steps 2 to 5; such a SIM's
+// record then holds no key (simrec.Record.HoldsKey) and exactly one
+// certificate, ACTIVE, once enrolled.
 //
 // Recovery after a crash is the same command redelivered: it finds its own
 // claim and does the remaining steps for the certificates the record names.
@@ -57,6 +66,9 @@ func New(d Deps, t simrec.ClaimTiming) (*Provisioner, error) {
 	if d.Clock == nil {
 		d.Clock = simrec.SystemClock{}
 	}
+	if d.KeyMode == "" {
+		d.KeyMode = simrec.KeyModeServer
+	}
 	claims, err := simrec.NewClaims(d.Store, t, d.Clock)
 	if err != nil {
 		return nil, fmt.Errorf("provisioner: %w", err)
@@ -68,7 +80,7 @@ func New(d Deps, t simrec.ClaimTiming) (*Provisioner, error) {
 // already carried out, changes nothing.
 func (p *Provisioner) Handle(ctx context.Context, cmd events.SimCommand) error {
 	switch cmd.Kind {
-	case events.KindCreate, events.KindUpdate, events.KindReissue:
+	case events.KindCreate, events.KindUpdate, events.KindReissue, events.KindEnrol, events.KindKeyMode:
 	default:
 		return fmt.Errorf("%w: provisioner got a %s command", events.ErrInvalidCommand, cmd.Kind)
 	}
@@ -95,11 +107,19 @@ type work struct {
 
 // carryOut runs the use case the command's kind asks for.
 func (p *Provisioner) carryOut(ctx context.Context, w *work) error {
-	if w.cmd.Kind == events.KindReissue {
+	switch w.cmd.Kind {
+	case events.KindReissue:
 		return p.reissue(ctx, w)
+	case events.KindEnrol:
+		return p.enrol(ctx, w)
+	case events.KindKeyMode:
+		return p.setKeyMode(ctx, w)
 	}
 	return p.enable(ctx, w)
 }
+
+// keyMode is the SIM's effective key mode.
+func (p *Provisioner) keyMode(w *work) simrec.KeyMode { return w.rec.KeyModeIn(p.KeyMode) }
 
 // save writes the record; the claim stays until release.
 func (p *Provisioner) save(ctx context.Context, w *work, stepName string) error {

@@ -630,6 +630,7 @@ func scenarios() []scenario {
 				storeCall(simrectest.OpUpdate, 4, app.StepRecordRetired).lastWrite(),
 			}),
 			ip: "10.0.0.1", fresh: true, minted: 1, announced: reissued, announcedBefore: 1},
+		enrolScenario(),
 	}
 }
 

@@ -8,6 +8,7 @@ import "github.com/simbridge/simbridge/libs/steps"
 const (
 	StepThing         = "ensure thing"
 	StepMint          = "mint certificate"
+	StepCertify       = "certify request"
 	StepSeal          = "seal private key"
 	StepRecordNext    = "record new certificate"
 	StepRegister      = "register certificate"
@@ -17,6 +18,7 @@ const (
 	StepRecordActive  = "record active"
 	StepRetire        = "revoke replaced certificate"
 	StepRecordRetired = "record replaced certificate revoked"
+	StepRecordKeyMode = "record key mode"
 )
 
 var step = steps.Wrap

@@ -54,15 +54,21 @@ type Config struct {
 	// CertValidity is the lifetime of own-CA device certificates (20 years,
 	// like Amazon-issued ones).
 	CertValidity time.Duration `env:"CERT_VALIDITY, default=175200h" desc:"lifetime of own-CA device certificates (20 years, like Amazon's)"`
+	// KeyModeSetting is the environment's key mode (KEY_MODE), which
+	// onboarding-api reads too: device or both need the own CA.
+	simrec.KeyModeSetting
 	// ClaimTTL is how long a crashed attempt keeps other commands off a SIM.
 	ClaimTTL time.Duration `env:"CLAIM_TTL, default=2m" desc:"how long a crashed attempt keeps other commands off a SIM"`
 }
 
 // Validate rejects settings that cannot work, all at once.
 func (c *Config) Validate() error {
-	errs := []error{c.ValidateWith(c.Workers)}
+	errs := []error{c.ValidateWith(c.Workers), c.KeyModeSetting.Validate()}
 	if c.UpdateWorkers < 1 || c.UpdateWorkers > 256 {
 		errs = append(errs, fmt.Errorf("UPDATE_WORKERS %d: want 1-256", c.UpdateWorkers))
+	}
+	if c.KeyMode != simrec.KeyModeServer && c.CertAuthority != simrec.AuthorityOwn {
+		errs = append(errs, fmt.Errorf("KEY_MODE=%s needs CERT_AUTHORITY=own: enrolment certifies device keys with the account's CA", c.KeyMode))
 	}
 	switch c.CertAuthority {
 	case simrec.AuthorityOwn:

@@ -63,5 +63,13 @@ func TestConfig(t *testing.T) {
 		{Name: "unknown retry mode refused", Set: map[string]string{"AWS_RETRY_MODE": "eager"}, WantErr: []string{"AWS_RETRY_MODE"}},
 		{Name: "too many workers refused", Set: map[string]string{"WORKERS": "1000"}, WantErr: []string{"WORKERS"}},
 		{Name: "missing queue refused", Set: map[string]string{"CREATE_QUEUE": ""}, WantErr: []string{"CREATE_QUEUE"}},
+		{Name: "key mode server by default: nothing changes for existing firmware", Check: func(t *testing.T, c service.Config) {
+			if c.KeyMode != "server" {
+				t.Errorf("KEY_MODE %q", c.KeyMode)
+			}
+		}},
+		{Name: "key mode device", Set: map[string]string{"KEY_MODE": "device"}},
+		{Name: "unknown key mode refused", Set: map[string]string{"KEY_MODE": "tpm"}, WantErr: []string{"KEY_MODE"}},
+		{Name: "enrolment needs the own CA", Set: map[string]string{"KEY_MODE": "both", "CERT_AUTHORITY": "aws"}, WantErr: []string{"KEY_MODE=both needs CERT_AUTHORITY=own"}},
 	})
 }

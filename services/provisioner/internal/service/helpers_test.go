@@ -66,6 +66,8 @@ type options struct {
 	authority string
 	// maxAttempts is AWS_MAX_ATTEMPTS (default 10).
 	maxAttempts int
+	// keyMode is KEY_MODE (default server).
+	keyMode simrec.KeyMode
 }
 
 // startProvisioner runs the provisioner in-process against the fault proxy
@@ -77,6 +79,9 @@ func startProvisioner(t *testing.T, a account, o options) {
 	}
 	if o.maxAttempts == 0 {
 		o.maxAttempts = 10
+	}
+	if o.keyMode == "" {
+		o.keyMode = simrec.KeyModeServer
 	}
 	awsCfg, err := testkit.LoadAWSConfig(context.Background(), a.proxy.URL,
 		awsx.RetrySettings{RetryMode: "standard", MaxAttempts: o.maxAttempts}.Option())
@@ -92,7 +97,7 @@ func startProvisioner(t *testing.T, a account, o options) {
 		SuccessTopicARN: a.res.SuccessTopicARN, FailureTopicARN: a.res.FailureTopicARN,
 		RegistrationTopic: "registration", Workers: o.workers, CertAuthority: o.authority, ThingGroup: a.res.ThingGroup(), ThingType: a.res.ThingType(),
 		CAKeyID: a.res.CAKeyARN, CAParameter: a.res.CAParameter(), DeviceKeyType: "rsa2048",
-		CertValidity: 24 * time.Hour, ClaimTTL: time.Minute,
+		CertValidity: 24 * time.Hour, ClaimTTL: time.Minute, KeyModeSetting: simrec.KeyModeSetting{KeyMode: o.keyMode},
 	}
 	logger := logging.New(testWriter{t}, "provisioner", slog.LevelWarn)
 	reg := prometheus.NewRegistry()

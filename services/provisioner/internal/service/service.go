@@ -58,7 +58,7 @@ func Serve(ctx context.Context, cfg Config, a messaging.AWS, m *Metrics, logger 
 			return nil, err
 		}
 		return app.New(app.Deps{Store: store, IoT: things, Authority: authority, Sealer: sealer, Announcer: announcer,
-			Notifier: notifier, Logger: logger}, simrec.DefaultClaimTiming.WithTTL(cfg.ClaimTTL))
+			Notifier: notifier, Logger: logger, KeyMode: cfg.KeyMode}, simrec.DefaultClaimTiming.WithTTL(cfg.ClaimTTL))
 	}
 
 	// The create queue and the update lane, the quota membership and the
@@ -109,7 +109,11 @@ func newAuthority(ctx context.Context, cfg Config, awsCfg aws.Config, iotClient 
 		return nil, fmt.Errorf("DEVICE_KEY_TYPE: %w", err)
 	}
 	m.CAExpires(ca.Cert.NotAfter)
-	keys, err := iotca.NewKeyPool(keyType, cfg.DeviceKeyPool)
+	pool := cfg.DeviceKeyPool
+	if !cfg.KeyMode.ServesKeys() {
+		pool = 0 // keys only for SIMs an operator set to server or both: on demand
+	}
+	keys, err := iotca.NewKeyPool(keyType, pool)
 	if err != nil {
 		return nil, fmt.Errorf("DEVICE_KEY_POOL: %w", err)
 	}

@@ -1,6 +1,7 @@
 package ports
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -23,6 +24,10 @@ type GuardOptions struct {
 	// MaxBodyBytes bounds a request body (413 beyond), however it is framed;
 	// GET needs none.
 	MaxBodyBytes int64
+	// MaxCSRBytes bounds an enrolment's body, a certificate signing request
+	// (413 beyond): the contract's CSR_MAX_BYTES, which onboarding-api
+	// enforces too.
+	MaxCSRBytes int64
 	// MaxHeaderBytes bounds the request head (431 beyond): the request line
 	// and every header field, counted as headerBytes does. net/http's own
 	// MaxHeaderBytes is not that limit: it reads 4 KiB more before it
@@ -33,60 +38,74 @@ type GuardOptions struct {
 
 // trackedIPs bounds the per-IP limiters kept; idle ones expire.
 const (
-	trackedIPs   = 100_000
-	limiterIdle  = 10 * time.Minute
-	retryAfterS  = "1"
-	allowedVerbs = "GET"
+	trackedIPs  = 100_000
+	limiterIdle = 10 * time.Minute
+	retryAfterS = "1"
 )
+
+// route is what a path takes: GET of the onboarding answer, or POST of an
+// enrolment (a certificate signing request, forwarded).
+type route struct {
+	method  string
+	maxBody int64
+}
 
 // guard rejects what must not reach onboarding-api, cheapest checks first.
 type guard struct {
 	opts     GuardOptions
-	paths    map[string]bool
+	routes   map[string]route
 	limiters *expirable.LRU[string, *rate.Limiter]
 	slots    chan struct{}
 	observer Observer
 	next     http.Handler
 }
 
-func newGuard(opts GuardOptions, paths []string, o Observer, next http.Handler) *guard {
-	g := &guard{opts: opts, paths: map[string]bool{}, slots: make(chan struct{}, opts.MaxConcurrent), observer: o, next: next,
+func newGuard(opts GuardOptions, paths, certificatePaths []string, o Observer, next http.Handler) *guard {
+	g := &guard{opts: opts, routes: map[string]route{}, slots: make(chan struct{}, opts.MaxConcurrent), observer: o, next: next,
 		limiters: expirable.NewLRU[string, *rate.Limiter](trackedIPs, nil, limiterIdle)}
 	for _, p := range paths {
-		g.paths[p] = true
+		g.routes[p] = route{method: http.MethodGet, maxBody: opts.MaxBodyBytes}
+	}
+	for _, p := range certificatePaths {
+		g.routes[p] = route{method: http.MethodPost, maxBody: opts.MaxCSRBytes}
 	}
 	return g
 }
 
 func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt, known := g.routes[r.URL.Path]
 	switch {
 	case !g.limiter(PeerIP(r.RemoteAddr)).Allow():
 		g.reject(w, r, http.StatusTooManyRequests, "rate_limited", "Too Many Requests")
 	case g.opts.MaxHeaderBytes > 0 && headerBytes(r) > g.opts.MaxHeaderBytes:
 		g.reject(w, r, http.StatusRequestHeaderFieldsTooLarge, "header", "Request Header Fields Too Large")
-	case !g.paths[r.URL.Path]:
+	case !known:
 		g.reject(w, r, http.StatusNotFound, "path", "Not Found")
-	case r.Method != http.MethodGet:
-		w.Header().Set("Allow", allowedVerbs)
+	case r.Method != rt.method:
+		w.Header().Set("Allow", rt.method)
 		g.reject(w, r, http.StatusMethodNotAllowed, "method", "Method Not Allowed")
-	case r.ContentLength > g.opts.MaxBodyBytes:
+	case r.ContentLength > rt.maxBody:
 		g.reject(w, r, http.StatusRequestEntityTooLarge, "body", "Request Entity Too Large")
 	default:
-		g.checkBody(w, r)
+		g.checkBody(w, r, rt)
 	}
 }
 
-// checkBody reads whatever body came with the request, up to the limit,
-// before the request takes a slot. Content-Length was checked above, but a
-// chunked (HTTP/1.1) or unsized (HTTP/2) body declares nothing, and the
-// proxy never forwards a body, so reading it here is the only way to
-// enforce the limit whatever the framing. A request without
-// Content-Length or Transfer-Encoding has no body (RFC 9112 §6.3: there is
-// no close-delimited request body, HTTP/1.0 included). The read is bounded
-// by the limit and the server's ReadTimeout.
-func (g *guard) checkBody(w http.ResponseWriter, r *http.Request) {
+// checkBody reads whatever body came with the request, up to the route's
+// limit, before the request takes a slot. Content-Length was checked
+// above, but a chunked (HTTP/1.1) or unsized (HTTP/2) body declares
+// nothing, so reading it here is the only way to enforce the limit
+// whatever the framing. A request without Content-Length or
+// Transfer-Encoding has no body (RFC 9112 §6.3: there is no
+// close-delimited request body, HTTP/1.0 included). The read is bounded by
+// the limit and the server's ReadTimeout. A GET's body is dropped; an
+// enrolment's is forwarded whole, with its length (onboarding-api gets a
+// body that is complete and within the limit, never a slow stream).
+func (g *guard) checkBody(w http.ResponseWriter, r *http.Request, rt route) {
+	var body []byte
 	if r.Body != nil && r.Body != http.NoBody {
-		_, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, g.opts.MaxBodyBytes))
+		var err error
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, rt.maxBody))
 		var tooLarge *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooLarge):
@@ -96,6 +115,11 @@ func (g *guard) checkBody(w http.ResponseWriter, r *http.Request) {
 			g.reject(w, r, http.StatusBadRequest, "body", "Bad Request")
 			return
 		}
+	}
+	r.Body, r.ContentLength = http.NoBody, 0
+	if rt.method == http.MethodPost {
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		r.TransferEncoding = nil
 	}
 	g.forward(w, r)
 }

@@ -1,7 +1,8 @@
 // Package ports is the device-facing side of vpn-gateway: a reverse proxy to
-// onboarding-api that identifies the device by the TCP peer address of its
-// tunnel connection, never by anything the device sends, behind guards
-// against floods and slow or oversized requests.
+// onboarding-api — the onboarding answer (GET) and enrolment (POST of a
+// certificate signing request) — that identifies the device by the TCP
+// peer address of its tunnel connection, never by anything the device
+// sends, behind guards against floods and slow or oversized requests.
 package ports
 
 import (
@@ -20,10 +21,12 @@ import (
 // ProxyOptions configure the proxy.
 type ProxyOptions struct {
 	Upstream *url.URL
-	// Paths are forwarded; every other path is 404.
-	Paths          []string
-	DeviceIPHeader string
-	APIKeyHeader   string
+	// Paths are forwarded (GET); every other path is 404.
+	Paths []string
+	// CertificatePaths are forwarded (POST of an enrolment, with its body).
+	CertificatePaths []string
+	DeviceIPHeader   string
+	APIKeyHeader     string
 	// APIKey returns the key presented to onboarding-api now.
 	APIKey func() string
 	// KeyRejected, when set, is called (in its own goroutine) when
@@ -62,7 +65,7 @@ func NewProxy(opts ProxyOptions) http.Handler {
 	if observer == nil {
 		observer = noObserver{}
 	}
-	return observe(observer, opts.Logger, newGuard(opts.Guard, opts.Paths, observer, rp))
+	return observe(observer, opts.Logger, newGuard(opts.Guard, opts.Paths, opts.CertificatePaths, observer, rp))
 }
 
 // modifyResponse drops the upstream's request id (the gateway already set
@@ -91,7 +94,9 @@ func rewrite(opts ProxyOptions) func(*httputil.ProxyRequest) {
 				delete(pr.Out.Header, name)
 			}
 		}
-		pr.Out.Body, pr.Out.ContentLength = nil, 0 // GET only: nothing to forward
+		if pr.In.Method != http.MethodPost {
+			pr.Out.Body, pr.Out.ContentLength = nil, 0 // GET: nothing to forward
+		}
 		pr.Out.Header.Set(opts.DeviceIPHeader, PeerIP(pr.In.RemoteAddr))
 		pr.Out.Header.Set(opts.APIKeyHeader, opts.APIKey())
 		pr.Out.Header.Set(requestIDHeader, requestID(pr.In))
@@ -111,8 +116,19 @@ func transport(timeout time.Duration) *http.Transport {
 	}
 }
 
+// statusClientClosed is the status logged and counted for a request whose
+// device went away before the answer came (nginx's 499): not a 5xx.
+const statusClientClosed = 499
+
 func upstreamError(logger *slog.Logger) func(http.ResponseWriter, *http.Request, error) {
 	return func(w http.ResponseWriter, r *http.Request, err error) {
+		if r.Context().Err() != nil {
+			// The device closed its connection (or gave up waiting for an
+			// enrolment): nobody to answer, onboarding-api is fine.
+			logger.Info("device went away", "request_id", requestID(r), "path", r.URL.Path)
+			w.WriteHeader(statusClientClosed)
+			return
+		}
 		logger.Error("upstream failed", "request_id", requestID(r), "path", r.URL.Path, "error", err)
 		writeJSON(w, http.StatusBadGateway, "Onboarding service unavailable")
 	}

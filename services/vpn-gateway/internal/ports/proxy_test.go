@@ -2,6 +2,7 @@ package ports_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -22,12 +23,16 @@ const gatewayKey = "the-gateway-key"
 type upstream struct {
 	mu      sync.Mutex
 	headers []http.Header
-	block   chan struct{}
+	// requests are "METHOD path body-length:body" as received.
+	requests []string
+	block    chan struct{}
 }
 
 func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
 	u.mu.Lock()
 	u.headers = append(u.headers, r.Header.Clone())
+	u.requests = append(u.requests, fmt.Sprintf("%s %s %d:%s", r.Method, r.URL.Path, r.ContentLength, body))
 	u.mu.Unlock()
 	if u.block != nil {
 		<-u.block
@@ -43,7 +48,7 @@ func (u *upstream) last() http.Header {
 }
 
 func defaultGuard() ports.GuardOptions {
-	return ports.GuardOptions{RatePerIP: 1000, BurstPerIP: 1000, MaxConcurrent: 100, MaxBodyBytes: 1024, MaxHeaderBytes: 8192}
+	return ports.GuardOptions{RatePerIP: 1000, BurstPerIP: 1000, MaxConcurrent: 100, MaxBodyBytes: 1024, MaxHeaderBytes: 8192, MaxCSRBytes: 4096}
 }
 
 // observed records what the proxy reports: the status of every answer and
@@ -81,7 +86,7 @@ func newObservedGateway(t *testing.T, guard ports.GuardOptions, up *upstream) (s
 	t.Cleanup(us.Close)
 	u, _ := url.Parse(us.URL)
 	h := ports.NewProxy(ports.ProxyOptions{
-		Upstream: u, Paths: []string{"/device-api/onboarding", "/onboarding"}, DeviceIPHeader: "onboarding-ip",
+		Upstream: u, Paths: []string{"/device-api/onboarding", "/onboarding"}, CertificatePaths: []string{"/device-api/certificate"}, DeviceIPHeader: "onboarding-ip",
 		APIKeyHeader: "x-api-key", APIKey: func() string { return gatewayKey }, UpstreamTimeout: 5 * time.Second,
 		Guard: guard, Observer: obs, Logger: slog.New(slog.DiscardHandler),
 	})

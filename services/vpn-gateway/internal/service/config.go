@@ -57,7 +57,7 @@ type Limits struct {
 	BurstPerIP        int           `env:"RATE_BURST, default=20" desc:"burst of requests per device IP"`
 	MaxConcurrent     int           `env:"MAX_CONCURRENT, default=1024" desc:"requests in flight (503 beyond)"`
 	MaxHeaderBytes    int           `env:"MAX_HEADER_BYTES, default=8192" desc:"largest request header (431 beyond)"`
-	MaxBodyBytes      int64         `env:"MAX_BODY_BYTES, default=1024" desc:"largest request body (413 beyond)"`
+	MaxBodyBytes      int64         `env:"MAX_BODY_BYTES, default=1024" desc:"largest request body of the onboarding GET (413 beyond); enrolments take CSR_MAX_BYTES"`
 	ReadHeaderTimeout time.Duration `env:"READ_HEADER_TIMEOUT, default=5s" desc:"slow clients: time to send the request header"`
 	ReadTimeout       time.Duration `env:"READ_TIMEOUT, default=10s" desc:"slow clients: time to send the whole request"`
 	WriteTimeout      time.Duration `env:"WRITE_TIMEOUT, default=30s" desc:"slow clients: time to take the whole answer"`
@@ -99,6 +99,9 @@ func (c *Config) Validate() error {
 func (c *Config) validateUpstream() error {
 	if u, err := url.Parse(c.UpstreamURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("UPSTREAM_URL %q: want http(s)://host:port", c.UpstreamURL)
+	}
+	if c.UpstreamTimeout < c.EnrolWait+time.Second {
+		return fmt.Errorf("UPSTREAM_TIMEOUT %v must exceed ENROL_WAIT %v by a second: onboarding-api waits that long for an enrolment", c.UpstreamTimeout, c.EnrolWait)
 	}
 	return nil
 }

@@ -24,6 +24,8 @@ func TestConfig(t *testing.T) {
 		{Name: "no rate", Set: configtest.Set("RATE_LIMIT", "0"), WantErr: []string{"RATE_LIMIT"}},
 		{Name: "tiny header limit", Set: configtest.Set("MAX_HEADER_BYTES", "10"), WantErr: []string{"MAX_HEADER_BYTES"}},
 		{Name: "no upstream", Set: configtest.Set("UPSTREAM_URL", "onboarding-api:8080"), WantErr: []string{"UPSTREAM_URL"}},
+		{Name: "upstream timeout shorter than the enrolment wait", Set: configtest.Set("UPSTREAM_TIMEOUT", "5s"), WantErr: []string{"ENROL_WAIT"}},
+		{Name: "upstream timeout with room for a shorter enrolment wait", Set: configtest.Set("UPSTREAM_TIMEOUT", "5s", "ENROL_WAIT", "3s")},
 		{Name: "every problem at once", Set: configtest.Set("RATE_LIMIT", "0", "MAX_HEADER_BYTES", "10", "UPSTREAM_URL", ""),
 			WantErr: []string{"RATE_LIMIT", "MAX_HEADER_BYTES", "UPSTREAM_URL"}},
 	})

@@ -99,7 +99,7 @@ func Run(ctx context.Context, logger *slog.Logger) error {
 func newProxy(cfg Config, keys *secrets.Rotating, o ports.Observer, logger *slog.Logger) http.Handler {
 	upstream, _ := url.Parse(cfg.UpstreamURL) // validated
 	return ports.NewProxy(ports.ProxyOptions{
-		Upstream: upstream, Paths: cfg.Paths, DeviceIPHeader: cfg.DeviceIPHeader, APIKeyHeader: cfg.APIKeyHeader,
+		Upstream: upstream, Paths: cfg.Paths, CertificatePaths: cfg.CertificatePaths, DeviceIPHeader: cfg.DeviceIPHeader, APIKeyHeader: cfg.APIKeyHeader,
 		APIKey: func() string { return keys.Current().Reveal() }, UpstreamTimeout: cfg.UpstreamTimeout,
 		KeyRejected: func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -109,7 +109,8 @@ func newProxy(cfg Config, keys *secrets.Rotating, o ports.Observer, logger *slog
 			}
 		},
 		Guard: ports.GuardOptions{RatePerIP: cfg.Limits.RatePerIP, BurstPerIP: cfg.Limits.BurstPerIP,
-			MaxConcurrent: cfg.Limits.MaxConcurrent, MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxHeaderBytes: cfg.Limits.MaxHeaderBytes},
+			MaxConcurrent: cfg.Limits.MaxConcurrent, MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxHeaderBytes: cfg.Limits.MaxHeaderBytes,
+			MaxCSRBytes: cfg.CSRMaxBytes},
 		Observer: o, Logger: logger,
 	})
 }
