@@ -173,8 +173,8 @@ func TestQueuesHaveDeadLetterQueuesAndAlarms(t *testing.T) {
 		}
 	}
 	queues := tpl.OfType("AWS::SQS::Queue")
-	if len(queues) != 6 {
-		t.Fatalf("want 3 queues (create, disable, sync requests) with 3 DLQs, got %v", queues)
+	if len(queues) != 8 {
+		t.Fatalf("want 4 queues (create, update, disable, sync requests) with 4 DLQs, got %v", queues)
 	}
 	for _, id := range queues {
 		t.Run(id, func(t *testing.T) {
