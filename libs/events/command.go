@@ -20,9 +20,11 @@ import (
 // Kind says what a SimCommand asks for.
 type Kind string
 
-// Command kinds. Create, Update and Reissue go to the create queue (the
-// provisioner), Disable and Revoke to the disable queue (the deactivator), so
-// those two services stay the only writers of records and certificates.
+// Command kinds. Create and Reissue go to the create queue and Update to the
+// update queue (both the provisioner's: certificate work and cheap IP moves
+// on workers of their own), Disable and Revoke to the disable queue (the
+// deactivator), so those two services stay the only writers of records and
+// certificates, and a move or a disable never waits behind certificate work.
 const (
 	KindCreate  Kind = "create"
 	KindUpdate  Kind = "update"
@@ -45,18 +47,22 @@ const (
 
 // Queue says which consumer handles a kind.
 func (k Kind) Queue() QueueName {
-	if k == KindDisable || k == KindRevoke {
+	switch k {
+	case KindDisable, KindRevoke:
 		return DisableQueue
+	case KindUpdate:
+		return UpdateQueue
 	}
 	return CreateQueue
 }
 
-// QueueName names one of the two command queues by role.
+// QueueName names one of the command queues by role.
 type QueueName string
 
-// The two command queues.
+// The command queues.
 const (
 	CreateQueue  QueueName = "create"
+	UpdateQueue  QueueName = "update"
 	DisableQueue QueueName = "disable"
 )
 

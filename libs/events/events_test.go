@@ -91,6 +91,38 @@ func TestNotificationShape(t *testing.T) {
 	}
 }
 
+func TestICCIDKeyRoundTrips(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, iccid string
+		ok          bool
+	}{
+		{"19 digits", "8988280666001099538", true},
+		{"18 digits", "898828066600109953", true},
+		{"20 digits, above uint64", "99999999999999999999", true},
+		{"22 digits", "8988280666001099538123", true},
+		{"leading zeros keep their length", "0000000000000000001", true},
+		{"too short", "89882806660010995", false},
+		{"too long", "89882806660010995381234", false},
+		{"not digits", "898828066600109953X", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k, ok := events.KeyOf(tc.iccid)
+			if ok != tc.ok {
+				t.Fatalf("KeyOf(%q) ok = %v, want %v", tc.iccid, ok, tc.ok)
+			}
+			if ok && k.String() != tc.iccid {
+				t.Fatalf("KeyOf(%q).String() = %q", tc.iccid, k.String())
+			}
+		})
+	}
+	a, _ := events.KeyOf("8988280666001099538")
+	b, _ := events.KeyOf("89882806660010995380")
+	if a == b {
+		t.Fatal("an ICCID and the same digits with one more must have different keys")
+	}
+}
+
 // The same SIM and key make the same enrolment command, so a device that
 // retries gets the certificate of its first request; another key or SIM
 // is another enrolment.

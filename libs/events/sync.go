@@ -17,6 +17,11 @@ type SyncRequest struct {
 	// (SyncResultKey) for the requester to read.
 	ID     string   `json:"id"`
 	ICCIDs []string `json:"iccids,omitempty"`
+	// Quiet names, among ICCIDs, the SIMs only events that cannot change a
+	// SIM's state (a data session) named, with the IP the event gave: such a
+	// SIM is looked up only when its record is not active at that IP. It
+	// never grants anything: a SIM that is looked up gets the full rules.
+	Quiet map[string]string `json:"quiet,omitempty"`
 	// Force overrides the mass-disable guard (full syncs only).
 	Force bool `json:"force,omitempty"`
 	// DryRun asks what the sync would do, publishing nothing: the result's
@@ -60,6 +65,12 @@ func (r SyncRequest) Validate() error {
 	for _, id := range r.ICCIDs {
 		if !ValidICCID(id) {
 			errs = append(errs, fmt.Errorf("iccid %q is not 18-22 digits", id))
+			break
+		}
+	}
+	for id := range r.Quiet {
+		if !ValidICCID(id) {
+			errs = append(errs, fmt.Errorf("quiet iccid %q is not 18-22 digits", id))
 			break
 		}
 	}

@@ -53,7 +53,9 @@ func DecodeCSR(body []byte) ([]byte, error) {
 		}
 		return block.Bytes, nil
 	}
-	return trimmed, nil
+	// DER is binary: a byte that reads as white space may end its signature,
+	// so the body is taken whole.
+	return body, nil
 }
 
 // CheckCSR parses a DER request and checks everything the CA relies on:

@@ -133,3 +133,25 @@ func TestCertifySetsOurSubjectAndExtensions(t *testing.T) {
 		t.Fatalf("a weak key was certified: %v", err)
 	}
 }
+
+// TestDERIsTakenWhole: a DER request whose signature ends in a byte that
+// reads as white space decodes to itself (trimming it would refuse a valid
+// request).
+func TestDERIsTakenWhole(t *testing.T) {
+	t.Parallel()
+	for range 2000 {
+		der, _ := testkit.NewCSR(t, testkit.CSRP256)
+		if !bytes.ContainsAny(der[len(der)-1:], " \t\n\r\v\f") {
+			continue
+		}
+		got, err := iotca.DecodeCSR(der)
+		if err != nil || !bytes.Equal(got, der) {
+			t.Fatalf("decoded %d of %d bytes (%v)", len(got), len(der), err)
+		}
+		if _, err := iotca.CheckCSR(got); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Fatal("no request ending in white space in 2,000 tries")
+}

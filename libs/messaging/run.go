@@ -25,6 +25,10 @@ type ConsumerOptions struct {
 	Queue string
 	// Workers is how many messages (of different SIMs) are handled at once.
 	Workers int
+	// Lanes are more queues the same handler serves, each on workers of its
+	// own: commands that are quick to carry out (the provisioner's IP moves)
+	// never wait behind slow ones of other SIMs.
+	Lanes []Lane
 	// OpsAddr serves /metrics, /healthz and /readyz.
 	OpsAddr string
 	// ShutdownTimeout bounds how long in-flight messages may finish after ctx ends.
@@ -49,6 +53,14 @@ type ConsumerOptions struct {
 	Observer ConsumerObserver
 }
 
+// Lane is one more queue of a consumer, on workers of its own.
+type Lane struct {
+	// Name tells the lane's handlers apart (e.g. "update").
+	Name    string
+	Queue   string
+	Workers int
+}
+
 // RunConsumers runs handler on the queue's messages with opts.Workers
 // workers, each behind the queue's failure policy (Consumer.Middleware), and
 // serves the ops listener until ctx ends; then it stops receiving, hands
@@ -64,12 +76,20 @@ func RunConsumers(ctx context.Context, opts ConsumerOptions, handler message.NoP
 	if obs == nil {
 		obs = NewConsumerMetrics(opts.Registry, opts.Name)
 	}
-	consumer, err := NewConsumer(ctx, awssqs.NewFromConfig(opts.AWS), opts.Queue, opts.Notifier, obs, opts.Logger)
-	if err != nil {
-		return err
+	lanes := append([]Lane{{Queue: opts.Queue, Workers: opts.Workers}}, opts.Lanes...)
+	for _, lane := range lanes {
+		consumer, err := NewConsumer(ctx, awssqs.NewFromConfig(opts.AWS), lane.Queue, opts.Notifier, obs, opts.Logger)
+		if err != nil {
+			return err
+		}
+		consumer.Failures = opts.Failures
+		name := opts.Name
+		if lane.Name != "" {
+			name += "-" + lane.Name
+		}
+		consumer.AddWorkers(router, name, sub, lane.Workers, handler)
+		opts.Logger.Info("consuming", "queue", lane.Queue, "workers", lane.Workers, "max_receives", consumer.MaxReceives())
 	}
-	consumer.Failures = opts.Failures
-	consumer.AddWorkers(router, opts.Name, sub, opts.Workers, handler)
 	probe := metrics.NewProbe()
 	g, gctx := errgroup.WithContext(ctx)
 	if opts.Quotas != nil {
@@ -97,7 +117,7 @@ func RunConsumers(ctx context.Context, opts ConsumerOptions, handler message.NoP
 		select {
 		case <-router.Running():
 			probe.SetReady()
-			opts.Logger.Info("ready", "queue", opts.Queue, "workers", opts.Workers, "max_receives", consumer.MaxReceives())
+			opts.Logger.Info("ready", "queue", opts.Queue, "workers", opts.Workers, "lanes", len(opts.Lanes))
 		case <-gctx.Done():
 		}
 		return nil

@@ -57,7 +57,8 @@ type Config struct {
 	// 1NCE's limit for /v1/sims).
 	RateLimit float64
 	// MaxPages bounds a listing so a misbehaving API can never loop it
-	// forever (default 10,000); a longer listing is incomplete.
+	// forever (default 100,000 pages: ten million SIMs at 100 a page); a
+	// longer listing is incomplete.
 	MaxPages int
 	// MaxTries bounds attempts per request (default 6).
 	MaxTries uint
@@ -107,7 +108,7 @@ func withDefaults(c Config) Config {
 		c.RateLimit = 10
 	}
 	if c.MaxPages == 0 {
-		c.MaxPages = 10_000
+		c.MaxPages = 100_000
 	}
 	if c.MaxTries == 0 {
 		c.MaxTries = 6

@@ -42,7 +42,7 @@ func (c *Client) ListSIMs(ctx context.Context, fn func(page []SIM) error) (ListS
 			stats.TotalCount, stats.TotalPages = headerInt(res.header, HeaderTotalCount), headerInt(res.header, HeaderTotalPages)
 		}
 		more := check.add(page, res.sims, res.header)
-		stats.Distinct = len(check.seen)
+		stats.Distinct = check.distinct()
 		if err := fn(res.sims); err != nil {
 			return stats, err
 		}

@@ -207,7 +207,9 @@ type Summary struct {
 	Status  string
 	Version int64
 	// LastCommand lets a command computed from this summary say which
-	// command it saw last (events.SimCommand.BaseCommand).
+	// command it saw last (events.SimCommand.BaseCommand). A store scan
+	// leaves it out (it is the widest field, and a sync re-reads the record
+	// of every SIM it changes); Record.Summary sets it.
 	LastCommand string
 }
 

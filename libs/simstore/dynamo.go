@@ -148,6 +148,9 @@ type Dynamo struct {
 	db    DynamoDB
 	table string
 	now   func() time.Time
+	// OnRead, when set, is told the read capacity units each scanned page
+	// consumed and how many summaries it held: what a full sync costs.
+	OnRead func(units float64, items int)
 }
 
 // NewDynamo returns a store on table.
@@ -173,6 +176,29 @@ func (s *Dynamo) Get(ctx context.Context, iccid string) (simrec.Record, error) {
 		return simrec.Record{}, fmt.Errorf("decode sim %s: %w", iccid, err)
 	}
 	return fromItem(it), nil
+}
+
+// Peek reads one record's summary with an eventually consistent read, half
+// the cost of Get's: for decisions a moment-old state cannot make wrong
+// (whether an event can be ignored), never for a write's base.
+func (s *Dynamo) Peek(ctx context.Context, iccid string) (simrec.Summary, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      map[string]types.AttributeValue{"iccid": &types.AttributeValueMemberS{Value: iccid}},
+		ProjectionExpression:     aws.String("iccid, ip, active, #st, #s, version"),
+		ExpressionAttributeNames: map[string]string{"#s": "status", "#st": "state"},
+	})
+	if err != nil {
+		return simrec.Summary{}, fmt.Errorf("peek sim %s: %w", iccid, err)
+	}
+	if out.Item == nil {
+		return simrec.Summary{}, fmt.Errorf("peek sim %s: %w", iccid, simrec.ErrNotFound)
+	}
+	var it item
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return simrec.Summary{}, fmt.Errorf("decode sim %s: %w", iccid, err)
+	}
+	return fromItem(it).Summary(), nil
 }
 
 // FindByIP returns every record holding ip (normally one; more means two SIMs
@@ -354,17 +380,29 @@ func (s *Dynamo) put(ctx context.Context, r simrec.Record, cond string, values m
 }
 
 // Scan calls fn with the summary of every record, one page at a time, so
-// memory stays bounded by a page plus what fn keeps.
+// memory stays bounded by a page plus what fn keeps. It reads SummaryIndex,
+// so a SIM costs about a hundred bytes of read capacity, not its whole item;
+// like every global secondary index the summary is eventually consistent
+// (a write shows there within a second, usually milliseconds), so callers
+// that act on a summary re-read the record first.
 func (s *Dynamo) Scan(ctx context.Context, fn func(simrec.Summary) error) error {
-	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{
-		TableName:                aws.String(s.table),
-		ProjectionExpression:     aws.String("iccid, ip, active, #st, #s, version, last_command"),
-		ExpressionAttributeNames: map[string]string{"#s": "status", "#st": "state"},
-	})
+	return s.scanPages(ctx, &dynamodb.ScanInput{
+		TableName: aws.String(s.table), IndexName: aws.String(SummaryIndex),
+		ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
+	}, fn)
+}
+
+// scanPages reads a scan page by page, reporting the read capacity each
+// page consumed.
+func (s *Dynamo) scanPages(ctx context.Context, in *dynamodb.ScanInput, fn func(simrec.Summary) error) error {
+	p := dynamodb.NewScanPaginator(s.db, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("scan sims: %w", err)
+			return fmt.Errorf("scan sim summaries: %w", err)
+		}
+		if s.OnRead != nil && page.ConsumedCapacity != nil {
+			s.OnRead(aws.ToFloat64(page.ConsumedCapacity.CapacityUnits), len(page.Items))
 		}
 		for _, av := range page.Items {
 			var it item

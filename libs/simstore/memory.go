@@ -34,6 +34,15 @@ func (m *Memory) Get(_ context.Context, iccid string) (simrec.Record, error) {
 	return clone(r), nil
 }
 
+// Peek reads one record's summary (Dynamo's is eventually consistent).
+func (m *Memory) Peek(ctx context.Context, iccid string) (simrec.Summary, error) {
+	r, err := m.Get(ctx, iccid)
+	if err != nil {
+		return simrec.Summary{}, err
+	}
+	return r.Summary(), nil
+}
+
 // FindByIP returns every record holding ip.
 func (m *Memory) FindByIP(_ context.Context, ip string) ([]simrec.Record, error) {
 	ip, err := simip.Normalize(ip)
@@ -118,12 +127,15 @@ func (m *Memory) RecordFetch(_ context.Context, iccid string, at time.Time) erro
 	return nil
 }
 
-// Scan calls fn with every record's summary in ICCID order.
+// Scan calls fn with every record's summary in ICCID order; like
+// Dynamo's summary index it leaves out LastCommand.
 func (m *Memory) Scan(_ context.Context, fn func(simrec.Summary) error) error {
 	m.mu.Lock()
 	sums := make([]simrec.Summary, 0, len(m.recs))
 	for _, r := range m.recs {
-		sums = append(sums, r.Summary())
+		sum := r.Summary()
+		sum.LastCommand = ""
+		sums = append(sums, sum)
 	}
 	m.mu.Unlock()
 	sort.Slice(sums, func(i, j int) bool { return sums[i].ICCID < sums[j].ICCID })

@@ -177,7 +177,7 @@ func dockerfileStages(p *types.Project, repo string) map[string]map[string]bool 
 func checkNames(svc string, env map[string]string) []string {
 	n := bootstrap.Names{Prefix: "simbridge"}
 	want := map[string]string{
-		"SIM_TABLE": n.Table(), "LEASE_TABLE": n.Leases(), "CREATE_QUEUE": n.CreateQueue(), "DISABLE_QUEUE": n.DisableQueue(),
+		"SIM_TABLE": n.Table(), "LEASE_TABLE": n.Leases(), "CREATE_QUEUE": n.CreateQueue(), "UPDATE_QUEUE": n.UpdateQueue(), "DISABLE_QUEUE": n.DisableQueue(),
 		"KMS_KEY_ID": n.KeyAlias(), "IOT_POLICY_NAME": n.Policy(), "API_KEY_SECRET_ID": n.APIKeySecret(),
 		"SUCCESS_TOPIC_ARN": ":" + n.SuccessTopic(), "FAILURE_TOPIC_ARN": ":" + n.FailureTopic(),
 	}

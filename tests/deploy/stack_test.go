@@ -98,8 +98,11 @@ func TestTableMatchesStore(t *testing.T) {
 		for _, k := range g.KeySchema {
 			ks = append(ks, map[string]string{"AttributeName": aws.ToString(k.AttributeName), "KeyType": string(k.KeyType)})
 		}
-		wantGSIs = append(wantGSIs, map[string]any{"IndexName": aws.ToString(g.IndexName), "KeySchema": ks,
-			"Projection": map[string]string{"ProjectionType": string(g.Projection.ProjectionType)}})
+		proj := map[string]any{"ProjectionType": string(g.Projection.ProjectionType)}
+		if len(g.Projection.NonKeyAttributes) > 0 {
+			proj["NonKeyAttributes"] = g.Projection.NonKeyAttributes
+		}
+		wantGSIs = append(wantGSIs, map[string]any{"IndexName": aws.ToString(g.IndexName), "KeySchema": ks, "Projection": proj})
 	}
 	cases := []struct{ name, got, want string }{
 		{"attributes", norm(tbl["AttributeDefinitions"]), norm(wantAttrs)},
@@ -170,8 +173,8 @@ func TestQueuesHaveDeadLetterQueuesAndAlarms(t *testing.T) {
 		}
 	}
 	queues := tpl.OfType("AWS::SQS::Queue")
-	if len(queues) != 6 {
-		t.Fatalf("want 3 queues (create, disable, sync requests) with 3 DLQs, got %v", queues)
+	if len(queues) != 8 {
+		t.Fatalf("want 4 queues (create, update, disable, sync requests) with 4 DLQs, got %v", queues)
 	}
 	for _, id := range queues {
 		t.Run(id, func(t *testing.T) {
@@ -185,6 +188,12 @@ func TestQueuesHaveDeadLetterQueuesAndAlarms(t *testing.T) {
 					t.Error("DLQ without an alarm on its depth")
 				}
 				return
+			}
+			// A first backfill of a million SIMs publishes a million commands:
+			// a FIFO queue without high throughput takes 300 a second.
+			if p["DeduplicationScope"] != "messageGroup" || p["FifoThroughputLimit"] != "perMessageGroupId" {
+				t.Errorf("deduplication scope %v, throughput limit %v: want high-throughput FIFO (messageGroup, perMessageGroupId)",
+					p["DeduplicationScope"], p["FifoThroughputLimit"])
 			}
 			rp, _ := p["RedrivePolicy"].(map[string]any)
 			target := tpl.Eval(rp["deadLetterTargetArn"], testParams)

@@ -32,7 +32,9 @@ import (
 // and enabled again in 1NCE the device gets a fresh certificate (a revoked
 // one is never reactivated).
 func TestDeviceCertificateLifecycle(t *testing.T) {
-	s := startStack(t, devstack.Options{SIMs: 2, SyncInterval: time.Hour, ShutdownTimeout: 10 * time.Second,
+	// No Data Streamer: each step's change is the full sync's to make (a
+	// hint would make it first, and the sync would rightly leave it alone).
+	s := startStack(t, devstack.Options{SIMs: 2, SyncInterval: time.Hour, ShutdownTimeout: 10 * time.Second, NoDataStreamer: true,
 		Env: map[string][]string{"sim-poller": {"SYNC_ON_START=false"}}})
 	ctx := context.Background()
 	cfg := testkit.AWSConfigFor(t, s.AWSEndpoint())

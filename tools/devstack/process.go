@@ -183,13 +183,21 @@ func readLine(r io.Reader, limit time.Duration) (string, error) {
 func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 
 // RSSMB is the process's resident memory now (VmRSS), in MB; 0 if unknown.
-func (p *Proc) RSSMB() float64 {
+func (p *Proc) RSSMB() float64 { return p.statusMB("VmRSS:") }
+
+// PeakRSSMB is the process's resident high-water mark since it started
+// (VmHWM), in MB; 0 if unknown. Read while the process runs: its rusage
+// after exit would count the memory the parent shared with it before exec.
+func (p *Proc) PeakRSSMB() float64 { return p.statusMB("VmHWM:") }
+
+// statusMB reads a kB field of /proc/<pid>/status in MB.
+func (p *Proc) statusMB(field string) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			var kb float64
 			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%f kB", &kb); err == nil {
 				return kb / 1024
@@ -197,4 +205,11 @@ func (p *Proc) RSSMB() float64 {
 		}
 	}
 	return 0
+}
+
+// StartProcess runs bin as a process of the stack's kind (its log in
+// logPath, killed with its parent), for benchmarks that add their own
+// servers: the scale benchmark's dynalite.
+func StartProcess(name, bin string, args, env []string, logPath string) (*Proc, error) {
+	return startProc(name, bin, args, env, logPath, nil)
 }

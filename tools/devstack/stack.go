@@ -57,6 +57,12 @@ type Options struct {
 	// NoDataStreamer leaves the simulator's Data Streamer off: changes then
 	// reach the stack only through sim-poller's polls.
 	NoDataStreamer bool
+	// DynamoDBEndpoint, when set, keeps the tables there (for the bootstrap
+	// and every service) instead of in moto: the scale benchmark's dynalite.
+	DynamoDBEndpoint string
+	// OnceRate is the simulator's rate limit in requests per second (100
+	// when zero; 1NCE allows 10).
+	OnceRate float64
 	// KeyMode is the environment's KEY_MODE for the provisioner and
 	// onboarding-api (empty: their default, server).
 	KeyMode string
@@ -92,6 +98,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
+	}
+	if o.OnceRate == 0 {
+		o.OnceRate = 100
 	}
 	return o
 }
@@ -245,7 +254,8 @@ func (s *Stack) bootstrap(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.Resources, err = bootstrap.Ensure(ctx, cfg, bootstrap.Names{Prefix: s.Opts.Prefix}, bootstrap.Options{MaxReceiveCount: 5, SQSEndpoint: s.sqsURL})
+	s.Resources, err = bootstrap.Ensure(ctx, cfg, bootstrap.Names{Prefix: s.Opts.Prefix}, bootstrap.Options{MaxReceiveCount: 5, SQSEndpoint: s.sqsURL,
+		DynamoDBEndpoint: s.Opts.DynamoDBEndpoint})
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
@@ -281,7 +291,8 @@ func (s *Stack) OperatorEnv() []string {
 func (s *Stack) startSimulator() error {
 	pr, pw := io.Pipe()
 	args := []string{"-listen", "127.0.0.1:0", "-user", OnceUser, "-count", strconv.Itoa(s.Opts.SIMs), "-iccid-prefix", s.Opts.ICCIDPrefix,
-		"-ip-pattern", s.Opts.IPPattern, "-ip-start", strconv.Itoa(s.Opts.IPStart), "-rate-limit", "100", "-rate-burst", "100"}
+		"-ip-pattern", s.Opts.IPPattern, "-ip-start", strconv.Itoa(s.Opts.IPStart),
+		"-rate-limit", strconv.FormatFloat(s.Opts.OnceRate, 'f', -1, 64), "-rate-burst", strconv.FormatFloat(max(s.Opts.OnceRate, 10), 'f', 0, 64)}
 	env := []string{"ONCESIM_PASSWORD=" + oncePassword}
 	if s.streamAddr != "" {
 		// The receiver comes up after the simulator: batches sent before
@@ -328,7 +339,8 @@ func (s *Stack) StartReplica(ctx context.Context, name, key string) (*Proc, erro
 		return nil, err
 	}
 	env := append(append(testkit.Env(s.Moto.Endpoint), s.Resources.Env()...), s.serviceEnv(name, httpAddr, opsAddr)...)
-	env = append(append(env, s.sqsEnv()...), s.Opts.Env[name]...)
+	env = append(append(env, s.sqsEnv()...), s.dynamoEnv()...)
+	env = append(env, s.Opts.Env[name]...)
 	start := time.Now()
 	p, err := startProc(key, filepath.Join(s.Opts.BinDir, name), nil, env, filepath.Join(s.Opts.LogDir, key+".log"), nil)
 	if err != nil {
@@ -427,4 +439,13 @@ func freeAddr() (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("127.0.0.1:%d", port), nil
+}
+
+// dynamoEnv sends a service's DynamoDB client to DynamoDBEndpoint (nothing
+// without one).
+func (s *Stack) dynamoEnv() []string {
+	if s.Opts.DynamoDBEndpoint == "" {
+		return nil
+	}
+	return []string{"AWS_ENDPOINT_URL_DYNAMODB=" + s.Opts.DynamoDBEndpoint}
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // queueRoles are the consumers' queues by role (--queue).
-var queueRoles = []string{"create", "disable", "sync"}
+var queueRoles = []string{"create", "update", "disable", "sync"}
 
 // queuePair is a consumer's queue and its dead-letter queue.
 type queuePair struct {
@@ -35,6 +35,7 @@ type queuePair struct {
 func (s *session) queuePairs(ctx context.Context, only string) ([]*queuePair, error) {
 	all := []*queuePair{
 		{role: "create", name: s.names.CreateQueue(), dlq: s.names.CreateDLQ()},
+		{role: "update", name: s.names.UpdateQueue(), dlq: s.names.UpdateDLQ()},
 		{role: "disable", name: s.names.DisableQueue(), dlq: s.names.DisableDLQ()},
 		{role: "sync", name: s.names.SyncQueue(), dlq: s.names.SyncDLQ()},
 	}

@@ -30,6 +30,7 @@ func (s *session) resources() []Resource {
 	return []Resource{
 		{Kind: "table", Name: n.Table()}, {Kind: "table", Name: n.Leases()},
 		{Kind: "queue", Name: n.CreateQueue()}, {Kind: "queue", Name: n.CreateDLQ()},
+		{Kind: "queue", Name: n.UpdateQueue()}, {Kind: "queue", Name: n.UpdateDLQ()},
 		{Kind: "queue", Name: n.DisableQueue()}, {Kind: "queue", Name: n.DisableDLQ()},
 		{Kind: "queue", Name: n.SyncQueue()}, {Kind: "queue", Name: n.SyncDLQ()},
 		{Kind: "topic", Name: n.FailureTopic()}, {Kind: "topic", Name: n.SuccessTopic()},

@@ -49,7 +49,7 @@ func TestNeverAnswersForTheWrongEnvironment(t *testing.T) {
 
 	var c opscli.Context
 	e.run("-o", "json", "context").want(t, opscli.ExitOK).json(t, &c)
-	if c.Account != "123456789012" || c.Region != testkit.Region || c.Prefix != e.res.Prefix || !c.Exists || len(c.Resources) != 10 ||
+	if c.Account != "123456789012" || c.Region != testkit.Region || c.Prefix != e.res.Prefix || !c.Exists || len(c.Resources) != 12 ||
 		!strings.Contains(c.Caller, "arn:") || c.EndpointURL != e.endpoint {
 		t.Fatalf("context %+v", c)
 	}

@@ -46,7 +46,7 @@ func newFailuresCommand(o *Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "failures",
 		Short: "What is in the dead-letter queues, decoded; `failures redrive` moves it back, `failures delete` removes it",
-		Long: `failures reads the dead-letter queues of the create, disable and sync queues without
+		Long: `failures reads the dead-letter queues of the create, update, disable and sync queues without
 consuming them (each message is received hidden for a moment, then made visible
 again) and groups them per SIM, kind, failed step and reason, with the attempts
 made, how often an operator redrove them before, and when the first and last of
@@ -76,7 +76,7 @@ Exit code 3 when a dead-letter queue holds messages.`,
 			return s.failures(cmd.Context(), queue)
 		},
 	}
-	cmd.PersistentFlags().StringVar(&queue, "queue", "", "only this queue's DLQ: create, disable or sync")
+	cmd.PersistentFlags().StringVar(&queue, "queue", "", "only this queue's DLQ: create, update, disable or sync")
 	cmd.AddCommand(newRedriveCommand(o, &queue), newDeleteCommand(o, &queue))
 	return cmd
 }
@@ -87,7 +87,7 @@ func checkQueueRole(q string) error {
 			return nil
 		}
 	}
-	return usageError("--queue %q: want create, disable or sync", q)
+	return usageError("--queue %q: want create, update, disable or sync", q)
 }
 
 func (s *session) failures(ctx context.Context, only string) error {

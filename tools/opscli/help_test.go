@@ -99,8 +99,8 @@ func TestCompletesFlagValues(t *testing.T) {
 		{[]string{"list", "--state", ""}, []string{"active", "disabled", "pending", "revoked", "failed"}},
 		{[]string{"list", "--sort", ""}, []string{"iccid", "ip", "updated", "fetched"}},
 		{[]string{"list", "-o", ""}, []string{"table", "json", "csv"}},
-		{[]string{"failures", "--queue", ""}, []string{"create", "disable", "sync"}},
-		{[]string{"failures", "redrive", "--queue", ""}, []string{"create", "disable", "sync"}},
+		{[]string{"failures", "--queue", ""}, []string{"create", "update", "disable", "sync"}},
+		{[]string{"failures", "redrive", "--queue", ""}, []string{"create", "update", "disable", "sync"}},
 		{[]string{"audit", "--kind", ""}, []string{"ip-conflict", "invalid-ip-in-1nce", "orphan-certificate"}},
 		{[]string{"status", "--progress", ""}, []string{"auto", "always", "never"}},
 	} {

@@ -29,6 +29,7 @@ func TestKeyModesForOperators(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, bootstrap.Options{}, 2)
 	e.start("provisioner", "KEY_MODE=device")
+	e.startPoller() // enable asks it what 1NCE holds
 	a, b := e.iccid(1), e.iccid(2)
 	e.provision(a, b)
 

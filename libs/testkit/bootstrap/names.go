@@ -12,11 +12,19 @@ type Names struct {
 	Prefix string
 }
 
-// CreateQueue is the FIFO queue of create and update commands (provisioner).
+// CreateQueue is the FIFO queue of create and reissue commands
+// (provisioner): certificate work.
 func (n Names) CreateQueue() string { return n.Prefix + "-sims-create.fifo" }
 
 // CreateDLQ receives create commands that failed too often.
 func (n Names) CreateDLQ() string { return n.Prefix + "-sims-create-dlq.fifo" }
+
+// UpdateQueue is the FIFO queue of IP moves (provisioner, on workers of
+// their own): a moved device never waits behind other SIMs' certificates.
+func (n Names) UpdateQueue() string { return n.Prefix + "-sims-update.fifo" }
+
+// UpdateDLQ receives update commands that failed too often.
+func (n Names) UpdateDLQ() string { return n.Prefix + "-sims-update-dlq.fifo" }
 
 // DisableQueue is the FIFO queue of disable commands (deactivator).
 func (n Names) DisableQueue() string { return n.Prefix + "-sims-disable.fifo" }

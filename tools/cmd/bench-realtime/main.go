@@ -113,15 +113,78 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	motoRate, err := motoCallsPerSecond(ctx, stack)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "moto answers %.0f sequential IoT calls a second this run (the provisioner's pace follows it)\n", motoRate)
 	results := apply(ctx, stack, changes, notes, s)
 	if got, err := notes.stats(); got < len(changes) || err != nil {
 		fmt.Fprintf(out, "success notifications received: %d (last receive error: %v)\n", got, err)
 	}
+	singles, err := planSingles(ctx, stack, s)
+	if err != nil {
+		return err
+	}
+	singles = applyOneByOne(ctx, stack, singles, s)
 	runsAfter, err := pollerRuns(ctx, stack)
 	if err != nil {
 		return err
 	}
-	return report(out, results, runsAfter-runsBefore, s)
+	return report(out, results, singles, runsAfter-runsBefore, motoRate, s)
+}
+
+// singleChanges is how many changes the single-change phase makes.
+const singleChanges = 20
+
+// planSingles picks singleChanges changes (new, disabled and moved in
+// turn) among SIMs the burst did not touch.
+func planSingles(ctx context.Context, stack *devstack.Stack, s settings) ([]*change, error) {
+	sims, err := oncesim.NewAdminClient(stack.OnceAdminURL, nil).ListSIMs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	spare := sims[s.off+s.moved:]
+	if len(spare) < singleChanges {
+		return nil, errors.New("not enough SIMs for the single changes")
+	}
+	var out []*change
+	for i := range singleChanges {
+		sim := spare[i]
+		switch i % 3 {
+		case 0:
+			fresh := onceapi.SIM{ICCID: fmt.Sprintf("89882806662%08d", i), IPAddress: fmt.Sprintf("127.4.0.%d", i+1), Status: onceapi.StatusEnabled}
+			out = append(out, &change{kind: "new", iccid: fresh.ICCID, ip: fresh.IPAddress,
+				do: func(ctx context.Context, a *oncesim.AdminClient) error { return a.AddSIMs(ctx, fresh) }})
+		case 1:
+			out = append(out, &change{kind: "disabled", iccid: sim.ICCID, ip: sim.IPAddress,
+				do: func(ctx context.Context, a *oncesim.AdminClient) error {
+					return a.SetStatus(ctx, sim.ICCID, onceapi.StatusDisabled)
+				}})
+		default:
+			ip := fmt.Sprintf("127.5.0.%d", i+1)
+			out = append(out, &change{kind: "moved", iccid: sim.ICCID, ip: ip,
+				do: func(ctx context.Context, a *oncesim.AdminClient) error { return a.SetIP(ctx, sim.ICCID, ip) }})
+		}
+	}
+	return out, nil
+}
+
+// applyOneByOne makes each change once the previous one reached its
+// device; its device asks every fastPoll from the start.
+func applyOneByOne(ctx context.Context, stack *devstack.Stack, changes []*change, s settings) []*change {
+	admin := oncesim.NewAdminClient(stack.OnceAdminURL, &http.Client{Timeout: 10 * time.Second})
+	fast := s
+	fast.poll = fastPoll
+	for _, c := range changes {
+		c.at = time.Now()
+		if err := c.do(ctx, admin); err != nil {
+			fmt.Fprintf(os.Stderr, "change %s %s: %v\n", c.kind, c.iccid, err)
+			continue
+		}
+		c.seen, c.ok = follow(ctx, stack.GatewayURL(), c, nil, fast)
+	}
+	return changes
 }
 
 // waitProvisioned waits until n records are active (the start-up sync).
@@ -252,7 +315,7 @@ func follow(ctx context.Context, gateway string, c *change, noticed <-chan struc
 const fastPoll = 100 * time.Millisecond
 
 // report prints the figures by kind and the summary line.
-func report(out io.Writer, changes []*change, polls float64, s settings) error {
+func report(out io.Writer, changes, singles []*change, polls, motoRate float64, s settings) error {
 	byKind := map[string][]float64{}
 	var all []float64
 	missed := 0
@@ -273,9 +336,20 @@ func report(out io.Writer, changes []*change, polls float64, s settings) error {
 		v := byKind[k]
 		fmt.Fprintf(out, "%-9s changes=%d p50_s=%.1f p99_s=%.1f max_s=%.1f\n", k, len(v), pct(v, 50), pct(v, 99), pct(v, 100))
 	}
-	fmt.Fprintf(out, "1NCE rate limit %g/s, HINT_WINDOW %v, devices ask every %v until their SIM's success notification, then every %v; full syncs during the changes: %g\n",
-		s.onceRate, s.window, s.poll, fastPoll, polls)
-	fmt.Fprintf(out, "p50_s=%.1f p99_s=%.1f max_s=%.1f changes=%d missed=%d\n", pct(all, 50), pct(all, 99), pct(all, 100), len(changes), missed)
+	var one []float64
+	for _, c := range singles {
+		if !c.ok {
+			missed++
+			continue
+		}
+		one = append(one, c.seen.Seconds())
+	}
+	fmt.Fprintf(out, "single changes=%d p50_s=%.2f p99_s=%.2f max_s=%.2f (one at a time, the device asking every %v)\n",
+		len(one), pct(one, 50), pct(one, 99), pct(one, 100), fastPoll)
+	fmt.Fprintf(out, "1NCE rate limit %g/s, HINT_WINDOW %v, moto %.0f calls/s, devices ask every %v until their SIM's success notification, then every %v; full syncs during the changes: %g\n",
+		s.onceRate, s.window, motoRate, s.poll, fastPoll, polls)
+	fmt.Fprintf(out, "p50_s=%.1f p99_s=%.1f max_s=%.1f changes=%d missed=%d moto_calls_per_s=%.0f single_p99_s=%.2f\n",
+		pct(all, 50), pct(all, 99), pct(all, 100), len(changes), missed, motoRate, pct(one, 99))
 	if missed > 0 || polls > 0 {
 		return fmt.Errorf("%d changes missed, %g full syncs ran", missed, polls)
 	}

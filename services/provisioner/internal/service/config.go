@@ -17,7 +17,10 @@ import (
 type Config struct {
 	messaging.ConsumerSettings
 
-	CreateQueue       string `env:"CREATE_QUEUE, required" desc:"SQS FIFO queue of create/update commands"`
+	CreateQueue string `env:"CREATE_QUEUE, required" desc:"SQS FIFO queue of create and reissue commands (certificate work)"`
+	// UpdateQueue is the lane of IP moves: record writes that must not wait
+	// behind the certificate work of other SIMs, on workers of their own.
+	UpdateQueue       string `env:"UPDATE_QUEUE, required" desc:"SQS FIFO queue of IP moves, served by workers of their own"`
 	SimTable          string `env:"SIM_TABLE, required" desc:"DynamoDB table of SIM records"`
 	KMSKeyID          string `env:"KMS_KEY_ID, required" desc:"KMS key sealing device private keys"`
 	IoTPolicyName     string `env:"IOT_POLICY_NAME, required" desc:"IoT policy attached to device certificates"`
@@ -31,6 +34,8 @@ type Config struct {
 	ThingType string `env:"THING_TYPE" desc:"thing type of every SIM's Thing, with searchable imsi, msisdn, label (empty: none)"`
 	// Workers is how many SIMs are provisioned in parallel.
 	Workers int `env:"WORKERS, default=8" desc:"SIMs provisioned in parallel"`
+	// UpdateWorkers is how many IP moves are carried out in parallel.
+	UpdateWorkers int `env:"UPDATE_WORKERS, default=8" desc:"IP moves carried out in parallel (beside WORKERS)"`
 
 	// CertAuthority chooses who signs device certificates: "own" (the
 	// account's CA, key in KMS; nothing can be orphaned) or "aws"
@@ -59,6 +64,9 @@ type Config struct {
 // Validate rejects settings that cannot work, all at once.
 func (c *Config) Validate() error {
 	errs := []error{c.ValidateWith(c.Workers), c.KeyModeSetting.Validate()}
+	if c.UpdateWorkers < 1 || c.UpdateWorkers > 256 {
+		errs = append(errs, fmt.Errorf("UPDATE_WORKERS %d: want 1-256", c.UpdateWorkers))
+	}
 	if c.KeyMode != simrec.KeyModeServer && c.CertAuthority != simrec.AuthorityOwn {
 		errs = append(errs, fmt.Errorf("KEY_MODE=%s needs CERT_AUTHORITY=own: enrolment certifies device keys with the account's CA", c.KeyMode))
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 func required() map[string]string {
-	return map[string]string{"CREATE_QUEUE": "q.fifo", "SIM_TABLE": "t", "KMS_KEY_ID": "k", "IOT_POLICY_NAME": "p",
+	return map[string]string{"CREATE_QUEUE": "q.fifo", "UPDATE_QUEUE": "u.fifo", "SIM_TABLE": "t", "KMS_KEY_ID": "k", "IOT_POLICY_NAME": "p",
 		"SUCCESS_TOPIC_ARN": "arn:s", "FAILURE_TOPIC_ARN": "arn:f", "LEASE_TABLE": "l",
 		"CA_KMS_KEY_ID": "alias/ca", "CA_CERTIFICATE_PARAMETER": "ca-cert"}
 }

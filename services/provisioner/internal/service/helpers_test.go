@@ -91,6 +91,8 @@ func startProvisioner(t *testing.T, a account, o options) {
 	cfg := service.Config{
 		ConsumerSettings: messaging.ConsumerSettings{OpsAddr: "127.0.0.1:0", ShutdownTimeout: 10 * time.Second, LeaseTable: a.res.Leases()},
 		CreateQueue:      a.res.CreateQueue(),
+		UpdateQueue:      a.res.UpdateQueue(),
+		UpdateWorkers:    2,
 		SimTable:         a.res.Table(), KMSKeyID: a.res.KeyARN, IoTPolicyName: a.res.Policy(),
 		SuccessTopicARN: a.res.SuccessTopicARN, FailureTopicARN: a.res.FailureTopicARN,
 		RegistrationTopic: "registration", Workers: o.workers, CertAuthority: o.authority, ThingGroup: a.res.ThingGroup(), ThingType: a.res.ThingType(),
@@ -136,10 +138,8 @@ func publish(t *testing.T, a account, cmds ...events.SimCommand) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		queue := a.res.CreateQueue()
-		if c.Kind.Queue() == events.DisableQueue {
-			queue = a.res.DisableQueue()
-		}
+		queue := map[events.QueueName]string{events.CreateQueue: a.res.CreateQueue(), events.UpdateQueue: a.res.UpdateQueue(),
+			events.DisableQueue: a.res.DisableQueue()}[c.Kind.Queue()]
 		if err := pub.Publish(queue, msg); err != nil {
 			t.Fatal(err)
 		}
@@ -201,17 +201,18 @@ func queueEmpty(t *testing.T, a account, url string, limit time.Duration) {
 	})
 }
 
-// drained waits until the create queue is empty.
+// drained waits until the create queue and the update lane are empty.
 func drained(t *testing.T, a account) {
 	t.Helper()
 	queueEmpty(t, a, a.res.CreateQueueURL, time.Minute)
+	queueEmpty(t, a, a.res.UpdateQueueURL, time.Minute)
 }
 
 // dlqEmpty fails the test when a dead-letter queue holds messages.
 func dlqEmpty(t *testing.T, a account) {
 	t.Helper()
 	q := sqs.NewFromConfig(a.cfg)
-	for _, url := range []string{a.res.CreateDLQURL, a.res.DisableDLQURL} {
+	for _, url := range []string{a.res.CreateDLQURL, a.res.UpdateDLQURL, a.res.DisableDLQURL} {
 		if dead := testkit.DrainQueue(t, q, url, time.Second); len(dead) != 0 {
 			t.Errorf("%d commands in a DLQ: %.300q", len(dead), dead)
 		}

@@ -61,10 +61,11 @@ func Serve(ctx context.Context, cfg Config, a messaging.AWS, m *Metrics, logger 
 			Notifier: notifier, Logger: logger, KeyMode: cfg.KeyMode}, simrec.DefaultClaimTiming.WithTTL(cfg.ClaimTTL))
 	}
 
-	// The create queue, the quota membership and the ops listener, until
-	// ctx ends.
+	// The create queue and the update lane, the quota membership and the
+	// ops listener, until ctx ends.
 	return ports.ServeQueue(ctx, messaging.ConsumerOptions{
 		Name: "provisioner", Queue: cfg.CreateQueue, Workers: cfg.Workers, OpsAddr: cfg.OpsAddr,
+		Lanes:           []messaging.Lane{{Name: "update", Queue: cfg.UpdateQueue, Workers: cfg.UpdateWorkers}},
 		ShutdownTimeout: cfg.ShutdownTimeout, AWS: awsCfg, Notifier: notifier, Registry: m.Registry(), Observer: m.Consumer, Logger: logger,
 		Quotas: a.Quotas, Failures: store,
 	}, start, m.Measure)

@@ -16,10 +16,15 @@ type SIMGetter interface {
 }
 
 // SharedLookups is app.Lookups for hints: one SIM named by 50 hints in a
-// second is looked up once.
+// second is looked up twice at most, and a lone change is asked about at
+// once.
 //
-//   - A question is asked Window after the first caller wanted it; every
-//     caller arriving meanwhile shares it (coalescing).
+//   - A question about a SIM nobody asked about within Window goes to 1NCE
+//     at once: a single change does not wait for company that is not
+//     coming. A question about a SIM asked about less than Window ago waits
+//     until Window after that one, and every caller arriving meanwhile
+//     shares it (coalescing: a burst of hints about one SIM costs one
+//     question per Window).
 //   - A caller whose hint is older than a question asked, or being asked,
 //     shares that one; a caller with a newer hint gets a new question, since
 //     the answer must reflect 1NCE after the hint (answers are kept for
@@ -85,7 +90,15 @@ func (l *SharedLookups) join(iccid string, notBefore time.Time) *question {
 	q := &question{done: make(chan struct{})}
 	l.waiting[iccid] = q
 	l.observe("asked")
-	time.AfterFunc(l.Window, func() { l.ask(iccid, q) })
+	var wait time.Duration
+	if last := l.latest[iccid]; last != nil && !last.asked.IsZero() {
+		wait = l.Window - time.Since(last.asked)
+	}
+	if wait > 0 {
+		time.AfterFunc(wait, func() { l.ask(iccid, q) })
+	} else {
+		go l.ask(iccid, q)
+	}
 	return q
 }
 

@@ -15,17 +15,18 @@ import (
 	"github.com/simbridge/simbridge/libs/messaging"
 )
 
-// CommandPublisher routes commands to their FIFO queue: create and update to
-// the provisioner's queue, disable to the deactivator's.
+// CommandPublisher routes commands to their FIFO queue by kind
+// (events.Kind.Queue): creates to the provisioner's create queue, IP moves to
+// its update queue, disables to the deactivator's.
 type CommandPublisher struct {
-	pub          message.Publisher
-	createQueue  string
-	disableQueue string
+	pub    message.Publisher
+	queues map[events.QueueName]string
 }
 
-// NewCommandPublisher returns a publisher for the two queues.
-func NewCommandPublisher(pub message.Publisher, createQueue, disableQueue string) *CommandPublisher {
-	return &CommandPublisher{pub: pub, createQueue: createQueue, disableQueue: disableQueue}
+// NewCommandPublisher returns a publisher for the three queues.
+func NewCommandPublisher(pub message.Publisher, createQueue, updateQueue, disableQueue string) *CommandPublisher {
+	return &CommandPublisher{pub: pub, queues: map[events.QueueName]string{
+		events.CreateQueue: createQueue, events.UpdateQueue: updateQueue, events.DisableQueue: disableQueue}}
 }
 
 // Publish sends cmd, grouped by ICCID and deduplicated per change.
@@ -34,10 +35,7 @@ func (p *CommandPublisher) Publish(ctx context.Context, cmd events.SimCommand) e
 	if err != nil {
 		return err
 	}
-	queue := p.createQueue
-	if cmd.Kind == events.KindDisable {
-		queue = p.disableQueue
-	}
+	queue := p.queues[cmd.Kind.Queue()]
 	if err := messaging.Publish(ctx, p.pub, queue, msg); err != nil {
 		return fmt.Errorf("publish %s of %s to %s: %w", cmd.Kind, cmd.ICCID, queue, err)
 	}

@@ -57,3 +57,11 @@ func retry[T any](ctx context.Context, clock Clock, policy backoff.BackOff, limi
 		}
 	}
 }
+
+// settleBackoff paces polls of a record a published command is about to
+// write: quick at first (a create takes about a second), then every 2 s.
+func settleBackoff() backoff.BackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval = 200*time.Millisecond, 2*time.Second
+	return b
+}

@@ -61,16 +61,18 @@ func (s *fakeStore) Scan(_ context.Context, fn func(simrec.Summary) error) error
 // GetSIM answers with get, by default 404 (the SIM left the account), and
 // records how many questions were asked and at most how many at once.
 type fakeInventory struct {
-	sims      []domain.RemoteSIM
-	err       error
-	onPage    func(page int)
-	hang      bool
-	get       func(ctx context.Context, iccid string) (domain.RemoteSIM, error)
-	calls     int
-	asked     []string
-	inFlight  int
-	maxAtOnce int
-	mu        sync.Mutex
+	sims   []domain.RemoteSIM
+	err    error
+	onPage func(page int)
+	// beforeList, when set, runs when the listing starts (after the scan).
+	beforeList func()
+	hang       bool
+	get        func(ctx context.Context, iccid string) (domain.RemoteSIM, error)
+	calls      int
+	asked      []string
+	inFlight   int
+	maxAtOnce  int
+	mu         sync.Mutex
 }
 
 func (f *fakeInventory) GetSIM(ctx context.Context, iccid string) (domain.RemoteSIM, error) {
@@ -101,6 +103,9 @@ func (f *fakeInventory) ListSIMs(ctx context.Context, fn func([]domain.RemoteSIM
 	f.mu.Lock()
 	f.calls++
 	f.mu.Unlock()
+	if f.beforeList != nil {
+		f.beforeList()
+	}
 	if f.hang {
 		<-ctx.Done()
 	}
@@ -134,6 +139,8 @@ type fakePublisher struct {
 	sent   []events.SimCommand
 	failOn map[string]bool
 	onSend func()
+	// onPublish, when set, sees each command sent (a consumer acting on it).
+	onPublish func(events.SimCommand)
 }
 
 func (p *fakePublisher) Publish(_ context.Context, cmd events.SimCommand) error {
@@ -143,10 +150,13 @@ func (p *fakePublisher) Publish(_ context.Context, cmd events.SimCommand) error 
 		return errors.New("sqs unavailable")
 	}
 	p.sent = append(p.sent, cmd)
-	hook := p.onSend
+	hook, consume := p.onSend, p.onPublish
 	p.mu.Unlock()
 	if hook != nil {
 		hook()
+	}
+	if consume != nil {
+		consume(cmd)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/simbridge/simbridge/libs/events"
 	"github.com/simbridge/simbridge/libs/simrec"
@@ -33,9 +34,9 @@ func (s *Syncer) Plan(ctx context.Context) (Summary, error) {
 }
 
 func (s *Syncer) sync(ctx context.Context, force, dry bool) (Summary, error) {
-	if s.Timeout > 0 {
+	if t := s.RunTimeout(); t > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
 	if !s.mu.TryLock() {
@@ -71,9 +72,12 @@ func (s *Syncer) sync(ctx context.Context, force, dry bool) (Summary, error) {
 	return sum, err
 }
 
-// run reads the store, lists 1NCE, confirms the absence of active SIMs it
-// did not list, decides and publishes. A listing that failed or did not add
-// up, or a run whose context ended (shutdown, lost lease), disables nothing.
+// run reads the store's summaries, lists 1NCE page by page and publishes
+// each page's creates and updates while the listing goes on
+// (domain.Reconciler.Release), then confirms the absence of active SIMs it
+// did not list, decides the rest and publishes it. A listing that failed or
+// did not add up, or a run whose context ended (shutdown, lost lease),
+// disables nothing. A dry run publishes nothing and answers with the plan.
 func (s *Syncer) run(ctx context.Context, force, dry bool, sum *Summary) error {
 	rec := domain.NewReconciler(nil)
 	if dry {
@@ -82,9 +86,16 @@ func (s *Syncer) run(ctx context.Context, force, dry bool, sum *Summary) error {
 	if err := s.scanStore(ctx, rec, sum); err != nil {
 		return err
 	}
+	var out *pipeline
+	if !dry {
+		out = s.publishing(ctx, sum)
+	}
 	pages, listErr := s.Inventory.ListSIMs(ctx, func(page []domain.RemoteSIM) error {
 		for _, sim := range page {
 			rec.Observe(sim)
+		}
+		if out != nil {
+			out.send(ctx, rec.Release())
 		}
 		return nil
 	})
@@ -105,8 +116,11 @@ func (s *Syncer) run(ctx context.Context, force, dry bool, sum *Summary) error {
 		sum.plan(changes, rec.Skipped())
 		return errors.Join(listErr, confirmErr)
 	}
-	changes = s.dropSuperseded(changes, sum)
-	pubErr := s.publishAll(ctx, changes, sum)
+	out.send(ctx, changes)
+	if late := rec.LateConflicts(); len(late) > 0 && s.Records != nil {
+		out.send(ctx, s.disableLate(ctx, late))
+	}
+	pubErr := out.close(ctx)
 	if listErr != nil {
 		listErr = fmt.Errorf("list 1NCE SIMs (no SIM disabled this run): %w", listErr)
 	}
@@ -129,21 +143,6 @@ func (s *Syncer) rememberConflicts(ctx context.Context, rec *domain.Reconciler, 
 	if err != nil {
 		s.Logger.Warn("IP conflicts not remembered; targeted syncs see only those of records", "error", err)
 	}
-}
-
-// dropSuperseded leaves out the changes of SIMs a targeted sync published
-// a command for since this run began: its lookup is newer than the listing
-// (see inflight.go).
-func (s *Syncer) dropSuperseded(changes []events.SimCommand, sum *Summary) []events.SimCommand {
-	kept := changes[:0:0]
-	for _, c := range changes {
-		if s.inflight.publishedSince(c.ICCID, sum.StartedAt) {
-			sum.Superseded++
-			continue
-		}
-		kept = append(kept, c)
-	}
-	return kept
 }
 
 // guardErr says why the guard refused, with what the operator needs to
@@ -175,4 +174,23 @@ func (s *Syncer) scanStore(ctx context.Context, rec *domain.Reconciler, sum *Sum
 		return fmt.Errorf("read SIM store (nothing published this run): %w", err)
 	}
 	return nil
+}
+
+// RunTimeout is how long one full run may take: Timeout, or more when the
+// account is larger than Timeout allows to list. A listing costs one request
+// a page at ListRate (the share of 1NCE's rate a full sync can count on
+// while hints take theirs), so the bound is half as much again as the last
+// complete listing needs, plus five minutes for confirmations and the last
+// publishes: a million SIMs at 5 requests/s take 33 minutes to list, and
+// their run may take 55.
+func (s *Syncer) RunTimeout() time.Duration {
+	if s.ListRate <= 0 || s.PageSize <= 0 {
+		return s.Timeout
+	}
+	pages := s.lastListed.Load()/int64(s.PageSize) + 2
+	need := time.Duration(1.5*float64(pages)/s.ListRate*float64(time.Second)) + 5*time.Minute
+	if s.Timeout > 0 && need > s.Timeout {
+		return need
+	}
+	return s.Timeout
 }

@@ -56,18 +56,30 @@ type Hints struct {
 	// relevant are the event types (lowercase descriptions) that may mean a
 	// SIM changed in a way simbridge cares about.
 	relevant map[string]bool
+	// quiet are the relevant event types that cannot change a SIM's state
+	// themselves (a data session): a SIM named only by them, with an IP, is
+	// a quiet hint (events.SyncRequest.Quiet), looked up only when its record
+	// disagrees (Triage).
+	quiet map[string]bool
 	// Clock stamps the requests (SystemClock).
 	Clock Clock
 }
 
-// NewHints accepts the event types named in relevant (descriptions, any case).
-func NewHints(q HintQueue, relevant []string) (*Hints, error) {
+// NewHints accepts the event types named in relevant (descriptions, any
+// case), those in quiet among them as quiet hints.
+func NewHints(q HintQueue, relevant, quiet []string) (*Hints, error) {
 	if q == nil || len(relevant) == 0 {
 		return nil, errors.New("hints: a queue and at least one relevant event type are required")
 	}
-	h := &Hints{Queue: q, relevant: map[string]bool{}, Clock: SystemClock{}}
+	h := &Hints{Queue: q, relevant: map[string]bool{}, quiet: map[string]bool{}, Clock: SystemClock{}}
 	for _, r := range relevant {
 		h.relevant[normalizeType(r)] = true
+	}
+	for _, r := range quiet {
+		if !h.relevant[normalizeType(r)] {
+			return nil, fmt.Errorf("hints: quiet event type %q is not among the relevant ones", r)
+		}
+		h.quiet[normalizeType(r)] = true
 	}
 	return h, nil
 }
@@ -82,6 +94,8 @@ type StreamRecord struct {
 	EventType string
 	// ICCID is the record's SIM ("" when none).
 	ICCID string
+	// IP is the address the event gives the SIM's device ("" when none).
+	IP string
 }
 
 // Accept classifies recs and enqueues one request for the SIMs of the
@@ -90,11 +104,18 @@ type StreamRecord struct {
 func (h *Hints) Accept(ctx context.Context, recs []StreamRecord, ids []string) (HintBatch, error) {
 	b := HintBatch{Records: map[string]int{}}
 	var iccids []string
+	quiet, loud := map[string]string{}, map[string]bool{}
 	for _, r := range recs {
 		outcome := h.classify(r)
 		b.Records[outcome]++
-		if outcome == RecordRelevant {
-			iccids = append(iccids, r.ICCID)
+		if outcome != RecordRelevant {
+			continue
+		}
+		iccids = append(iccids, r.ICCID)
+		if h.quiet[normalizeType(r.EventType)] && r.IP != "" {
+			quiet[r.ICCID] = r.IP
+		} else {
+			loud[r.ICCID] = true
 		}
 	}
 	iccids = unique(iccids)
@@ -102,7 +123,13 @@ func (h *Hints) Accept(ctx context.Context, recs []StreamRecord, ids []string) (
 	if len(iccids) == 0 {
 		return b, nil
 	}
+	for id := range loud {
+		delete(quiet, id) // a SIM any other event names is looked up
+	}
 	req := events.SyncRequest{ID: BatchID(ids), ICCIDs: iccids, Source: events.SourceDataStreamer, RequestedAt: h.Clock.Now().UTC()}
+	if len(quiet) > 0 {
+		req.Quiet = quiet
+	}
 	if err := h.Queue.Enqueue(ctx, req); err != nil {
 		return b, fmt.Errorf("%w: %w", ErrEnqueue, err)
 	}

@@ -61,7 +61,7 @@ func TestHintsAccept(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			q := &fakeQueue{err: tc.queueErr}
-			h, err := app.NewHints(q, []string{"SIM activation", "Create PDP Context", "SIM deletion"})
+			h, err := app.NewHints(q, []string{"SIM activation", "Create PDP Context", "SIM deletion"}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -118,10 +118,39 @@ func TestBatchIDIsTheSameForTheSameRecords(t *testing.T) {
 
 func TestNewHintsNeedsAQueueAndEventTypes(t *testing.T) {
 	t.Parallel()
-	if _, err := app.NewHints(&fakeQueue{}, nil); err == nil {
+	if _, err := app.NewHints(&fakeQueue{}, nil, nil); err == nil {
 		t.Fatal("hints without event types")
 	}
-	if _, err := app.NewHints(nil, []string{"SIM activation"}); err == nil {
+	if _, err := app.NewHints(nil, []string{"SIM activation"}, nil); err == nil {
 		t.Fatal("hints without a queue")
+	}
+	if _, err := app.NewHints(&fakeQueue{}, []string{"SIM activation"}, []string{"Create PDP Context"}); err == nil {
+		t.Fatal("a quiet event type that is not relevant")
+	}
+}
+
+// TestQuietHintsCarryTheirIP: a SIM that only data-session events name is
+// a quiet hint with the event's IP; any other event for it in the batch
+// makes it an ordinary one.
+func TestQuietHintsCarryTheirIP(t *testing.T) {
+	t.Parallel()
+	q := &fakeQueue{}
+	h, err := app.NewHints(q, []string{"SIM activation", "Create PDP Context"}, []string{"create pdp context"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdp := func(n int, ip string) app.StreamRecord {
+		return app.StreamRecord{EventType: "Create PDP Context", ICCID: iccid(n), IP: ip}
+	}
+	recs := []app.StreamRecord{pdp(1, "10.0.0.1"), pdp(2, "10.0.0.2"), event("SIM activation", iccid(2)), pdp(3, ""), pdp(1, "10.0.0.9")}
+	if _, err := h.Accept(context.Background(), recs, []string{"a", "b", "c", "d", "e"}); err != nil {
+		t.Fatal(err)
+	}
+	req := q.got[0]
+	if fmt.Sprint(req.ICCIDs) != fmt.Sprint([]string{iccid(1), iccid(2), iccid(3)}) || len(req.Quiet) != 1 || req.Quiet[iccid(1)] != "10.0.0.9" {
+		t.Fatalf("request %+v: want all three SIMs, only SIM 1 quiet at its last IP", req)
+	}
+	if err := req.Validate(); err != nil {
+		t.Fatal(err)
 	}
 }

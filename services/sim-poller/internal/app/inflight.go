@@ -36,16 +36,31 @@ import (
 // still not visible after that was dropped or is stuck in a DLQ.
 const inflightTTL = 5 * time.Minute
 
+// maxInflight bounds the commands remembered: a first full sync of a large
+// account publishes one per SIM, far more than hints can race with, and
+// memory must not grow with the fleet. Beyond it the oldest are forgotten; a
+// hint about a SIM whose forgotten create is still queued waits for its
+// record (step 2) or, if its record exists, builds on it.
+const maxInflight = 20_000
+
 // pendingCommand is a published command the store may not show yet.
 type pendingCommand struct {
 	cmd events.SimCommand
 	at  time.Time
 }
 
-// inflight is the memory of published commands, by ICCID.
+// inflight is the memory of published commands, by ICCID, with the order
+// they were added in (for forgetting the oldest).
 type inflight struct {
-	mu sync.Mutex
-	m  map[string]pendingCommand
+	mu    sync.Mutex
+	m     map[string]pendingCommand
+	order []added
+}
+
+// added is one add, in order.
+type added struct {
+	iccid string
+	at    time.Time
 }
 
 // add remembers a published command.
@@ -55,10 +70,29 @@ func (f *inflight) add(cmd events.SimCommand, at time.Time) {
 	if f.m == nil {
 		f.m = map[string]pendingCommand{}
 	}
-	if len(f.m) > 100_000 {
-		f.pruneLocked(at)
-	}
 	f.m[cmd.ICCID] = pendingCommand{cmd: cmd, at: at}
+	f.order = append(f.order, added{cmd.ICCID, at})
+	for len(f.m) > maxInflight && len(f.order) > 0 {
+		if oldest := f.order[0]; f.m[oldest.iccid].at.Equal(oldest.at) {
+			delete(f.m, oldest.iccid)
+		}
+		f.order = f.order[1:]
+	}
+	if len(f.order) > 2*maxInflight {
+		f.compactLocked()
+	}
+}
+
+// compactLocked drops the order's entries of commands forgotten or replaced
+// since.
+func (f *inflight) compactLocked() {
+	kept := make([]added, 0, len(f.m))
+	for _, a := range f.order {
+		if p, ok := f.m[a.iccid]; ok && p.at.Equal(a.at) {
+			kept = append(kept, a)
+		}
+	}
+	f.order = kept
 }
 
 // pending returns the command published for iccid that the record (found
@@ -83,14 +117,6 @@ func (f *inflight) publishedSince(iccid string, t time.Time) bool {
 	defer f.mu.Unlock()
 	p, ok := f.m[iccid]
 	return ok && p.at.After(t)
-}
-
-func (f *inflight) pruneLocked(now time.Time) {
-	for id, p := range f.m {
-		if now.Sub(p.at) > inflightTTL {
-			delete(f.m, id)
-		}
-	}
 }
 
 // shows reports whether the record has moved past the state cmd was

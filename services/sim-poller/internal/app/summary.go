@@ -29,6 +29,12 @@ type Summary struct {
 	// Superseded counts changes not sent because a targeted sync (a Data
 	// Streamer hint) handled the SIM after this run began.
 	Superseded int `json:"superseded,omitempty"`
+	// Rebased counts changes not sent because the SIM's record, read again
+	// before publishing, no longer needed them (it moved on since the scan).
+	Rebased int `json:"rebased,omitempty"`
+	// FirstCommandSeconds is how long after the start the first command
+	// left: creates and updates go out while 1NCE is still listing.
+	FirstCommandSeconds float64 `json:"first_command_seconds,omitempty"`
 	// Problems counts skipped SIMs by reason, with a few example ICCIDs each.
 	Problems        map[string]int      `json:"problems,omitempty"`
 	ProblemExamples map[string][]string `json:"problem_examples,omitempty"`

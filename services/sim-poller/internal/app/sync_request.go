@@ -73,6 +73,8 @@ type Requests struct {
 	Results Results
 	// Wait bounds how long a full-sync request waits for a run in progress.
 	Wait time.Duration
+	// Triage, when set, sifts Data Streamer hints before their lookups.
+	Triage *Triage
 	// Clock is the time requests read and wait on (SystemClock).
 	Clock Clock
 }
@@ -102,7 +104,7 @@ func (r *Requests) Run(ctx context.Context, req events.SyncRequest, notBefore ti
 		return r.result(sum, err), nil
 	}
 	if len(req.ICCIDs) > 0 {
-		sum, err := r.Targets.SyncSIMs(ctx, req.ICCIDs, notBefore)
+		sum, err := r.targeted(ctx, req, notBefore)
 		res := r.result(sum, err)
 		if err != nil {
 			return res, fmt.Errorf("%w: %w", ErrRetry, err)
@@ -120,6 +122,25 @@ func (r *Requests) Run(ctx context.Context, req events.SyncRequest, notBefore ti
 		return res, fmt.Errorf("%w: %w", ErrRetry, context.Cause(ctx))
 	}
 	return res, nil
+}
+
+// targeted runs a targeted sync of req's SIMs, Data Streamer hints sifted
+// first (Triage).
+func (r *Requests) targeted(ctx context.Context, req events.SyncRequest, notBefore time.Time) (TargetSummary, error) {
+	if r.Triage == nil || req.Source != events.SourceDataStreamer {
+		return r.Targets.SyncSIMs(ctx, req.ICCIDs, notBefore)
+	}
+	iccids, dropped := r.Triage.Sift(ctx, req)
+	sum := TargetSummary{StartedAt: r.Clock.Now().UTC(), Published: map[string]int{}}
+	var err error
+	if len(iccids) > 0 {
+		sum, err = r.Targets.SyncSIMs(ctx, iccids, notBefore)
+		r.Triage.Learn(sum)
+	}
+	if len(dropped) > 0 {
+		sum.Dropped = dropped
+	}
+	return sum, err
 }
 
 // Record stores res as the result of request id.

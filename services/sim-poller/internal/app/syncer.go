@@ -116,6 +116,10 @@ type Syncer struct {
 	// PageSize is the 1NCE listing's page size: with the size of the last
 	// complete listing it says when a targeted sync lists instead.
 	PageSize int
+	// ListRate is the requests per second a full sync's listing can count
+	// on; with the last listing's size it stretches Timeout for accounts
+	// larger than Timeout can list (RunTimeout). Not positive: Timeout.
+	ListRate float64
 	// Clock is the time runs read and wait on (SystemClock).
 	Clock      Clock
 	lastListed atomic.Int64

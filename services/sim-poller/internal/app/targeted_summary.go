@@ -45,6 +45,12 @@ type TargetSummary struct {
 	// SIMs says what happened to each requested SIM (the first 100).
 	SIMs  []SIMOutcome `json:"sims,omitempty"`
 	Error string       `json:"error,omitempty"`
+	// Dropped counts the hints Triage left without a lookup, by reason
+	// (quiet, unknown_bounded, recently_gone).
+	Dropped map[string]int `json:"dropped,omitempty"`
+	// notFound are the SIMs neither 1NCE nor the store holds (Triage
+	// remembers them).
+	notFound []string
 }
 
 // SIMOutcome is what a targeted sync did, or would do, about one requested
@@ -106,6 +112,8 @@ func (s *TargetSummary) outcomes(ids []string, remote map[string]lookup, local m
 			o.Outcome, o.Reason = OutcomeNotFound, "1NCE does not hold the SIM"
 			if recorded {
 				o.Outcome, o.Reason = OutcomeUnchanged, "1NCE does not hold the SIM; its record has no access"
+			} else {
+				s.notFound = append(s.notFound, id)
 			}
 		case r.err != nil:
 			o.Outcome, o.Reason = OutcomeFailed, r.err.Error()

@@ -55,6 +55,7 @@ import (
 type Records interface {
 	Get(ctx context.Context, iccid string) (simrec.Record, error)
 	FindByIP(ctx context.Context, ip string) ([]simrec.Record, error)
+	Peeker
 }
 
 // Listings lists the whole account for targeted syncs of many SIMs:
@@ -426,9 +427,7 @@ func (t *targeted) settle(ctx context.Context, ids []string) error {
 
 // awaitRecord polls the record of id until it exists.
 func (t *targeted) awaitRecord(ctx context.Context, id string) (simrec.Summary, error) {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval, b.MaxInterval = 200*time.Millisecond, 2*time.Second
-	return retry(ctx, t.s.Clock, b, t.s.SettleTimeout, func() (simrec.Summary, error) {
+	return retry(ctx, t.s.Clock, settleBackoff(), t.s.SettleTimeout, func() (simrec.Summary, error) {
 		rec, err := t.s.Records.Get(ctx, id)
 		if errors.Is(err, simrec.ErrNotFound) {
 			return simrec.Summary{}, err

@@ -300,21 +300,26 @@ func TestNewSIMDisabledBeforeItsCreateLanded(t *testing.T) {
 
 // TestFullSyncLeavesHintedSIMsToTheHint: a targeted sync that published a
 // command for a SIM while a full sync was listing wins; the full sync,
-// whose listing is older, publishes nothing for that SIM.
+// whose listing is older, publishes nothing for that SIM, even though it
+// publishes page by page.
 func TestFullSyncLeavesHintedSIMsToTheHint(t *testing.T) {
 	t.Parallel()
 	w := newTargetWorld(t)
-	for n := range 3 {
+	const moved = 120 // on the second page of 100
+	for n := range 150 {
 		w.seed(t, iccid(n), ip(n), simrec.StateActive)
 	}
-	// The listing shows SIM 0 at a new IP; while it runs, 1NCE disables
-	// SIM 0 and the hint is handled.
-	listedSIMs := listed(0, 3)
-	listedSIMs[0].IP = "10.9.9.9"
+	// The listing shows the SIM at a new IP; after the first page, 1NCE
+	// disables it and the hint is handled.
+	listedSIMs := listed(0, 150)
+	listedSIMs[moved].IP = "10.9.9.9"
 	w.inv.sims = listedSIMs
-	w.inv.onPage = func(int) {
-		w.sims.set(domain.RemoteSIM{ICCID: iccid(0), IP: "10.9.9.9", Status: domain.StatusDisabled})
-		if _, err := w.syncer.SyncSIMs(context.Background(), []string{iccid(0)}, w.clock.Now()); err != nil {
+	w.inv.onPage = func(page int) {
+		if page != 1 {
+			return
+		}
+		w.sims.set(domain.RemoteSIM{ICCID: iccid(moved), IP: "10.9.9.9", Status: domain.StatusDisabled})
+		if _, err := w.syncer.SyncSIMs(context.Background(), []string{iccid(moved)}, w.clock.Now()); err != nil {
 			t.Error(err)
 		}
 	}
@@ -325,6 +330,34 @@ func TestFullSyncLeavesHintedSIMsToTheHint(t *testing.T) {
 	sent := w.sent()
 	if len(sent) != 1 || sent[0].Kind != events.KindDisable || sum.Superseded != 1 {
 		t.Fatalf("sent %v, superseded %d: want only the hint's disable", sent, sum.Superseded)
+	}
+}
+
+// TestAHintAfterAReleasedChangeBuildsOnIt: when the full sync already
+// published a SIM's change and a hint then finds the SIM disabled, the
+// hint's disable names the full sync's command as its base, so it is
+// admitted whichever of the two lands first.
+func TestAHintAfterAReleasedChangeBuildsOnIt(t *testing.T) {
+	t.Parallel()
+	w := newTargetWorld(t)
+	for n := range 3 {
+		w.seed(t, iccid(n), ip(n), simrec.StateActive)
+	}
+	listedSIMs := listed(0, 3)
+	listedSIMs[0].IP = "10.9.9.9"
+	w.inv.sims = listedSIMs
+	w.inv.onPage = func(int) {
+		w.sims.set(domain.RemoteSIM{ICCID: iccid(0), IP: "10.9.9.9", Status: domain.StatusDisabled})
+		if _, err := w.syncer.SyncSIMs(context.Background(), []string{iccid(0)}, w.clock.Now()); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := w.syncer.Sync(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	sent := w.sent()
+	if len(sent) != 2 || sent[0].Kind != events.KindUpdate || sent[1].Kind != events.KindDisable || sent[1].BaseCommand != sent[0].CommandID() {
+		t.Fatalf("sent %v: want the full sync's update, then the hint's disable built on it", sent)
 	}
 }
 

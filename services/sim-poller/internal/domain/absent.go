@@ -81,16 +81,28 @@ func (r *Reconciler) PlanConfirmations(p Policy) ConfirmPlan {
 // Confirm records the single-SIM endpoint's verdict on an absent SIM; a SIM
 // that is not absent (listed, inactive, unknown to the store) is ignored.
 func (r *Reconciler) Confirm(iccid string, v Verdict) {
-	if l, ok := r.local[iccid]; ok && simrec.MayGainAccess(l.Summary) && !l.seen {
+	if l, ok := r.summary(iccid); ok && simrec.MayGainAccess(l) && !r.seen(iccid) {
 		r.verdicts[iccid] = v
 	}
+}
+
+// seen reports whether the listing contained iccid.
+func (r *Reconciler) seen(iccid string) bool {
+	k, ok := events.KeyOf(iccid)
+	return ok && r.t.flags(r.t.find(k))&flagSeen != 0
 }
 
 // absent lists the active SIMs the listing did not contain, sorted.
 func (r *Reconciler) absent() []string {
 	var out []string
-	for id, l := range r.local {
-		if simrec.MayGainAccess(l.Summary) && !l.seen {
+	r.t.sort()
+	for pos, s := range r.t.store {
+		if s.e.flags&flagSeen == 0 && r.t.mayGainAccess(pos) {
+			out = append(out, s.key.String())
+		}
+	}
+	for id, l := range r.odd {
+		if simrec.MayGainAccess(l) {
 			out = append(out, id)
 		}
 	}
@@ -103,13 +115,13 @@ func (r *Reconciler) absent() []string {
 func (r *Reconciler) confirmedDisables() []events.SimCommand {
 	var out []events.SimCommand
 	for _, id := range r.absent() {
-		l := r.local[id]
+		l, _ := r.summary(id)
 		r.report.Absent++
 		switch r.verdicts[id] {
 		case VerdictGone:
-			out = append(out, disable(l.Summary, "", ReasonAbsent))
+			out = append(out, disable(l, "", ReasonAbsent))
 		case VerdictDisabled:
-			out = append(out, disable(l.Summary, StatusDisabled, ReasonDisabled))
+			out = append(out, disable(l, StatusDisabled, ReasonDisabled))
 		case VerdictEnabled:
 			r.report.Drift++
 			if len(r.report.DriftExamples) < maxExamples {

@@ -20,8 +20,10 @@ type Policy struct {
 	Force bool
 }
 
-// Finish returns the commands to publish, sorted by ICCID, and the report.
-// Absent SIMs are disabled only as far as Confirm proved them gone.
+// Finish returns the commands to publish that Release did not hand out,
+// sorted by ICCID, and the report. Absent SIMs are disabled only as far as
+// Confirm proved them gone. Released SIMs that turned out to share their IP
+// are named by LateConflicts afterwards, unless disables were withheld.
 func (r *Reconciler) Finish(p Policy) ([]events.SimCommand, Report) {
 	conflicted := r.conflictedICCIDs()
 	for _, c := range r.conflictSkips() {
@@ -30,11 +32,45 @@ func (r *Reconciler) Finish(p Policy) ([]events.SimCommand, Report) {
 	ups, downs := r.pendingChanges(conflicted)
 	downs = append(downs, r.conflictDisables()...)
 	downs = append(downs, r.confirmedDisables()...)
+	late := r.lateConflicts(conflicted)
 	r.report.DisableLimit = r.disableLimit(p)
-	downs = r.guard(downs, p)
+	if downs = r.guard(downs, len(late), p); downs != nil || r.report.DisablesWithheld == 0 {
+		r.late = late
+	}
 	changes := append(ups, downs...)
 	sort.Slice(changes, func(i, j int) bool { return changes[i].ICCID < changes[j].ICCID })
 	return changes, r.report
+}
+
+// LateConflict is a SIM whose create or update was released before a later
+// page showed another SIM with the same IP: none of them may keep
+// credentials, so the caller disables it once the released command has
+// written its record. Version is the record's version when the run began
+// (0: the SIM had no record, the released command is its first create).
+type LateConflict struct {
+	ICCID   string
+	Version int64
+	// IP is the address the listing gave it and others.
+	IP string
+}
+
+// LateConflicts names, after Finish, the late conflicts to disable; none when
+// the run's disables were withheld (an incomplete listing, the guard).
+func (r *Reconciler) LateConflicts() []LateConflict { return r.late }
+
+// lateConflicts lists the released SIMs caught in a conflict, sorted.
+func (r *Reconciler) lateConflicts(map[string]bool) []LateConflict {
+	var out []LateConflict
+	for ip, ids := range r.conflicts {
+		for _, id := range ids {
+			if r.released(id) {
+				l, _ := r.summary(id)
+				out = append(out, LateConflict{ICCID: id, Version: l.Version, IP: ipString(ip)})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ICCID < out[j].ICCID })
+	return out
 }
 
 // pendingChanges splits the listed SIMs' changes into ups (create, update)
@@ -67,15 +103,21 @@ func (r *Reconciler) conflictedICCIDs() map[string]bool {
 
 // conflictDisables decides the SIMs caught in an IP conflict with their
 // claimants known (simrec.Decide): one with access loses it, since the
-// device at that IP could be either SIM.
+// device at that IP could be either SIM (released ones are LateConflicts).
 func (r *Reconciler) conflictDisables() []events.SimCommand {
 	var out []events.SimCommand
-	for addr, ids := range r.conflicts {
+	for ip, ids := range r.conflicts {
 		for _, id := range ids {
-			local := r.summary(id)
-			sim := RemoteSIM{ICCID: id, Status: StatusEnabled, IP: addr.String()}
-			if d := simrec.Decide(sim.listed(), local, others(ids, id)); d.Change != "" {
-				out = append(out, command(sim, local, d))
+			if r.released(id) {
+				continue
+			}
+			var rec *simrec.Summary
+			if l, ok := r.summary(id); ok {
+				rec = &l
+			}
+			sim := RemoteSIM{ICCID: id, Status: StatusEnabled, IP: ipString(ip)}
+			if d := simrec.Decide(sim.listed(), rec, others(ids, id)); d.Change != "" {
+				out = append(out, command(sim, rec, d))
 			}
 		}
 	}
@@ -85,9 +127,9 @@ func (r *Reconciler) conflictDisables() []events.SimCommand {
 // conflictSkips are the conflicted SIMs, sorted, each with its claimants.
 func (r *Reconciler) conflictSkips() []Skip {
 	var out []Skip
-	for addr, ids := range r.conflicts {
+	for ip, ids := range r.conflicts {
 		for _, id := range ids {
-			out = append(out, Skip{ICCID: id, Problem: ProblemIPConflict, IP: addr.String(), Claimants: others(ids, id)})
+			out = append(out, Skip{ICCID: id, Problem: ProblemIPConflict, IP: ipString(ip), Claimants: others(ids, id)})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ICCID < out[j].ICCID })
@@ -110,24 +152,25 @@ func others(ids []string, id string) []string {
 func (r *Reconciler) decidedDisables() int {
 	conflicted := r.conflictedICCIDs()
 	_, downs := r.pendingChanges(conflicted)
-	return len(downs) + len(r.conflictDisables())
+	return len(downs) + len(r.conflictDisables()) + len(r.lateConflicts(conflicted))
 }
 
 // guard withholds every disable when the listing is not trustworthy, or the
 // run would disable more than the policy allows, or 1NCE listed nothing while
 // the store holds active SIMs (an empty answer is an outage, not a fleet that
 // left).
-func (r *Reconciler) guard(downs []events.SimCommand, p Policy) []events.SimCommand {
+// late counts the disables LateConflicts will ask for.
+func (r *Reconciler) guard(downs []events.SimCommand, late int, p Policy) []events.SimCommand {
 	if !p.ListingComplete {
-		r.report.DisablesWithheld = len(downs)
+		r.report.DisablesWithheld = len(downs) + late
 		return nil
 	}
 	if p.Force {
 		return downs
 	}
-	if len(downs) > r.disableLimit(p) || r.emptyListing() {
+	if len(downs)+late > r.disableLimit(p) || r.emptyListing() {
 		r.report.GuardRefused = true
-		r.report.DisablesWithheld = len(downs)
+		r.report.DisablesWithheld = len(downs) + late
 		return nil
 	}
 	return downs
@@ -144,8 +187,14 @@ func (r *Reconciler) emptyListing() bool {
 }
 
 func (r *Reconciler) activeCount() int {
+	r.t.sort()
 	n := 0
-	for _, l := range r.local {
+	for _, s := range r.t.store {
+		if s.e.flags&flagActive != 0 {
+			n++
+		}
+	}
+	for _, l := range r.odd {
 		if l.Active {
 			n++
 		}

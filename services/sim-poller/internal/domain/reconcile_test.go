@@ -3,6 +3,7 @@ package domain_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/simbridge/simbridge/libs/events"
@@ -26,18 +27,24 @@ func active(iccid, ip string, v int64) simrec.Summary {
 
 var trusting = domain.Policy{ListingComplete: true, MaxDisableShare: 1, DisableAllowance: 100}
 
-func TestStateRules(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name   string
-		local  []simrec.Summary
-		remote []domain.RemoteSIM
-		policy domain.Policy
-		// verdicts are what 1NCE's single-SIM endpoint says about absent SIMs (none asked when nil).
-		verdicts map[string]domain.Verdict
-		want     []string // "kind iccid ip version"
-		check    func(t *testing.T, r domain.Report)
-	}{
+// stateRule is one case of SPEC section 4's table.
+type stateRule struct {
+	name   string
+	local  []simrec.Summary
+	remote []domain.RemoteSIM
+	policy domain.Policy
+	// verdicts are what 1NCE's single-SIM endpoint says about absent SIMs (none asked when nil).
+	verdicts map[string]domain.Verdict
+	want     []string // "kind iccid ip version"
+	// streamed, when set, is what a run releasing page by page decides
+	// instead of want (a SIM listed twice may have been released before its
+	// second listing showed up).
+	streamed []string
+	check    func(t *testing.T, r domain.Report)
+}
+
+func stateRules() []stateRule {
+	return []stateRule{
 		{name: "new enabled SIM is created", remote: []domain.RemoteSIM{enabled(a, "10.0.0.1")},
 			want: []string{"create " + a + " 10.0.0.1 0"}},
 		{name: "inactive SIM enabled again is re-enabled", local: []simrec.Summary{{ICCID: a, IP: "10.0.0.1", Version: 4}},
@@ -109,7 +116,8 @@ func TestStateRules(t *testing.T) {
 			remote: []domain.RemoteSIM{{ICCID: a, IP: "10.0.0.1", Status: "Suspended"}},
 			check:  problems(map[string]int{domain.ProblemInvalidStatus: 1})},
 		{name: "duplicate ICCID gets no change", remote: []domain.RemoteSIM{enabled(a, "10.0.0.1"), enabled(a, "10.0.0.2")},
-			check: problems(map[string]int{domain.ProblemDuplicateICCID: 1})},
+			streamed: []string{"create " + a + " 10.0.0.1 0"},
+			check:    problems(map[string]int{domain.ProblemDuplicateICCID: 1})},
 		{name: "duplicate ICCID known to the store is not disabled", local: []simrec.Summary{active(a, "10.0.0.1", 1)},
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.1"), {ICCID: a, Status: domain.StatusDisabled}},
 			check:  problems(map[string]int{domain.ProblemDuplicateICCID: 1})},
@@ -157,19 +165,96 @@ func TestStateRules(t *testing.T) {
 			remote: []domain.RemoteSIM{enabled(a, "10.0.0.2"), enabled(b, "10.0.0.1")},
 			want:   []string{"update " + a + " 10.0.0.2 1", "update " + b + " 10.0.0.1 1"}},
 	}
-	for _, tc := range tests {
+}
+
+func (tc stateRule) effectivePolicy() domain.Policy {
+	if tc.policy == (domain.Policy{}) {
+		return trusting
+	}
+	return tc.policy
+}
+
+func TestStateRules(t *testing.T) {
+	t.Parallel()
+	for _, tc := range stateRules() {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			policy := tc.policy
-			if policy == (domain.Policy{}) {
-				policy = trusting
-			}
-			changes, report := run(tc.local, tc.remote, policy, byICCID(tc.verdicts))
+			changes, report := run(tc.local, tc.remote, tc.effectivePolicy(), byICCID(tc.verdicts))
 			assertChanges(t, changes, tc.want)
 			if tc.check != nil {
 				tc.check(t, report)
 			}
 		})
+	}
+}
+
+// TestStreamingEndsWhereTheWholeListingWould runs every state rule with one
+// SIM a page, releasing what each page allows (as a full sync does while it
+// lists): what was released plus what Finish returns is what a run over the
+// whole listing decides, except for SIMs released before a later page showed
+// their IP conflict — exactly those are LateConflicts, whose access the app
+// takes away, so they end without credentials as the rules want.
+func TestStreamingEndsWhereTheWholeListingWould(t *testing.T) {
+	t.Parallel()
+	for _, tc := range stateRules() {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := domain.NewReconciler(tc.local)
+			var got []events.SimCommand
+			for _, s := range tc.remote {
+				r.Observe(s)
+				got = append(got, r.Release()...)
+			}
+			changes, report := finishWith(r, tc.local, tc.effectivePolicy(), byICCID(tc.verdicts))
+			got = append(got, changes...)
+			late := map[string]bool{}
+			for _, lc := range r.LateConflicts() {
+				id := lc.ICCID
+				late[id] = true
+				if report.Problems[domain.ProblemIPConflict] == 0 {
+					t.Errorf("late conflict %s without an IP conflict in the report", id)
+				}
+			}
+			var kept []events.SimCommand
+			for _, c := range got {
+				if !late[c.ICCID] {
+					kept = append(kept, c)
+				}
+			}
+			slices.SortFunc(kept, func(x, y events.SimCommand) int { return strings.Compare(x.ICCID, y.ICCID) })
+			want := tc.want
+			if tc.streamed != nil {
+				want = tc.streamed
+			}
+			assertChanges(t, kept, want)
+			for id := range late {
+				if slices.ContainsFunc(tc.want, func(w string) bool { return strings.Contains(w, id) }) {
+					t.Errorf("%s is a late conflict, but the whole listing gives it a command", id)
+				}
+			}
+			if tc.check != nil {
+				tc.check(t, report)
+			}
+		})
+	}
+}
+
+// TestReleaseWaitsForWhatALaterPageDecides: creates and updates leave page by
+// page unless another SIM already listed claims the IP, or an active record
+// of a SIM not listed yet holds it; disables always wait for Finish.
+func TestReleaseWaitsForWhatALaterPageDecides(t *testing.T) {
+	t.Parallel()
+	r := domain.NewReconciler([]simrec.Summary{active(a, "10.0.0.1", 1), active(b, "10.0.0.2", 1), {ICCID: c, IP: "10.0.0.3", Version: 2}})
+	r.Observe(enabled("8988280666000000004", "10.0.0.1")) // a's IP, a not listed yet
+	r.Observe(enabled("8988280666000000005", "10.0.0.3")) // an inactive record's IP: free
+	r.Observe(domain.RemoteSIM{ICCID: b, IP: "10.0.0.2", Status: domain.StatusDisabled})
+	assertChanges(t, r.Release(), []string{"create 8988280666000000005 10.0.0.3 0"})
+	r.Observe(enabled(a, "10.0.0.9")) // a moved away: its old IP is free
+	assertChanges(t, r.Release(), []string{"update " + a + " 10.0.0.9 1", "create 8988280666000000004 10.0.0.1 0"})
+	changes, _ := r.Finish(trusting)
+	assertChanges(t, changes, []string{"disable " + b + " 10.0.0.2 1"})
+	if late := r.LateConflicts(); len(late) != 0 {
+		t.Fatalf("late conflicts %v", late)
 	}
 }
 
@@ -252,6 +337,11 @@ func run(local []simrec.Summary, remote []domain.RemoteSIM, p domain.Policy, ver
 	for _, s := range remote {
 		r.Observe(s)
 	}
+	return finishWith(r, local, p, verdict)
+}
+
+// finishWith confirms absent SIMs as run does, then finishes.
+func finishWith(r *domain.Reconciler, local []simrec.Summary, p domain.Policy, verdict func(string) (domain.Verdict, bool)) ([]events.SimCommand, domain.Report) {
 	if verdict == nil {
 		return r.Finish(p)
 	}
@@ -417,5 +507,60 @@ func TestCommandsCarryWhatTheirConsumersNeed(t *testing.T) {
 				t.Fatalf("commands %+v\nwant [%+v]", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestRedecideAppliesTheRuleToTheNewerRecord: a change decided from the
+// summary index is computed again when the record moved on before it was
+// published, against the record as it is now.
+func TestRedecideAppliesTheRuleToTheNewerRecord(t *testing.T) {
+	t.Parallel()
+	update := events.SimCommand{Kind: events.KindUpdate, ICCID: a, IP: "10.0.0.9", Status: domain.StatusEnabled, BaseVersion: 2, Reason: domain.ReasonIPChanged}
+	disableCmd := events.SimCommand{Kind: events.KindDisable, ICCID: a, IP: "10.0.0.1", Status: domain.StatusDisabled, BaseVersion: 2, Reason: domain.ReasonDisabled}
+	tests := []struct {
+		name  string
+		cmd   events.SimCommand
+		fresh simrec.Summary
+		want  string // "kind version base" or ""
+	}{
+		{"an update whose SIM was disabled meanwhile re-enables it at the new IP", update,
+			simrec.Summary{ICCID: a, IP: "10.0.0.1", State: simrec.StateDisabled, Version: 5, LastCommand: "d-5"}, "create 5 d-5"},
+		{"an update already applied is dropped", update,
+			simrec.Summary{ICCID: a, IP: "10.0.0.9", Active: true, Version: 3, LastCommand: "u-3"}, ""},
+		{"an update of a SIM revoked meanwhile is dropped", update,
+			simrec.Summary{ICCID: a, IP: "10.0.0.1", State: simrec.StateRevoked, Status: domain.StatusEnabled, Version: 4}, ""},
+		{"a disable of a SIM disabled meanwhile is dropped", disableCmd,
+			simrec.Summary{ICCID: a, IP: "10.0.0.1", State: simrec.StateDisabled, Version: 3}, ""},
+		{"a disable of a SIM still active builds on the newer version", disableCmd,
+			simrec.Summary{ICCID: a, IP: "10.0.0.1", Active: true, State: simrec.StateActive, Version: 3, LastCommand: "r-3"}, "disable 3 r-3"},
+		{"a disable of a revoked SIM records 1NCE's status", disableCmd,
+			simrec.Summary{ICCID: a, IP: "10.0.0.1", State: simrec.StateRevoked, Status: domain.StatusEnabled, Version: 6, LastCommand: "v-6"}, "disable 6 v-6"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, ok := domain.Redecide(tc.cmd, tc.fresh)
+			s := ""
+			if ok {
+				s = fmt.Sprintf("%s %d %s", got.Kind, got.BaseVersion, got.BaseCommand)
+			}
+			if s != tc.want {
+				t.Fatalf("Redecide = %q, want %q", s, tc.want)
+			}
+		})
+	}
+}
+
+// TestTheLastRecordOfASIMCounts: a record added again (a newer read of the
+// same SIM) replaces the earlier one, as a map would.
+func TestTheLastRecordOfASIMCounts(t *testing.T) {
+	t.Parallel()
+	r := domain.NewReconciler([]simrec.Summary{active(a, "10.0.0.1", 1), {ICCID: b, IP: "10.0.0.2", Version: 4}, active(b, "10.0.0.2", 5)})
+	r.Observe(enabled(a, "10.0.0.1"))
+	r.Observe(enabled(b, "10.0.0.9"))
+	changes, report := r.Finish(trusting)
+	assertChanges(t, changes, []string{"update " + b + " 10.0.0.9 5"})
+	if report.Unchanged != 1 {
+		t.Fatalf("report %+v", report)
 	}
 }

@@ -63,3 +63,30 @@ func disable(l simrec.Summary, status, reason string) events.SimCommand {
 	return events.SimCommand{Kind: events.KindDisable, ICCID: l.ICCID, IP: l.IP, Status: status, Reason: reason,
 		BaseVersion: l.Version, BaseCommand: l.LastCommand}
 }
+
+// Redecide computes cmd again against fresh, the SIM's record as it is now,
+// for a change that was decided from an older summary of it (a full sync
+// compares the listing with the store's summary index, read before the
+// listing began): the same rules (simrec.Decide) applied to what 1NCE said
+// and the newer record, with that record as its base. ok is false when the
+// record no longer needs a change.
+func Redecide(cmd events.SimCommand, fresh simrec.Summary) (events.SimCommand, bool) {
+	sim := RemoteSIM{ICCID: cmd.ICCID, IP: cmd.IP, Status: cmd.Status, IMSI: cmd.IMSI, MSISDN: cmd.MSISDN, Label: cmd.Label}
+	var d simrec.Decision
+	switch {
+	case cmd.Kind == events.KindDisable && cmd.Reason == ReasonAbsent:
+		d = simrec.Decide(nil, &fresh, nil) // 1NCE confirmed it does not hold the SIM
+	case cmd.Kind == events.KindDisable && cmd.Reason == ReasonIPConflict:
+		// The listing gave its IP to other SIMs too; they are not named here,
+		// but the rule is the same for any number of them.
+		d = simrec.Decide(sim.listed(), &fresh, []string{"another SIM listed at " + cmd.IP})
+	case cmd.Kind == events.KindCreate, cmd.Kind == events.KindUpdate, cmd.Kind == events.KindDisable:
+		d = simrec.Decide(sim.listed(), &fresh, nil)
+	default:
+		return cmd, true
+	}
+	if d.Change == "" {
+		return events.SimCommand{}, false
+	}
+	return command(sim, &fresh, d), true
+}

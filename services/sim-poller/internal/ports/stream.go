@@ -305,7 +305,8 @@ func decodeRecords(body []byte, maxRecords int) ([]app.StreamRecord, []string, e
 }
 
 // hintOf is what app.Hints reads of a record: whether it is a usage
-// record, its event type and its SIM.
+// record, its event type, its SIM and the IP the event gives its device
+// (which can only spare a lookup: app/triage.go).
 func hintOf(r onceapi.StreamRecord) app.StreamRecord {
 	h := app.StreamRecord{Usage: r.IsUsage()}
 	if r.EventType != nil {
@@ -313,6 +314,9 @@ func hintOf(r onceapi.StreamRecord) app.StreamRecord {
 	}
 	if r.SIM != nil {
 		h.ICCID = r.SIM.ICCID
+	}
+	if r.Endpoint != nil {
+		h.IP = r.Endpoint.IPAddress
 	}
 	return h
 }

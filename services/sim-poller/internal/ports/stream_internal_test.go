@@ -60,8 +60,9 @@ func TestCredentialComparisonTakesTheSameTimeHoweverCloseTheGuess(t *testing.T) 
 }
 
 // TestDecodedRecordsKeepOnlyWhatHintsRead: of each record the receiver
-// keeps whether it is usage, its event type and its SIM; nothing else of
-// an event can reach a decision.
+// keeps whether it is usage, its event type, its SIM and the IP it gives
+// (which can only spare a lookup, app/triage.go); nothing else of an event
+// can reach a decision.
 func TestDecodedRecordsKeepOnlyWhatHintsRead(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -69,7 +70,7 @@ func TestDecodedRecordsKeepOnlyWhatHintsRead(t *testing.T) {
 		want       app.StreamRecord
 	}{
 		{name: "event with its SIM", body: `[{"id":1,"event_type":{"id":5,"description":"SIM activation"},"sim":{"iccid":"8988280666000000001","msisdn":"1"},"endpoint":{"ip_address":"10.9.9.9"}}]`,
-			want: app.StreamRecord{EventType: "SIM activation", ICCID: "8988280666000000001"}},
+			want: app.StreamRecord{EventType: "SIM activation", ICCID: "8988280666000000001", IP: "10.9.9.9"}},
 		{name: "usage record", body: `[{"id":2,"traffic_type":{"id":5,"description":"Data"},"sim":{"iccid":"8988280666000000002"}}]`,
 			want: app.StreamRecord{Usage: true, ICCID: "8988280666000000002"}},
 		{name: "event without a SIM", body: `[{"id":3,"event_type":{"description":"SIM deletion"}}]`, want: app.StreamRecord{EventType: "SIM deletion"}},

@@ -33,8 +33,10 @@ type Config struct {
 	SyncSchedule string        `env:"SYNC_SCHEDULE" desc:"cron expression replacing SYNC_INTERVAL (UTC unless CRON_TZ=...)"`
 	SyncOnStart  bool          `env:"SYNC_ON_START, default=true" desc:"run a sync at start"`
 	// SyncTimeout bounds one run (and how long POST /sync may take to answer):
-	// at 1NCE's 10 requests/s, 100,000 SIMs take 100 s to list.
-	SyncTimeout time.Duration `env:"SYNC_TIMEOUT, default=30m" desc:"longest run; POST /sync answers within it"`
+	// at 1NCE's 10 requests/s, 100,000 SIMs take 100 s to list. A larger
+	// account stretches it (app.Syncer.RunTimeout): 1,000,000 SIMs need
+	// 10,000 pages, 33 minutes at the listing's share of the rate.
+	SyncTimeout time.Duration `env:"SYNC_TIMEOUT, default=30m" desc:"longest run, stretched to 1.5 × the last listing's pages at the listing's share of ONCE_RATE_LIMIT + 5 min when that is longer; POST /sync answers within it"`
 	// MaxDisableShare and DisableAllowance configure the mass-disable guard:
 	// a run may disable at most max(share × active SIMs, allowance) SIMs.
 	MaxDisableShare  float64 `env:"MAX_DISABLE_SHARE, default=0.1" desc:"largest share of active SIMs one run may disable"`
@@ -56,13 +58,23 @@ type Config struct {
 	StreamMaxDepth    int            `env:"STREAM_MAX_DEPTH, default=16" desc:"deepest JSON nesting of a Data Streamer request (400 beyond)"`
 	// StreamEventTypes are the event types (descriptions, any case) whose
 	// SIMs are looked up; other events and usage records are ignored.
-	StreamEventTypes     []string      `env:"STREAM_EVENT_TYPES, default=Create PDP Context,SIM activation,SIM suspension,SIM deletion,SIM added,IP address changed" desc:"Data Streamer event types (descriptions) whose SIMs are looked up"`
+	StreamEventTypes []string `env:"STREAM_EVENT_TYPES, default=Create PDP Context,SIM activation,SIM suspension,SIM deletion,SIM added,IP address changed" desc:"Data Streamer event types (descriptions) whose SIMs are looked up"`
+	// StreamQuietEventTypes are the event types among StreamEventTypes that
+	// cannot change a SIM's state themselves: their SIM is looked up only
+	// when its record is not active at the event's IP (app/triage.go).
+	StreamQuietEventTypes []string `env:"STREAM_QUIET_EVENT_TYPES, default=Create PDP Context" desc:"Data Streamer event types (among STREAM_EVENT_TYPES) that cannot change a SIM: looked up only when the record is not active at the event's IP"`
+	// HintUnknownPerBatch, HintUnknownPerMinute and HintNegativeTTL bound
+	// the lookups of SIMs without a record that Data Streamer events name.
+	HintUnknownPerBatch  int           `env:"HINT_UNKNOWN_PER_BATCH, default=50" desc:"most SIMs without a record one Data Streamer request may look up"`
+	HintUnknownPerMinute float64       `env:"HINT_UNKNOWN_PER_MINUTE, default=120" desc:"most SIMs without a record Data Streamer events may look up a minute (the next full sync finds the rest)"`
+	HintNegativeTTL      time.Duration `env:"HINT_NEGATIVE_TTL, default=1m" desc:"how long a SIM 1NCE said it does not hold is not looked up again for an event"`
 	StreamEnqueueTimeout time.Duration `env:"STREAM_ENQUEUE_TIMEOUT, default=10s" desc:"longest wait for SQS before answering 503 (1NCE sends the batch again)"`
 	StreamMaxConcurrent  int           `env:"STREAM_MAX_CONCURRENT, default=4" desc:"Data Streamer requests processed at once (503 beyond)"`
 
 	SimTable     string `env:"SIM_TABLE, required" desc:"DynamoDB table of SIM records"`
 	LeaseTable   string `env:"LEASE_TABLE, required" desc:"DynamoDB table of the sync lease (one sync at a time)"`
-	CreateQueue  string `env:"CREATE_QUEUE, required" desc:"SQS FIFO queue receiving create/update commands"`
+	CreateQueue  string `env:"CREATE_QUEUE, required" desc:"SQS FIFO queue receiving create commands (certificate work)"`
+	UpdateQueue  string `env:"UPDATE_QUEUE, required" desc:"SQS FIFO queue receiving IP moves (the provisioner's cheap lane)"`
 	DisableQueue string `env:"DISABLE_QUEUE, required" desc:"SQS FIFO queue receiving disable commands"`
 	// SyncQueue carries sync requests: operators' (simbridge sync) and the
 	// Data Streamer's hints.
@@ -110,6 +122,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HintRateShare <= 0 || c.HintRateShare > 1 {
 		errs = append(errs, fmt.Errorf("HINT_RATE_SHARE %v: want more than 0, at most 1", c.HintRateShare))
+	}
+	if c.HintUnknownPerBatch < 0 || c.HintUnknownPerMinute < 0 || c.HintNegativeTTL < 0 {
+		errs = append(errs, errors.New("HINT_UNKNOWN_PER_BATCH, HINT_UNKNOWN_PER_MINUTE and HINT_NEGATIVE_TTL must not be negative"))
 	}
 	if c.SettleTimeout <= 0 {
 		errs = append(errs, errors.New("SETTLE_TIMEOUT must be positive"))

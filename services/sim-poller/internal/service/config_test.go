@@ -12,7 +12,7 @@ func TestConfigIsValidatedAtStart(t *testing.T) {
 	t.Parallel()
 	base := map[string]string{
 		"ONCE_USERNAME": "u", "ONCE_PASSWORD_VALUE": "p", "SIM_TABLE": "s", "LEASE_TABLE": "l",
-		"CREATE_QUEUE": "c", "DISABLE_QUEUE": "d", "SYNC_QUEUE": "r", "FAILURE_TOPIC_ARN": "arn:aws:sns:us-east-1:1:f",
+		"CREATE_QUEUE": "c", "UPDATE_QUEUE": "u", "DISABLE_QUEUE": "d", "SYNC_QUEUE": "r", "FAILURE_TOPIC_ARN": "arn:aws:sns:us-east-1:1:f",
 	}
 	configtest.Run(t, base, []configtest.Case[service.Config]{
 		{Name: "defaults", Check: func(t *testing.T, c service.Config) {

@@ -94,8 +94,9 @@ func (e *env) config() service.Config {
 		OnceAPIURL: e.simURL, OnceUsername: simUser, OncePassword: secrets.Source{Value: simPassword},
 		OnceRateLimit: 1000, OncePageSize: pageSize,
 		SyncInterval: time.Hour, MaxDisableShare: 0.1, DisableAllowance: 5, Publishers: 8, LeaseTTL: 30 * time.Second,
-		SimTable: e.res.Table(), LeaseTable: e.res.Leases(), CreateQueue: e.res.CreateQueue(), DisableQueue: e.res.DisableQueue(),
+		SimTable: e.res.Table(), LeaseTable: e.res.Leases(), CreateQueue: e.res.CreateQueue(), UpdateQueue: e.res.UpdateQueue(), DisableQueue: e.res.DisableQueue(),
 		SyncQueue: e.res.SyncQueue(), SyncWorkers: 4, HintWindow: 200 * time.Millisecond, HintRateShare: 0.5, SettleTimeout: 5 * time.Second,
+		HintUnknownPerBatch: 50, HintUnknownPerMinute: 120, HintNegativeTTL: time.Minute,
 		FailureTopicARN: e.res.FailureTopicARN,
 	}
 }
@@ -139,7 +140,7 @@ func (e *env) seed(t *testing.T, from, to int, gone ...string) {
 func (e *env) commands(t *testing.T) map[events.Kind]int {
 	t.Helper()
 	got := map[events.Kind]int{}
-	for _, url := range []string{e.res.CreateQueueURL, e.res.DisableQueueURL} {
+	for _, url := range []string{e.res.CreateQueueURL, e.res.UpdateQueueURL, e.res.DisableQueueURL} {
 		for _, body := range testkit.DrainQueue(t, sqs.NewFromConfig(e.aws), url, 0) {
 			cmd, err := events.DecodeSimCommand([]byte(body))
 			if err != nil {

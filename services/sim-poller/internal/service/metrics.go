@@ -41,6 +41,10 @@ type Metrics struct {
 	lookups       *prometheus.CounterVec
 	streamReqs    *prometheus.CounterVec
 	streamRecs    *prometheus.CounterVec
+	storeUnits    prometheus.Counter
+	storeItems    prometheus.Counter
+	firstCommand  prometheus.Gauge
+	hintsDropped  *prometheus.CounterVec
 }
 
 // newMetrics registers every series on reg.
@@ -84,9 +88,21 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 		streamRecs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "stream_records_total",
 			Help: "Data Streamer records by outcome: relevant (SIM enqueued for a lookup), usage, irrelevant (event type), invalid (no valid ICCID)."},
 			[]string{"outcome"}),
+		storeUnits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "store_read_units_total",
+			Help: "DynamoDB read capacity units the full syncs' scans of the SIM summary index consumed (ConsumedCapacity); " +
+				"× 8192 / store_read_items_total is the bytes read per SIM (eventually consistent reads: 8 KB a unit)."}),
+		storeItems: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "store_read_items_total",
+			Help: "SIM summaries the full syncs' scans read."}),
+		firstCommand: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "first_command_seconds",
+			Help: "Seconds from the start of the last run that published anything to its first command (commands leave while 1NCE is listing)."}),
+		hintsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "hints_dropped_total",
+			Help: "Data Streamer hints left without a 1NCE lookup, by reason: quiet (a data session of a SIM active at that IP), " +
+				"unknown_bounded (no record, over HINT_UNKNOWN_PER_BATCH or _PER_MINUTE), recently_gone (1NCE said it does not hold the SIM)."},
+			[]string{"reason"}),
 	}
 	reg.MustRegister(m.simsByState, m.published, m.skipped, m.apiRequests, m.apiRetries, m.runs, m.failures,
-		m.runDuration, m.lastSuccess, m.guardRefusals, m.drift, m.requests, m.lookups, m.streamReqs, m.streamRecs)
+		m.runDuration, m.lastSuccess, m.guardRefusals, m.drift, m.requests, m.lookups, m.streamReqs, m.streamRecs,
+		m.storeUnits, m.storeItems, m.firstCommand, m.hintsDropped)
 	return m
 }
 
@@ -100,9 +116,24 @@ func (m *Metrics) Retry(endpoint, reason string) {
 	m.apiRetries.WithLabelValues(endpoint, reason).Inc()
 }
 
+// StoreRead counts one scanned page of the SIM summary index
+// (simstore.Dynamo.OnRead).
+func (m *Metrics) StoreRead(units float64, items int) {
+	m.storeUnits.Add(units)
+	m.storeItems.Add(float64(items))
+}
+
+// HintDropped counts hints Triage dropped (app.Triage.Observe).
+func (m *Metrics) HintDropped(reason string, n int) {
+	m.hintsDropped.WithLabelValues(reason).Add(float64(n))
+}
+
 // Run records a finished run.
 func (m *Metrics) Run(sum app.Summary, err error) {
 	m.runDuration.Observe(sum.DurationSeconds)
+	if sum.FirstCommandSeconds > 0 {
+		m.firstCommand.Set(sum.FirstCommandSeconds)
+	}
 	for kind, n := range sum.Published {
 		m.published.WithLabelValues(kind).Add(float64(n))
 	}

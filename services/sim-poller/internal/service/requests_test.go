@@ -113,7 +113,7 @@ func (e *env) awaitResult(t *testing.T, id string, limit time.Duration) result {
 func (e *env) commandList(t *testing.T) []events.SimCommand {
 	t.Helper()
 	var out []events.SimCommand
-	for _, url := range []string{e.res.CreateQueueURL, e.res.DisableQueueURL} {
+	for _, url := range []string{e.res.CreateQueueURL, e.res.UpdateQueueURL, e.res.DisableQueueURL} {
 		for _, body := range testkit.DrainQueue(t, sqs.NewFromConfig(e.aws), url, 0) {
 			cmd, err := events.DecodeSimCommand([]byte(body))
 			if err != nil {

@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 	}
 	once := adapters.OnceInventory{Client: client}
 	share := adapters.NewRateShare(cfg.OnceRateLimit, cfg.HintRateShare)
-	deps, err := newDeps(cfg, awsCfg, adapters.SharingInventory{Inventory: once, Share: share}, logger)
+	deps, err := newDeps(cfg, awsCfg, adapters.SharingInventory{Inventory: once, Share: share}, m, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -105,11 +105,16 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 		return nil, err
 	}
 	syncer.Timeout, syncer.SettleTimeout, syncer.PageSize = cfg.SyncTimeout, cfg.SettleTimeout, cfg.OncePageSize
+	syncer.ListRate = cfg.OnceRateLimit * (1 - cfg.HintRateShare) // what listing keeps while hints take their share
 	measured := measuredSyncer{next: syncer, metrics: m}
 	requests, err := app.NewRequests(measured, syncer, adapters.Results{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.LeaseTable}, cfg.SyncTimeout)
 	if err != nil {
 		return nil, err
 	}
+	if requests.Triage, err = app.NewTriage(deps.Records, cfg.HintUnknownPerBatch, cfg.HintUnknownPerMinute, cfg.HintNegativeTTL); err != nil {
+		return nil, err
+	}
+	requests.Triage.Observe = m.HintDropped
 	var notifier messaging.FailureNotifier = deps.Notifier
 	consumer, err := messaging.NewConsumer(ctx, sqs.NewFromConfig(awsCfg), cfg.SyncQueue, notifier, m.consumer, logger)
 	if err != nil {
@@ -148,7 +153,7 @@ func (p *Poller) newReceiver(ctx context.Context) error {
 	// The receiver's enqueue runs with a context that ends after
 	// StreamEnqueueTimeout, so a stuck send cannot outlive 1NCE's request.
 	pub := messaging.NewSQSPublisher(p.awsCfg, p.logger)
-	hints, err := app.NewHints(adapters.HintQueue{Pub: pub, Queue: cfg.SyncQueue}, cfg.StreamEventTypes)
+	hints, err := app.NewHints(adapters.HintQueue{Pub: pub, Queue: cfg.SyncQueue}, cfg.StreamEventTypes, cfg.StreamQuietEventTypes)
 	if err != nil {
 		return err
 	}
@@ -160,7 +165,7 @@ func (p *Poller) newReceiver(ctx context.Context) error {
 }
 
 // newDeps builds the AWS-backed collaborators of the use case.
-func newDeps(cfg Config, awsCfg aws.Config, inventory app.Inventory, logger *slog.Logger) (app.Deps, error) {
+func newDeps(cfg Config, awsCfg aws.Config, inventory app.Inventory, m *Metrics, logger *slog.Logger) (app.Deps, error) {
 	sqsPub := messaging.NewSQSPublisher(awsCfg, logger)
 	snsPub := messaging.NewSNSPublisher(awsCfg, logger)
 	db := dynamodb.NewFromConfig(awsCfg)
@@ -169,6 +174,7 @@ func newDeps(cfg Config, awsCfg aws.Config, inventory app.Inventory, logger *slo
 		return app.Deps{}, err
 	}
 	store := simstore.NewDynamo(db, cfg.SimTable)
+	store.OnRead = m.StoreRead
 	var summaries app.Summaries
 	if cfg.SummaryTopicARN != "" {
 		summaries = adapters.SummaryTopic{Pub: snsPub, TopicARN: cfg.SummaryTopicARN}
@@ -178,7 +184,7 @@ func newDeps(cfg Config, awsCfg aws.Config, inventory app.Inventory, logger *slo
 		Store:     store,
 		Records:   store,
 		Inventory: inventory,
-		Publisher: adapters.NewCommandPublisher(sqsPub, cfg.CreateQueue, cfg.DisableQueue),
+		Publisher: adapters.NewCommandPublisher(sqsPub, cfg.CreateQueue, cfg.UpdateQueue, cfg.DisableQueue),
 		Notifier:  messaging.NewNotifier(snsPub, "", cfg.FailureTopicARN),
 		Lease:     adapters.Lease{Lease: l},
 		Conflicts: adapters.Conflicts{DB: db, Table: cfg.LeaseTable},

@@ -165,7 +165,7 @@ func startPoller(t *testing.T, e *env, bin string) *pollerProcess {
 		"SHUTDOWN_TIMEOUT="+shutdownTimeout.String(), "SYNC_ON_START=false", "SYNC_INTERVAL=1h", "LOG_LEVEL=info",
 		"ONCE_API_URL="+e.simURL, "ONCE_USERNAME="+simUser, "ONCE_PASSWORD_VALUE="+simPassword,
 		"ONCE_RATE_LIMIT=1000", fmt.Sprintf("ONCE_PAGE_SIZE=%d", pageSize),
-		"SIM_TABLE="+e.res.Table(), "LEASE_TABLE="+e.res.Leases(), "CREATE_QUEUE="+e.res.CreateQueue(),
+		"SIM_TABLE="+e.res.Table(), "LEASE_TABLE="+e.res.Leases(), "CREATE_QUEUE="+e.res.CreateQueue(), "UPDATE_QUEUE="+e.res.UpdateQueue(),
 		"DISABLE_QUEUE="+e.res.DisableQueue(), "SYNC_QUEUE="+e.res.SyncQueue(), "FAILURE_TOPIC_ARN="+e.res.FailureTopicARN)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {

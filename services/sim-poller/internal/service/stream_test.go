@@ -58,6 +58,7 @@ func (e *env) receiver(t *testing.T, edit func(*service.Config)) (*service.Polle
 		c.StreamAuth = secrets.Source{Value: streamUser + ":" + streamPassword}
 		c.StreamAuthRefresh, c.StreamMaxBytes, c.StreamMaxRecords, c.StreamMaxDepth = time.Minute, 8<<20, 3000, 16
 		c.StreamEventTypes = []string{onceapi.EventCreatePDPContext, onceapi.EventSIMActivation, onceapi.EventSIMSuspension, onceapi.EventSIMAdded}
+		c.StreamQuietEventTypes = []string{onceapi.EventCreatePDPContext}
 		c.StreamEnqueueTimeout, c.StreamMaxConcurrent = 5*time.Second, 4
 		if edit != nil {
 			edit(c)
