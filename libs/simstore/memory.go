@@ -43,6 +43,17 @@ func (m *Memory) Peek(ctx context.Context, iccid string) (simrec.Summary, error)
 	return r.Summary(), nil
 }
 
+// GetMany reads the records of iccids (those without one are absent).
+func (m *Memory) GetMany(ctx context.Context, iccids []string, _ bool) (map[string]simrec.Record, error) {
+	out := map[string]simrec.Record{}
+	for _, id := range iccids {
+		if r, err := m.Get(ctx, id); err == nil {
+			out[id] = r
+		}
+	}
+	return out, nil
+}
+
 // FindByIP returns every record holding ip.
 func (m *Memory) FindByIP(_ context.Context, ip string) ([]simrec.Record, error) {
 	ip, err := simip.Normalize(ip)

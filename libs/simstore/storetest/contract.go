@@ -6,6 +6,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 type Store interface {
 	Get(ctx context.Context, iccid string) (simrec.Record, error)
 	Peek(ctx context.Context, iccid string) (simrec.Summary, error)
+	GetMany(ctx context.Context, iccids []string, peek bool) (map[string]simrec.Record, error)
 	FindByIP(ctx context.Context, ip string) ([]simrec.Record, error)
 	Create(ctx context.Context, r simrec.Record) (simrec.Record, error)
 	Update(ctx context.Context, r simrec.Record) (simrec.Record, error)
@@ -32,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		"create twice conflicts":       createTwice,
 		"get missing":                  getMissing,
 		"peek reads the summary":       peekSummary,
+		"get many in one go":           getMany,
 		"update bumps version":         updateBumpsVersion,
 		"stale update conflicts":       staleUpdate,
 		"find by ip":                   findByIP,
@@ -343,5 +346,29 @@ func deviceKeys(t *testing.T, s Store) {
 	}
 	if again, _ := s.Get(ctx, r.ICCID); again.KeyMode != "" || again.Enrolments != nil || again.EnrolCount != 0 {
 		t.Fatalf("cleared key mode or history came back: %+v", again)
+	}
+}
+
+func getMany(t *testing.T, s Store) {
+	var ids []string
+	for i := range 130 { // more than one BatchGetItem request
+		id := fmt.Sprintf("89882806660000%05d", 50000+i)
+		ids = append(ids, id)
+		if i%2 == 0 {
+			mustCreate(t, s, rec(id, fmt.Sprintf("10.5.%d.%d", i/250, i%250+1)))
+		}
+	}
+	for _, peek := range []bool{false, true} {
+		got, err := s.GetMany(context.Background(), append(ids, ids[0]), peek)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 65 {
+			t.Fatalf("peek %v: %d records, want the 65 that exist", peek, len(got))
+		}
+		r := got[ids[2]]
+		if r.ICCID != ids[2] || r.IP != "10.5.0.3" || r.Version != 1 {
+			t.Fatalf("peek %v: %+v", peek, r)
+		}
 	}
 }

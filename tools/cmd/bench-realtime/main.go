@@ -287,6 +287,18 @@ func follow(ctx context.Context, gateway string, c *change, noticed <-chan struc
 	}
 	deadline := c.at.Add(s.limit)
 	var fastUntil time.Time
+	if noticed != nil {
+		// A device of the burst asks first when its SIM's notification
+		// came, or a slow poll later: a hundred devices asking the moment
+		// the changes are made measure nothing and load the emulator's
+		// table right when the system under test reads it.
+		select {
+		case <-noticed:
+			fastUntil = time.Now().Add(5 * time.Second)
+		case <-time.After(s.poll):
+		case <-ctx.Done():
+		}
+	}
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		asked := time.Now()
 		creds, err := dev.Fetch(ctx, nil)

@@ -130,7 +130,9 @@ func (r *Requests) targeted(ctx context.Context, req events.SyncRequest, notBefo
 	if r.Triage == nil || req.Source != events.SourceDataStreamer {
 		return r.Targets.SyncSIMs(ctx, req.ICCIDs, notBefore)
 	}
+	start := r.Clock.Now()
 	iccids, dropped := r.Triage.Sift(ctx, req)
+	triaged := r.Clock.Now().Sub(start).Seconds()
 	sum := TargetSummary{StartedAt: r.Clock.Now().UTC(), Published: map[string]int{}}
 	var err error
 	if len(iccids) > 0 {
@@ -140,6 +142,7 @@ func (r *Requests) targeted(ctx context.Context, req events.SyncRequest, notBefo
 	if len(dropped) > 0 {
 		sum.Dropped = dropped
 	}
+	sum.TriageSeconds = triaged
 	return sum, err
 }
 

@@ -48,6 +48,8 @@ type TargetSummary struct {
 	// Dropped counts the hints Triage left without a lookup, by reason
 	// (quiet, unknown_bounded, recently_gone).
 	Dropped map[string]int `json:"dropped,omitempty"`
+	// TriageSeconds is how long Triage took before the sync began.
+	TriageSeconds float64 `json:"triage_seconds,omitempty"`
 	// notFound are the SIMs neither 1NCE nor the store holds (Triage
 	// remembers them).
 	notFound []string

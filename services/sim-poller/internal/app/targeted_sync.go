@@ -55,6 +55,9 @@ import (
 type Records interface {
 	Get(ctx context.Context, iccid string) (simrec.Record, error)
 	FindByIP(ctx context.Context, ip string) ([]simrec.Record, error)
+	// GetMany reads many records in one go (strongly consistent unless
+	// peek); SIMs without a record are absent from the map.
+	GetMany(ctx context.Context, iccids []string, peek bool) (map[string]simrec.Record, error)
 	Peeker
 }
 
@@ -215,6 +218,10 @@ type targeted struct {
 	// awaiting are SIMs without a record whose create this process
 	// published and the store does not show yet (see inflight.go).
 	awaiting map[string]events.SimCommand
+	// read holds records read in one go after a listing (nil: read each
+	// SIM's on its own); a SIM of inRead without a record has none.
+	prefetched map[string]simrec.Record
+	inRead     map[string]bool
 }
 
 // fetch looks up each SIM of ids and reads its record, sending each id to
@@ -240,6 +247,7 @@ func (t *targeted) fetch(ctx context.Context, ids []string, ready chan<- string)
 // one by one, as are all of them when the listing fails.
 func (t *targeted) list(ctx context.Context, ids []string, ready chan<- string) {
 	sims, _ := t.s.Listings.Snapshot(ctx, t.notBefore)
+	t.prefetch(ctx, ids)
 	var rest []string
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, lookupWorkers)
@@ -275,12 +283,44 @@ func (t *targeted) record(ctx context.Context, id string, sim domain.RemoteSIM, 
 	}
 }
 
+// prefetch reads the records of ids in one go (BatchGetItem, strongly
+// consistent), after the listing answered: a burst of a hundred hints costs
+// one request to the table instead of a hundred. A failure leaves each SIM
+// to read its own.
+func (t *targeted) prefetch(ctx context.Context, ids []string) {
+	recs, err := t.s.Records.GetMany(ctx, ids, false)
+	if err != nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.prefetched, t.inRead = recs, map[string]bool{}
+	for _, id := range ids {
+		t.inRead[id] = true
+	}
+}
+
+// get is the SIM's record: the prefetched one when it was read in one go.
+func (t *targeted) get(ctx context.Context, id string) (simrec.Record, error) {
+	t.mu.Lock()
+	rec, found := t.prefetched[id]
+	done := t.inRead[id]
+	t.mu.Unlock()
+	switch {
+	case !done:
+		return t.s.Records.Get(ctx, id)
+	case !found:
+		return simrec.Record{}, fmt.Errorf("get sim %s: %w", id, simrec.ErrNotFound)
+	}
+	return rec, nil
+}
+
 // read returns the reconciler's view of a SIM's record: as the record is,
 // or as a command this process published for it will leave it (see
 // inflight.go); a SIM without a record whose create is pending is noted
 // in awaiting.
 func (t *targeted) read(ctx context.Context, id string) (simrec.Summary, bool, error) {
-	rec, err := t.s.Records.Get(ctx, id)
+	rec, err := t.get(ctx, id)
 	found := err == nil
 	if err != nil && !errors.Is(err, simrec.ErrNotFound) {
 		return simrec.Summary{}, false, fmt.Errorf("read record of SIM %s: %w", id, err)

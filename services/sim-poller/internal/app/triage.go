@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	"github.com/simbridge/simbridge/libs/events"
@@ -39,11 +38,12 @@ const (
 	DropRecentlyGone = "recently_gone"
 )
 
-// Peeker reads a record's summary, possibly a moment old: an eventually
+// Peeker reads records' summaries, possibly a moment old: an eventually
 // consistent read costs half a strongly consistent one, and whether a hint
 // can be ignored does not depend on the last milliseconds.
 type Peeker interface {
 	Peek(ctx context.Context, iccid string) (simrec.Summary, error)
+	GetMany(ctx context.Context, iccids []string, peek bool) (map[string]simrec.Record, error)
 }
 
 // Triage sifts Data Streamer hints before their lookups.
@@ -113,29 +113,20 @@ type read struct {
 	readFailed bool
 }
 
-// known reads the records of iccids (concurrently); a SIM without a record
-// is absent from the map, one whose read failed has readFailed set.
+// known reads the records of iccids in one go (an eventually consistent
+// BatchGetItem: one request for a burst); a SIM without a record is absent
+// from the map. When the read fails, every SIM is kept (readFailed).
 func (t *Triage) known(ctx context.Context, iccids []string) map[string]read {
-	var mu sync.Mutex
 	out := map[string]read{}
-	var g errgroup.Group
-	g.SetLimit(lookupWorkers)
+	recs, err := t.Records.GetMany(ctx, iccids, true)
 	for _, id := range iccids {
-		g.Go(func() error {
-			sum, err := t.Records.Peek(ctx, id)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case errors.Is(err, simrec.ErrNotFound):
-			case err != nil:
-				out[id] = read{readFailed: true}
-			default:
-				out[id] = read{Summary: sum}
-			}
-			return nil
-		})
+		switch rec, found := recs[id]; {
+		case err != nil:
+			out[id] = read{readFailed: true}
+		case found:
+			out[id] = read{Summary: rec.Summary()}
+		}
 	}
-	_ = g.Wait()
 	return out
 }
 
